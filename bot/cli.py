@@ -1,0 +1,168 @@
+"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (SPEC §5).
+
+Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import __version__, pipeline
+from bot.config import REPOSITORIES_FILE, ConfigFiles, parse
+from bot.permissions import PERMISSIONS
+from bot.validation import Problem, validate
+from bot.yamlload import YamlError
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+runners-bot: GitOps for self-hosted GitHub Actions runners.
+Developers comment `/runners …` on issues and pull requests; the app edits
+values/repositories.yaml and opens a pull request for maintainers to merge."""
+
+SIMULATE_EPILOG = """\
+examples:
+  runners-bot simulate "/runners scale project-beta-frontend max=20"
+  runners-bot simulate --repo Matchpoint-AI/project-beta-api "/runners scale min=2 profile=xlarge"
+  runners-bot simulate --format json --permission read "/runners add new-service"
+
+exit status: 0 every command accepted (or no command), 1 a command refused, 2 usage error"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runners-bot", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"runners-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = sub.add_parser(
+        "simulate",
+        help="run a comment through the app's pipeline offline and show the diff, PR and reply",
+        description="Run COMMENT through the same parse → authorise → validate → edit pipeline as the app, "
+        "offline, against the values/ of --config-dir. Nothing is written unless --write is given.",
+        epilog=SIMULATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument("comment", metavar="COMMENT", help="the comment body, e.g. '/runners scale my-repo max=10'")
+    _config_dir(sim)
+    sim.add_argument("--repo", metavar="OWNER/NAME", help="repository the comment is made in (lets TARGET be left out)")
+    sim.add_argument("--user", default=getpass.getuser(), help="login of the commenter (default: the local user)")
+    sim.add_argument(
+        "--permission", choices=PERMISSIONS[1:], default="write", help="the commenter's permission (default: write)"
+    )
+    sim.add_argument("--write", action="store_true", help="write the new values/repositories.yaml")
+    sim.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+
+    val = sub.add_parser(
+        "validate",
+        help="check values/repositories.yaml and values/base-config.yaml",
+        description="Check both values files. Each problem is printed as FILE:LINE: message. "
+        "Exit 0 when valid, 1 when not.",
+    )
+    _config_dir(val)
+    return parser
+
+
+def _config_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="directory holding values/ (default: current directory)",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "simulate":
+        return simulate(args)
+    return validate_command(args.config_dir)
+
+
+def _read(config_dir: Path) -> ConfigFiles | None:
+    try:
+        return ConfigFiles.read(config_dir)
+    except OSError as exc:
+        print(f"runners-bot: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return None
+
+
+def simulate(args: argparse.Namespace) -> int:
+    if args.repo is not None and args.repo.count("/") != 1:
+        print("runners-bot simulate: --repo must be OWNER/NAME", file=sys.stderr)
+        return EXIT_USAGE
+    files = _read(args.config_dir)
+    if files is None:
+        return EXIT_USAGE
+    request = pipeline.Request(comment=args.comment, user=args.user, permission=args.permission, repo=args.repo)
+    outcome = pipeline.run(request, files)
+    diff = "".join(
+        difflib.unified_diff(
+            outcome.old_text.splitlines(keepends=True),
+            (outcome.new_text or outcome.old_text).splitlines(keepends=True),
+            fromfile=f"a/{REPOSITORIES_FILE}",
+            tofile=f"b/{REPOSITORIES_FILE}",
+        )
+    )
+    if args.write and outcome.new_text is not None:
+        with (args.config_dir / REPOSITORIES_FILE).open("w", encoding="utf-8", newline="") as handle:
+            handle.write(outcome.new_text)
+    reply = "\n---\n\n".join(r.text for r in outcome.replies) if outcome.replies else None
+    if args.format == "json":
+        print(json.dumps(_json(outcome, diff, reply), ensure_ascii=False, indent=2))
+    else:
+        _print_text(outcome, diff, reply)
+    return EXIT_OK if outcome.ok else EXIT_REFUSED
+
+
+def _json(outcome: pipeline.Outcome, diff: str, reply: str | None) -> dict[str, Any]:
+    prs = [{"title": p.title, "body": p.body, "branch": p.branch} for p in outcome.pull_requests]
+    return {
+        "ok": outcome.ok,
+        "diff": diff,
+        "new_text": outcome.new_text,
+        "pr": prs[0] if prs else None,
+        "prs": prs,
+        "reply": reply,
+        "replies": [{"command": r.command, "ok": r.ok, "text": r.text} for r in outcome.replies],
+    }
+
+
+def _print_text(outcome: pipeline.Outcome, diff: str, reply: str | None) -> None:
+    if not outcome.replies:
+        print("No /runners command in this comment; the app would not answer.")
+        return
+    if diff:
+        print(f"=== diff ===\n{diff}")
+    for pr in outcome.pull_requests:
+        print(f"=== pull request ({pr.branch}) ===\n{pr.title}\n\n{pr.body}")
+    print(f"=== reply ===\n{reply}")
+
+
+def validate_command(config_dir: Path) -> int:
+    files = _read(config_dir)
+    if files is None:
+        return EXIT_REFUSED
+    try:
+        problems = validate(parse(files.repositories, files.base))
+    except YamlError as exc:
+        problems = [Problem(exc.file, exc.line, exc.message)]
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""Parsing ``/runners`` commands out of a comment body (SPEC §3). Pure, no I/O.
+
+A command is a line starting with ``/runners`` (leading spaces allowed); lines in fenced
+code blocks and block quotes are not commands, so quoting a command never re-runs it.
+Each line becomes a :class:`Command` or a :class:`Refusal` that says what was wrong and
+what would be accepted. Whether a target or profile exists is not known here: that
+needs the configuration and is checked by :mod:`bot.pipeline`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot import names
+from bot.suggest import closest
+
+PREFIX = "/runners"
+MAX_COMMANDS = 5
+MAX_COUNT = 100_000
+MAX_LINE = 500
+
+Verb = Literal["help", "status", "scale", "add", "remove"]
+VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove")
+USAGE: dict[Verb, str] = {
+    "help": "/runners help",
+    "status": "/runners status [TARGET]",
+    "scale": "/runners scale [TARGET] [min=N] [max=N] [profile=P]",
+    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N]",
+    "remove": "/runners remove TARGET",
+}
+OPTIONS: dict[Verb, tuple[str, ...]] = {
+    "help": (),
+    "status": (),
+    "scale": ("min", "max", "profile"),
+    "add": ("org", "profile", "category", "min", "max"),
+    "remove": (),
+}
+_SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
+_COUNT_KEYS = ("min", "max")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_QUOTE = re.compile(r"^\s*>")
+_KEY_VALUE = re.compile(r"^(?:--)?([A-Za-z][A-Za-z-]*)=(.*)$")
+_FLAG = re.compile(r"^--([A-Za-z][A-Za-z-]*)$")
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One well-formed command; ``options`` holds ints for min/max, strings otherwise."""
+
+    verb: Verb
+    text: str
+    target: str | None = None
+    options: dict[str, int | str] = field(default_factory=dict)
+
+    @property
+    def changes_config(self) -> bool:
+        return self.verb in ("scale", "add", "remove")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A command line that cannot run: why, and what would be accepted."""
+
+    text: str
+    reason: str
+    accepted: str
+
+
+@dataclass(frozen=True)
+class ParsedComment:
+    """The commands of a comment, in order, and how many were left over the limit."""
+
+    items: list[Command | Refusal]
+    ignored: int = 0
+
+
+def has_command(body: str) -> bool:
+    """Cheap test used to drop comments before any parsing or GitHub call."""
+    return PREFIX in body and any(line.lstrip().startswith(PREFIX) for line in command_lines(body))
+
+
+def command_lines(body: str) -> list[str]:
+    """Lines that may hold commands: not in fenced code, not quoted."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in body.splitlines():
+        match = _FENCE.match(line)
+        if fence is not None:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        if _QUOTE.match(line):
+            continue
+        stripped = line.strip()
+        if stripped.startswith(PREFIX) and (len(stripped) == len(PREFIX) or stripped[len(PREFIX)].isspace()):
+            lines.append(stripped)
+    return lines
+
+
+def parse_comment(body: str) -> ParsedComment:
+    """Every command of ``body``; at most :data:`MAX_COMMANDS`, the rest counted as ignored."""
+    lines = command_lines(body)
+    items = [parse_line(line) for line in lines[:MAX_COMMANDS]]
+    return ParsedComment(items, max(len(lines) - MAX_COMMANDS, 0))
+
+
+def parse_line(line: str) -> Command | Refusal:
+    """One ``/runners …`` line."""
+    shown = line if len(line) <= 80 else line[:77] + "..."
+    if len(line) > MAX_LINE:
+        return Refusal(shown, f"the command is longer than {MAX_LINE} characters", _all_usage())
+    words = line.split()[1:]
+    if not words:
+        return Refusal(line, "no subcommand given", _all_usage())
+    verb_word = words[0].lower()
+    if verb_word not in VERBS:
+        return Refusal(shown, f"unknown subcommand '{_show(words[0])}'{_suggest(verb_word, VERBS)}", _all_usage())
+    verb = VERBS[VERBS.index(verb_word)]
+    return _parse_args(verb, line, words[1:])
+
+
+def _parse_args(verb: Verb, line: str, words: list[str]) -> Command | Refusal:
+    usage = USAGE[verb]
+    positional: list[str] = []
+    options: dict[str, int | str] = {}
+    pending: str | None = None
+    for word in words:
+        if pending is not None:
+            key, pending = pending, None
+            problem = _set_option(verb, options, key, word)
+        elif (flag := _FLAG.match(word)) is not None:
+            pending, problem = flag.group(1), None
+        elif (pair := _KEY_VALUE.match(word)) is not None:
+            problem = _set_option(verb, options, pair.group(1), pair.group(2))
+        else:
+            positional.append(word)
+            problem = None
+        if problem:
+            return Refusal(line, problem, usage)
+    if pending is not None:
+        return Refusal(line, f"--{_show(pending)} needs a value", usage)
+    return _check_positional(verb, line, positional, options)
+
+
+def _check_positional(verb: Verb, line: str, positional: list[str], options: dict[str, int | str]) -> Command | Refusal:
+    usage = USAGE[verb]
+    takes_target = verb != "help"
+    if len(positional) > (1 if takes_target else 0):
+        extra = positional[1:] if takes_target else positional
+        return Refusal(line, f"unexpected word '{_show(extra[0])}'", usage)
+    target = positional[0] if positional else None
+    if target is not None:
+        problem = _target_problem(target)
+        if problem:
+            return Refusal(line, problem, usage)
+    if verb == "add" and target is None:
+        return Refusal(line, "add needs the repository to onboard", usage)
+    if verb == "scale" and not options:
+        return Refusal(line, "nothing to change: give min=N, max=N or profile=P", usage)
+    low, high = options.get("min"), options.get("max")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        return Refusal(line, f"min ({low}) is above max ({high})", "min=N max=M with N ≤ M")
+    if isinstance(high, int) and high < 1:
+        return Refusal(line, "max must be at least 1", "max=N with N ≥ 1 (use /runners remove to offboard)")
+    return Command(verb, line, target, options)
+
+
+def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: str) -> str | None:
+    key = _SYNONYMS.get(raw_key.lower(), raw_key.lower())
+    allowed = OPTIONS[verb]
+    if key not in allowed:
+        known = ", ".join(f"{k}=" for k in allowed) or "no options"
+        return f"unknown option '{_show(raw_key)}'{_suggest(key, allowed)} ({verb} takes {known})"
+    if key in options:
+        return f"'{key}' is given twice"
+    if key in _COUNT_KEYS:
+        if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > MAX_COUNT:
+            return f"{key} must be a whole number from 0 to {MAX_COUNT}, not '{_show(value)}'"
+        options[key] = int(value)
+    elif key == "org":
+        if not names.is_login(value):
+            return f"org '{_show(value)}' is not a GitHub organisation or user name"
+        options[key] = value
+    else:
+        if not _SLUG.fullmatch(value):
+            return f"{key} '{_show(value)}' is not a valid name (lower-case letters, digits, '-' or '_')"
+        options[key] = value
+    return None
+
+
+def _target_problem(target: str) -> str | None:
+    owner, _, name = target.rpartition("/")
+    if owner and not names.is_login(owner):
+        return f"'{_show(target)}' is not a repository: the owner part is not a GitHub name"
+    if not names.is_repo_name(name):
+        return (
+            f"'{_show(target)}' is not a repository or scale set name "
+            "(ASCII letters, digits, '.', '-' and '_', optionally as owner/name)"
+        )
+    return None
+
+
+def _show(value: str) -> str:
+    """User text echoed back: bounded, printable, never breaking out of the reply's markup."""
+    clean = "".join(ch if ch.isprintable() and ch not in "`<>" else "?" for ch in value)
+    return clean if len(clean) <= 40 else clean[:37] + "..."
+
+
+def _suggest(word: str, choices: tuple[str, ...]) -> str:
+    found = closest(word, choices, n=1)
+    return f" (did you mean '{found[0]}'?)" if found else ""
+
+
+def _all_usage() -> str:
+    return "; ".join(USAGE[v] for v in VERBS)

@@ -1,0 +1,232 @@
+"""Typed model of ``values/repositories.yaml`` and ``values/base-config.yaml``.
+
+Building the model never fails on content: fields of the wrong type become ``None``
+and :mod:`bot.validation` reports them with their lines. Effective values (what a
+scale set really gets once defaults, categories and profiles apply) are computed
+here, so the bot's PR bodies and the fleet chart agree on one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot import names
+from bot.yamlload import LineMap, Loaded, YamlError, load
+
+REPOSITORIES_FILE = "values/repositories.yaml"
+BASE_CONFIG_FILE = "values/base-config.yaml"
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _map(value: Any) -> LineMap:
+    return value if isinstance(value, LineMap) else LineMap()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One element of ``repositories``: a repository and its runner scale set."""
+
+    index: int
+    raw: LineMap
+    name: str | None
+    org: str | None
+    category: str | None
+    runner_scale_set_name: str | None
+    min_runners: int | None
+    max_runners: int | None
+    profile: str | None
+
+    @classmethod
+    def from_raw(cls, index: int, raw: Any) -> Entry:
+        data = _map(raw)
+        scaling = _map(data.get("scaling"))
+        return cls(
+            index=index,
+            raw=data,
+            name=_str(data.get("name")),
+            org=_str(data.get("org")),
+            category=_str(data.get("category")),
+            runner_scale_set_name=_str(data.get("runnerScaleSetName")),
+            min_runners=_int(scaling.get("minRunners")),
+            max_runners=_int(scaling.get("maxRunners")),
+            profile=_str(data.get("profile")),
+        )
+
+    @property
+    def line(self) -> int:
+        return self.raw.line
+
+    @property
+    def scale_set(self) -> str:
+        return self.runner_scale_set_name or names.default_scale_set(self.name or "")
+
+    @property
+    def namespace(self) -> str:
+        return names.namespace(self.name or "")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.org}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Runner container resources of one ``scaling.profiles`` entry."""
+
+    name: str
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+    storage: str
+
+    @classmethod
+    def from_raw(cls, name: str, raw: Any) -> Profile:
+        data = _map(raw)
+        cpu, memory = _map(data.get("cpu")), _map(data.get("memory"))
+        return cls(
+            name=name,
+            cpu_request=str(cpu.get("request", "")),
+            cpu_limit=str(cpu.get("limit", "")),
+            memory_request=str(memory.get("request", "")),
+            memory_limit=str(memory.get("limit", "")),
+            storage=str(data.get("storage", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``scaling.limits``: the most one entry may ask for."""
+
+    min_runners: int | None
+    max_runners: int | None
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """The parts of ``base-config.yaml`` that commands and validation use."""
+
+    raw: LineMap
+    default_min: int
+    default_max: int
+    default_profile: str | None
+    limits: Limits | None
+    profiles: dict[str, Profile]
+    categories: dict[str, LineMap]
+    dind_profiles: dict[str, LineMap]
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> BaseConfig:
+        data = _map(raw)
+        scaling = _map(data.get("scaling"))
+        defaults = _map(scaling.get("defaults"))
+        limits = scaling.get("limits")
+        profiles = _map(scaling.get("profiles"))
+        return cls(
+            raw=data,
+            default_min=_int(defaults.get("minRunners")) or 0,
+            default_max=_int(defaults.get("maxRunners")) or 1,
+            default_profile=_str(defaults.get("profile")),
+            limits=(
+                Limits(_int(_map(limits).get("minRunners")), _int(_map(limits).get("maxRunners")))
+                if isinstance(limits, LineMap)
+                else None
+            ),
+            profiles={str(k): Profile.from_raw(str(k), v) for k, v in profiles.items()},
+            categories={str(k): _map(v) for k, v in _map(data.get("categories")).items()},
+            dind_profiles={str(k): _map(v) for k, v in _map(_map(data.get("dind")).get("profiles")).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Effective:
+    """What one scale set really runs with, once defaults and profiles apply."""
+
+    name: str
+    org: str
+    scale_set: str
+    namespace: str
+    min_runners: int
+    max_runners: int
+    profile: str
+    resources: Profile | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Both values files, parsed; ``loaded`` keeps duplicate-key findings."""
+
+    repositories_text: str
+    base_text: str
+    repositories: Loaded
+    base: Loaded
+    entries: list[Entry] = field(default_factory=list)
+    base_config: BaseConfig = field(default_factory=lambda: BaseConfig.from_raw(None))
+
+    def effective(self, entry: Entry) -> Effective:
+        base = self.base_config
+        category = base.categories.get(entry.category or "", LineMap())
+        profile = entry.profile or _str(category.get("profile")) or base.default_profile or ""
+        return Effective(
+            name=entry.name or "",
+            org=entry.org or "",
+            scale_set=entry.scale_set,
+            namespace=entry.namespace,
+            min_runners=entry.min_runners if entry.min_runners is not None else base.default_min,
+            max_runners=entry.max_runners if entry.max_runners is not None else base.default_max,
+            profile=profile,
+            resources=base.profiles.get(profile),
+        )
+
+
+def parse(repositories_text: str, base_text: str) -> Config:
+    """Build the model; raise :class:`bot.yamlload.YamlError` on unreadable YAML."""
+    repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
+    top = _map(repositories.data)
+    items = top.get("repositories")
+    entries = [Entry.from_raw(i, raw) for i, raw in enumerate(items if isinstance(items, list) else [])]
+    return Config(
+        repositories_text=repositories_text,
+        base_text=base_text,
+        repositories=repositories,
+        base=base,
+        entries=entries,
+        base_config=BaseConfig.from_raw(base.data),
+    )
+
+
+def _load(text: str, file: str) -> Loaded:
+    try:
+        return load(text)
+    except YamlError as exc:
+        raise YamlError(exc.line, exc.message, file) from None
+
+
+@dataclass(frozen=True)
+class ConfigFiles:
+    """The text of both values files, as read from a directory or a repository."""
+
+    repositories: str
+    base: str
+
+    @classmethod
+    def read(cls, config_dir: Path) -> ConfigFiles:
+        return cls(
+            repositories=_read_text(config_dir / REPOSITORIES_FILE),
+            base=_read_text(config_dir / BASE_CONFIG_FILE),
+        )
+
+
+def _read_text(path: Path) -> str:
+    # newline="" keeps CRLF line endings exactly as they are on disk.
+    with path.open(encoding="utf-8", newline="") as handle:
+        return handle.read()

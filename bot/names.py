@@ -1,0 +1,49 @@
+"""Naming rules: GitHub names accepted in commands and files, and the Kubernetes names derived from them.
+
+Pure functions, no I/O. SPEC §2: scale set = ``runnerScaleSetName`` or ``<name>-runners``,
+namespace ``arc-<name>-runners``, ArgoCD Application = scale set name; every derived
+name is an RFC 1123 label.
+"""
+
+from __future__ import annotations
+
+import re
+
+# GitHub: repository names are ASCII letters, digits, '.', '-', '_' (at most 100);
+# logins are letters, digits and single inner hyphens (at most 39).
+_REPO_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_NOT_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
+
+MAX_LABEL = 63
+
+
+def is_repo_name(value: str) -> bool:
+    """True for a name GitHub accepts as a repository name."""
+    return bool(_REPO_RE.fullmatch(value)) and value not in {".", ".."}
+
+
+def is_login(value: str) -> bool:
+    """True for a name GitHub accepts as a user or organisation login."""
+    return bool(_LOGIN_RE.fullmatch(value))
+
+
+def is_label(value: str) -> bool:
+    """True for an RFC 1123 label: lower-case alphanumerics and '-', at most 63."""
+    return bool(_LABEL_RE.fullmatch(value))
+
+
+def normalise(name: str) -> str:
+    """The Kubernetes spelling of a repository name: lower case, '.' and '_' become '-'."""
+    return _NOT_LABEL_CHARS.sub("-", name.lower()).strip("-")
+
+
+def default_scale_set(name: str) -> str:
+    """The scale set name used when an entry sets no ``runnerScaleSetName``."""
+    return f"{normalise(name)}-runners"
+
+
+def namespace(name: str) -> str:
+    """The namespace a repository's runners live in."""
+    return f"arc-{normalise(name)}-runners"

@@ -1,0 +1,322 @@
+"""The command pipeline shared by the app and ``simulate``: parse → authorise → validate → edit.
+
+Pure: takes a comment, who wrote it and the text of both values files; returns one
+reply per command, the edited ``repositories.yaml`` (commands apply in order) and the
+text of one pull request per touched scale set. Talking to GitHub or a cluster is the
+caller's business.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from bot import names, render
+from bot.commands import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
+from bot.config import Config, ConfigFiles, Effective, Entry, parse
+from bot.permissions import Permission, authorise
+from bot.render import ChangeText, PullRequestText
+from bot.suggest import closest
+from bot.validation import validate
+from bot.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit
+from bot.yamlload import LineMap, YamlError
+
+TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
+OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asked, where, and with what permission (the best of target and config repository)."""
+
+    comment: str
+    user: str
+    permission: Permission
+    is_bot: bool = False
+    repo: str | None = None
+    source: str = "a simulated comment"
+    closes: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command; ``change`` is set when it edits the configuration."""
+
+    command: str
+    ok: bool
+    text: str
+    change: ChangeText | None = None
+    edit: Edit | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a comment leads to."""
+
+    replies: list[Reply]
+    old_text: str
+    new_text: str | None
+    pull_requests: list[PullRequestText] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.replies)
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, accepted: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.accepted = accepted
+
+
+LiveState = Callable[[Effective], str]
+
+
+def run(request: Request, files: ConfigFiles, live: LiveState | None = None) -> Outcome:
+    """Handle every command of ``request.comment`` against ``files``."""
+    parsed = parse_comment(request.comment)
+    state = _State(files)
+    replies = [_handle(item, request, state, live) for item in parsed.items]
+    if parsed.ignored:
+        note = render.ignored(MAX_COMMANDS, parsed.ignored)
+        replies.append(Reply(f"{parsed.ignored} more commands", False, note))
+    changed = state.text != files.repositories
+    return Outcome(
+        replies=replies,
+        old_text=files.repositories,
+        new_text=state.text if changed else None,
+        pull_requests=_pull_requests(replies, request) if changed else [],
+    )
+
+
+class _State:
+    """The configuration as the commands so far have left it."""
+
+    def __init__(self, files: ConfigFiles) -> None:
+        self.text = files.repositories
+        self.base_text = files.base
+        self.error: str | None = None
+        try:
+            self.config: Config | None = parse(files.repositories, files.base)
+        except YamlError as exc:
+            self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
+
+    def accept(self, new_text: str) -> None:
+        before = self.config
+        assert before is not None
+        after = parse(new_text, self.base_text)
+        added = Counter(_problem_keys(after)) - Counter(_problem_keys(before))
+        if added:
+            raise _Refused(
+                "the result would not be valid: " + "; ".join(sorted(added)),
+                "a change that keeps values/repositories.yaml valid (see `runners-bot validate`)",
+            )
+        self.text, self.config = new_text, after
+
+
+def _problem_keys(config: Config) -> list[str]:
+    return [re.sub(r"line \d+", "line ?", p.message) for p in validate(config)]
+
+
+def _handle(item: Command | Refusal, request: Request, state: _State, live: LiveState | None) -> Reply:
+    if isinstance(item, Refusal):
+        return Reply(item.text, False, render.refusal(item.text, item.reason, item.accepted))
+    decision = authorise(item.verb, request.user, request.permission, is_bot=request.is_bot)
+    if not decision.allowed:
+        return Reply(item.text, False, render.refusal(item.text, decision.reason, decision.needed))
+    try:
+        if state.config is None:
+            raise _Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
+        return _execute(item, request, state, live)
+    except _Refused as refused:
+        return Reply(item.text, False, render.refusal(item.text, refused.reason, refused.accepted))
+    except EditRefused as refused:
+        reason = str(refused).rstrip(".")
+        return Reply(
+            item.text,
+            False,
+            render.refusal(item.text, reason, "an edit runners-bot can make without touching anything else"),
+        )
+
+
+def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
+    config = state.config
+    assert config is not None
+    if command.verb == "help":
+        return Reply(command.text, True, render.help_reply(config))
+    if command.verb == "add":
+        return _change(command, request, state, *_plan_add(command, request, config))
+    entry = resolve_target(config, command.target, request.repo)
+    if command.verb == "status":
+        effective = config.effective(entry)
+        return Reply(
+            command.text, True, render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE)
+        )
+    if command.verb == "remove":
+        return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
+    return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
+
+
+def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:
+    config = state.config
+    assert config is not None
+    before = _effective_by_name(config, name)
+    state.accept(apply_edit(state.text, edit))
+    after = _effective_by_name(state.config, name) if command.verb != "remove" else None
+    known = after or before
+    scale_set = known.scale_set if known else ""
+    change = ChangeText(command.verb, name, scale_set, before, after)
+    next_step = f"Next: a pull request on branch `runners-bot/{scale_set}` for a maintainer to review and merge."
+    return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change, edit)
+
+
+def _effective_by_name(config: Config | None, name: str) -> Effective | None:
+    for entry in config.entries if config else []:
+        if entry.name == name:
+            return config.effective(entry) if config else None
+    return None
+
+
+def resolve_target(config: Config, target: str | None, repo: str | None) -> Entry:
+    """The entry a command means; raises a refusal naming the closest entries."""
+    entries = [e for e in config.entries if e.name]
+    if target is None:
+        if repo is None:
+            raise _Refused("no target given", TARGET_ACCEPTED)
+        here = [e for e in entries if e.full_name.lower() == repo.lower()]
+        if len(here) == 1:
+            return here[0]
+        listed = ", ".join(f"`{e.name}`" for e in entries[:10]) or "none"
+        why = f"{repo} has {len(here)} scale sets" if here else f"{repo} has no runner scale set"
+        raise _Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {listed}")
+    wanted = target.lower()
+    found = [e for e in entries if wanted in (e.name.lower() if e.name else "", e.full_name.lower(), e.scale_set)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        options = ", ".join(f"`{e.full_name}`" for e in found)
+        raise _Refused(f"'{render.code(target)}' matches {len(found)} entries", f"one of {options}")
+    candidates = [e.name or "" for e in entries] + [e.scale_set for e in entries]
+    near = closest(target, candidates)
+    hint = f"; closest: {', '.join(f'`{n}`' for n in near)}" if near else ""
+    raise _Refused(f"unknown target '{render.code(target)}'{hint}", TARGET_ACCEPTED)
+
+
+def _plan_scale(command: Command, config: Config, entry: Entry) -> SetFields:
+    opts = command.options
+    current = config.effective(entry)
+    low = opts.get("min")
+    high = opts.get("max")
+    profile = opts.get("profile")
+    _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, current)
+    if isinstance(profile, str):
+        _check_known("profile", profile, config.base_config.profiles)
+    new = (
+        low if isinstance(low, int) else current.min_runners,
+        high if isinstance(high, int) else current.max_runners,
+        profile if isinstance(profile, str) else current.profile,
+    )
+    if new == (current.min_runners, current.max_runners, current.profile):
+        raise _Refused(
+            f"nothing to change: {entry.name} already has min {current.min_runners}, max {current.max_runners}, profile {current.profile}",
+            "a value different from the current one",
+        )
+    return SetFields(
+        entry.index,
+        entry.name or "",
+        low if isinstance(low, int) else None,
+        high if isinstance(high, int) else None,
+        profile if isinstance(profile, str) else None,
+    )
+
+
+def _check_counts(config: Config, low: int | None, high: int | None, current: Effective | None) -> None:
+    limits = config.base_config.limits
+    for label, value, cap in (
+        ("min", low, limits.min_runners if limits else None),
+        ("max", high, limits.max_runners if limits else None),
+    ):
+        if value is not None and cap is not None and value > cap:
+            raise _Refused(
+                f"{label}={value} is above the limit of {cap}",
+                f"{label}=N with N ≤ {cap} (scaling.limits in values/base-config.yaml)",
+            )
+    new_low = low if low is not None else (current.min_runners if current else config.base_config.default_min)
+    new_high = high if high is not None else (current.max_runners if current else config.base_config.default_max)
+    if new_low > new_high:
+        raise _Refused(
+            f"min would be {new_low}, above max {new_high}",
+            f"min=N max=M with N ≤ M (currently min {new_low}, max {new_high})",
+        )
+
+
+def _check_known(what: str, value: str, known: Mapping[str, object]) -> None:
+    if value not in known:
+        near = closest(value, known, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise _Refused(f"unknown {what} '{value}'{hint}", f"{what}={'|'.join(sorted(known))}")
+
+
+def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEntry, str]:
+    target = command.target or ""
+    owner, _, name = target.rpartition("/")
+    opts = command.options
+    org = str(opts.get("org") or owner or _default_org(config, request.repo) or "")
+    if not org:
+        raise _Refused(
+            "the owner of the repository is not known", f"{USAGE['add']}, e.g. org=<owner> or <owner>/<name>"
+        )
+    existing = [
+        e for e in config.entries if e.name and e.name.lower() == name.lower() and (e.org or "").lower() == org.lower()
+    ]
+    if existing:
+        raise _Refused(f"{org}/{name} already has runners (`{existing[0].scale_set}`)", "`/runners scale` to change it")
+    category = opts.get("category")
+    if isinstance(category, str):
+        _check_known("category", category, config.base_config.categories)
+    category_profile = config.base_config.categories.get(str(category or ""), LineMap()).get("profile")
+    profile = opts.get("profile") or category_profile
+    profile = str(profile or config.base_config.default_profile or "")
+    _check_known("profile", profile, config.base_config.profiles)
+    low, high = opts.get("min"), opts.get("max")
+    _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, None)
+    if not names.is_label(names.namespace(name)):
+        raise _Refused(
+            f"'{name}' gives namespace '{names.namespace(name)}', longer than Kubernetes allows",
+            "a repository name of at most 51 characters",
+        )
+    data: dict[str, object] = {"name": name, "org": org}
+    if category:
+        data["category"] = category
+    data["scaling"] = {
+        "minRunners": low if isinstance(low, int) else config.base_config.default_min,
+        "maxRunners": high if isinstance(high, int) else config.base_config.default_max,
+    }
+    data["profile"] = profile
+    return AddEntry(data), name
+
+
+def _default_org(config: Config, repo: str | None) -> str | None:
+    if repo:
+        return repo.split("/", 1)[0]
+    orgs = {e.org for e in config.entries if e.org}
+    return orgs.pop() if len(orgs) == 1 else None
+
+
+def _pull_requests(replies: list[Reply], request: Request) -> list[PullRequestText]:
+    """One pull request per scale set: first state before → last state after."""
+    merged: dict[str, ChangeText] = {}
+    for reply in replies:
+        change = reply.change
+        if change is None:
+            continue
+        first = merged.get(change.scale_set)
+        if first is None:
+            merged[change.scale_set] = change
+            continue
+        verb = change.verb if change.verb != "scale" or first.verb == "scale" else first.verb
+        merged[change.scale_set] = ChangeText(verb, change.name, change.scale_set, first.before, change.after)
+    return [render.pull_request(c, request.user, request.source, request.closes) for c in merged.values()]

@@ -1,0 +1,213 @@
+"""User-facing text (replies, PR titles and bodies, commit messages) from ``templates/``.
+
+Pure apart from reading the template files once. Templates use ``string.Template``
+placeholders; every placeholder must be filled (a missing one is a bug, not a blank).
+Text that came from a user is neutralised before it is put into Markdown.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from bot.config import Config, Effective, Limits
+
+_PACKAGED = Path(__file__).parent / "_templates"
+_SOURCE = Path(__file__).parent.parent / "templates"
+TEMPLATE_DIR = _PACKAGED if _PACKAGED.is_dir() else _SOURCE
+
+
+@functools.cache
+def template(name: str) -> Template:
+    """The template file ``name`` from the templates directory."""
+    return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+def fill(template_name: str, /, **values: object) -> str:
+    """``template_name`` with every placeholder filled from ``values``."""
+    return template(template_name).substitute({k: str(v) for k, v in values.items()})
+
+
+def code(text: str) -> str:
+    """User text made safe for an inline code span on one line."""
+    clean = "".join(ch if ch.isprintable() else " " for ch in text).replace("`", "'")
+    return clean if len(clean) <= 120 else clean[:117] + "..."
+
+
+@dataclass(frozen=True)
+class ChangeText:
+    """What one accepted change says about itself, before and after."""
+
+    verb: str
+    name: str
+    scale_set: str
+    before: Effective | None
+    after: Effective | None
+
+    @property
+    def summary(self) -> str:
+        if self.verb == "add" and self.after is not None:
+            a = self.after
+            return f"add {a.name} ({a.scale_set}, min {a.min_runners}, max {a.max_runners}, profile {a.profile})"
+        if self.verb == "remove":
+            return f"remove {self.name} ({self.scale_set})"
+        return f"scale {self.name} ({', '.join(self.deltas()) or 'no change'})"
+
+    def deltas(self) -> list[str]:
+        if self.before is None or self.after is None:
+            return []
+        pairs = (
+            ("min", self.before.min_runners, self.after.min_runners),
+            ("max", self.before.max_runners, self.after.max_runners),
+            ("profile", self.before.profile, self.after.profile),
+        )
+        return [f"{label} {old} → {new}" for label, old, new in pairs if old != new]
+
+
+def _resource_fields(e: Effective | None) -> list[str]:
+    if e is None:
+        return ["—"] * 8
+    r = e.resources
+    return [
+        f"`{e.scale_set}`",
+        f"`{e.namespace}`",
+        str(e.min_runners),
+        str(e.max_runners),
+        f"`{e.profile}`",
+        f"{r.cpu_request} / {r.cpu_limit}" if r else "?",
+        f"{r.memory_request} / {r.memory_limit}" if r else "?",
+        r.storage if r else "?",
+    ]
+
+
+_FIELDS = (
+    "Scale set",
+    "Namespace",
+    "Min runners",
+    "Max runners",
+    "Profile",
+    "CPU (request / limit)",
+    "Memory (request / limit)",
+    "Storage",
+)
+
+
+def change_table(change: ChangeText) -> str:
+    """Before → after rows, changed values in bold."""
+    rows = []
+    for field, old, new in zip(_FIELDS, _resource_fields(change.before), _resource_fields(change.after), strict=True):
+        shown = f"**{new}**" if old != new and change.verb == "scale" else new
+        rows.append(fill("table_row.md", field=field, before=old, after=shown).rstrip("\n"))
+    return "| setting | before | after |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
+
+
+def change_notes(change: ChangeText) -> str:
+    if change.verb == "add":
+        return f"\nUse it in workflows with `runs-on: {change.scale_set}` (ARC matches on the scale set name only).\n"
+    if change.verb == "remove":
+        namespace = change.before.namespace if change.before else "?"
+        return (
+            f"\nOnce merged, ArgoCD deletes Application `{change.scale_set}`, its AutoscalingRunnerSet and runner pods, "
+            f"and the namespace `{namespace}`; jobs running on these runners are cancelled.\n"
+        )
+    return ""
+
+
+def change_reply(command: str, user: str, change: ChangeText, next_step: str) -> str:
+    return fill(
+        "reply_change.md",
+        command=code(command),
+        user=user,
+        summary=change.summary[0].upper() + change.summary[1:] + ".",
+        table=change_table(change),
+        notes=change_notes(change),
+        next_step=f"\n{next_step}" if next_step else "",
+    )
+
+
+def refusal(command: str, reason: str, accepted: str) -> str:
+    return fill("reply_refused.md", command=code(command), reason=reason, accepted=accepted)
+
+
+def ignored(limit: int, count: int) -> str:
+    return fill("reply_ignored.md", limit=limit, count=count)
+
+
+def help_reply(config: Config) -> str:
+    base = config.base_config
+    profiles = "\n".join(
+        fill(
+            "profile_row.md",
+            name=p.name,
+            cpu=f"{p.cpu_request} / {p.cpu_limit}",
+            memory=f"{p.memory_request} / {p.memory_limit}",
+            storage=p.storage or "—",
+        ).rstrip("\n")
+        for p in base.profiles.values()
+    )
+    scale_sets = ", ".join(f"`{e.scale_set}`" for e in config.entries) or "none yet"
+    return fill("reply_help.md", profiles=profiles, limits=limits_text(base.limits), scale_sets=scale_sets)
+
+
+def limits_text(limits: Limits | None) -> str:
+    if limits is None or (limits.min_runners is None and limits.max_runners is None):
+        return "none set"
+    parts = [
+        f"{label} at most {value}"
+        for label, value in (("minRunners", limits.min_runners), ("maxRunners", limits.max_runners))
+        if value is not None
+    ]
+    return ", ".join(parts)
+
+
+def status_reply(command: str, effective: Effective, live: str) -> str:
+    fields = zip(_FIELDS, _resource_fields(effective), strict=True)
+    rows = [("Repository", f"`{effective.org}/{effective.name}`"), *fields]
+    return fill(
+        "reply_status.md",
+        command=code(command),
+        full_name=f"{effective.org}/{effective.name}",
+        rows=_rows(rows),
+        scale_set=effective.scale_set,
+        live=live,
+    )
+
+
+def _rows(rows: Iterable[tuple[str, str]]) -> str:
+    return "\n".join(fill("status_row.md", field=f, value=v).rstrip("\n") for f, v in rows)
+
+
+@dataclass(frozen=True)
+class PullRequestText:
+    """Title, body, branch and commit message of the pull request for one scale set."""
+
+    scale_set: str
+    branch: str
+    title: str
+    body: str
+    commit_message: str
+
+
+def pull_request(change: ChangeText, user: str, source: str, closes: int | None = None) -> PullRequestText:
+    summary = change.summary
+    notes = change_notes(change)
+    if closes is not None:
+        notes += f"\nCloses #{closes}.\n"
+    body = fill(
+        "pr_body.md",
+        summary_sentence=f"This pull request was asked for on GitHub: **{summary}**.",
+        rows=change_table(change).split("\n", 2)[2].rstrip("\n"),
+        notes=notes,
+        user=user,
+        source=source,
+    )
+    return PullRequestText(
+        scale_set=change.scale_set,
+        branch=f"runners-bot/{change.scale_set}",
+        title=fill("pr_title.txt", summary=summary).strip(),
+        body=body,
+        commit_message=fill("commit_message.txt", summary=summary, user=user, source=source).strip() + "\n",
+    )
