@@ -32,6 +32,10 @@ _KEY_LINE = re.compile(r"^repositories:[ \t]*(?:#[^\r\n]*)?\r?$", re.M)
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
+CANONICAL_ORDER = (
+    "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
+    "labels", "storage", "environment", "dind",
+)  # fmt: skip
 
 
 class EditRefused(Exception):
@@ -72,10 +76,15 @@ Edit = SetFields | AddEntry | RemoveEntry
 _Splice = tuple[int, int, str]
 
 
-def apply_edit(text: str, edit: Edit) -> str:
-    """Return ``text`` with ``edit`` applied; raise :class:`EditRefused` when it cannot be."""
+def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
+    """Return ``text`` with ``edit`` applied; raise :class:`EditRefused` when it cannot be.
+
+    ``window=False`` forces the full parse (tests and benchmarks compare both paths).
+    """
     nl = "\r\n" if "\r\n" in text else "\n"
     try:
+        if not window:
+            raise _NoWindow
         new_text = _apply_in_window(text, edit, nl)
     except _NoWindow:
         new_text = _apply(_Doc(text, nl, window=False), edit)
@@ -128,7 +137,8 @@ def _apply_in_window(text: str, edit: Edit, nl: str) -> str:
             raise _NoWindow
         low, high = edit.index - 1, edit.index + 1
     else:
-        low, high = edit.index - 1, edit.index
+        # Neighbours come along so that a key the entry lacks is written in their style.
+        low, high = edit.index - 1, edit.index + 1
     low, high = max(low, 0), min(high, count - 1)
     if count == 0 or low > high:
         raise _NoWindow
@@ -348,7 +358,7 @@ def _style_of(doc: _Doc) -> _Style:
     line = doc.line_start(ref.start_mark.index)
     dash = doc.text.rfind("-", line, ref.start_mark.index) - line
     step, flow_nested = 2, False
-    for item in items:
+    for item in reversed(items):
         found = doc.lookup(item, "scaling")
         if found and isinstance(found[1], MappingNode) and _inside(found[1], item):
             flow_nested = bool(found[1].flow_style)
@@ -369,7 +379,7 @@ def _style_of(doc: _Doc) -> _Style:
 
 def _entry_lines(data: dict[str, Any], style: _Style) -> list[str]:
     quotes = dict(style.quotes)
-    keys = [k for k in style.order if k in data] + [k for k in data if k not in style.order]
+    keys = _ordered_keys(data, style.order)
     if style.flow_item:
         body = ", ".join(
             f"{k}: {_inline(data[k]) if isinstance(data[k], dict) else render_scalar(data[k], quotes.get(k))}"
@@ -484,12 +494,47 @@ def _insert_key(doc: _Doc, mapping: Node, key: str, value: Any) -> _Splice:
     if not own:
         raise EditRefused("an entry with no keys of its own")
     indent = " " * own[0].start_mark.column
-    pos = doc.last_content_end(mapping.end_mark.index)
     style = _style_of(doc)
     if isinstance(value, dict) and not style.flow_nested:
         nested = "".join(f"{doc.nl}{indent}{' ' * style.step}{k}: {render_scalar(v)}" for k, v in value.items())
-        return pos, pos, f"{doc.nl}{indent}{key}:{nested}"
-    return pos, pos, f"{doc.nl}{indent}{key}: {_inline(value)}"
+        lines = f"{indent}{key}:{nested}"
+    else:
+        lines = f"{indent}{key}: {_inline(value)}"
+    follower = _following_key(own, key)
+    if follower is not None:
+        # Keep the canonical key order: the new key goes above the key that follows it.
+        pos = _leading_comments(doc, doc.line_start(follower.start_mark.index), follower.start_mark.column)
+        return pos, pos, lines + doc.nl
+    pos = doc.last_content_end(mapping.end_mark.index)
+    return pos, pos, doc.nl + lines
+
+
+def _following_key(own: list[Node], key: str) -> Node | None:
+    """The first key written after which ``key`` belongs, unless it sits on the item's dash line."""
+    if key not in CANONICAL_ORDER:
+        return None
+    later = set(CANONICAL_ORDER[CANONICAL_ORDER.index(key) + 1 :])
+    for index, node in enumerate(own):
+        if isinstance(node, ScalarNode) and node.value in later:
+            return node if index > 0 else None
+    return None
+
+
+def _ordered_keys(data: dict[str, Any], sibling_order: tuple[str, ...]) -> list[str]:
+    """Keys as the sibling writes them; keys it lacks go after their canonical predecessor."""
+    keys = [k for k in sibling_order if k in data]
+    for key in data:
+        if key in keys:
+            continue
+        position = 0
+        if key in CANONICAL_ORDER:
+            earlier = CANONICAL_ORDER[: CANONICAL_ORDER.index(key)]
+            placed = [i for i, k in enumerate(keys) if k in earlier]
+            position = placed[-1] + 1 if placed else 0
+        else:
+            position = len(keys)
+        keys.insert(position, key)
+    return keys
 
 
 def _add(doc: _Doc, edit: AddEntry) -> list[_Splice]:
@@ -525,7 +570,7 @@ def _remove(doc: _Doc, index: int) -> list[_Splice]:
             return [(item.start_mark.index, items[index + 1].start_mark.index, "")]
         return [(items[index - 1].end_mark.index, item.end_mark.index, "")]
     dash_line = doc.line_start(item.start_mark.index)
-    start = _leading_comments(doc, dash_line, item.start_mark.column)
+    start = _leading_comments(doc, dash_line, max(doc.text.rfind("-", dash_line, item.start_mark.index) - dash_line, 0))
     limit = doc.line_start(items[index + 1].start_mark.index) if index + 1 < len(items) else doc.seq.end_mark.index
     end = doc.last_content_end(limit)
     text = doc.text
@@ -535,6 +580,9 @@ def _remove(doc: _Doc, index: int) -> list[_Splice]:
         if tight and doc.line_is_blank(end):
             end = text.find("\n", end) + 1 or len(text)
     elif start > 0:
+        # The entry ends the file with no final newline: the previous line becomes the last one.
+        while start > 0 and doc.line_is_blank(doc.line_start(start - 1)):
+            start = doc.line_start(start - 1)
         start = start - (2 if text[start - 2 : start] == "\r\n" else 1)
     splices: list[_Splice] = [(start, end, "")]
     if len(items) == 1 and doc.key_node is not None:
@@ -547,15 +595,14 @@ def _is_key_line(doc: _Doc, pos: int) -> bool:
     return doc.key_node is not None and doc.line_start(pos) == doc.line_start(doc.key_node.start_mark.index)
 
 
-def _leading_comments(doc: _Doc, dash_line: int, key_column: int) -> int:
-    """Start of the comment lines directly above an item, written at its indentation."""
-    start = dash_line
-    dash_indent = key_column - 2
+def _leading_comments(doc: _Doc, line: int, max_indent: int) -> int:
+    """Start of the comment lines directly above ``line``, indented at most ``max_indent``."""
+    start = line
     while start > 0:
         above = doc.line_start(start - 1)
-        line = doc.text[above : start - 1].rstrip("\r")
-        stripped = line.lstrip(" ")
-        if not stripped.startswith("#") or len(line) - len(stripped) > max(dash_indent, 0):
+        text = doc.text[above : start - 1].rstrip("\r")
+        stripped = text.lstrip(" ")
+        if not stripped.startswith("#") or len(text) - len(stripped) > max_indent:
             break
         start = above
     return start
