@@ -1,0 +1,88 @@
+"""Validation rules of both values files, each problem with its file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigFiles, parse
+from bot.validation import validate
+
+
+def problems(repositories: str, base: str) -> list[str]:
+    return [str(p) for p in validate(parse(repositories, base))]
+
+
+def test_bundled_values_are_valid(bundled: ConfigFiles) -> None:
+    assert problems(bundled.repositories, bundled.base) == []
+
+
+def entry(extra: str = "", name: str = "alpha", scaling: str = "{minRunners: 1, maxRunners: 5}") -> str:
+    return f"repositories:\n  - name: {name}\n    org: acme\n    scaling: {scaling}\n    profile: small\n{extra}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (entry(scaling="{minRunners: 1, maxRunner: 5}"), "values/repositories.yaml:4: unknown key 'maxRunner' in scaling of entry 'alpha': did you mean 'maxRunners'?"),
+        (entry("    profiel: small\n"), "values/repositories.yaml:6: unknown key 'profiel' in entry 'alpha': did you mean 'profile'?"),
+        (entry(scaling="{minRunners: 6, maxRunners: 5}"), "values/repositories.yaml:4: minRunners (6) is above maxRunners (5)"),
+        (entry(scaling="{minRunners: 0, maxRunners: 0}"), "values/repositories.yaml:4: maxRunners in scaling of entry 'alpha' must be at least 1"),
+        (entry(scaling="{minRunners: -1, maxRunners: 5}"), "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '-1'"),
+        (entry(scaling="{minRunners: '1', maxRunners: 5}"), "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '1'"),
+        (entry(scaling="{minRunners: 1, maxRunners: 51}"), "values/repositories.yaml:4: maxRunners 51 of entry 'alpha' is above the limit of 50"),
+        (entry(scaling="{minRunners: 11, maxRunners: 20}"), "values/repositories.yaml:4: minRunners 11 of entry 'alpha' is above the limit of 10"),
+        (entry().replace("profile: small", "profile: huge"), "values/repositories.yaml:5: unknown profile 'huge'"),
+        (entry("    category: frontnd\n"), "values/repositories.yaml:6: unknown category 'frontnd' (did you mean 'frontend'?)"),
+        (entry(name="bad/name"), "values/repositories.yaml:2: name 'bad/name' is not a GitHub repository name"),
+        (entry(name="'a\\nb'").replace("'a\\nb'", '"a\\nb"'), "values/repositories.yaml:2: name 'a\nb' is not a GitHub repository name"),
+        (entry(name="x" * 60), "is not a valid Kubernetes name (at most 63 characters)"),
+        (entry().replace("org: acme", "org: -acme"), "values/repositories.yaml:3: org '-acme' is not a GitHub login"),
+        (entry().replace("    org: acme\n", ""), "values/repositories.yaml:2: entry 'alpha' needs 'org'"),
+        (entry("    runnerScaleSetName: Bad_Name\n"), "values/repositories.yaml:6: scale set name 'Bad_Name' is not a valid Kubernetes name"),
+        (entry("    dind: yes please\n"), "values/repositories.yaml:6: dind of entry 'alpha' must be true or false"),
+        (entry("    storage: {work: lots}\n"), "values/repositories.yaml:6: storage.work of entry 'alpha' must be a quantity"),
+        (entry("reposit: []\n"), "values/repositories.yaml:6: unknown key 'reposit' in repositories.yaml: did you mean 'repositories'?"),
+        (entry(scaling="{minRunners: 1, maxRunners: 5, maxRunners: 6}"), "values/repositories.yaml:4: duplicate key 'maxRunners'"),
+        ("repositories: {}\n", "values/repositories.yaml:1: 'repositories' must be a list of entries"),
+        ("- a\n", "values/repositories.yaml:1: the file must be a mapping with a 'repositories' list"),
+    ],
+)
+def test_problem_is_reported_with_line(text: str, expected: str, bundled: ConfigFiles) -> None:
+    found = problems(text, bundled.base)
+    assert any(expected in p for p in found), found
+
+
+def test_duplicates_after_normalisation_are_reported(bundled: ConfigFiles) -> None:
+    text = (
+        "repositories:\n  - name: My.Repo\n    org: acme\n    runnerScaleSetName: a-runners\n"
+        "  - name: my_repo\n    org: acme\n    runnerScaleSetName: b-runners\n"
+    )
+    found = problems(text, bundled.base)
+    assert found == [
+        "values/repositories.yaml:5: namespace 'arc-my-repo-runners' of entry 'my_repo' is already used by entry 'My.Repo' on line 2"
+        " (names are compared after normalising case, '.' and '_')"
+    ]
+
+
+def test_duplicate_repository_and_scale_set(bundled: ConfigFiles) -> None:
+    text = "repositories:\n  - {name: a, org: acme}\n  - {name: A, org: ACME}\n  - {name: b, org: acme, runnerScaleSetName: a-runners}\n"
+    found = problems(text, bundled.base)
+    assert "values/repositories.yaml:3: repository 'acme/a' of entry 'A' is already used by entry 'a' on line 2" in found
+    assert "values/repositories.yaml:4: scale set 'a-runners' of entry 'b' is already used by entry 'a' on line 2" in found
+
+
+def test_base_config_problems(bundled: ConfigFiles) -> None:
+    base = bundled.base.replace("limit: 12Gi", "limit: twelve").replace("profile: large\n    dind: heavy", "profile: larg\n    dind: heavy")
+    found = problems(bundled.repositories, base)
+    assert any(p.startswith("values/base-config.yaml:") and "memory.limit must be a quantity" in p for p in found), found
+    assert any("unknown profile 'larg' (did you mean 'large'?)" in p for p in found), found
+
+
+def test_no_limits_means_no_limit(bundled: ConfigFiles) -> None:
+    base = bundled.base.replace("  limits:\n    minRunners: 10\n    maxRunners: 50\n", "")
+    assert problems(entry(scaling="{minRunners: 1, maxRunners: 500}"), base) == []
+
+
+def test_anchors_shared_through_extension_keys_are_valid(bundled: ConfigFiles) -> None:
+    text = "x-std: &std {minRunners: 1, maxRunners: 5}\nrepositories:\n  - {name: a, org: acme, scaling: *std}\n  - {name: b, org: acme, scaling: *std}\n"
+    assert problems(text, bundled.base) == []
