@@ -185,13 +185,12 @@ def resolve_target(config: Config, target: str | None, repo: str | None) -> Entr
     entries = [e for e in config.entries if e.name]
     if target is None:
         if repo is None:
-            raise _Refused("no target given", TARGET_ACCEPTED)
+            raise _Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
         here = [e for e in entries if e.full_name.lower() == repo.lower()]
         if len(here) == 1:
             return here[0]
-        listed = ", ".join(f"`{e.name}`" for e in entries[:10]) or "none"
         why = f"{repo} has {len(here)} scale sets" if here else f"{repo} has no runner scale set"
-        raise _Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {listed}")
+        raise _Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {_listed(here or entries)}")
     wanted = target.lower()
     found = [e for e in entries if wanted in (e.name.lower() if e.name else "", e.full_name.lower(), e.scale_set)]
     if len(found) == 1:
@@ -203,6 +202,11 @@ def resolve_target(config: Config, target: str | None, repo: str | None) -> Entr
     near = closest(target, candidates)
     hint = f"; closest: {', '.join(f'`{n}`' for n in near)}" if near else ""
     raise _Refused(f"unknown target '{render.code(target)}'{hint}", TARGET_ACCEPTED)
+
+
+def _listed(entries: list[Entry]) -> str:
+    shown = ", ".join(f"`{e.name}`" for e in entries[:5]) or "none"
+    return shown + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
 
 
 def _plan_scale(command: Command, config: Config, entry: Entry) -> SetFields:
@@ -248,8 +252,8 @@ def _check_counts(config: Config, low: int | None, high: int | None, current: Ef
     new_high = high if high is not None else (current.max_runners if current else config.base_config.default_max)
     if new_low > new_high:
         raise _Refused(
-            f"min would be {new_low}, above max {new_high}",
-            f"min=N max=M with N ≤ M (currently min {new_low}, max {new_high})",
+            f"min {new_low} would be above max {new_high}",
+            f"min=N with N ≤ {new_high}, or max in the same command (e.g. min={new_low} max={new_low})",
         )
 
 
