@@ -28,7 +28,7 @@ STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = Resolver()
 _PREFIX = re.compile(r"(?:[&!][^ \t\r\n]*[ \t]+)*")
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:[ \t]+(\*[^ \t\r\n,\[\]{}]+)")
-_KEY_LINE = re.compile(r"^repositories:[ \t]*(?:#[^\r\n]*)?\r?$", re.M)
+_KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
@@ -99,7 +99,10 @@ def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
 def _item_regions(text: str) -> tuple[list[int], int, int]:
     """Item start offsets of the block sequence under a column-0 ``repositories:`` key,
     the offset where the first item's region begins, and where the sequence ends."""
-    keys = list(_KEY_LINE.finditer(text))
+    # Patterns start with a literal newline so the regex engine can skip ahead quickly;
+    # in ``padded`` a match at offset p is a line starting at offset p of ``text``.
+    padded = "\n" + text
+    keys = list(_KEY_LINE.finditer(padded))
     if len(keys) != 1:
         raise _NoWindow
     body = text.find("\n", keys[0].end() - 1) + 1
@@ -109,17 +112,13 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
     if first is None or first.group(2) != "-" or first.group(3) not in ("", " ", "\r"):
         raise _NoWindow
     indent = len(first.group(1))
-    structural = re.compile(rf"^ {{0,{indent}}}[^ \t#\r\n]", re.M)
+    dash = " " * indent + "-"
+    structural = re.compile(rf"\n {{0,{indent}}}[^ \t#\r\n]")
     starts: list[int] = []
     end = len(text)
-    for match in structural.finditer(text, body):
+    for match in structural.finditer(padded, body):
         line = match.start()
-        if text.startswith(" " * indent + "-", line) and text[line + indent + 1 : line + indent + 2] in (
-            "",
-            " ",
-            "\r",
-            "\n",
-        ):
+        if text.startswith(dash, line) and text[line + indent + 1 : line + indent + 2] in ("", " ", "\r", "\n"):
             starts.append(line)
         else:
             end = line

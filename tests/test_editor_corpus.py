@@ -54,8 +54,17 @@ def test_unusable_documents_are_refused(text: str) -> None:
 
 def test_billion_laughs_entry_is_refused_not_expanded() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
-    lines += ["repositories:", "  - name: bomb", "    org: acme", "    labels: *a8", "    scaling: {minRunners: 0, maxRunners: 1}"]
+    lines += [
+        f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+        for i in range(1, 9)
+    ]
+    lines += [
+        "repositories:",
+        "  - name: bomb",
+        "    org: acme",
+        "    labels: *a8",
+        "    scaling: {minRunners: 0, maxRunners: 1}",
+    ]
     with pytest.raises(EditRefused, match="too large"):
         apply_edit("\n".join(lines) + "\n", SetFields(0, "bomb", max_runners=2))
 

@@ -8,12 +8,11 @@ touches only lines of its entry, an add only inserts, a remove only deletes.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-import os
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,12 +128,17 @@ def cases(draw: st.DrawFn) -> tuple[Generated, Edit, list[dict[str, Any]], str]:
         return generated, RemoveEntry(index, items[index]["name"]), items[:index] + items[index + 1 :], kind
     if kind == "add":
         name = draw(names.filter(lambda n: all(n != e["name"] for e in items)))
-        low = draw(st.integers(0, 5))
-        data = {"name": name, "org": "acme", "scaling": {"minRunners": low, "maxRunners": low + 3}, "profile": "small"}
+        start = draw(st.integers(0, 5))
+        data = {
+            "name": name,
+            "org": "acme",
+            "scaling": {"minRunners": start, "maxRunners": start + 3},
+            "profile": "small",
+        }
         return generated, AddEntry(data), [*items, data], kind
     index = draw(st.integers(0, len(items) - 1))
-    low = draw(st.none() | st.integers(0, 10))
-    high = draw(st.none() | st.integers(11, 50))
+    low: int | None = draw(st.none() | st.integers(0, 10))
+    high: int | None = draw(st.none() | st.integers(11, 50))
     profile = draw(st.none() | st.sampled_from(PROFILES))
     if low is None and high is None and profile is None:
         high = 12
@@ -153,9 +157,15 @@ def _data(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-@settings(max_examples=int(os.environ.get("EDITOR_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("EDITOR_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(cases(), st.booleans())
-def test_edit_changes_exactly_the_intended_part(case: tuple[Generated, Edit, list[dict[str, Any]], str], window: bool) -> None:
+def test_edit_changes_exactly_the_intended_part(
+    case: tuple[Generated, Edit, list[dict[str, Any]], str], window: bool
+) -> None:
     generated, edit, expected, kind = case
     new_text = apply_edit(generated.text, edit, window=window)
     assert _data(new_text)["repositories"] == expected
@@ -169,7 +179,10 @@ def test_edit_changes_exactly_the_intended_part(case: tuple[Generated, Edit, lis
             assert tag == "delete", (tag, old_lines[i1:i2])
         elif kind == "remove":
             # Removing the only entry also turns the key line into `repositories: []`.
-            assert all(line.strip() == "repositories:" or i1 + n >= generated.spans[0][0] for n, line in enumerate(old_lines[i1:i2]))
+            assert all(
+                line.strip() == "repositories:" or i1 + n >= generated.spans[0][0]
+                for n, line in enumerate(old_lines[i1:i2])
+            )
         else:
             assert isinstance(edit, SetFields)
             first, last = generated.spans[edit.index]

@@ -27,7 +27,11 @@ SCENARIOS: dict[str, tuple[str, Permission, str | None]] = {
     "scale-min-profile": ("/runners scale --min 2 --profile=xlarge", "maintain", "Matchpoint-AI/project-beta-api"),
     "add": ("/runners add Matchpoint-AI/project-gamma category=backend max=6", "admin", None),
     "remove": ("/runners remove project-beta", "write", None),
-    "two-commands-one-set": ("/runners scale project-beta max=12\n/runners scale project-beta profile=xlarge", "write", None),
+    "two-commands-one-set": (
+        "/runners scale project-beta max=12\n/runners scale project-beta profile=xlarge",
+        "write",
+        None,
+    ),
     "refused-permission": ("/runners scale project-beta max=12", "triage", None),
     "refused-unknown-target": ("/runners scale project-betta max=12", "write", None),
     "refused-unknown-profile": ("/runners scale project-beta profile=huge", "write", None),
@@ -46,9 +50,13 @@ def render_outcome(outcome: Outcome) -> str:
     for number, reply in enumerate(outcome.replies, 1):
         parts.append(f"===== reply {number} ({'ok' if reply.ok else 'refused'}) =====\n{reply.text}")
     for pr in outcome.pull_requests:
-        parts.append(f"===== pull request: {pr.branch} =====\n--- title\n{pr.title}\n--- body\n{pr.body}--- commit message\n{pr.commit_message}")
+        parts.append(
+            f"===== pull request: {pr.branch} =====\n--- title\n{pr.title}\n--- body\n{pr.body}--- commit message\n{pr.commit_message}"
+        )
     if outcome.new_text is not None:
-        diff = difflib.unified_diff(outcome.old_text.splitlines(True), outcome.new_text.splitlines(True), "before", "after")
+        diff = difflib.unified_diff(
+            outcome.old_text.splitlines(True), outcome.new_text.splitlines(True), "before", "after"
+        )
         parts.append("===== diff =====\n" + "".join(diff))
     return "\n".join(parts)
 
@@ -56,7 +64,13 @@ def render_outcome(outcome: Outcome) -> str:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_golden(name: str, bundled: ConfigFiles) -> None:
     comment, permission, repo = SCENARIOS[name]
-    request = Request(comment, "octocat", permission, repo=repo, source="https://github.com/Matchpoint-AI/project-beta/issues/7#issuecomment-1")
+    request = Request(
+        comment,
+        "octocat",
+        permission,
+        repo=repo,
+        source="https://github.com/Matchpoint-AI/project-beta/issues/7#issuecomment-1",
+    )
     actual = render_outcome(run(request, bundled))
     path = GOLDEN / f"{name}.md"
     if os.environ.get("UPDATE_GOLDEN") == "1":

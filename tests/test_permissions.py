@@ -16,7 +16,10 @@ def test_rule(verb: Verb, permission: Permission) -> None:
     assert decision.allowed is expected
     if not expected:
         assert "@octocat has" in decision.reason
-        assert decision.needed == "write, maintain or admin permission on the target repository or on the configuration repository"
+        assert (
+            decision.needed
+            == "write, maintain or admin permission on the target repository or on the configuration repository"
+        )
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -23,26 +23,68 @@ def entry(extra: str = "", name: str = "alpha", scaling: str = "{minRunners: 1, 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (entry(scaling="{minRunners: 1, maxRunner: 5}"), "values/repositories.yaml:4: unknown key 'maxRunner' in scaling of entry 'alpha': did you mean 'maxRunners'?"),
-        (entry("    profiel: small\n"), "values/repositories.yaml:6: unknown key 'profiel' in entry 'alpha': did you mean 'profile'?"),
-        (entry(scaling="{minRunners: 6, maxRunners: 5}"), "values/repositories.yaml:4: minRunners (6) is above maxRunners (5)"),
-        (entry(scaling="{minRunners: 0, maxRunners: 0}"), "values/repositories.yaml:4: maxRunners in scaling of entry 'alpha' must be at least 1"),
-        (entry(scaling="{minRunners: -1, maxRunners: 5}"), "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '-1'"),
-        (entry(scaling="{minRunners: '1', maxRunners: 5}"), "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '1'"),
-        (entry(scaling="{minRunners: 1, maxRunners: 51}"), "values/repositories.yaml:4: maxRunners 51 of entry 'alpha' is above the limit of 50"),
-        (entry(scaling="{minRunners: 11, maxRunners: 20}"), "values/repositories.yaml:4: minRunners 11 of entry 'alpha' is above the limit of 10"),
+        (
+            entry(scaling="{minRunners: 1, maxRunner: 5}"),
+            "values/repositories.yaml:4: unknown key 'maxRunner' in scaling of entry 'alpha': did you mean 'maxRunners'?",
+        ),
+        (
+            entry("    profiel: small\n"),
+            "values/repositories.yaml:6: unknown key 'profiel' in entry 'alpha': did you mean 'profile'?",
+        ),
+        (
+            entry(scaling="{minRunners: 6, maxRunners: 5}"),
+            "values/repositories.yaml:4: minRunners (6) is above maxRunners (5)",
+        ),
+        (
+            entry(scaling="{minRunners: 0, maxRunners: 0}"),
+            "values/repositories.yaml:4: maxRunners in scaling of entry 'alpha' must be at least 1",
+        ),
+        (
+            entry(scaling="{minRunners: -1, maxRunners: 5}"),
+            "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '-1'",
+        ),
+        (
+            entry(scaling="{minRunners: '1', maxRunners: 5}"),
+            "values/repositories.yaml:4: minRunners in scaling of entry 'alpha' must be a whole number ≥ 0, not '1'",
+        ),
+        (
+            entry(scaling="{minRunners: 1, maxRunners: 51}"),
+            "values/repositories.yaml:4: maxRunners 51 of entry 'alpha' is above the limit of 50",
+        ),
+        (
+            entry(scaling="{minRunners: 11, maxRunners: 20}"),
+            "values/repositories.yaml:4: minRunners 11 of entry 'alpha' is above the limit of 10",
+        ),
         (entry().replace("profile: small", "profile: huge"), "values/repositories.yaml:5: unknown profile 'huge'"),
-        (entry("    category: frontnd\n"), "values/repositories.yaml:6: unknown category 'frontnd' (did you mean 'frontend'?)"),
+        (
+            entry("    category: frontnd\n"),
+            "values/repositories.yaml:6: unknown category 'frontnd' (did you mean 'frontend'?)",
+        ),
         (entry(name="bad/name"), "values/repositories.yaml:2: name 'bad/name' is not a GitHub repository name"),
-        (entry(name="'a\\nb'").replace("'a\\nb'", '"a\\nb"'), "values/repositories.yaml:2: name 'a\nb' is not a GitHub repository name"),
+        (
+            entry(name="'a\\nb'").replace("'a\\nb'", '"a\\nb"'),
+            "values/repositories.yaml:2: name 'a\nb' is not a GitHub repository name",
+        ),
         (entry(name="x" * 60), "is not a valid Kubernetes name (at most 63 characters)"),
         (entry().replace("org: acme", "org: -acme"), "values/repositories.yaml:3: org '-acme' is not a GitHub login"),
         (entry().replace("    org: acme\n", ""), "values/repositories.yaml:2: entry 'alpha' needs 'org'"),
-        (entry("    runnerScaleSetName: Bad_Name\n"), "values/repositories.yaml:6: scale set name 'Bad_Name' is not a valid Kubernetes name"),
+        (
+            entry("    runnerScaleSetName: Bad_Name\n"),
+            "values/repositories.yaml:6: scale set name 'Bad_Name' is not a valid Kubernetes name",
+        ),
         (entry("    dind: yes please\n"), "values/repositories.yaml:6: dind of entry 'alpha' must be true or false"),
-        (entry("    storage: {work: lots}\n"), "values/repositories.yaml:6: storage.work of entry 'alpha' must be a quantity"),
-        (entry("reposit: []\n"), "values/repositories.yaml:6: unknown key 'reposit' in repositories.yaml: did you mean 'repositories'?"),
-        (entry(scaling="{minRunners: 1, maxRunners: 5, maxRunners: 6}"), "values/repositories.yaml:4: duplicate key 'maxRunners'"),
+        (
+            entry("    storage: {work: lots}\n"),
+            "values/repositories.yaml:6: storage.work of entry 'alpha' must be a quantity",
+        ),
+        (
+            entry("reposit: []\n"),
+            "values/repositories.yaml:6: unknown key 'reposit' in repositories.yaml: did you mean 'repositories'?",
+        ),
+        (
+            entry(scaling="{minRunners: 1, maxRunners: 5, maxRunners: 6}"),
+            "values/repositories.yaml:4: duplicate key 'maxRunners'",
+        ),
         ("repositories: {}\n", "values/repositories.yaml:1: 'repositories' must be a list of entries"),
         ("- a\n", "values/repositories.yaml:1: the file must be a mapping with a 'repositories' list"),
     ],
@@ -67,14 +109,22 @@ def test_duplicates_after_normalisation_are_reported(bundled: ConfigFiles) -> No
 def test_duplicate_repository_and_scale_set(bundled: ConfigFiles) -> None:
     text = "repositories:\n  - {name: a, org: acme}\n  - {name: A, org: ACME}\n  - {name: b, org: acme, runnerScaleSetName: a-runners}\n"
     found = problems(text, bundled.base)
-    assert "values/repositories.yaml:3: repository 'acme/a' of entry 'A' is already used by entry 'a' on line 2" in found
-    assert "values/repositories.yaml:4: scale set 'a-runners' of entry 'b' is already used by entry 'a' on line 2" in found
+    assert (
+        "values/repositories.yaml:3: repository 'acme/a' of entry 'A' is already used by entry 'a' on line 2" in found
+    )
+    assert (
+        "values/repositories.yaml:4: scale set 'a-runners' of entry 'b' is already used by entry 'a' on line 2" in found
+    )
 
 
 def test_base_config_problems(bundled: ConfigFiles) -> None:
-    base = bundled.base.replace("limit: 12Gi", "limit: twelve").replace("profile: large\n    dind: heavy", "profile: larg\n    dind: heavy")
+    base = bundled.base.replace("limit: 12Gi", "limit: twelve").replace(
+        "profile: large\n    dind: heavy", "profile: larg\n    dind: heavy"
+    )
     found = problems(bundled.repositories, base)
-    assert any(p.startswith("values/base-config.yaml:") and "memory.limit must be a quantity" in p for p in found), found
+    assert any(p.startswith("values/base-config.yaml:") and "memory.limit must be a quantity" in p for p in found), (
+        found
+    )
     assert any("unknown profile 'larg' (did you mean 'large'?)" in p for p in found), found
 
 

@@ -1,0 +1,37 @@
+# runners-bot: every target sets itself up first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: what the app would do with a real command, against the bundled values/
+demo: setup
+	$(BIN)/runners-bot simulate --user octocat "/runners scale project-beta-frontend max=20"
+
+## lint: ruff (lint + format check), mypy --strict, and the repository's own values/
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/runners-bot validate
+
+## test: lint, then the whole test suite
+test: lint
+	$(BIN)/pytest
+
+## bench: benchmarks, printed as tables with ratios against a baseline measured in the same run
+bench: setup
+	$(BIN)/python bench/bench_editor.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
