@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 when valid, 1 when not.",
     )
     _config_dir(val)
+
+    sub.add_parser(
+        "serve",
+        help="run the GitHub App webhook server",
+        description="Run the webhook server: POST /api/github/webhooks, GET /healthz, /readyz, /metrics. "
+        "Configured by the environment and a .env file in the working directory: GITHUB_WEBHOOK_SECRET "
+        "(required), GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH, GITHUB_API_URL, "
+        "RUNNERS_CONFIG_REPO, RUNNERS_BOT_STATE, ARGOCD_NAMESPACE, HOST, PORT (default 3000), LOG_LEVEL. "
+        "Exit 2 when a setting is missing or malformed.",
+    )
     return parser
 
 
@@ -85,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "simulate":
         return simulate(args)
+    if args.command == "serve":
+        from bot.server import run_server
+
+        return run_server()
     return validate_command(args.config_dir)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from bot import names, render
 from bot.commands import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
 from bot.config import Config, ConfigFiles, Effective, Entry, parse
-from bot.permissions import Permission, authorise
+from bot.permissions import Permission, authorise, best
 from bot.render import ChangeText, PullRequestText
 from bot.suggest import closest
 from bot.validation import validate
@@ -29,7 +29,12 @@ OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is 
 
 @dataclass(frozen=True)
 class Request:
-    """Who asked, where, and with what permission (the best of target and config repository)."""
+    """Who asked, where, and with what permission.
+
+    ``permission`` is the commenter's permission on the configuration repository (in
+    ``simulate``: everywhere); ``permissions`` adds what GitHub said for target
+    repositories, keyed by lower-case ``owner/name``.
+    """
 
     comment: str
     user: str
@@ -38,6 +43,12 @@ class Request:
     repo: str | None = None
     source: str = "a simulated comment"
     closes: int | None = None
+    permissions: Mapping[str, Permission] = field(default_factory=dict)
+
+    def permission_for(self, target: str | None) -> Permission:
+        """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
+        on_target = self.permissions.get(target.lower(), "none") if target else "none"
+        return best(on_target, self.permission)
 
 
 @dataclass(frozen=True)
@@ -124,10 +135,9 @@ def _problem_keys(config: Config) -> list[str]:
 def _handle(item: Command | Refusal, request: Request, state: _State, live: LiveState | None) -> Reply:
     if isinstance(item, Refusal):
         return Reply(item.text, False, render.refusal(item.text, item.reason, item.accepted))
-    decision = authorise(item.verb, request.user, request.permission, is_bot=request.is_bot)
-    if not decision.allowed:
-        return Reply(item.text, False, render.refusal(item.text, decision.reason, decision.needed))
     try:
+        if request.is_bot:
+            _authorise(item, request, None)
         if state.config is None:
             raise _Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
         return _execute(item, request, state, live)
@@ -142,14 +152,25 @@ def _handle(item: Command | Refusal, request: Request, state: _State, live: Live
         )
 
 
+def _authorise(command: Command, request: Request, target: str | None) -> None:
+    """Refuse unless the commenter may run ``command`` on ``target`` (``owner/name``)."""
+    decision = authorise(command.verb, request.user, request.permission_for(target), is_bot=request.is_bot)
+    if not decision.allowed:
+        raise _Refused(decision.reason, decision.needed)
+
+
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
     config = state.config
     assert config is not None
     if command.verb == "help":
+        _authorise(command, request, None)
         return Reply(command.text, True, render.help_reply(config))
     if command.verb == "add":
-        return _change(command, request, state, *_plan_add(command, request, config))
+        edit, name = _plan_add(command, request, config)
+        _authorise(command, request, f"{edit.data['org']}/{name}")
+        return _change(command, request, state, edit, name)
     entry = resolve_target(config, command.target, request.repo)
+    _authorise(command, request, entry.full_name)
     if command.verb == "status":
         effective = config.effective(entry)
         return Reply(
@@ -158,6 +179,30 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
     if command.verb == "remove":
         return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
+
+
+def write_targets(request: Request, files: ConfigFiles) -> list[str]:
+    """``owner/name`` of every repository a config-changing command of the comment aims at.
+
+    The app asks GitHub for the commenter's permission on exactly these.
+    """
+    try:
+        config = parse(files.repositories, files.base)
+    except YamlError:
+        return []
+    found: list[str] = []
+    for item in parse_comment(request.comment).items:
+        if not isinstance(item, Command) or not item.changes_config:
+            continue
+        try:
+            if item.verb == "add":
+                edit, name = _plan_add(item, request, config)
+                found.append(f"{edit.data['org']}/{name}")
+            else:
+                found.append(resolve_target(config, item.target, request.repo).full_name)
+        except _Refused:
+            continue
+    return list(dict.fromkeys(found))
 
 
 def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:

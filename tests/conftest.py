@@ -16,3 +16,105 @@ from bot.config import ConfigFiles  # noqa: E402
 @pytest.fixture
 def bundled() -> ConfigFiles:
     return ConfigFiles.read(ROOT)
+
+
+# --- the GitHub App harness: the real ASGI app against the shared fake GitHub ---------
+
+import dataclasses  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+
+from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE  # noqa: E402
+from bot.server import App, build  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+SECRET = "It's a Secret to Everybody"
+APP_ID = 4242
+CONFIG_REPO = "Matchpoint-AI/runners-config"
+TEAM_REPO = "Matchpoint-AI/project-beta-api"
+ROLES = {"octocat": "write", "maintainer": "maintain", "admin": "admin", "reader": "read", "triager": "triage"}
+
+
+@pytest.fixture(scope="session")
+def rsa_keys() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private.decode(), public.decode()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def fake(rsa_keys: tuple[str, str], bundled: ConfigFiles) -> Any:
+    from fakegithub import FakeGitHub
+
+    github = FakeGitHub(APP_ID, rsa_keys[1])
+    files = {REPOSITORIES_FILE: bundled.repositories, BASE_CONFIG_FILE: bundled.base}
+    github.add_repo(CONFIG_REPO, files, {"maintainer": "maintain", "admin": "admin"})
+    github.add_repo(TEAM_REPO, {"README.md": "# api\n"}, ROLES)
+    github.add_repo("Matchpoint-AI/project-beta-frontend", {"README.md": "# frontend\n"}, {"octocat": "read"})
+    return github
+
+
+@pytest.fixture
+def settings(tmp_path: Path, rsa_keys: tuple[str, str]) -> Settings:
+    return Settings(
+        webhook_secret=SECRET,
+        app_id=APP_ID,
+        private_key=rsa_keys[0],
+        api_url="http://github.test/api/v3",
+        config_repo=CONFIG_REPO,
+        state_path=tmp_path / "state.sqlite3",
+        workers=2,
+        recovery_interval=0,
+        github_timeout=2,
+        max_rate_limit_wait=2,
+        retry_base_delay=0.01,
+    )
+
+
+@dataclasses.dataclass
+class Harness:
+    app: App
+    fake: Any
+    client: httpx.AsyncClient
+
+    async def send(self, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None) -> httpx.Response:
+        from webhook_payloads import delivery
+
+        body, headers = delivery(SECRET, event, payload, delivery_id)
+        return await self.client.post("/api/github/webhooks", content=body, headers=headers)
+
+    async def settle(self) -> None:
+        await self.app.dispatcher.idle()
+
+
+class _StripPrefix(httpx.AsyncBaseTransport):
+    """GITHUB_API_URL may carry a path (GitHub Enterprise Server: /api/v3); the fake serves from /."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, prefix: str) -> None:
+        self.inner, self.prefix = inner, prefix
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path.startswith(self.prefix), f"{request.url} ignores GITHUB_API_URL"
+        request.url = request.url.copy_with(path=request.url.path[len(self.prefix) :] or "/")
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+async def harness(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
+    transport = _StripPrefix(httpx.ASGITransport(app=fake.app), "/api/v3")
+    app = build(settings, transport=transport)
+    async with app.asgi.router.lifespan_context(app.asgi):
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
+        async with client:
+            yield Harness(app, fake, client)
+    assert fake.violations == [], fake.violations

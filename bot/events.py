@@ -1,0 +1,61 @@
+"""Which webhook deliveries carry work for the app. Pure.
+
+Everything else is acknowledged and dropped at once, before any storage or GitHub call:
+other events and actions, comments with no command, and anything written by a bot
+(this app included), so the app never answers itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.commands import has_command
+
+ONBOARDING_LABEL = "runners-onboarding"
+BOT_BRANCH_PREFIX = "runners-bot/"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``work`` names the handler for a delivery to keep, or is None with ``reason``."""
+
+    work: str | None
+    reason: str = ""
+
+
+def _is_bot(actor: Any) -> bool:
+    return isinstance(actor, Mapping) and (actor.get("type") == "Bot" or str(actor.get("login", "")).endswith("[bot]"))
+
+
+def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
+    """What to do with a delivery of ``event`` carrying ``payload``."""
+    action = payload.get("action")
+    if event == "issue_comment":
+        if action != "created":
+            return Verdict(None, f"issue_comment.{action} is not acted on")
+        comment = payload.get("comment")
+        if not isinstance(comment, Mapping):
+            return Verdict(None, "no comment in payload")
+        if _is_bot(comment.get("user")) or _is_bot(payload.get("sender")):
+            return Verdict(None, "comment by a bot")
+        body = comment.get("body")
+        if not isinstance(body, str) or not has_command(body):
+            return Verdict(None, "no /runners command")
+        return Verdict("command")
+    if event == "issues":
+        issue = payload.get("issue")
+        labels = issue.get("labels", []) if isinstance(issue, Mapping) else []
+        labelled = any(isinstance(label, Mapping) and label.get("name") == ONBOARDING_LABEL for label in labels)
+        if action == "opened" and labelled and not _is_bot(payload.get("sender")):
+            return Verdict("onboarding")
+        return Verdict(None, "not an onboarding request")
+    if event == "pull_request":
+        pull = payload.get("pull_request")
+        head = pull.get("head", {}) if isinstance(pull, Mapping) else {}
+        ref = head.get("ref", "") if isinstance(head, Mapping) else ""
+        if action == "closed" and isinstance(ref, str) and ref.startswith(BOT_BRANCH_PREFIX):
+            return Verdict("bot_pull_closed")
+        return Verdict(None, "not a runners-bot pull request closing")
+    return Verdict(None, f"{event} is not acted on")

@@ -1,0 +1,300 @@
+"""The one module that talks to GitHub (REST, through githubkit).
+
+App routes use the App's JWT; everything else an installation token, cached by
+githubkit until shortly before it expires, with one client per installation reused.
+Retries: 5xx and timeouts with exponential backoff, rate limits (primary and
+secondary) by waiting for ``Retry-After`` or the reset time, but never longer than
+``max_rate_limit_wait``: past that the call fails with :class:`TemporaryError` and the
+delivery is retried later, so one throttled call never holds up the others for long.
+Repeated reads (file contents, branch heads) are conditional (``If-None-Match``): an
+unchanged answer is a 304 and costs no rate limit.
+
+Errors say whether trying again can help: :class:`TemporaryError` or
+:class:`PermanentError` (as kopf does).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed, RequestTimeout
+from githubkit.retry import RetryOption
+
+from bot.metrics import Metrics
+from bot.permissions import PERMISSIONS, Permission
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"^\d+$")
+
+
+class GitHubError(Exception):
+    """A GitHub call failed."""
+
+
+class TemporaryError(GitHubError):
+    """Trying again later may succeed (5xx, timeouts, rate limits); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: float = 30.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(GitHubError):
+    """Trying again will not help (4xx other than rate limits); ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def endpoint(path: str) -> str:
+    """A request path with its variable parts replaced, for metric labels."""
+    parts = path.strip("/").split("/")
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        before = parts[index - 1] if index else ""
+        if before == "repos" or (index >= 2 and parts[index - 2] == "repos"):
+            out.append("{owner}" if before == "repos" else "{repo}")
+        elif before in ("contents", "ref", "refs", "heads") or (out and out[-1] == "{path}"):
+            out.append("{path}")
+            if before in ("contents", "ref", "refs", "heads"):
+                break
+        elif before in ("collaborators", "installations") or _ID.match(part):
+            out.append("{id}")
+        else:
+            out.append(part)
+    return "/" + "/".join(out)
+
+
+class MeteredTransport(httpx.AsyncBaseTransport):
+    """Counts every GitHub call by endpoint and status and keeps the rate limit in view."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError:
+            self.metrics.github_calls.labels(request.method, endpoint(request.url.path), "error").inc()
+            raise
+        self.metrics.github_calls.labels(request.method, endpoint(request.url.path), str(response.status_code)).inc()
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.metrics.rate_limit_remaining.set(int(remaining))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class RetryPolicy:
+    """githubkit retry decision: bounded backoff for 5xx/timeouts, bounded waits for rate limits."""
+
+    def __init__(self, base_delay: float, max_rate_limit_wait: float, attempts: int = 3) -> None:
+        self.base_delay = base_delay
+        self.max_wait = max_rate_limit_wait
+        self.attempts = attempts
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        if retry_count >= self.attempts:
+            return RetryOption(False)
+        if isinstance(exc, RateLimitExceeded):
+            wait = exc.retry_after.total_seconds()
+            if wait > self.max_wait:
+                return RetryOption(False)
+            return RetryOption(True, timedelta(seconds=max(wait, self.base_delay)))
+        server_error = isinstance(exc, RequestFailed) and exc.response.status_code >= 500
+        if server_error or isinstance(exc, RequestTimeout) or type(exc) is RequestError:
+            return RetryOption(True, timedelta(seconds=self.base_delay * 2**retry_count))
+        return RetryOption(False)
+
+
+def _translate(exc: GitHubException, what: str) -> GitHubError:
+    if isinstance(exc, RateLimitExceeded):
+        return TemporaryError(f"{what}: GitHub rate limit", max(exc.retry_after.total_seconds(), 1.0))
+    if isinstance(exc, RequestFailed):
+        status = exc.response.status_code
+        if status >= 500:
+            return TemporaryError(f"{what}: GitHub answered {status}")
+        message = _message(exc.response.raw_response)
+        return PermanentError(f"{what}: GitHub answered {status}: {message}", status)
+    return TemporaryError(f"{what}: {type(exc).__name__}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(data.get("message", ""))[:200] if isinstance(data, dict) else ""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A file read from a repository: its text and blob sha (the guard for writing it back)."""
+
+    text: str
+    sha: str
+
+
+class GitHubApp:
+    """The App: JWT-authenticated routes and a client per installation."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if settings.app_id is None or settings.private_key is None:
+            raise PermanentError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are needed to call GitHub", 0)
+        self.settings = settings
+        self.transport = MeteredTransport(transport or httpx.AsyncHTTPTransport(), metrics)
+        self.auth = AppAuthStrategy(settings.app_id, settings.private_key)
+        self.cache = MemCacheStrategy()
+        self.app = self._client(self.auth)
+        self._installations: dict[int, Installation] = {}
+        self._etags: dict[str, tuple[str, Any]] = {}
+
+    def _client(self, auth: Any) -> GitHub[Any]:
+        return GitHub(
+            auth,
+            base_url=self.settings.api_url + "/",
+            async_transport=self.transport,
+            http_cache=False,
+            cache_strategy=self.cache,
+            auto_retry=RetryPolicy(self.settings.retry_base_delay, self.settings.max_rate_limit_wait),
+            timeout=self.settings.github_timeout,
+            user_agent="runners-bot",
+        )
+
+    def installation(self, installation_id: int) -> Installation:
+        found = self._installations.get(installation_id)
+        if found is None:
+            client = self._client(self.auth.as_installation(installation_id))
+            found = self._installations[installation_id] = Installation(client, self._etags)
+        return found
+
+    async def failed_deliveries(self, limit_pages: int = 30) -> list[dict[str, Any]]:
+        """The App's recent deliveries (newest first), every page GitHub keeps, as plain dicts."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(limit_pages):
+            kwargs: dict[str, Any] = {"per_page": 100}
+            if cursor:
+                kwargs["cursor"] = cursor
+            try:
+                response = await self.app.rest.apps.async_list_webhook_deliveries(**kwargs)
+            except GitHubException as exc:
+                raise _translate(exc, "listing deliveries") from exc
+            page = response.json()
+            items.extend(page if isinstance(page, list) else [])
+            cursor = _next_cursor(response.headers.get("link", ""))
+            if not cursor:
+                break
+        return items
+
+    async def redeliver(self, delivery_id: int) -> None:
+        try:
+            await self.app.rest.apps.async_redeliver_webhook_delivery(delivery_id)
+        except GitHubException as exc:
+            raise _translate(exc, f"redelivering {delivery_id}") from exc
+
+
+def _next_cursor(link: str) -> str | None:
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            match = re.search(r"[?&]cursor=([^&>]+)", part)
+            if match:
+                return match.group(1)
+    return None
+
+
+class Installation:
+    """Calls made as one installation of the App."""
+
+    def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]]) -> None:
+        self.gh = client
+        self._etags = etags
+
+    async def _conditional(self, key: str, call: Any) -> Any:
+        """Run ``call(headers)``; reuse the cached body when GitHub answers 304 Not Modified."""
+        cached = self._etags.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else {}
+        response = await call(headers)
+        if response.status_code == 304 and cached is not None:
+            return cached[1]
+        data = response.json()
+        etag = response.headers.get("etag")
+        if etag:
+            self._etags[key] = (etag, data)
+        return data
+
+    async def react(self, owner: str, repo: str, comment_id: int, content: str) -> None:
+        try:
+            await self.gh.rest.reactions.async_create_for_issue_comment(owner, repo, comment_id, content=content)  # type: ignore[arg-type]
+        except GitHubException as exc:
+            raise _translate(exc, "adding a reaction") from exc
+
+    async def permission(self, owner: str, repo: str, user: str) -> Permission:
+        """The user's permission on the repository ('none' for non-collaborators)."""
+        try:
+            response = await self.gh.rest.repos.async_get_collaborator_permission_level(owner, repo, user)
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return "none"
+            raise _translate(exc, "reading a permission") from exc
+        except GitHubException as exc:
+            raise _translate(exc, "reading a permission") from exc
+        data = response.json()
+        # role_name carries maintain and triage, which `permission` folds into write and read.
+        for value in (data.get("role_name"), data.get("permission")):
+            if value in PERMISSIONS:
+                return value  # type: ignore[no-any-return]
+        return "none"
+
+    async def file(self, owner: str, repo: str, path: str, ref: str | None = None) -> FileContent:
+        key = f"contents:{owner}/{repo}/{path}@{ref or ''}"
+
+        async def call(headers: dict[str, str]) -> Any:
+            if ref:
+                return await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
+            return await self.gh.rest.repos.async_get_content(owner, repo, path, headers=headers)
+
+        try:
+            data = await self._conditional(key, call)
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {path}") from exc
+        if not isinstance(data, dict) or data.get("type") != "file":
+            raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
+        raw = base64.b64decode(data.get("content", ""))
+        return FileContent(raw.decode("utf-8"), str(data.get("sha", "")))
+
+    async def comment(self, owner: str, repo: str, number: int, body: str) -> int:
+        try:
+            response = await self.gh.rest.issues.async_create_comment(owner, repo, number, body=body)
+        except GitHubException as exc:
+            raise _translate(exc, "posting a comment") from exc
+        return int(response.json()["id"])
+
+    async def edit_comment(self, owner: str, repo: str, comment_id: int, body: str) -> None:
+        try:
+            await self.gh.rest.issues.async_update_comment(owner, repo, comment_id, body=body)
+        except GitHubException as exc:
+            raise _translate(exc, "editing a comment") from exc
+
+    async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
+        """The id of the newest comment on the thread whose body holds ``marker``."""
+        try:
+            response = await self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=100)
+        except GitHubException as exc:
+            raise _translate(exc, "listing comments") from exc
+        found = [c for c in response.json() if marker in (c.get("body") or "")]
+        return int(found[-1]["id"]) if found else None

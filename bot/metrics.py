@@ -1,0 +1,38 @@
+"""Prometheus metrics of the app, in one registry served at ``/metrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    """Every metric the app exports; one instance per server (tests make their own)."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.deliveries = Counter(
+            "runners_bot_deliveries", "Webhook deliveries by event and outcome", ["event", "outcome"], registry=r
+        )
+        self.signature_failures = Counter(
+            "runners_bot_signature_failures", "Deliveries refused for a missing or wrong signature", registry=r
+        )
+        self.queue_depth = Gauge("runners_bot_queue_depth", "Accepted deliveries waiting to be processed", registry=r)
+        self.command_latency = Histogram(
+            "runners_bot_command_latency_seconds",
+            "Time from accepting a command delivery to its last reply",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.commands = Counter("runners_bot_commands", "Commands handled by verb and outcome", ["verb", "outcome"], registry=r)
+        self.github_calls = Counter(
+            "runners_bot_github_api_calls", "GitHub API calls by endpoint and status", ["method", "endpoint", "status"], registry=r
+        )
+        self.rate_limit_remaining = Gauge(
+            "runners_bot_github_rate_limit_remaining", "X-RateLimit-Remaining of the last GitHub response", registry=r
+        )
+        self.redeliveries = Counter("runners_bot_redeliveries", "Failed deliveries asked to be redelivered", registry=r)

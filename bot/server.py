@@ -1,0 +1,112 @@
+"""The webhook server: the Starlette application, its routes, and ``runners-bot serve``.
+
+Routes (explicit, in one list): ``POST /api/github/webhooks``, ``GET /healthz``
+(process alive), ``GET /readyz`` (state database writable, settings loaded),
+``GET /metrics`` (Prometheus text). Workers and the missed-delivery scan run in the
+application's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import comment_commands, logs
+from bot.comment_commands import Services
+from bot.dispatch import Dispatcher
+from bot.github import GitHubApp
+from bot.inbox import Inbox, SQLiteInbox
+from bot.ingress import WebhookEndpoint
+from bot.metrics import Metrics
+from bot.recovery import Recovery
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/api/github/webhooks"
+
+
+@dataclass
+class App:
+    """Everything one server holds; tests build it with a fake GitHub transport."""
+
+    settings: Settings
+    inbox: Inbox
+    metrics: Metrics
+    github: GitHubApp
+    dispatcher: Dispatcher
+    recovery: Recovery
+    asgi: Starlette
+
+
+def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, inbox: Inbox | None = None) -> App:
+    metrics = Metrics()
+    store = inbox or SQLiteInbox(settings.state_path)
+    github = GitHubApp(settings, metrics, transport)
+    services = Services(settings, store, github, metrics)
+    handlers = {"command": functools.partial(comment_commands.handle, services)}
+    dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
+    recovery = Recovery(github, store, metrics, settings.recovery_interval)
+    endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        ok = await asyncio.to_thread(store.writable)
+        return JSONResponse({"status": "ready" if ok else "state database not writable"}, status_code=200 if ok else 503)
+
+    async def metrics_route(_: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await dispatcher.start()
+        scan = asyncio.create_task(recovery.run(), name="recovery")
+        log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
+        try:
+            yield
+        finally:
+            scan.cancel()
+            await dispatcher.stop()
+            await asyncio.to_thread(store.close)
+
+    routes = [
+        Route(WEBHOOK_PATH, endpoint.handle, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+    ]
+    asgi = Starlette(routes=routes, lifespan=lifespan)
+    return App(settings, store, metrics, github, dispatcher, recovery, asgi)
+
+
+def run_server() -> int:
+    """``runners-bot serve``: settings from the environment and .env, then uvicorn."""
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"runners-bot serve: {problem}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    try:
+        app = build(settings)
+    except Exception as exc:
+        print(f"runners-bot serve: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app.asgi, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False)
+    return 0

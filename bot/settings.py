@@ -1,0 +1,151 @@
+"""Configuration of ``runners-bot serve``, read once at start from the environment and ``.env``.
+
+Like Probot, a ``.env`` file in the working directory is read too; real environment
+variables win over it. Every missing or malformed setting is reported by name, all at
+once, and the server does not start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+_REPO = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(Exception):
+    """One or more settings are missing or malformed; ``problems`` names each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; see the README's "Running the app" for each variable."""
+
+    webhook_secret: str = field(repr=False)
+    app_id: int | None = None
+    private_key: str | None = field(default=None, repr=False)
+    api_url: str = "https://api.github.com"
+    config_repo: str | None = None
+    state_path: Path = Path("runners-bot.sqlite3")
+    argocd_namespace: str = "argocd"
+    host: str = "0.0.0.0"
+    port: int = 3000
+    log_level: str = "INFO"
+    workers: int = 4
+    recovery_interval: float = 600.0
+    github_timeout: float = 10.0
+    max_rate_limit_wait: float = 60.0
+    retry_base_delay: float = 1.0
+
+    @property
+    def config_owner_repo(self) -> tuple[str, str] | None:
+        if self.config_repo is None:
+            return None
+        owner, name = self.config_repo.split("/", 1)
+        return owner, name
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Settings from ``dotenv`` (if it exists) overlaid with ``environ`` (default: ``os.environ``)."""
+        values: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        return _parse(values)
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    problems: list[str] = []
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    def number(name: str, default: float, *, minimum: float = 0, integer: bool = False) -> float:
+        raw = get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            problems.append(f"{name} must be a {'whole ' if integer else ''}number, not {raw!r}")
+            return default
+        if value < minimum:
+            problems.append(f"{name} must be at least {minimum}, not {raw!r}")
+        return value
+
+    secret = get("GITHUB_WEBHOOK_SECRET")
+    if secret is None:
+        problems.append("GITHUB_WEBHOOK_SECRET is required: the secret set on the GitHub App's webhook")
+    app_id_raw = get("GITHUB_APP_ID")
+    app_id = None
+    if app_id_raw is not None:
+        if app_id_raw.isdigit():
+            app_id = int(app_id_raw)
+        else:
+            problems.append(f"GITHUB_APP_ID must be the App's numeric id, not {app_id_raw!r}")
+    private_key = _private_key(env, problems)
+    if (app_id is None) != (private_key is None):
+        problems.append("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH) go together")
+    api_url = (get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
+    if not re.match(r"https?://", api_url):
+        problems.append(f"GITHUB_API_URL must be an http(s) URL, not {api_url!r}")
+    config_repo = get("RUNNERS_CONFIG_REPO")
+    if config_repo is not None and not _REPO.fullmatch(config_repo):
+        problems.append(f"RUNNERS_CONFIG_REPO must be owner/name, not {config_repo!r}")
+    level = (get("LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    port = int(number("PORT", 3000, minimum=1, integer=True))
+    if port > 65535:
+        problems.append(f"PORT must be at most 65535, not {port}")
+    settings = Settings(
+        webhook_secret=secret or "",
+        app_id=app_id,
+        private_key=private_key,
+        api_url=api_url,
+        config_repo=config_repo,
+        state_path=Path(get("RUNNERS_BOT_STATE") or "runners-bot.sqlite3"),
+        argocd_namespace=get("ARGOCD_NAMESPACE") or "argocd",
+        host=get("HOST") or "0.0.0.0",
+        port=port,
+        log_level=level,
+        workers=int(number("RUNNERS_BOT_WORKERS", 4, minimum=1, integer=True)),
+        recovery_interval=number("RUNNERS_BOT_RECOVERY_INTERVAL", 600.0),
+        github_timeout=number("RUNNERS_BOT_GITHUB_TIMEOUT", 10.0, minimum=0.1),
+        max_rate_limit_wait=number("RUNNERS_BOT_MAX_RATE_LIMIT_WAIT", 60.0),
+        retry_base_delay=number("RUNNERS_BOT_RETRY_BASE_DELAY", 1.0),
+    )
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _private_key(env: Mapping[str, str], problems: list[str]) -> str | None:
+    inline = env.get("GITHUB_APP_PRIVATE_KEY", "").strip()
+    path = env.get("GITHUB_APP_PRIVATE_KEY_PATH", "").strip()
+    if inline:
+        # Deployment systems often flatten the PEM into one line with literal "\n".
+        key = inline.replace("\\n", "\n")
+    elif path:
+        try:
+            key = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"GITHUB_APP_PRIVATE_KEY_PATH {path!r} cannot be read: {exc.strerror}")
+            return None
+    else:
+        return None
+    if "PRIVATE KEY-----" not in key:
+        problems.append("GITHUB_APP_PRIVATE_KEY is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+        return None
+    return key

@@ -1,0 +1,457 @@
+"""The one shared, stateful fake of GitHub's REST API, used by every test that talks to GitHub.
+
+It is an ASGI app, so it serves in-process (``httpx.ASGITransport``) and as a real HTTP
+server for tests that run ``runners-bot serve`` as a separate process. Every request is
+checked against GitHub's REST description (:mod:`openapi_check`); a request GitHub
+would not understand is recorded in ``violations`` and answered 404, so a wrong
+endpoint fails the suite. Responses start from GitHub's own examples.
+
+State: repositories (commits, branches, file contents, collaborators), issue comments,
+reactions, pull requests, the App's webhook deliveries. Faults can be injected per
+operation: error statuses, rate limits, delays, and holds that block a call until the
+test releases it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jwt
+from openapi_check import OpenAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+SPEC = OpenAPI()
+
+
+def blob_sha(text: str) -> str:
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class Call:
+    method: str
+    template: str
+    path: str
+    status: int
+    body: Any
+    query: dict[str, str]
+
+
+@dataclass
+class Repo:
+    owner: str
+    name: str
+    default_branch: str = "main"
+    commits: dict[str, dict[str, str]] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    permissions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class Fault:
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    hold: threading.Event | None = None
+
+
+class FakeGitHub:
+    """State plus an ASGI app; tests read ``calls`` and the state to check what happened."""
+
+    def __init__(self, app_id: int, public_key: str) -> None:
+        self.app_id = app_id
+        self.public_key = public_key
+        self.repos: dict[str, Repo] = {}
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.reactions: list[dict[str, Any]] = []
+        self.pulls: dict[str, list[dict[str, Any]]] = {}
+        self.deliveries: list[dict[str, Any]] = []
+        self.redelivered: list[int] = []
+        self.tokens: dict[str, int] = {}
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        self.faults: dict[tuple[str, str], list[Fault]] = {}
+        self.reached: dict[tuple[str, str], threading.Event] = {}
+        self._ids = itertools.count(1000)
+        self._lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+
+    # --- setting up state -----------------------------------------------------------
+
+    def add_repo(self, full_name: str, files: dict[str, str], permissions: dict[str, str] | None = None) -> Repo:
+        owner, name = full_name.split("/")
+        repo = Repo(owner, name, permissions=dict(permissions or {}))
+        sha = self._commit(repo, files)
+        repo.branches[repo.default_branch] = sha
+        self.repos[full_name.lower()] = repo
+        self.pulls.setdefault(full_name.lower(), [])
+        return repo
+
+    def _commit(self, repo: Repo, files: dict[str, str]) -> str:
+        sha = hashlib.sha1(f"{next(self._ids)}{sorted(files.items())}".encode()).hexdigest()
+        repo.commits[sha] = dict(files)
+        return sha
+
+    def push(self, full_name: str, path: str, text: str, branch: str | None = None) -> str:
+        """A commit made outside the app (someone else moving the branch)."""
+        repo = self.repos[full_name.lower()]
+        branch = branch or repo.default_branch
+        files = dict(repo.commits[repo.branches[branch]])
+        files[path] = text
+        repo.branches[branch] = self._commit(repo, files)
+        return repo.branches[branch]
+
+    def file(self, full_name: str, path: str, branch: str | None = None) -> str:
+        repo = self.repos[full_name.lower()]
+        return repo.commits[repo.branches[branch or repo.default_branch]][path]
+
+    def inject(self, method: str, template: str, *faults: Fault) -> None:
+        self.faults.setdefault((method, template), []).extend(faults)
+
+    def hold(self, method: str, template: str) -> threading.Event:
+        """Block the next such call until the returned event is set; ``reached`` tells when it arrived."""
+        release = threading.Event()
+        self.reached[(method, template)] = threading.Event()
+        self.inject(method, template, Fault(status=0, hold=release))
+        return release
+
+    def count(self, method: str | None = None, template: str | None = None) -> int:
+        return sum(1 for c in self.calls if (method is None or c.method == method) and (template is None or c.template == template))
+
+    def thread_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["_repo"] == full_name.lower() and c["_issue"] == number]
+
+    def merge(self, full_name: str, number: int, merged_by: str = "maintainer") -> dict[str, Any]:
+        """Squash-merge a pull request; returns the pull request as GitHub would send it."""
+        repo = self.repos[full_name.lower()]
+        pull = next(p for p in self.pulls[full_name.lower()] if p["number"] == number)
+        head_files = repo.commits[repo.branches[pull["head"]["ref"]]]
+        base_files = dict(repo.commits[repo.branches[pull["base"]["ref"]]])
+        base_files.update(head_files)
+        sha = self._commit(repo, base_files)
+        repo.branches[pull["base"]["ref"]] = sha
+        pull.update(state="closed", merged=True, merge_commit_sha=sha, merged_by={"login": merged_by, "type": "User"})
+        return pull
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    async def _endpoint(self, request: Request) -> Response:
+        method, path = request.method, request.url.path
+        query = dict(parse_qsl(request.url.query))
+        raw = await request.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        op, problems = SPEC.check(method, path, query, body)
+        template = op.template if op else path
+        if problems:
+            self.violations.extend(problems)
+            return self._record(method, template, path, body, query, JSONResponse({"message": "Not Found"}, status_code=404))
+        auth_problem = self._authenticate(template, request.headers.get("authorization", ""))
+        if auth_problem:
+            return self._record(method, template, path, body, query, JSONResponse({"message": auth_problem}, status_code=401))
+        fault = self._next_fault(method, template)
+        if fault is not None:
+            reached = self.reached.get((method, template))
+            if reached is not None:
+                reached.set()
+            if fault.hold is not None:
+                await asyncio.to_thread(fault.hold.wait)
+            elif fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.status:
+                answer = JSONResponse({"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers)
+                return self._record(method, template, path, body, query, answer)
+        assert op is not None
+        params = op.pattern.match(path)
+        assert params is not None
+        with self._lock:
+            response = self._handle(method, template, params.groupdict(), query, body, request.headers)
+        return self._record(method, template, path, body, query, response)
+
+    def _record(self, method: str, template: str, path: str, body: Any, query: dict[str, str], response: Response) -> Response:
+        response.headers["x-ratelimit-remaining"] = str(4999 - len(self.calls))
+        self.calls.append(Call(method, template, path, response.status_code, body, query))
+        return response
+
+    def _next_fault(self, method: str, template: str) -> Fault | None:
+        queue = self.faults.get((method, template))
+        return queue.pop(0) if queue else None
+
+    def _authenticate(self, template: str, header: str) -> str | None:
+        scheme, _, credential = header.partition(" ")
+        if template.startswith("/app"):
+            try:
+                claims = jwt.decode(credential, self.public_key, algorithms=["RS256"])
+            except jwt.PyJWTError as exc:
+                return f"A JSON web token could not be decoded: {exc}"
+            return None if str(claims.get("iss")) == str(self.app_id) else "JWT issuer is not this App"
+        if scheme.lower() not in ("token", "bearer") or credential not in self.tokens:
+            return "Bad credentials"
+        return None
+
+    # --- operations ----------------------------------------------------------------------
+
+    def _handle(self, method: str, template: str, p: dict[str, str], query: dict[str, str], body: Any, headers: Any) -> Response:
+        handler = getattr(self, "op_" + _name(method, template), None)
+        if handler is None:
+            self.violations.append(f"{method} {template}: documented by GitHub but not implemented by the fake")
+            return JSONResponse({"message": "not implemented by the fake"}, status_code=501)
+        result: Response = handler(p, query, body, headers)
+        return result
+
+    def _repo(self, p: dict[str, str]) -> Repo | None:
+        return self.repos.get(f"{p['owner']}/{p['repo']}".lower())
+
+    def op_post_app_installations_access_tokens(self, p: dict[str, str], *_: Any) -> Response:
+        token = f"ghs_{next(self._ids):036d}"
+        self.tokens[token] = int(p["installation_id"])
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        sample = SPEC.sample("POST", "/app/installations/{installation_id}/access_tokens", "201", token=token, expires_at=expires)
+        return JSONResponse(sample, status_code=201)
+
+    def op_post_issue_comment_reactions(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        comment_id = int(p["comment_id"])
+        existing = [r for r in self.reactions if r["comment_id"] == comment_id and r["content"] == body["content"]]
+        if existing:
+            return JSONResponse(existing[0]["response"], status_code=200)
+        response = SPEC.sample(
+            "POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "201", id=next(self._ids), content=body["content"]
+        )
+        self.reactions.append({"comment_id": comment_id, "content": body["content"], "response": response})
+        return JSONResponse(response, status_code=201)
+
+    def op_get_collaborator_permission(self, p: dict[str, str], *_: Any) -> Response:
+        repo = self._repo(p)
+        role = repo.permissions.get(p["username"]) if repo else None
+        if role is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        folded = {"maintain": "write", "triage": "read"}.get(role, role)
+        template = "/repos/{owner}/{repo}/collaborators/{username}/permission"
+        return JSONResponse(SPEC.sample("GET", template, "200", permission=folded, role_name=role))
+
+    def _tree(self, repo: Repo, ref: str | None) -> dict[str, str] | None:
+        ref = ref or repo.default_branch
+        sha = repo.branches.get(ref, ref)
+        return repo.commits.get(sha)
+
+    def op_get_contents(self, p: dict[str, str], query: dict[str, str], _: Any, headers: Any) -> Response:
+        repo = self._repo(p)
+        tree = self._tree(repo, query.get("ref")) if repo else None
+        if tree is None or p["path"] not in tree:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        text = tree[p["path"]]
+        etag = f'"{blob_sha(text)}"'
+        if headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"etag": etag})
+        sample = SPEC.sample(
+            "GET",
+            "/repos/{owner}/{repo}/contents/{path}",
+            "200",
+            type="file",
+            encoding="base64",
+            content=base64.b64encode(text.encode()).decode(),
+            sha=blob_sha(text),
+            path=p["path"],
+            name=p["path"].rsplit("/", 1)[-1],
+            size=len(text.encode()),
+        )
+        return JSONResponse(sample, headers={"etag": etag})
+
+    def op_put_contents(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        if repo is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        branch = body.get("branch") or repo.default_branch
+        if branch not in repo.branches:
+            return JSONResponse({"message": f"Branch {branch} not found"}, status_code=404)
+        files = dict(repo.commits[repo.branches[branch]])
+        current = files.get(p["path"])
+        if current is not None and body.get("sha") != blob_sha(current):
+            message = "sha wasn't supplied" if "sha" not in body else f"{p['path']} does not match {body.get('sha')}"
+            return JSONResponse({"message": message}, status_code=409 if "sha" in body else 422)
+        files[p["path"]] = base64.b64decode(body["content"]).decode()
+        sha = self._commit(repo, files)
+        repo.branches[branch] = sha
+        template = "/repos/{owner}/{repo}/contents/{path}"
+        sample = SPEC.sample("PUT", template, "200") or {}
+        sample["commit"] = {**sample.get("commit", {}), "sha": sha, "message": body["message"]}
+        sample["content"] = {**(sample.get("content") or {}), "sha": blob_sha(files[p["path"]]), "path": p["path"]}
+        return JSONResponse(sample, status_code=200)
+
+    def _ref(self, repo: Repo, name: str) -> dict[str, Any]:
+        sample = SPEC.sample("GET", "/repos/{owner}/{repo}/git/ref/{ref}", "200")
+        sample.update(ref=f"refs/heads/{name}", object={"sha": repo.branches[name], "type": "commit", "url": ""})
+        return dict(sample)
+
+    def op_get_git_ref(self, p: dict[str, str], _: Any, __: Any, headers: Any) -> Response:
+        repo = self._repo(p)
+        name = p["ref"].removeprefix("heads/")
+        if repo is None or name not in repo.branches:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        etag = f'"{repo.branches[name]}"'
+        if headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers={"etag": etag})
+        return JSONResponse(self._ref(repo, name), headers={"etag": etag})
+
+    def op_post_git_refs(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        if repo is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        name = body["ref"].removeprefix("refs/heads/")
+        if name in repo.branches:
+            return JSONResponse({"message": "Reference already exists"}, status_code=422)
+        if body["sha"] not in repo.commits:
+            return JSONResponse({"message": "Object does not exist"}, status_code=422)
+        repo.branches[name] = body["sha"]
+        return JSONResponse(self._ref(repo, name), status_code=201)
+
+    def op_patch_git_refs(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        name = p["ref"].removeprefix("heads/")
+        if repo is None or name not in repo.branches:
+            return JSONResponse({"message": "Reference does not exist"}, status_code=422)
+        repo.branches[name] = body["sha"]
+        return JSONResponse(self._ref(repo, name))
+
+    def _pull_json(self, full: str, pull: dict[str, Any]) -> dict[str, Any]:
+        sample = SPEC.sample("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", "200")
+        sample.update({k: v for k, v in pull.items() if not k.startswith("_")})
+        sample["html_url"] = f"https://github.com/{self.repos[full].full_name}/pull/{pull['number']}"
+        return dict(sample)
+
+    def op_post_pulls(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        if repo is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        full = repo.full_name.lower()
+        head = body["head"].split(":")[-1]
+        if head not in repo.branches:
+            return JSONResponse({"message": "Validation Failed", "errors": [{"field": "head", "code": "invalid"}]}, status_code=422)
+        if any(x["head"]["ref"] == head and x["state"] == "open" for x in self.pulls[full]):
+            return JSONResponse({"message": f"A pull request already exists for {repo.owner}:{head}."}, status_code=422)
+        number = 100 + sum(len(v) for v in self.pulls.values())
+        pull = {
+            "number": number,
+            "title": body["title"],
+            "body": body.get("body"),
+            "state": "open",
+            "merged": False,
+            "head": {"ref": head, "sha": repo.branches[head], "label": f"{repo.owner}:{head}"},
+            "base": {"ref": body["base"], "sha": repo.branches[body["base"]]},
+            "labels": [],
+        }
+        self.pulls[full].append(pull)
+        return JSONResponse(self._pull_json(full, pull), status_code=201)
+
+    def op_get_pulls(self, p: dict[str, str], query: dict[str, str], *_: Any) -> Response:
+        repo = self._repo(p)
+        if repo is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        full = repo.full_name.lower()
+        state = query.get("state", "open")
+        head = query.get("head", "").split(":")[-1]
+        found = [x for x in self.pulls[full] if (state == "all" or x["state"] == state) and (not head or x["head"]["ref"] == head)]
+        return JSONResponse([self._pull_json(full, x) for x in found])
+
+    def op_patch_pull(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        full = repo.full_name.lower() if repo else ""
+        pull = next((x for x in self.pulls.get(full, []) if x["number"] == int(p["pull_number"])), None)
+        if pull is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        pull.update({k: v for k, v in body.items() if k in ("title", "body", "state")})
+        return JSONResponse(self._pull_json(full, pull))
+
+    def op_post_issue_labels(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        repo = self._repo(p)
+        full = repo.full_name.lower() if repo else ""
+        pull = next((x for x in self.pulls.get(full, []) if x["number"] == int(p["issue_number"])), None)
+        names = body["labels"] if isinstance(body, dict) else body
+        if pull is not None:
+            pull["labels"] = sorted({*[label["name"] for label in pull["labels"]], *names})
+            pull["labels"] = [{"name": n} for n in pull["labels"]]
+        return JSONResponse([{"name": n, "id": 1, "node_id": "x", "url": "", "color": "ededed", "default": False} for n in names])
+
+    def op_post_issue_comments(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        comment_id = next(self._ids)
+        full = f"{p['owner']}/{p['repo']}".lower()
+        template = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+        sample = SPEC.sample(
+            "POST",
+            template,
+            "201",
+            id=comment_id,
+            body=body["body"],
+            html_url=f"https://github.com/{p['owner']}/{p['repo']}/issues/{p['issue_number']}#issuecomment-{comment_id}",
+        )
+        sample["_repo"], sample["_issue"] = full, int(p["issue_number"])
+        self.comments[comment_id] = sample
+        return JSONResponse({k: v for k, v in sample.items() if not k.startswith("_")}, status_code=201)
+
+    def op_get_issue_comments(self, p: dict[str, str], *_: Any) -> Response:
+        found = self.thread_comments(f"{p['owner']}/{p['repo']}", int(p["issue_number"]))
+        return JSONResponse([{k: v for k, v in c.items() if not k.startswith("_")} for c in found])
+
+    def op_patch_issue_comment(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        comment = self.comments.get(int(p["comment_id"]))
+        if comment is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        comment["body"] = body["body"]
+        return JSONResponse({k: v for k, v in comment.items() if not k.startswith("_")})
+
+    def op_get_app_hook_deliveries(self, _: dict[str, str], query: dict[str, str], *__: Any) -> Response:
+        per_page = int(query.get("per_page", 30))
+        start = int(query.get("cursor", 0))
+        page = self.deliveries[start : start + per_page]
+        headers = {}
+        if start + per_page < len(self.deliveries):
+            headers["link"] = f'<https://api.github.com/app/hook/deliveries?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+        return JSONResponse(page, headers=headers)
+
+    def op_post_app_hook_delivery_attempts(self, p: dict[str, str], *_: Any) -> Response:
+        self.redelivered.append(int(p["delivery_id"]))
+        return JSONResponse({}, status_code=202)
+
+
+_NAMES = {
+    ("POST", "/app/installations/{installation_id}/access_tokens"): "post_app_installations_access_tokens",
+    ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"): "post_issue_comment_reactions",
+    ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"): "get_collaborator_permission",
+    ("GET", "/repos/{owner}/{repo}/contents/{path}"): "get_contents",
+    ("PUT", "/repos/{owner}/{repo}/contents/{path}"): "put_contents",
+    ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"): "get_git_ref",
+    ("POST", "/repos/{owner}/{repo}/git/refs"): "post_git_refs",
+    ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"): "patch_git_refs",
+    ("POST", "/repos/{owner}/{repo}/pulls"): "post_pulls",
+    ("GET", "/repos/{owner}/{repo}/pulls"): "get_pulls",
+    ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"): "patch_pull",
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "post_issue_labels",
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): "post_issue_comments",
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): "get_issue_comments",
+    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "patch_issue_comment",
+    ("GET", "/app/hook/deliveries"): "get_app_hook_deliveries",
+    ("POST", "/app/hook/deliveries/{delivery_id}/attempts"): "post_app_hook_delivery_attempts",
+}
+
+
+def _name(method: str, template: str) -> str:
+    return _NAMES.get((method, template), "unknown")
