@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# GitHub's webhook examples and REST description (test fixtures), Probot (benchmark baseline)
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 ## demo: what the app would do with a real command, against the bundled values/

@@ -20,7 +20,7 @@ from typing import Any
 
 from bot import pipeline
 from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
-from bot.github import GitHubApp, Installation, PermanentError
+from bot.github import GitHubApp, Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 from bot.permissions import WRITE_LEVELS, Permission, best
@@ -85,7 +85,9 @@ async def once(inbox: Inbox, delivery_id: str, name: str, action: Callable[[], A
     await asyncio.to_thread(inbox.record, delivery_id, name, "done")
 
 
-async def reply(services: Services, inst: Installation, delivery: Delivery, thread: Thread, index: int, text: str) -> int:
+async def reply(
+    services: Services, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str
+) -> int:
     """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
     inbox, name = services.inbox, f"reply:{index}"
     body = f"{text.rstrip()}\n\n{marker(delivery.id, index)}\n"
@@ -115,7 +117,9 @@ async def read_config(inst: Installation, owner: str, repo: str, ref: str | None
     return ConfigFiles(repositories.text, base.text)
 
 
-async def permissions(inst: Installation, request: pipeline.Request, files: ConfigFiles, config: tuple[str, str]) -> pipeline.Request:
+async def permissions(
+    inst: Installation, request: pipeline.Request, files: ConfigFiles, config: tuple[str, str]
+) -> pipeline.Request:
     """The request with the commenter's permissions filled in, asking GitHub only what matters."""
     targets = pipeline.write_targets(request, files)
     if not targets:
@@ -139,7 +143,12 @@ async def handle(services: Services, delivery: Delivery) -> None:
     if delivery.installation is None:
         raise PermanentError("the delivery names no installation", 0)
     inst = services.github.installation(delivery.installation)
-    await once(services.inbox, delivery.id, "reaction:eyes", lambda: inst.react(thread.owner, thread.repo, thread.comment_id, "eyes"))
+    await once(
+        services.inbox,
+        delivery.id,
+        "reaction:eyes",
+        lambda: inst.react(thread.owner, thread.repo, thread.comment_id, "eyes"),
+    )
     config = config_repository(services.settings, thread.owner, thread.repo)
     files = await read_config(inst, *config)
     request = pipeline.Request(
@@ -153,9 +162,16 @@ async def handle(services: Services, delivery: Delivery) -> None:
     request = await permissions(inst, request, files, config)
     outcome = pipeline.run(request, files)
     for index, answer in enumerate(outcome.replies):
-        await reply(services, inst, delivery, thread, index, answer.text)
+        await reply(services, inst, delivery, thread, index=index, text=answer.text)
         verb = answer.command.split()[1] if len(answer.command.split()) > 1 else "?"
-        services.metrics.commands.labels(verb if verb in ("help", "status", "scale", "add", "remove") else "other", "ok" if answer.ok else "refused").inc()
-    final = "+1" if outcome.ok else "-1"
-    await once(services.inbox, delivery.id, "reaction:final", lambda: inst.react(thread.owner, thread.repo, thread.comment_id, final))
+        services.metrics.commands.labels(
+            verb if verb in ("help", "status", "scale", "add", "remove") else "other", "ok" if answer.ok else "refused"
+        ).inc()
+    final: Reaction = "+1" if outcome.ok else "-1"
+    await once(
+        services.inbox,
+        delivery.id,
+        "reaction:final",
+        lambda: inst.react(thread.owner, thread.repo, thread.comment_id, final),
+    )
     services.metrics.command_latency.observe(time.monotonic() - started)

@@ -106,7 +106,8 @@ class Dispatcher:
             logs.delivery_id.reset(token)
 
     async def _retry(self, delivery: Delivery, error: str, retry_after: float) -> None:
-        delay = min(max(retry_after, 2.0 ** (delivery.attempts + 1)), MAX_BACKOFF)
+        # Backoff is capped; a rate-limit reset is honoured in full (an earlier try would fail again).
+        delay = max(retry_after, min(2.0 ** (delivery.attempts + 1), MAX_BACKOFF))
         attempts = await asyncio.to_thread(self.inbox.retry_later, delivery.id, delay, error)
         if attempts >= MAX_ATTEMPTS:
             log.error("delivery gave up after %d attempts: %s", attempts, error)

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -122,20 +122,28 @@ class SQLiteInbox:
             self._writer_db = self._connect()
         cursor = self._writer_db.execute(
             "INSERT OR IGNORE INTO deliveries (id, event, action, kind, installation, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (delivery.id, delivery.event, delivery.action, delivery.kind, delivery.installation, delivery.body, time.time()),
+            (
+                delivery.id,
+                delivery.event,
+                delivery.action,
+                delivery.kind,
+                delivery.installation,
+                delivery.body,
+                time.time(),
+            ),
         )
         return cursor.rowcount == 1
 
     async def add(self, delivery: Delivery) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, delivery)
 
-    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
     def pending(self) -> list[tuple[str, float]]:
         rows = self._query("SELECT id, not_before FROM deliveries WHERE state = 'pending' ORDER BY received_at")
-        return [(str(r[0]), float(r[1])) for r in rows]  # type: ignore[arg-type]
+        return [(str(r[0]), float(r[1])) for r in rows]
 
     def load(self, delivery_id: str) -> Delivery | None:
         rows = self._query(
@@ -145,7 +153,7 @@ class SQLiteInbox:
         if not rows:
             return None
         r = rows[0]
-        return Delivery(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5]), float(r[6]), int(r[7]))  # type: ignore[arg-type]
+        return Delivery(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4], bytes(r[5]), float(r[6]), int(r[7]))
 
     def finish(self, delivery_id: str) -> None:
         self._query("UPDATE deliveries SET state = 'done', error = NULL WHERE id = ?", (delivery_id,))
@@ -159,14 +167,16 @@ class SQLiteInbox:
             (time.time() + delay, error[:2000], delivery_id),
         )
         rows = self._query("SELECT attempts FROM deliveries WHERE id = ?", (delivery_id,))
-        return int(rows[0][0]) if rows else 0  # type: ignore[call-overload]
+        return int(rows[0][0]) if rows else 0
 
     def seen(self, delivery_ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(delivery_ids), 500):
             chunk = delivery_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(str(r[0]) for r in self._query(f"SELECT id FROM deliveries WHERE id IN ({marks})", tuple(chunk)))
+            found.update(
+                str(r[0]) for r in self._query(f"SELECT id FROM deliveries WHERE id IN ({marks})", tuple(chunk))
+            )
         return found
 
     def step(self, delivery_id: str, name: str) -> str | None:

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 
 delivery_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("delivery_id", default=None)
 
-_SECRETS = re.compile(r"(gh[pousr]_[A-Za-z0-9]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+)")
+_SECRETS = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+)"
+)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 

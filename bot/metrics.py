@@ -28,9 +28,14 @@ class Metrics:
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
             registry=r,
         )
-        self.commands = Counter("runners_bot_commands", "Commands handled by verb and outcome", ["verb", "outcome"], registry=r)
+        self.commands = Counter(
+            "runners_bot_commands", "Commands handled by verb and outcome", ["verb", "outcome"], registry=r
+        )
         self.github_calls = Counter(
-            "runners_bot_github_api_calls", "GitHub API calls by endpoint and status", ["method", "endpoint", "status"], registry=r
+            "runners_bot_github_api_calls",
+            "GitHub API calls by endpoint and status",
+            ["method", "endpoint", "status"],
+            registry=r,
         )
         self.rate_limit_remaining = Gauge(
             "runners_bot_github_rate_limit_remaining", "X-RateLimit-Remaining of the last GitHub response", registry=r

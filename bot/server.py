@@ -67,7 +67,9 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
 
     async def readyz(_: Request) -> Response:
         ok = await asyncio.to_thread(store.writable)
-        return JSONResponse({"status": "ready" if ok else "state database not writable"}, status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "state database not writable"}, status_code=200 if ok else 503
+        )
 
     async def metrics_route(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -108,5 +110,7 @@ def run_server() -> int:
     except Exception as exc:
         print(f"runners-bot serve: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app.asgi, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False)
+    uvicorn.run(
+        app.asgi, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False
+    )
     return 0

@@ -20,6 +20,7 @@ def bundled() -> ConfigFiles:
 
 # --- the GitHub App harness: the real ASGI app against the shared fake GitHub ---------
 
+import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
@@ -42,7 +43,9 @@ ROLES = {"octocat": "write", "maintainer": "maintain", "admin": "admin", "reader
 @pytest.fixture(scope="session")
 def rsa_keys() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private.decode(), public.decode()
 
@@ -97,8 +100,10 @@ class Harness:
         await self.app.dispatcher.idle()
 
 
-class _StripPrefix(httpx.AsyncBaseTransport):
-    """GITHUB_API_URL may carry a path (GitHub Enterprise Server: /api/v3); the fake serves from /."""
+class _Network(httpx.AsyncBaseTransport):
+    """What the network would add to the in-process fake: GITHUB_API_URL's path prefix
+    (GitHub Enterprise Server serves under /api/v3) and read timeouts, which
+    httpx.ASGITransport does not enforce."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, prefix: str) -> None:
         self.inner, self.prefix = inner, prefix
@@ -106,12 +111,16 @@ class _StripPrefix(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert request.url.path.startswith(self.prefix), f"{request.url} ignores GITHUB_API_URL"
         request.url = request.url.copy_with(path=request.url.path[len(self.prefix) :] or "/")
-        return await self.inner.handle_async_request(request)
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            return await asyncio.wait_for(self.inner.handle_async_request(request), timeout)
+        except TimeoutError:
+            raise httpx.ReadTimeout("read timed out", request=request) from None
 
 
 @pytest.fixture
 async def harness(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
-    transport = _StripPrefix(httpx.ASGITransport(app=fake.app), "/api/v3")
+    transport = _Network(httpx.ASGITransport(app=fake.app), "/api/v3")
     app = build(settings, transport=transport)
     async with app.asgi.router.lifespan_context(app.asgi):
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")

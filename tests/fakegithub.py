@@ -91,7 +91,9 @@ class FakeGitHub:
         self.reached: dict[tuple[str, str], threading.Event] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
-        self.app = Starlette(routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])])
+        self.app = Starlette(
+            routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
+        )
 
     # --- setting up state -----------------------------------------------------------
 
@@ -133,7 +135,11 @@ class FakeGitHub:
         return release
 
     def count(self, method: str | None = None, template: str | None = None) -> int:
-        return sum(1 for c in self.calls if (method is None or c.method == method) and (template is None or c.template == template))
+        return sum(
+            1
+            for c in self.calls
+            if (method is None or c.method == method) and (template is None or c.template == template)
+        )
 
     def thread_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["_repo"] == full_name.lower() and c["_issue"] == number]
@@ -164,10 +170,14 @@ class FakeGitHub:
         template = op.template if op else path
         if problems:
             self.violations.extend(problems)
-            return self._record(method, template, path, body, query, JSONResponse({"message": "Not Found"}, status_code=404))
+            return self._record(
+                method, template, path, body, query, JSONResponse({"message": "Not Found"}, status_code=404)
+            )
         auth_problem = self._authenticate(template, request.headers.get("authorization", ""))
         if auth_problem:
-            return self._record(method, template, path, body, query, JSONResponse({"message": auth_problem}, status_code=401))
+            return self._record(
+                method, template, path, body, query, JSONResponse({"message": auth_problem}, status_code=401)
+            )
         fault = self._next_fault(method, template)
         if fault is not None:
             reached = self.reached.get((method, template))
@@ -178,7 +188,9 @@ class FakeGitHub:
             elif fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status:
-                answer = JSONResponse({"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers)
+                answer = JSONResponse(
+                    {"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers
+                )
                 return self._record(method, template, path, body, query, answer)
         assert op is not None
         params = op.pattern.match(path)
@@ -187,7 +199,9 @@ class FakeGitHub:
             response = self._handle(method, template, params.groupdict(), query, body, request.headers)
         return self._record(method, template, path, body, query, response)
 
-    def _record(self, method: str, template: str, path: str, body: Any, query: dict[str, str], response: Response) -> Response:
+    def _record(
+        self, method: str, template: str, path: str, body: Any, query: dict[str, str], response: Response
+    ) -> Response:
         response.headers["x-ratelimit-remaining"] = str(4999 - len(self.calls))
         self.calls.append(Call(method, template, path, response.status_code, body, query))
         return response
@@ -210,7 +224,9 @@ class FakeGitHub:
 
     # --- operations ----------------------------------------------------------------------
 
-    def _handle(self, method: str, template: str, p: dict[str, str], query: dict[str, str], body: Any, headers: Any) -> Response:
+    def _handle(
+        self, method: str, template: str, p: dict[str, str], query: dict[str, str], body: Any, headers: Any
+    ) -> Response:
         handler = getattr(self, "op_" + _name(method, template), None)
         if handler is None:
             self.violations.append(f"{method} {template}: documented by GitHub but not implemented by the fake")
@@ -225,7 +241,9 @@ class FakeGitHub:
         token = f"ghs_{next(self._ids):036d}"
         self.tokens[token] = int(p["installation_id"])
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-        sample = SPEC.sample("POST", "/app/installations/{installation_id}/access_tokens", "201", token=token, expires_at=expires)
+        sample = SPEC.sample(
+            "POST", "/app/installations/{installation_id}/access_tokens", "201", token=token, expires_at=expires
+        )
         return JSONResponse(sample, status_code=201)
 
     def op_post_issue_comment_reactions(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
@@ -234,7 +252,11 @@ class FakeGitHub:
         if existing:
             return JSONResponse(existing[0]["response"], status_code=200)
         response = SPEC.sample(
-            "POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "201", id=next(self._ids), content=body["content"]
+            "POST",
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            "201",
+            id=next(self._ids),
+            content=body["content"],
         )
         self.reactions.append({"comment_id": comment_id, "content": body["content"], "response": response})
         return JSONResponse(response, status_code=201)
@@ -345,7 +367,9 @@ class FakeGitHub:
         full = repo.full_name.lower()
         head = body["head"].split(":")[-1]
         if head not in repo.branches:
-            return JSONResponse({"message": "Validation Failed", "errors": [{"field": "head", "code": "invalid"}]}, status_code=422)
+            return JSONResponse(
+                {"message": "Validation Failed", "errors": [{"field": "head", "code": "invalid"}]}, status_code=422
+            )
         if any(x["head"]["ref"] == head and x["state"] == "open" for x in self.pulls[full]):
             return JSONResponse({"message": f"A pull request already exists for {repo.owner}:{head}."}, status_code=422)
         number = 100 + sum(len(v) for v in self.pulls.values())
@@ -369,7 +393,11 @@ class FakeGitHub:
         full = repo.full_name.lower()
         state = query.get("state", "open")
         head = query.get("head", "").split(":")[-1]
-        found = [x for x in self.pulls[full] if (state == "all" or x["state"] == state) and (not head or x["head"]["ref"] == head)]
+        found = [
+            x
+            for x in self.pulls[full]
+            if (state == "all" or x["state"] == state) and (not head or x["head"]["ref"] == head)
+        ]
         return JSONResponse([self._pull_json(full, x) for x in found])
 
     def op_patch_pull(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
@@ -389,7 +417,9 @@ class FakeGitHub:
         if pull is not None:
             pull["labels"] = sorted({*[label["name"] for label in pull["labels"]], *names})
             pull["labels"] = [{"name": n} for n in pull["labels"]]
-        return JSONResponse([{"name": n, "id": 1, "node_id": "x", "url": "", "color": "ededed", "default": False} for n in names])
+        return JSONResponse(
+            [{"name": n, "id": 1, "node_id": "x", "url": "", "color": "ededed", "default": False} for n in names]
+        )
 
     def op_post_issue_comments(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
         comment_id = next(self._ids)
@@ -424,7 +454,9 @@ class FakeGitHub:
         page = self.deliveries[start : start + per_page]
         headers = {}
         if start + per_page < len(self.deliveries):
-            headers["link"] = f'<https://api.github.com/app/hook/deliveries?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+            headers["link"] = (
+                f'<https://api.github.com/app/hook/deliveries?per_page={per_page}&cursor={start + per_page}>; rel="next"'
+            )
         return JSONResponse(page, headers=headers)
 
     def op_post_app_hook_delivery_attempts(self, p: dict[str, str], *_: Any) -> Response:

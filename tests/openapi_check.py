@@ -71,8 +71,8 @@ class OpenAPI:
             return None, [f"{method} {path}: no such operation in GitHub's REST description"]
         op, _ = found
         problems = []
-        for param in op.spec.get("parameters", []):
-            param = self.resolve(param)
+        for reference in op.spec.get("parameters", []):
+            param = self.resolve(reference)
             if param.get("in") == "query" and param.get("required") and param["name"] not in query:
                 problems.append(f"{method} {op.template}: required query parameter {param['name']!r} missing")
         request_body = self.resolve(op.spec.get("requestBody"))

@@ -16,7 +16,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path(__file__).parent.parent / "node_modules" / "@octokit" / "webhooks-examples" / "api.github.com" / "index.json"
+EXAMPLES = (
+    Path(__file__).parent.parent / "node_modules" / "@octokit" / "webhooks-examples" / "api.github.com" / "index.json"
+)
 
 
 @functools.cache
@@ -51,7 +53,9 @@ def comment_payload(
     action: str = "created",
 ) -> dict[str, Any]:
     payload = example("issue_comment", action)
-    payload["comment"].update(id=comment_id, body=body, html_url=f"https://github.com/{repo}/issues/{number}#issuecomment-{comment_id}")
+    payload["comment"].update(
+        id=comment_id, body=body, html_url=f"https://github.com/{repo}/issues/{number}#issuecomment-{comment_id}"
+    )
     payload["comment"]["user"].update(login=user, type=user_type)
     payload["sender"].update(login=user, type=user_type)
     payload["issue"]["number"] = number
@@ -64,7 +68,9 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def delivery(secret: str, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+def delivery(
+    secret: str, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     """Body and headers of a signed delivery, as GitHub sends it."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {

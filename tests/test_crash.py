@@ -1,0 +1,80 @@
+"""Crash safety: a real `runners-bot serve` killed with SIGKILL in the middle of a command,
+then restarted on the same state database, completes the command exactly once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import APP_ID, CONFIG_REPO, SECRET, TEAM_REPO
+from servers import BotProcess, ThreadedServer
+from webhook_payloads import comment_payload, delivery
+
+COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
+
+
+def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("held", "scenario"),
+    [
+        (("GET", CONTENTS), "killed before any reply"),
+        (("POST", COMMENTS), "killed while the reply was being posted (GitHub created it)"),
+    ],
+)
+def test_sigkill_mid_command_then_restart_completes_once(
+    fake: Any, rsa_keys: tuple[str, str], tmp_path: Path, held: tuple[str, str], scenario: str
+) -> None:
+    with ThreadedServer(fake.app) as github:
+        env = {
+            "GITHUB_WEBHOOK_SECRET": SECRET,
+            "GITHUB_APP_ID": str(APP_ID),
+            "GITHUB_APP_PRIVATE_KEY": rsa_keys[0],
+            "GITHUB_API_URL": github.url,
+            "RUNNERS_CONFIG_REPO": CONFIG_REPO,
+            "RUNNERS_BOT_STATE": str(tmp_path / "state.sqlite3"),
+            "RUNNERS_BOT_RECOVERY_INTERVAL": "0",
+            "RUNNERS_BOT_RETRY_BASE_DELAY": "0.05",
+        }
+        release = fake.hold(*held)
+        first = BotProcess(env, tmp_path).start()
+        try:
+            body, headers = delivery(SECRET, "issue_comment", comment_payload("/runners help"), "crash-1")
+            assert (
+                httpx.post(f"{first.url}/api/github/webhooks", content=body, headers=headers, timeout=10).status_code
+                == 202
+            )
+            wait_for(fake.reached[held].is_set, f"the bot to reach {held}")
+            first.kill()
+        finally:
+            first.stop()
+        release.set()  # the held call now completes at GitHub, but its caller is gone
+        if held[0] == "POST":
+            wait_for(lambda: len(fake.thread_comments(TEAM_REPO, 7)) == 1, "GitHub to finish the orphaned comment")
+        second = BotProcess(env, tmp_path).start()
+        try:
+            wait_for(
+                lambda: [r["content"] for r in fake.reactions] == ["eyes", "+1"], "the command to finish after restart"
+            )
+            again = httpx.post(f"{second.url}/api/github/webhooks", content=body, headers=headers, timeout=10)
+            assert again.status_code == 200, "a redelivery after the restart is a duplicate"
+            time.sleep(0.5)
+        finally:
+            second.stop()
+    replies = fake.thread_comments(TEAM_REPO, 7)
+    assert len(replies) == 1, scenario
+    assert "**runners-bot** changes this fleet" in replies[0]["body"]
+    assert [r["content"] for r in fake.reactions] == ["eyes", "+1"]
+    if held[0] == "POST":
+        assert fake.count("GET", COMMENTS) == 1, "the orphaned reply was found by its marker, not posted again"
+    assert fake.violations == []

@@ -1,0 +1,77 @@
+"""Settings of `serve`: environment and .env, read once, every problem named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults_and_types(tmp_path: Path) -> None:
+    settings = Settings.load({"GITHUB_WEBHOOK_SECRET": "s", "PORT": "8080"}, dotenv=None)
+    assert (
+        settings.port == 8080 and settings.api_url == "https://api.github.com" and settings.argocd_namespace == "argocd"
+    )
+    assert "webhook_secret" not in repr(settings)
+
+
+def test_every_problem_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load(
+            {"PORT": "eighty", "GITHUB_APP_ID": "abc", "RUNNERS_CONFIG_REPO": "no-slash", "LOG_LEVEL": "loud"},
+            dotenv=None,
+        )
+    text = str(info.value)
+    for name in (
+        "GITHUB_WEBHOOK_SECRET is required",
+        "PORT must be",
+        "GITHUB_APP_ID must be",
+        "RUNNERS_CONFIG_REPO must be",
+        "LOG_LEVEL must be",
+    ):
+        assert name in text
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path, rsa_keys: tuple[str, str]) -> None:
+    dotenv = tmp_path / ".env"
+    key = rsa_keys[0].replace("\n", "\\n")
+    dotenv.write_text(
+        f'GITHUB_WEBHOOK_SECRET=from-file\nGITHUB_APP_ID=12\nGITHUB_APP_PRIVATE_KEY="{key}"\nPORT=4000\n',
+        encoding="utf-8",
+    )
+    settings = Settings.load({"PORT": "5000"}, dotenv=dotenv)
+    assert settings.webhook_secret == "from-file" and settings.port == 5000 and settings.app_id == 12
+    assert settings.private_key is not None and settings.private_key.startswith("-----BEGIN PRIVATE KEY-----\n")
+
+
+def test_private_key_path(tmp_path: Path, rsa_keys: tuple[str, str]) -> None:
+    path = tmp_path / "app.pem"
+    path.write_text(rsa_keys[0], encoding="utf-8")
+    settings = Settings.load(
+        {"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_PATH": str(path)}, dotenv=None
+    )
+    assert settings.private_key == rsa_keys[0]
+    with pytest.raises(SettingsError, match="cannot be read"):
+        Settings.load(
+            {"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_PATH": str(tmp_path / "nope")},
+            dotenv=None,
+        )
+
+
+def test_serve_refuses_to_start_without_secret(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "runners-bot"
+    result = subprocess.run(
+        [str(exe), "serve"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "GITHUB_WEBHOOK_SECRET is required" in result.stderr
