@@ -27,14 +27,14 @@ USAGE: dict[Verb, str] = {
     "help": "/runners help",
     "status": "/runners status [TARGET]",
     "scale": "/runners scale [TARGET] [min=N] [max=N] [profile=P]",
-    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N]",
+    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false]",
     "remove": "/runners remove TARGET",
 }
 OPTIONS: dict[Verb, tuple[str, ...]] = {
     "help": (),
     "status": (),
     "scale": ("min", "max", "profile"),
-    "add": ("org", "profile", "category", "min", "max"),
+    "add": ("org", "profile", "category", "min", "max", "dind"),
     "remove": (),
 }
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
@@ -183,6 +183,10 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
         if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > MAX_COUNT:
             return f"{key} must be a whole number from 0 to {MAX_COUNT}, not '{_show(value)}'"
         options[key] = int(value)
+    elif key == "dind":
+        if value.lower() not in ("true", "false", "yes", "no"):
+            return f"dind must be true or false, not '{_show(value)}'"
+        options[key] = value.lower()
     elif key == "org":
         if not names.is_login(value):
             return f"org '{_show(value)}' is not a GitHub organisation or user name"

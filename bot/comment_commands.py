@@ -18,12 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import pipeline
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
+from bot import config_source, pipeline, render
+from bot.config import ConfigFiles
 from bot.github import GitHubApp, Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 from bot.permissions import WRITE_LEVELS, Permission, best
+from bot.pull_requests import PullRequests, Requested, Result
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Thread:
     owner: str
     repo: str
     number: int
-    comment_id: int
+    comment_id: int | None
     comment_url: str
     user: str
     is_bot: bool
@@ -105,18 +106,6 @@ async def reply(
     return comment_id
 
 
-def config_repository(settings: Settings, thread_owner: str, thread_repo: str) -> tuple[str, str]:
-    """``RUNNERS_CONFIG_REPO``, or the repository of the thread when it is not set."""
-    return settings.config_owner_repo or (thread_owner, thread_repo)
-
-
-async def read_config(inst: Installation, owner: str, repo: str, ref: str | None = None) -> ConfigFiles:
-    repositories, base = await asyncio.gather(
-        inst.file(owner, repo, REPOSITORIES_FILE, ref), inst.file(owner, repo, BASE_CONFIG_FILE, ref)
-    )
-    return ConfigFiles(repositories.text, base.text)
-
-
 async def permissions(
     inst: Installation, request: pipeline.Request, files: ConfigFiles, config: tuple[str, str]
 ) -> pipeline.Request:
@@ -135,22 +124,31 @@ async def permissions(
     return pipeline.Request(**{**request.__dict__, "permission": best(fallback), "permissions": found})
 
 
-async def handle(services: Services, delivery: Delivery) -> None:
+async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
     """The handler for a comment holding ``/runners`` commands."""
-    started = time.monotonic()
     payload = json.loads(delivery.body)
     thread = Thread.from_payload(payload)
+    default_branch = payload.get("repository", {}).get("default_branch")
+    await run_commands(services, pulls, delivery, thread, default_branch)
+
+
+async def run_commands(
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    thread: Thread,
+    thread_default_branch: str | None = None,
+    closes: int | None = None,
+) -> None:
+    """parse → authorise → execute → report for the commands in ``thread.body``."""
+    started = time.monotonic()
     if delivery.installation is None:
         raise PermanentError("the delivery names no installation", 0)
     inst = services.github.installation(delivery.installation)
-    await once(
-        services.inbox,
-        delivery.id,
-        "reaction:eyes",
-        lambda: inst.react(thread.owner, thread.repo, thread.comment_id, "eyes"),
-    )
-    config = config_repository(services.settings, thread.owner, thread.repo)
-    files = await read_config(inst, *config)
+    await once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes"))
+    config = config_source.repository(services.settings, thread.owner, thread.repo)
+    hint = thread_default_branch if config == (thread.owner, thread.repo) else None
+    snapshot = await config_source.latest(inst, *config, hint)
     request = pipeline.Request(
         comment=thread.body,
         user=thread.user,
@@ -158,20 +156,54 @@ async def handle(services: Services, delivery: Delivery) -> None:
         is_bot=thread.is_bot,
         repo=thread.full_name,
         source=thread.comment_url,
+        closes=closes,
     )
-    request = await permissions(inst, request, files, config)
-    outcome = pipeline.run(request, files)
+    request = await permissions(inst, request, snapshot.files, config)
+    outcome = pipeline.run(request, snapshot.files)
+    results = await _pull_requests(services, pulls, inst, delivery, config, snapshot, outcome, request)
+    all_ok = outcome.ok
     for index, answer in enumerate(outcome.replies):
-        await reply(services, inst, delivery, thread, index=index, text=answer.text)
-        verb = answer.command.split()[1] if len(answer.command.split()) > 1 else "?"
-        services.metrics.commands.labels(
-            verb if verb in ("help", "status", "scale", "add", "remove") else "other", "ok" if answer.ok else "refused"
-        ).inc()
-    final: Reaction = "+1" if outcome.ok else "-1"
-    await once(
-        services.inbox,
-        delivery.id,
-        "reaction:final",
-        lambda: inst.react(thread.owner, thread.repo, thread.comment_id, final),
-    )
+        text = answer.text
+        if answer.change is not None:
+            result = results[answer.change.scale_set]
+            all_ok = all_ok and result.number is not None
+            text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
+        await reply(services, inst, delivery, thread, index=index, text=text)
+        services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
+    final: Reaction = "+1" if all_ok else "-1"
+    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+async def _pull_requests(
+    services: Services,
+    pulls: PullRequests,
+    inst: Installation,
+    delivery: Delivery,
+    config: tuple[str, str],
+    snapshot: config_source.Snapshot,
+    outcome: pipeline.Outcome,
+    request: pipeline.Request,
+) -> dict[str, Result]:
+    """One pull request per scale set the accepted commands touch."""
+    by_set: dict[str, list[Requested]] = {}
+    for answer in outcome.replies:
+        if answer.change is not None:
+            by_set.setdefault(answer.change.scale_set, []).append(Requested(answer.command, request.user, request.source))
+    return {
+        scale_set: await pulls.submit(inst, delivery.id, config, snapshot, scale_set, requested, request.closes)
+        for scale_set, requested in by_set.items()
+    }
+
+
+async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:
+    if thread.comment_id is None:
+        await inst.react_to_issue(thread.owner, thread.repo, thread.number, content)
+    else:
+        await inst.react(thread.owner, thread.repo, thread.comment_id, content)
+
+
+def _verb(command: str) -> str:
+    words = command.split()
+    verb = words[1].lower() if len(words) > 1 else ""
+    return verb if verb in ("help", "status", "scale", "add", "remove") else "other"

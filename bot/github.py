@@ -35,6 +35,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 _ID = re.compile(r"^\d+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 
 
@@ -48,6 +49,10 @@ class TemporaryError(GitHubError):
     def __init__(self, message: str, retry_after: float = 30.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Conflict(GitHubError):
+    """A write lost a race (the file or branch moved): re-read, re-apply and try again."""
 
 
 class PermanentError(GitHubError):
@@ -209,6 +214,13 @@ class GitHubApp:
             raise _translate(exc, f"redelivering {delivery_id}") from exc
 
 
+def _file_content(data: Any, owner: str, repo: str, path: str) -> FileContent:
+    if not isinstance(data, dict) or data.get("type") != "file":
+        raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
+    raw = base64.b64decode(data.get("content", ""))
+    return FileContent(raw.decode("utf-8"), str(data.get("sha", "")))
+
+
 def _data(response: Any) -> Any:
     """The JSON body as plain data: the app reads what it needs and skips model validation."""
     return response.json()
@@ -249,6 +261,12 @@ class Installation:
         except GitHubException as exc:
             raise _translate(exc, "adding a reaction") from exc
 
+    async def react_to_issue(self, owner: str, repo: str, number: int, content: Reaction) -> None:
+        try:
+            await self.gh.rest.reactions.async_create_for_issue(owner, repo, number, content=content)
+        except GitHubException as exc:
+            raise _translate(exc, "adding a reaction") from exc
+
     async def permission(self, owner: str, repo: str, user: str) -> Permission:
         """The user's permission on the repository ('none' for non-collaborators)."""
         try:
@@ -268,6 +286,9 @@ class Installation:
 
     async def file(self, owner: str, repo: str, path: str, ref: str | None = None) -> FileContent:
         key = f"contents:{owner}/{repo}/{path}@{ref or ''}"
+        if ref is not None and _COMMIT.match(ref) and key in self._etags:
+            # Contents at a commit sha never change: no call at all.
+            return _file_content(self._etags[key][1], owner, repo, path)
 
         async def call(headers: dict[str, str]) -> Any:
             if ref:
@@ -278,10 +299,99 @@ class Installation:
             data = await self._conditional(key, call)
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc
-        if not isinstance(data, dict) or data.get("type") != "file":
-            raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
-        raw = base64.b64decode(data.get("content", ""))
-        return FileContent(raw.decode("utf-8"), str(data.get("sha", "")))
+        return _file_content(data, owner, repo, path)
+
+    async def default_branch(self, owner: str, repo: str) -> str:
+        """The repository's default branch, asked once per process."""
+        key = f"default-branch:{owner}/{repo}"
+        if key not in self._etags:
+            try:
+                response = await self.gh.rest.repos.async_get(owner, repo)
+            except GitHubException as exc:
+                raise _translate(exc, f"reading {owner}/{repo}") from exc
+            self._etags[key] = ("", str(_data(response)["default_branch"]))
+        return str(self._etags[key][1])
+
+    async def head(self, owner: str, repo: str, branch: str) -> str | None:
+        """The commit a branch points at, or None when the branch does not exist."""
+        key = f"ref:{owner}/{repo}/{branch}"
+        try:
+            data = await self._conditional(key, lambda h: self.gh.rest.git.async_get_ref(owner, repo, f"heads/{branch}", headers=h))
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise _translate(exc, f"reading branch {branch}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading branch {branch}") from exc
+        return str(data["object"]["sha"])
+
+    async def create_branch(self, owner: str, repo: str, branch: str, sha: str) -> bool:
+        """Create ``branch`` at ``sha``; False when it already exists."""
+        try:
+            await self.gh.rest.git.async_create_ref(owner, repo, ref=f"refs/heads/{branch}", sha=sha)
+        except RequestFailed as exc:
+            if exc.response.status_code == 422 and "already exists" in _message(exc.response.raw_response):
+                return False
+            raise _translate(exc, f"creating branch {branch}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"creating branch {branch}") from exc
+        return True
+
+    async def reset_branch(self, owner: str, repo: str, branch: str, sha: str) -> None:
+        try:
+            await self.gh.rest.git.async_update_ref(owner, repo, f"heads/{branch}", sha=sha, force=True)
+        except GitHubException as exc:
+            raise _translate(exc, f"moving branch {branch}") from exc
+
+    async def put_file(self, owner: str, repo: str, path: str, *, text: str, sha: str, branch: str, message: str) -> str:
+        """Commit ``text`` to ``path`` on ``branch``; ``sha`` is the blob being replaced. Returns the commit sha.
+
+        Raises :class:`Conflict` when the file changed under us (409/422)."""
+        content = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        try:
+            response = await self.gh.rest.repos.async_create_or_update_file_contents(
+                owner, repo, path, message=message, content=content, sha=sha, branch=branch
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code in (409, 422):
+                raise Conflict(f"{path} changed on {branch}: {_message(exc.response.raw_response)}") from exc
+            raise _translate(exc, f"committing {path}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"committing {path}") from exc
+        return str(_data(response)["commit"]["sha"])
+
+    async def create_pull(self, owner: str, repo: str, *, head: str, base: str, title: str, body: str) -> dict[str, Any] | None:
+        """The new pull request, or None when one is already open for ``head``."""
+        try:
+            response = await self.gh.rest.pulls.async_create(owner, repo, head=head, base=base, title=title, body=body)
+        except RequestFailed as exc:
+            if exc.response.status_code == 422 and "already exists" in _message(exc.response.raw_response):
+                return None
+            raise _translate(exc, "opening a pull request") from exc
+        except GitHubException as exc:
+            raise _translate(exc, "opening a pull request") from exc
+        return dict(_data(response))
+
+    async def open_pull(self, owner: str, repo: str, head: str) -> dict[str, Any] | None:
+        try:
+            response = await self.gh.rest.pulls.async_list(owner, repo, state="open", head=f"{owner}:{head}")
+        except GitHubException as exc:
+            raise _translate(exc, "listing pull requests") from exc
+        found = _data(response)
+        return dict(found[0]) if found else None
+
+    async def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> dict[str, Any]:
+        try:
+            response = await self.gh.rest.pulls.async_update(owner, repo, number, title=title, body=body)
+        except GitHubException as exc:
+            raise _translate(exc, f"updating pull request #{number}") from exc
+        return dict(_data(response))
+
+    async def label(self, owner: str, repo: str, number: int, labels: list[str]) -> None:
+        try:
+            await self.gh.rest.issues.async_add_labels(owner, repo, number, labels=labels)
+        except GitHubException as exc:
+            raise _translate(exc, f"labelling #{number}") from exc
 
     async def comment(self, owner: str, repo: str, number: int, body: str) -> int:
         try:

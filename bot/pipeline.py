@@ -345,6 +345,8 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
         "maxRunners": high if isinstance(high, int) else config.base_config.default_max,
     }
     data["profile"] = profile
+    if "dind" in opts:
+        data["dind"] = opts["dind"] in ("true", "yes")
     return AddEntry(data), name
 
 
@@ -355,17 +357,38 @@ def _default_org(config: Config, repo: str | None) -> str | None:
     return orgs.pop() if len(orgs) == 1 else None
 
 
+def replay(files: ConfigFiles, commands: list[tuple[str, str]]) -> tuple[str | None, ChangeText | None]:
+    """Apply already-authorised command lines ``(line, user)`` in order to ``files``.
+
+    Used to rebuild a pull request's change on top of the current default branch. A
+    command that no longer applies (its entry is gone, nothing left to change) is
+    skipped. Returns the new repositories.yaml (None if nothing changes) and the combined
+    change of the scale set: first state before → last state after.
+    """
+    text = files.repositories
+    combined: ChangeText | None = None
+    for line, user in commands:
+        outcome = run(Request(comment=line, user=user, permission="admin"), ConfigFiles(text, files.base))
+        for reply in outcome.replies:
+            if reply.change is None:
+                continue
+            combined = _combine(combined, reply.change)
+        if outcome.new_text is not None:
+            text = outcome.new_text
+    return (text if text != files.repositories else None), combined
+
+
+def _combine(first: ChangeText | None, change: ChangeText) -> ChangeText:
+    if first is None:
+        return change
+    verb = change.verb if change.verb != "scale" or first.verb == "scale" else first.verb
+    return ChangeText(verb, change.name, change.scale_set, first.before, change.after)
+
+
 def _pull_requests(replies: list[Reply], request: Request) -> list[PullRequestText]:
     """One pull request per scale set: first state before → last state after."""
     merged: dict[str, ChangeText] = {}
     for reply in replies:
-        change = reply.change
-        if change is None:
-            continue
-        first = merged.get(change.scale_set)
-        if first is None:
-            merged[change.scale_set] = change
-            continue
-        verb = change.verb if change.verb != "scale" or first.verb == "scale" else first.verb
-        merged[change.scale_set] = ChangeText(verb, change.name, change.scale_set, first.before, change.after)
-    return [render.pull_request(c, request.user, request.source, request.closes) for c in merged.values()]
+        if reply.change is not None:
+            merged[reply.change.scale_set] = _combine(merged.get(reply.change.scale_set), reply.change)
+    return [render.pull_request(c, [(request.user, request.source)], request.closes) for c in merged.values()]

@@ -8,7 +8,7 @@ Text that came from a user is neutralised before it is put into Markdown.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -191,23 +191,30 @@ class PullRequestText:
     commit_message: str
 
 
-def pull_request(change: ChangeText, user: str, source: str, closes: int | None = None) -> PullRequestText:
+def requesters(requests: Sequence[tuple[str, str]]) -> str:
+    """``@user (source)`` for each distinct request, in order."""
+    unique = list(dict.fromkeys(requests))
+    return ", ".join(f"@{user} ({source})" for user, source in unique)
+
+
+def pull_request(change: ChangeText, requests: Sequence[tuple[str, str]], closes: int | None = None) -> PullRequestText:
+    """The pull request for one scale set; ``requests`` are ``(user, comment URL)`` in order."""
     summary = change.summary
     notes = change_notes(change)
     if closes is not None:
         notes += f"\nCloses #{closes}.\n"
+    who = requesters(requests)
     body = fill(
         "pr_body.md",
         summary_sentence=f"This pull request was asked for on GitHub: **{summary}**.",
         rows=change_table(change).split("\n", 2)[2].rstrip("\n"),
         notes=notes,
-        user=user,
-        source=source,
+        requesters=who,
     )
     return PullRequestText(
         scale_set=change.scale_set,
         branch=f"runners-bot/{change.scale_set}",
         title=fill("pr_title.txt", summary=summary).strip(),
         body=body,
-        commit_message=fill("commit_message.txt", summary=summary, user=user, source=source).strip() + "\n",
+        commit_message=fill("commit_message.txt", summary=summary, requesters=who).strip() + "\n",
     )

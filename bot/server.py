@@ -24,13 +24,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import comment_commands, logs
+from bot import comment_commands, logs, onboarding, pull_closed
 from bot.comment_commands import Services
 from bot.dispatch import Dispatcher
 from bot.github import GitHubApp
 from bot.inbox import Inbox, SQLiteInbox
 from bot.ingress import WebhookEndpoint
 from bot.metrics import Metrics
+from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
 from bot.settings import Settings, SettingsError
 
@@ -57,7 +58,12 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     store = inbox or SQLiteInbox(settings.state_path)
     github = GitHubApp(settings, metrics, transport)
     services = Services(settings, store, github, metrics)
-    handlers = {"command": functools.partial(comment_commands.handle, services)}
+    pulls = PullRequests(store)
+    handlers = {
+        "command": functools.partial(comment_commands.handle, services, pulls),
+        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls),
+        "onboarding": functools.partial(onboarding.handle, services, pulls),
+    }
     dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
     recovery = Recovery(github, store, metrics, settings.recovery_interval)
     endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)

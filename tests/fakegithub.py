@@ -261,6 +261,18 @@ class FakeGitHub:
         self.reactions.append({"comment_id": comment_id, "content": body["content"], "response": response})
         return JSONResponse(response, status_code=201)
 
+    def op_get_repo(self, p: dict[str, str], *_: Any) -> Response:
+        repo = self._repo(p)
+        if repo is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        sample = SPEC.sample("GET", "/repos/{owner}/{repo}", "200", name=repo.name, full_name=repo.full_name, default_branch=repo.default_branch)
+        return JSONResponse(sample)
+
+    def op_post_issue_reactions(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        response = SPEC.sample("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions", "201", id=next(self._ids), content=body["content"])
+        self.reactions.append({"issue": int(p["issue_number"]), "content": body["content"], "response": response})
+        return JSONResponse(response, status_code=201)
+
     def op_get_collaborator_permission(self, p: dict[str, str], *_: Any) -> Response:
         repo = self._repo(p)
         role = repo.permissions.get(p["username"]) if repo else None
@@ -468,6 +480,8 @@ _NAMES = {
     ("POST", "/app/installations/{installation_id}/access_tokens"): "post_app_installations_access_tokens",
     ("POST", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"): "post_issue_comment_reactions",
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"): "get_collaborator_permission",
+    ("GET", "/repos/{owner}/{repo}"): "get_repo",
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions"): "post_issue_reactions",
     ("GET", "/repos/{owner}/{repo}/contents/{path}"): "get_contents",
     ("PUT", "/repos/{owner}/{repo}/contents/{path}"): "put_contents",
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"): "get_git_ref",

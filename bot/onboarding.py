@@ -1,0 +1,113 @@
+"""Feature: onboarding by issue form.
+
+An issue opened from ``templates/onboarding-form.yml`` (recognised by its label) is read
+field by field and handled like ``/runners add`` with those fields; the pull request
+closes the issue. A form with missing or invalid fields gets one reply naming each
+problem. The form file is the single source of the field labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from bot import names, render
+from bot.comment_commands import Services, Thread, once, reply, run_commands
+from bot.inbox import Delivery
+from bot.pull_requests import PullRequests
+
+FORM = "onboarding-form.yml"
+NO_RESPONSE = "_No response_"
+_HEADING = re.compile(r"^###\s+(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """The ``/runners add`` line the form asks for, or the problems that stop it."""
+
+    command: str | None
+    problems: list[str]
+    suggestion: str
+
+
+@functools.cache
+def _labels() -> dict[str, str]:
+    """Heading label → field id, from the form itself."""
+    form = yaml.safe_load((render.TEMPLATE_DIR / FORM).read_text(encoding="utf-8"))
+    return {item["attributes"]["label"]: item["id"] for item in form["body"] if "id" in item}
+
+
+def fields(body: str) -> dict[str, str]:
+    """The answers of a rendered issue form: field id → text ('' when not answered)."""
+    labels = _labels()
+    found: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in [*body.replace("\r\n", "\n").split("\n"), "### end"]:
+        heading = _HEADING.match(line)
+        if heading:
+            if current is not None:
+                value = "\n".join(lines).strip()
+                found[current] = "" if value == NO_RESPONSE else value
+            current, lines = labels.get(heading.group(1)), []
+        elif current is not None:
+            lines.append(line)
+    return found
+
+
+def parse_form(body: str) -> FormResult:
+    """Pure: check each field and build the command."""
+    answers, problems = fields(body), []
+    for label, key in _labels().items():
+        if not answers.get(key):
+            problems.append(f"**{label}** is missing")
+    repo, org = answers.get("repository", ""), answers.get("org", "")
+    if repo and not names.is_repo_name(repo):
+        problems.append(f"**Repository** `{render.code(repo)}` is not a GitHub repository name (letters, digits, '.', '-', '_')")
+    if org and not names.is_login(org):
+        problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
+    for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
+        value = answers.get(key, "")
+        if value and not re.fullmatch(r"[0-9]{1,6}", value):
+            problems.append(f"**{label}** must be a whole number, not `{render.code(value)}`")
+    parts = [f"{org}/{repo}"]
+    for key in ("profile", "category", "min", "max"):
+        if answers.get(key):
+            parts.append(f"{key}={answers[key]}")
+    if answers.get("docker"):
+        parts.append(f"dind={'true' if answers['docker'].lower() == 'yes' else 'false'}")
+    suggestion = " ".join(render.code(p) for p in parts)
+    command = None if problems else "/runners add " + " ".join(parts)
+    return FormResult(command, problems, suggestion)
+
+
+async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
+    payload = json.loads(delivery.body)
+    issue, repository = payload["issue"], payload["repository"]
+    user = issue.get("user") or {}
+    result = parse_form(str(issue.get("body") or ""))
+    thread = Thread(
+        owner=repository["owner"]["login"],
+        repo=repository["name"],
+        number=int(issue["number"]),
+        comment_id=None,
+        comment_url=str(issue.get("html_url", "")),
+        user=str(user.get("login", "")),
+        is_bot=user.get("type") == "Bot",
+        body=result.command or "",
+    )
+    if result.command is None:
+        if delivery.installation is None:
+            return
+        inst = services.github.installation(delivery.installation)
+        text = render.fill(
+            "reply_onboarding_invalid.md", problems="\n".join(f"- {p}" for p in result.problems), suggestion=result.suggestion
+        )
+        await reply(services, inst, delivery, thread, index=0, text=text)
+        await once(services.inbox, delivery.id, "reaction:final", lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"))
+        return
+    await run_commands(services, pulls, delivery, thread, repository.get("default_branch"), closes=thread.number)

@@ -1,0 +1,204 @@
+"""Feature: accepted ``scale``/``add``/``remove`` commands become one pull request per scale set.
+
+Branch ``runners-bot/<scale-set>``, one open pull request per set. Every command that
+went into a set's open pull request is remembered (state database), so a later command
+rebuilds the whole change on top of the *current* default branch: the branch is reset
+to the default head, one commit is made with the combined file, and title and body are
+rewritten. The file's blob sha guards the write; a conflict re-reads, re-applies and
+tries again (bounded). A branch that already exists is the idempotent case. A pull
+request closed without merge is forgotten, so the next command opens a new one.
+
+Within one server, commands for the same set are serialised by a lock, so two commands
+arriving together end in one pull request holding both. Each step is recorded on the
+delivery, so a handler resumed after a crash neither commits nor opens twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot import config_source, pipeline, render
+from bot.config import REPOSITORIES_FILE
+from bot.github import Conflict, Installation, TemporaryError
+from bot.inbox import Inbox
+from bot.render import ChangeText
+
+log = logging.getLogger(__name__)
+
+LABELS = ["runners-bot"]
+MAX_CONFLICTS = 3
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One command that went into a pull request: its line, who asked and where."""
+
+    line: str
+    user: str
+    source: str
+
+
+@dataclass
+class OpenPull:
+    """What the state database remembers of a set's open pull request."""
+
+    number: int
+    url: str
+    branch: str
+    commands: list[Requested] = field(default_factory=list)
+    closes: int | None = None
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, text: str) -> OpenPull:
+        data = json.loads(text)
+        data["commands"] = [Requested(**c) for c in data.get("commands", [])]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The pull request a set's commands ended up in, or why there is none."""
+
+    number: int | None
+    url: str
+    created: bool
+    change: ChangeText | None = None
+    problem: str | None = None
+
+    @property
+    def next_step(self) -> str:
+        if self.number is None:
+            return f"No pull request: {self.problem}"
+        verb = "Opened" if self.created else "Updated"
+        return f"{verb} pull request [#{self.number}]({self.url}) for a maintainer to review and merge."
+
+
+def state_key(owner: str, repo: str, scale_set: str) -> str:
+    return f"pull:{owner}/{repo}:{scale_set}".lower()
+
+
+class PullRequests:
+    """Opens and updates the pull requests of one configuration repository."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def submit(
+        self,
+        inst: Installation,
+        delivery_id: str,
+        config: tuple[str, str],
+        snapshot: config_source.Snapshot,
+        scale_set: str,
+        requested: list[Requested],
+        closes: int | None = None,
+    ) -> Result:
+        """Put ``requested`` into the set's pull request, opening one if needed.
+
+        ``snapshot`` is the default branch as the caller just read it; it is read again
+        only after a write conflict."""
+        key = state_key(*config, scale_set)
+        async with self._lock(key):
+            done = await asyncio.to_thread(self.inbox.step, delivery_id, f"pull:{scale_set}")
+            if done is not None:
+                number, url = done.split(" ", 1)
+                return Result(int(number), url, created=False)
+            saved = await asyncio.to_thread(self.inbox.get, key)
+            current = OpenPull.load(saved) if saved else None
+            known = current.commands if current else []
+            commands = known + [r for r in requested if r not in known]
+            result = await self._write(inst, delivery_id, config, snapshot, scale_set, current, commands, closes)
+            if result.number is not None:
+                await asyncio.to_thread(self.inbox.record, delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}")
+            return result
+
+    async def _write(
+        self,
+        inst: Installation,
+        delivery_id: str,
+        config: tuple[str, str],
+        snapshot: config_source.Snapshot,
+        scale_set: str,
+        current: OpenPull | None,
+        commands: list[Requested],
+        closes: int | None,
+    ) -> Result:
+        owner, repo = config
+        branch = f"runners-bot/{scale_set}"
+        closes = closes or (current.closes if current else None)
+        for attempt in range(MAX_CONFLICTS):
+            if attempt:
+                snapshot = await config_source.latest(inst, owner, repo, snapshot.base)
+            new_text, change = pipeline.replay(snapshot.files, [(c.line, c.user) for c in commands])
+            if new_text is None or change is None:
+                return Result(None, "", False, problem="the change is already on the default branch, or no longer applies")
+            text = render.pull_request(change, [(c.user, c.source) for c in commands], closes)
+            try:
+                await self._commit(inst, delivery_id, config, branch, snapshot, new_text, text.commit_message)
+            except Conflict as exc:
+                log.info("retrying after a write conflict: %s", exc)
+                continue
+            pull = await self._pull(inst, config, snapshot.base, branch, current, text)
+            state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, closes)
+            await asyncio.to_thread(self.inbox.put, state_key(owner, repo, scale_set), state.dump())
+            return Result(state.number, state.url, created=current is None or current.number != state.number, change=change)
+        raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
+
+    async def _commit(
+        self,
+        inst: Installation,
+        delivery_id: str,
+        config: tuple[str, str],
+        branch: str,
+        snapshot: config_source.Snapshot,
+        text: str,
+        message: str,
+    ) -> None:
+        step = f"commit:{branch}"
+        if await asyncio.to_thread(self.inbox.step, delivery_id, step) is not None:
+            return
+        owner, repo = config
+        if not await inst.create_branch(owner, repo, branch, snapshot.commit):
+            # The branch exists (an open pull request, or a stale one): rebuild it on the head.
+            await inst.reset_branch(owner, repo, branch, snapshot.commit)
+        commit = await inst.put_file(
+            owner, repo, REPOSITORIES_FILE, text=text, sha=snapshot.repositories_sha, branch=branch, message=message
+        )
+        await asyncio.to_thread(self.inbox.record, delivery_id, step, commit)
+
+    async def _pull(
+        self, inst: Installation, config: tuple[str, str], base: str, branch: str, current: OpenPull | None, text: render.PullRequestText
+    ) -> dict[str, Any]:
+        owner, repo = config
+        if current is not None:
+            updated = await inst.update_pull(owner, repo, current.number, title=text.title, body=text.body)
+            if updated.get("state") == "open":
+                return updated
+        created = await inst.create_pull(owner, repo, head=branch, base=base, title=text.title, body=text.body)
+        if created is None:
+            # Opened before the state database knew (a crash, or a restored database).
+            existing = await inst.open_pull(owner, repo, branch)
+            if existing is None:
+                raise TemporaryError(f"GitHub says a pull request exists for {branch} but lists none", 10)
+            return await inst.update_pull(owner, repo, int(existing["number"]), title=text.title, body=text.body)
+        await inst.label(owner, repo, int(created["number"]), LABELS)
+        return created
+
+    async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> None:
+        """A bot pull request was closed (merged or not): the next command starts a new one."""
+        key = state_key(*config, scale_set)
+        async with self._lock(key):
+            saved = await asyncio.to_thread(self.inbox.get, key)
+            if saved and OpenPull.load(saved).number == number:
+                await asyncio.to_thread(self.inbox.delete, key)
