@@ -24,7 +24,7 @@ from bot.github import GitHubApp, Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 from bot.permissions import WRITE_LEVELS, Permission, best
-from bot.pull_requests import PullRequests, Requested, Result
+from bot.pull_requests import PullRequests, Requested, Result, Target
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
     payload = json.loads(delivery.body)
     thread = Thread.from_payload(payload)
     default_branch = payload.get("repository", {}).get("default_branch")
-    await run_commands(services, pulls, delivery, thread, default_branch)
+    await run_commands(services, pulls, delivery, thread, thread_default_branch=default_branch)
 
 
 async def run_commands(
@@ -137,6 +137,7 @@ async def run_commands(
     pulls: PullRequests,
     delivery: Delivery,
     thread: Thread,
+    *,
     thread_default_branch: str | None = None,
     closes: int | None = None,
 ) -> None:
@@ -160,7 +161,8 @@ async def run_commands(
     )
     request = await permissions(inst, request, snapshot.files, config)
     outcome = pipeline.run(request, snapshot.files)
-    results = await _pull_requests(services, pulls, inst, delivery, config, snapshot, outcome, request)
+    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
+    results = await _pull_requests(pulls, target, outcome, request)
     all_ok = outcome.ok
     for index, answer in enumerate(outcome.replies):
         text = answer.text
@@ -176,24 +178,16 @@ async def run_commands(
 
 
 async def _pull_requests(
-    services: Services,
-    pulls: PullRequests,
-    inst: Installation,
-    delivery: Delivery,
-    config: tuple[str, str],
-    snapshot: config_source.Snapshot,
-    outcome: pipeline.Outcome,
-    request: pipeline.Request,
+    pulls: PullRequests, target: Target, outcome: pipeline.Outcome, request: pipeline.Request
 ) -> dict[str, Result]:
     """One pull request per scale set the accepted commands touch."""
     by_set: dict[str, list[Requested]] = {}
     for answer in outcome.replies:
         if answer.change is not None:
-            by_set.setdefault(answer.change.scale_set, []).append(Requested(answer.command, request.user, request.source))
-    return {
-        scale_set: await pulls.submit(inst, delivery.id, config, snapshot, scale_set, requested, request.closes)
-        for scale_set, requested in by_set.items()
-    }
+            by_set.setdefault(answer.change.scale_set, []).append(
+                Requested(answer.command, request.user, request.source, request.repo)
+            )
+    return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
 
 
 async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:

@@ -316,7 +316,9 @@ class Installation:
         """The commit a branch points at, or None when the branch does not exist."""
         key = f"ref:{owner}/{repo}/{branch}"
         try:
-            data = await self._conditional(key, lambda h: self.gh.rest.git.async_get_ref(owner, repo, f"heads/{branch}", headers=h))
+            data = await self._conditional(
+                key, lambda h: self.gh.rest.git.async_get_ref(owner, repo, f"heads/{branch}", headers=h)
+            )
         except RequestFailed as exc:
             if exc.response.status_code == 404:
                 return None
@@ -343,7 +345,9 @@ class Installation:
         except GitHubException as exc:
             raise _translate(exc, f"moving branch {branch}") from exc
 
-    async def put_file(self, owner: str, repo: str, path: str, *, text: str, sha: str, branch: str, message: str) -> str:
+    async def put_file(
+        self, owner: str, repo: str, path: str, *, text: str, sha: str, branch: str, message: str
+    ) -> str:
         """Commit ``text`` to ``path`` on ``branch``; ``sha`` is the blob being replaced. Returns the commit sha.
 
         Raises :class:`Conflict` when the file changed under us (409/422)."""
@@ -360,7 +364,9 @@ class Installation:
             raise _translate(exc, f"committing {path}") from exc
         return str(_data(response)["commit"]["sha"])
 
-    async def create_pull(self, owner: str, repo: str, *, head: str, base: str, title: str, body: str) -> dict[str, Any] | None:
+    async def create_pull(
+        self, owner: str, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> dict[str, Any] | None:
         """The new pull request, or None when one is already open for ``head``."""
         try:
             response = await self.gh.rest.pulls.async_create(owner, repo, head=head, base=base, title=title, body=body)

@@ -67,7 +67,9 @@ def parse_form(body: str) -> FormResult:
             problems.append(f"**{label}** is missing")
     repo, org = answers.get("repository", ""), answers.get("org", "")
     if repo and not names.is_repo_name(repo):
-        problems.append(f"**Repository** `{render.code(repo)}` is not a GitHub repository name (letters, digits, '.', '-', '_')")
+        problems.append(
+            f"**Repository** `{render.code(repo)}` is not a GitHub repository name (letters, digits, '.', '-', '_')"
+        )
     if org and not names.is_login(org):
         problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
     for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
@@ -105,9 +107,18 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
             return
         inst = services.github.installation(delivery.installation)
         text = render.fill(
-            "reply_onboarding_invalid.md", problems="\n".join(f"- {p}" for p in result.problems), suggestion=result.suggestion
+            "reply_onboarding_invalid.md",
+            problems="\n".join(f"- {p}" for p in result.problems),
+            suggestion=result.suggestion,
         )
         await reply(services, inst, delivery, thread, index=0, text=text)
-        await once(services.inbox, delivery.id, "reaction:final", lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"))
+        await once(
+            services.inbox,
+            delivery.id,
+            "reaction:final",
+            lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
+        )
         return
-    await run_commands(services, pulls, delivery, thread, repository.get("default_branch"), closes=thread.number)
+    await run_commands(
+        services, pulls, delivery, thread, thread_default_branch=repository.get("default_branch"), closes=thread.number
+    )

@@ -357,8 +357,8 @@ def _default_org(config: Config, repo: str | None) -> str | None:
     return orgs.pop() if len(orgs) == 1 else None
 
 
-def replay(files: ConfigFiles, commands: list[tuple[str, str]]) -> tuple[str | None, ChangeText | None]:
-    """Apply already-authorised command lines ``(line, user)`` in order to ``files``.
+def replay(files: ConfigFiles, commands: list[tuple[str, str, str | None]]) -> tuple[str | None, ChangeText | None]:
+    """Apply already-authorised command lines ``(line, user, repository of the thread)`` in order to ``files``.
 
     Used to rebuild a pull request's change on top of the current default branch. A
     command that no longer applies (its entry is gone, nothing left to change) is
@@ -367,8 +367,8 @@ def replay(files: ConfigFiles, commands: list[tuple[str, str]]) -> tuple[str | N
     """
     text = files.repositories
     combined: ChangeText | None = None
-    for line, user in commands:
-        outcome = run(Request(comment=line, user=user, permission="admin"), ConfigFiles(text, files.base))
+    for line, user, repo in commands:
+        outcome = run(Request(comment=line, user=user, permission="admin", repo=repo), ConfigFiles(text, files.base))
         for reply in outcome.replies:
             if reply.change is None:
                 continue

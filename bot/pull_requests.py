@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot import config_source, pipeline, render
@@ -40,6 +40,7 @@ class Requested:
     line: str
     user: str
     source: str
+    repo: str | None = None
 
 
 @dataclass
@@ -84,6 +85,19 @@ def state_key(owner: str, repo: str, scale_set: str) -> str:
     return f"pull:{owner}/{repo}:{scale_set}".lower()
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery's pull request work goes: the installation, the configuration
+    repository as last read, and the issue a pull request should close."""
+
+    inst: Installation
+    delivery_id: str
+    owner: str
+    repo: str
+    snapshot: config_source.Snapshot
+    closes: int | None = None
+
+
 class PullRequests:
     """Opens and updates the pull requests of one configuration repository."""
 
@@ -94,23 +108,14 @@ class PullRequests:
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
-    async def submit(
-        self,
-        inst: Installation,
-        delivery_id: str,
-        config: tuple[str, str],
-        snapshot: config_source.Snapshot,
-        scale_set: str,
-        requested: list[Requested],
-        closes: int | None = None,
-    ) -> Result:
+    async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
         """Put ``requested`` into the set's pull request, opening one if needed.
 
-        ``snapshot`` is the default branch as the caller just read it; it is read again
-        only after a write conflict."""
-        key = state_key(*config, scale_set)
+        ``target.snapshot`` is the default branch as the caller just read it; it is read
+        again only after a write conflict."""
+        key = state_key(target.owner, target.repo, scale_set)
         async with self._lock(key):
-            done = await asyncio.to_thread(self.inbox.step, delivery_id, f"pull:{scale_set}")
+            done = await asyncio.to_thread(self.inbox.step, target.delivery_id, f"pull:{scale_set}")
             if done is not None:
                 number, url = done.split(" ", 1)
                 return Result(int(number), url, created=False)
@@ -118,74 +123,66 @@ class PullRequests:
             current = OpenPull.load(saved) if saved else None
             known = current.commands if current else []
             commands = known + [r for r in requested if r not in known]
-            result = await self._write(inst, delivery_id, config, snapshot, scale_set, current, commands, closes)
+            if current is not None and target.closes is None:
+                target = replace(target, closes=current.closes)
+            result = await self._write(target, scale_set, current, commands)
             if result.number is not None:
-                await asyncio.to_thread(self.inbox.record, delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}")
+                await asyncio.to_thread(
+                    self.inbox.record, target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}"
+                )
             return result
 
     async def _write(
-        self,
-        inst: Installation,
-        delivery_id: str,
-        config: tuple[str, str],
-        snapshot: config_source.Snapshot,
-        scale_set: str,
-        current: OpenPull | None,
-        commands: list[Requested],
-        closes: int | None,
+        self, target: Target, scale_set: str, current: OpenPull | None, commands: list[Requested]
     ) -> Result:
-        owner, repo = config
         branch = f"runners-bot/{scale_set}"
-        closes = closes or (current.closes if current else None)
         for attempt in range(MAX_CONFLICTS):
             if attempt:
-                snapshot = await config_source.latest(inst, owner, repo, snapshot.base)
-            new_text, change = pipeline.replay(snapshot.files, [(c.line, c.user) for c in commands])
+                fresh = await config_source.latest(target.inst, target.owner, target.repo, target.snapshot.base)
+                target = replace(target, snapshot=fresh)
+            new_text, change = pipeline.replay(target.snapshot.files, [(c.line, c.user, c.repo) for c in commands])
             if new_text is None or change is None:
-                return Result(None, "", False, problem="the change is already on the default branch, or no longer applies")
-            text = render.pull_request(change, [(c.user, c.source) for c in commands], closes)
+                return Result(
+                    None, "", False, problem="the change is already on the default branch, or no longer applies"
+                )
+            text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes)
             try:
-                await self._commit(inst, delivery_id, config, branch, snapshot, new_text, text.commit_message)
+                await self._commit(target, branch, new_text, text.commit_message)
             except Conflict as exc:
                 log.info("retrying after a write conflict: %s", exc)
                 continue
-            pull = await self._pull(inst, config, snapshot.base, branch, current, text)
-            state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, closes)
-            await asyncio.to_thread(self.inbox.put, state_key(owner, repo, scale_set), state.dump())
-            return Result(state.number, state.url, created=current is None or current.number != state.number, change=change)
+            pull = await self._pull(target, branch, current, text)
+            state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
+            await asyncio.to_thread(self.inbox.put, state_key(target.owner, target.repo, scale_set), state.dump())
+            return Result(
+                state.number, state.url, created=current is None or current.number != state.number, change=change
+            )
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
-    async def _commit(
-        self,
-        inst: Installation,
-        delivery_id: str,
-        config: tuple[str, str],
-        branch: str,
-        snapshot: config_source.Snapshot,
-        text: str,
-        message: str,
-    ) -> None:
+    async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
         step = f"commit:{branch}"
-        if await asyncio.to_thread(self.inbox.step, delivery_id, step) is not None:
+        if await asyncio.to_thread(self.inbox.step, target.delivery_id, step) is not None:
             return
-        owner, repo = config
+        inst, owner, repo, snapshot = target.inst, target.owner, target.repo, target.snapshot
         if not await inst.create_branch(owner, repo, branch, snapshot.commit):
             # The branch exists (an open pull request, or a stale one): rebuild it on the head.
             await inst.reset_branch(owner, repo, branch, snapshot.commit)
         commit = await inst.put_file(
             owner, repo, REPOSITORIES_FILE, text=text, sha=snapshot.repositories_sha, branch=branch, message=message
         )
-        await asyncio.to_thread(self.inbox.record, delivery_id, step, commit)
+        await asyncio.to_thread(self.inbox.record, target.delivery_id, step, commit)
 
     async def _pull(
-        self, inst: Installation, config: tuple[str, str], base: str, branch: str, current: OpenPull | None, text: render.PullRequestText
+        self, target: Target, branch: str, current: OpenPull | None, text: render.PullRequestText
     ) -> dict[str, Any]:
-        owner, repo = config
+        inst, owner, repo = target.inst, target.owner, target.repo
         if current is not None:
             updated = await inst.update_pull(owner, repo, current.number, title=text.title, body=text.body)
             if updated.get("state") == "open":
                 return updated
-        created = await inst.create_pull(owner, repo, head=branch, base=base, title=text.title, body=text.body)
+        created = await inst.create_pull(
+            owner, repo, head=branch, base=target.snapshot.base, title=text.title, body=text.body
+        )
         if created is None:
             # Opened before the state database knew (a crash, or a restored database).
             existing = await inst.open_pull(owner, repo, branch)

@@ -265,11 +265,24 @@ class FakeGitHub:
         repo = self._repo(p)
         if repo is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
-        sample = SPEC.sample("GET", "/repos/{owner}/{repo}", "200", name=repo.name, full_name=repo.full_name, default_branch=repo.default_branch)
+        sample = SPEC.sample(
+            "GET",
+            "/repos/{owner}/{repo}",
+            "200",
+            name=repo.name,
+            full_name=repo.full_name,
+            default_branch=repo.default_branch,
+        )
         return JSONResponse(sample)
 
     def op_post_issue_reactions(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
-        response = SPEC.sample("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions", "201", id=next(self._ids), content=body["content"])
+        response = SPEC.sample(
+            "POST",
+            "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+            "201",
+            id=next(self._ids),
+            content=body["content"],
+        )
         self.reactions.append({"issue": int(p["issue_number"]), "content": body["content"], "response": response})
         return JSONResponse(response, status_code=201)
 

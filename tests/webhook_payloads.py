@@ -82,3 +82,48 @@ def delivery(
         "x-hub-signature-256": sign(secret, body),
     }
     return body, headers
+
+
+def pull_closed_payload(
+    repo: str, number: int, branch: str, *, merged: bool, merge_sha: str | None = None
+) -> dict[str, Any]:
+    payload = example("pull_request", "closed")
+    pull = payload["pull_request"]
+    pull.update(number=number, merged=merged, merge_commit_sha=merge_sha, state="closed")
+    pull["head"]["ref"] = branch
+    payload["number"] = number
+    _owner(payload["repository"], repo)
+    payload["sender"].update(login="maintainer", type="User")
+    payload["installation"] = {"id": 42, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}
+    return payload
+
+
+def issue_opened_payload(
+    repo: str, number: int, body: str, *, user: str = "octocat", label: str = "runners-onboarding"
+) -> dict[str, Any]:
+    payload = example("issues", "opened")
+    issue = payload["issue"]
+    issue.update(number=number, body=body, html_url=f"https://github.com/{repo}/issues/{number}")
+    issue["labels"] = [
+        {"id": 1, "node_id": "x", "url": "", "name": label, "color": "ededed", "default": False, "description": None}
+    ]
+    issue["user"].update(login=user, type="User")
+    payload["sender"].update(login=user, type="User")
+    _owner(payload["repository"], repo)
+    payload["installation"] = {"id": 42, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}
+    return payload
+
+
+def rendered_form(answers: dict[str, str]) -> str:
+    """An issue body as GitHub renders an issue form (``### Label`` then the answer)."""
+    order = [
+        "Repository",
+        "Organisation",
+        "Category",
+        "Resource profile",
+        "Minimum runners",
+        "Maximum runners",
+        "Needs Docker",
+        "Justification",
+    ]
+    return "\n\n".join(f"### {label}\n\n{answers.get(label) or '_No response_'}" for label in order)
