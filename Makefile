@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-editor bench-ingest bench-api clean
 
 setup: $(STAMP)
 
@@ -31,9 +31,19 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
-## bench: benchmarks, printed as tables with ratios against a baseline measured in the same run
-bench: setup
+## bench: every benchmark, each a table with ratios against a baseline measured in the same run
+bench: bench-editor bench-api bench-ingest
+
+bench-editor: setup
 	$(BIN)/python bench/bench_editor.py
+
+bench-api: setup
+	$(BIN)/python bench/bench_api_calls.py
+
+# wrk comes from Debian's packages (installed here when missing; needs root, as on CI machines).
+bench-ingest: setup
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python bench/bench_ingest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

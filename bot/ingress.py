@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+import orjson
+from starlette.types import Receive, Scope, Send
 
 from bot.events import classify
 from bot.inbox import Delivery, Inbox
@@ -28,17 +27,9 @@ log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` value GitHub sends for ``body``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def _answer(status: int, message: str) -> Response:
-    return JSONResponse({"message": message}, status_code=status)
-
-
 class WebhookEndpoint:
-    """The ASGI endpoint; ``submit`` hands stored delivery ids to the workers."""
+    """A raw ASGI app (the hot path skips request/response objects); ``submit`` hands
+    stored delivery ids to the workers."""
 
     def __init__(self, secret: str, inbox: Inbox, metrics: Metrics, submit: Callable[[str], None]) -> None:
         self.secret = secret.encode()
@@ -46,47 +37,59 @@ class WebhookEndpoint:
         self.metrics = metrics
         self.submit = submit
 
-    async def _body(self, request: Request) -> bytes | None:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        status, message = await self._handle(headers, receive)
+        body = orjson.dumps({"message": message})
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY:
             return None
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
                 return None
             chunks.append(chunk)
+            more = message.get("more_body", False)
         return b"".join(chunks)
 
-    async def handle(self, request: Request) -> Response:
-        body = await self._body(request)
+    async def _handle(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[int, str]:
+        body = await self._body(headers, receive)
         if body is None:
             self.metrics.deliveries.labels("unknown", "too_large").inc()
-            return _answer(413, f"payload larger than {MAX_BODY} bytes")
-        sent = request.headers.get("x-hub-signature-256", "")
-        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            return 413, f"payload larger than {MAX_BODY} bytes"
+        sent = headers.get(b"x-hub-signature-256", b"")
+        expected = b"sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(sent, expected):
             self.metrics.signature_failures.inc()
-            return _answer(401, "missing or wrong X-Hub-Signature-256")
-        event = request.headers.get("x-github-event")
-        delivery_id = request.headers.get("x-github-delivery")
+            return 401, "missing or wrong X-Hub-Signature-256"
+        event = headers.get(b"x-github-event", b"").decode("latin-1")
+        delivery_id = headers.get(b"x-github-delivery", b"").decode("latin-1")
         if not event or not delivery_id or len(delivery_id) > 100:
             self.metrics.deliveries.labels(event or "unknown", "bad_request").inc()
-            return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+            return 400, "X-GitHub-Event and X-GitHub-Delivery headers are required"
         try:
-            payload: Any = json.loads(body)
-        except ValueError:
+            payload: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
             self.metrics.deliveries.labels(event, "bad_request").inc()
-            return _answer(400, "the body is not a JSON object")
+            return 400, "the body is not a JSON object"
         if event == "ping":
             self.metrics.deliveries.labels(event, "pong").inc()
-            return JSONResponse({"message": "pong"})
+            return 200, "pong"
         verdict = classify(event, payload)
         if verdict.work is None:
             self.metrics.deliveries.labels(event, "ignored").inc()
-            return JSONResponse({"message": f"ignored: {verdict.reason}"})
+            return 200, f"ignored: {verdict.reason}"
         installation = payload.get("installation")
         delivery = Delivery(
             id=delivery_id,
@@ -98,7 +101,7 @@ class WebhookEndpoint:
         )
         if not await self.inbox.add(delivery):
             self.metrics.deliveries.labels(event, "duplicate").inc()
-            return JSONResponse({"message": "duplicate delivery: already accepted"})
+            return 200, "duplicate delivery: already accepted"
         self.metrics.deliveries.labels(event, "accepted").inc()
         self.submit(delivery_id)
-        return JSONResponse({"message": "accepted"}, status_code=202)
+        return 202, "accepted"

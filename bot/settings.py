@@ -120,7 +120,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         host=get("HOST") or "0.0.0.0",
         port=port,
         log_level=level,
-        workers=int(number("RUNNERS_BOT_WORKERS", 4, minimum=1, integer=True)),
+        workers=int(number("RUNNERS_BOT_WORKERS", 4, minimum=0, integer=True)),
         recovery_interval=number("RUNNERS_BOT_RECOVERY_INTERVAL", 600.0),
         github_timeout=number("RUNNERS_BOT_GITHUB_TIMEOUT", 10.0, minimum=0.1),
         max_rate_limit_wait=number("RUNNERS_BOT_MAX_RATE_LIMIT_WAIT", 60.0),

@@ -122,7 +122,7 @@ class _Network(httpx.AsyncBaseTransport):
 async def harness(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
     transport = _Network(httpx.ASGITransport(app=fake.app), "/api/v3")
     app = build(settings, transport=transport)
-    async with app.asgi.router.lifespan_context(app.asgi):
+    async with app.starlette.router.lifespan_context(app.starlette):
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
         async with client:
             yield Harness(app, fake, client)
