@@ -159,6 +159,8 @@ class Effective:
     max_runners: int
     profile: str
     resources: Profile | None
+    storage: str
+    dind: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,8 @@ class Config:
         base = self.base_config
         category = base.categories.get(entry.category or "", LineMap())
         profile = entry.profile or _str(category.get("profile")) or base.default_profile or ""
+        resources = base.profiles.get(profile)
+        work = _map(entry.raw.get("storage")).get("work")
         return Effective(
             name=entry.name or "",
             org=entry.org or "",
@@ -184,7 +188,10 @@ class Config:
             min_runners=entry.min_runners if entry.min_runners is not None else base.default_min,
             max_runners=entry.max_runners if entry.max_runners is not None else base.default_max,
             profile=profile,
-            resources=base.profiles.get(profile),
+            resources=resources,
+            # Same rule as charts/runners-fleet: an entry's storage.work wins over its profile's.
+            storage=str(work or (resources.storage if resources else "")),
+            dind=entry.raw.get("dind") is True,
         )
 
 

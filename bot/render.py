@@ -79,7 +79,7 @@ def _resource_fields(e: Effective | None) -> list[str]:
         f"`{e.profile}`",
         f"{r.cpu_request} / {r.cpu_limit}" if r else "?",
         f"{r.memory_request} / {r.memory_limit}" if r else "?",
-        r.storage if r else "?",
+        e.storage or "?",
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import Harness
-from openapi_check import OpenAPI
+from fakegithub import SPEC
 
 from bot.inbox import Delivery
 from bot.recovery import to_redeliver
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.anyio
 
 
 def item(delivery_id: int, guid: str, status_code: int, when: str = "2026-11-27T01:00:00Z") -> dict[str, object]:
-    sample = OpenAPI().example("GET", "/app/hook/deliveries", "200")[0]
+    sample = SPEC.example("GET", "/app/hook/deliveries", "200")[0]
     ok = 200 <= status_code < 300
     return {
         **sample,

@@ -1,0 +1,24 @@
+# runners-bot: the GitHub App webhook server. Build: docker build -t runners-bot .
+# Stage 1 builds a wheel and installs it with its dependencies into a virtualenv.
+FROM python:3.11.14-slim-bookworm AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/runners-bot
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY templates ./templates
+RUN /opt/runners-bot/bin/pip install .
+
+# Stage 2: only the virtualenv, as a non-root user with a read-only-friendly layout.
+FROM python:3.11.14-slim-bookworm
+ENV PATH=/opt/runners-bot/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    RUNNERS_BOT_STATE=/var/lib/runners-bot/state.sqlite3 PORT=3000
+RUN groupadd --system --gid 10001 runners-bot \
+    && useradd --system --uid 10001 --gid runners-bot --home-dir /var/lib/runners-bot --shell /usr/sbin/nologin runners-bot \
+    && mkdir -p /var/lib/runners-bot && chown runners-bot:runners-bot /var/lib/runners-bot
+COPY --from=build /opt/runners-bot /opt/runners-bot
+USER 10001:10001
+WORKDIR /var/lib/runners-bot
+EXPOSE 3000
+ENTRYPOINT ["runners-bot"]
+CMD ["serve"]
