@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import config_source, pipeline, render
+from bot import config_source, pipeline, render, rollout
 from bot.config import ConfigFiles
 from bot.github import GitHubApp, Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
+from bot.kube import Kube, KubeUnavailable
 from bot.metrics import Metrics
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
@@ -124,12 +125,12 @@ async def permissions(
     return pipeline.Request(**{**request.__dict__, "permission": best(fallback), "permissions": found})
 
 
-async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
+async def handle(services: Services, pulls: PullRequests, kube: Kube | None, delivery: Delivery) -> None:
     """The handler for a comment holding ``/runners`` commands."""
     payload = json.loads(delivery.body)
     thread = Thread.from_payload(payload)
     default_branch = payload.get("repository", {}).get("default_branch")
-    await run_commands(services, pulls, delivery, thread, thread_default_branch=default_branch)
+    await run_commands(services, pulls, delivery, thread, thread_default_branch=default_branch, kube=kube)
 
 
 async def run_commands(
@@ -140,6 +141,7 @@ async def run_commands(
     *,
     thread_default_branch: str | None = None,
     closes: int | None = None,
+    kube: Kube | None = None,
 ) -> None:
     """parse → authorise → execute → report for the commands in ``thread.body``."""
     started = time.monotonic()
@@ -160,7 +162,8 @@ async def run_commands(
         closes=closes,
     )
     request = await permissions(inst, request, snapshot.files, config)
-    outcome = pipeline.run(request, snapshot.files)
+    live = await live_states(kube, request, snapshot.files)
+    outcome = pipeline.run(request, snapshot.files, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
     target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
     results = await _pull_requests(pulls, target, outcome, request)
     all_ok = outcome.ok
@@ -188,6 +191,26 @@ async def _pull_requests(
                 Requested(answer.command, request.user, request.source, request.repo)
             )
     return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
+
+
+async def live_states(kube: Kube | None, request: pipeline.Request, files: ConfigFiles) -> dict[str, str]:
+    """The live state of every scale set a ``status`` command asks about, as reply text."""
+    targets = pipeline.status_targets(request, files)
+    if not targets:
+        return {}
+    if kube is None:
+        return {
+            t.scale_set: "Live state: not available (runners-bot has no cluster access configured)." for t in targets
+        }
+    found = {}
+    for target in targets:
+        try:
+            state = await kube.aread(target.scale_set, target.namespace)
+        except KubeUnavailable as exc:
+            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({exc})."
+            continue
+        found[target.scale_set] = rollout.live_summary(state)
+    return found
 
 
 async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:

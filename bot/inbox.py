@@ -93,6 +93,8 @@ class Inbox(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def keys(self, prefix: str) -> list[str]: ...
+
     def writable(self) -> bool: ...
 
     def close(self) -> None: ...
@@ -195,6 +197,10 @@ class SQLiteInbox:
 
     def delete(self, key: str) -> None:
         self._query("DELETE FROM kv WHERE key = ?", (key,))
+
+    def keys(self, prefix: str) -> list[str]:
+        rows = self._query("SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + "\uffff"))
+        return [str(r[0]) for r in rows]
 
     def writable(self) -> bool:
         try:

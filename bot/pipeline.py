@@ -181,6 +181,23 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
 
 
+def status_targets(request: Request, files: ConfigFiles) -> list[Effective]:
+    """The effective settings of every entry a ``status`` command of the comment names."""
+    try:
+        config = parse(files.repositories, files.base)
+    except YamlError:
+        return []
+    found: dict[str, Effective] = {}
+    for item in parse_comment(request.comment).items:
+        if isinstance(item, Command) and item.verb == "status":
+            try:
+                effective = config.effective(resolve_target(config, item.target, request.repo))
+            except _Refused:
+                continue
+            found[effective.scale_set] = effective
+    return list(found.values())
+
+
 def write_targets(request: Request, files: ConfigFiles) -> list[str]:
     """``owner/name`` of every repository a config-changing command of the comment aims at.
 

@@ -1,7 +1,7 @@
 """Feature: a runners-bot pull request was closed (merged or not).
 
 Either way the scale set has no open pull request any more, so the next command for it
-opens a new one. (Following the rollout of a merged change is the rollout feature's.)
+opens a new one. A merged one starts following the rollout (:mod:`bot.rollout_watch`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from bot.comment_commands import Services
 from bot.events import BOT_BRANCH_PREFIX
 from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
+from bot.rollout_watch import Merged, RolloutWatcher
 
 log = logging.getLogger(__name__)
 
 
-async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
+async def handle(services: Services, pulls: PullRequests, watcher: RolloutWatcher, delivery: Delivery) -> None:
     payload = json.loads(delivery.body)
     pull = payload["pull_request"]
     repository = payload["repository"]
@@ -26,5 +27,10 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
     if config_source.repository(services.settings, owner, repo) != (owner, repo):
         return  # a branch of the same name in some other repository
     scale_set = str(pull["head"]["ref"]).removeprefix(BOT_BRANCH_PREFIX)
-    await pulls.closed((owner, repo), scale_set, int(pull["number"]))
+    state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
+    if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
+        merged = Merged(
+            (owner, repo), int(pull["number"]), str(pull["merge_commit_sha"]), scale_set, delivery.installation
+        )
+        await watcher.begin(merged, state)
     log.info("pull request #%s for %s closed (merged: %s)", pull["number"], scale_set, bool(pull.get("merged")))

@@ -192,10 +192,14 @@ class PullRequests:
         await inst.label(owner, repo, int(created["number"]), LABELS)
         return created
 
-    async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> None:
-        """A bot pull request was closed (merged or not): the next command starts a new one."""
+    async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> OpenPull | None:
+        """A bot pull request was closed (merged or not): the next command starts a new one.
+
+        Returns what was remembered of it (who asked, where), or None."""
         key = state_key(*config, scale_set)
         async with self._lock(key):
             saved = await asyncio.to_thread(self.inbox.get, key)
             if saved and OpenPull.load(saved).number == number:
                 await asyncio.to_thread(self.inbox.delete, key)
+                return OpenPull.load(saved)
+            return None

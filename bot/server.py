@@ -31,9 +31,11 @@ from bot.dispatch import Dispatcher
 from bot.github import GitHubApp
 from bot.inbox import Inbox, SQLiteInbox
 from bot.ingress import WebhookEndpoint
+from bot.kube import Kube, api_client
 from bot.metrics import Metrics
 from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
+from bot.rollout_watch import RolloutWatcher
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class App:
     github: GitHubApp
     dispatcher: Dispatcher
     recovery: Recovery
+    watcher: RolloutWatcher
     starlette: Starlette
     asgi: FastPath
 
@@ -78,9 +81,11 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     github = GitHubApp(settings, metrics, transport)
     services = Services(settings, store, github, metrics)
     pulls = PullRequests(store)
+    kube = _kube(settings)
+    watcher = RolloutWatcher(services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout)
     handlers = {
-        "command": functools.partial(comment_commands.handle, services, pulls),
-        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls),
+        "command": functools.partial(comment_commands.handle, services, pulls, kube),
+        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls, watcher),
         "onboarding": functools.partial(onboarding.handle, services, pulls),
     }
     dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
@@ -102,12 +107,14 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await dispatcher.start()
+        await watcher.start()
         scan = asyncio.create_task(recovery.run(), name="recovery")
         log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
         try:
             yield
         finally:
             scan.cancel()
+            await watcher.stop()
             await dispatcher.stop()
             await asyncio.to_thread(store.close)
 
@@ -118,7 +125,20 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         Route("/metrics", metrics_route, methods=["GET"]),
     ]
     starlette = Starlette(routes=routes, lifespan=lifespan)
-    return App(settings, store, metrics, github, dispatcher, recovery, starlette, FastPath(endpoint, starlette))
+    return App(
+        settings, store, metrics, github, dispatcher, recovery, watcher, starlette, FastPath(endpoint, starlette)
+    )
+
+
+def _kube(settings: Settings) -> Kube | None:
+    """The cluster reader, or None when there is no cluster to read (reports then say so)."""
+    if not settings.kube_enabled:
+        return None
+    try:
+        return Kube(api_client(settings.kube_api), settings.argocd_namespace, settings.controller_namespace)
+    except Exception as exc:  # no in-cluster config and no kubeconfig: run without live state
+        log.warning("no Kubernetes access (%s): rollout reports and status will say so", exc)
+        return None
 
 
 def run_server() -> int:

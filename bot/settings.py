@@ -46,6 +46,11 @@ class Settings:
     github_timeout: float = 10.0
     max_rate_limit_wait: float = 60.0
     retry_base_delay: float = 1.0
+    controller_namespace: str = "arc-systems"
+    kube_api: str | None = None
+    kube_enabled: bool = True
+    rollout_interval: float = 5.0
+    rollout_timeout: float = 900.0
 
     @property
     def config_owner_repo(self) -> tuple[str, str] | None:
@@ -125,6 +130,11 @@ def _parse(env: Mapping[str, str]) -> Settings:
         github_timeout=number("RUNNERS_BOT_GITHUB_TIMEOUT", 10.0, minimum=0.1),
         max_rate_limit_wait=number("RUNNERS_BOT_MAX_RATE_LIMIT_WAIT", 60.0),
         retry_base_delay=number("RUNNERS_BOT_RETRY_BASE_DELAY", 1.0),
+        controller_namespace=get("ARC_CONTROLLER_NAMESPACE") or "arc-systems",
+        kube_api=get("RUNNERS_BOT_KUBE_API"),
+        kube_enabled=(get("RUNNERS_BOT_KUBE") or "on").lower() not in ("off", "false", "0", "no"),
+        rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", 5.0, minimum=0.01),
+        rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", 900.0, minimum=1),
     )
     if problems:
         raise SettingsError(problems)

@@ -470,6 +470,7 @@ class FakeGitHub:
         comment = self.comments.get(int(p["comment_id"]))
         if comment is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
+        comment.setdefault("_history", [comment["body"]]).append(body["body"])
         comment["body"] = body["body"]
         return JSONResponse({k: v for k, v in comment.items() if not k.startswith("_")})
 

@@ -1,0 +1,97 @@
+"""The one module that talks to Kubernetes, read-only, with the official client.
+
+It reads exactly what the RBAC in charts/runners-bot grants: ArgoCD Applications in
+``ARGOCD_NAMESPACE``, AutoscalingRunnerSets, and pods (the listener in the controller
+namespace, runners in the scale set's namespace). The client is synchronous, so calls
+run in a thread. A cluster that cannot be reached raises :class:`KubeUnavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+LISTENER_SELECTOR = "actions.github.com/scale-set-name={}"
+RUNNER_SELECTOR = "app.kubernetes.io/component=runner"
+TIMEOUT = 10
+
+
+class KubeUnavailable(Exception):
+    """The Kubernetes API could not be reached or refused the call."""
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What one look at the cluster saw for a scale set (raw objects as plain dicts)."""
+
+    application: dict[str, Any] | None
+    runner_set: dict[str, Any] | None
+    listeners: list[dict[str, Any]]
+    runners: list[dict[str, Any]]
+
+
+def api_client(host: str | None = None) -> client.ApiClient:
+    """In-cluster configuration, else ``KUBECONFIG``; ``host`` for a plain URL (tests, proxies)."""
+    if host is not None:
+        configuration = client.Configuration()
+        configuration.host = host
+        return client.ApiClient(configuration)
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class Kube:
+    """Reads the state of one scale set."""
+
+    def __init__(self, api: client.ApiClient, argocd_namespace: str, controller_namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.api = api
+        self.argocd_namespace = argocd_namespace
+        self.controller_namespace = controller_namespace
+
+    def _get(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            found: Any = self.custom.get_namespaced_custom_object(
+                group, "v1alpha1", namespace, plural, name, _request_timeout=TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubeUnavailable(f"{plural}/{name}: {exc.status} {exc.reason}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
+        return found if isinstance(found, dict) else None
+
+    def _pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        try:
+            pods = self.core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=TIMEOUT)
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise KubeUnavailable(f"pods in {namespace}: {exc.status} {exc.reason}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
+        serialised: list[dict[str, Any]] = [self.api.sanitize_for_serialization(p) for p in pods.items]
+        return serialised
+
+    def read(self, scale_set: str, namespace: str) -> ClusterState:
+        """Four requests: Application, AutoscalingRunnerSet, listener pods, runner pods."""
+        return ClusterState(
+            application=self._get("argoproj.io", self.argocd_namespace, "applications", scale_set),
+            runner_set=self._get("actions.github.com", namespace, "autoscalingrunnersets", scale_set),
+            listeners=self._pods(self.controller_namespace, LISTENER_SELECTOR.format(scale_set)),
+            runners=self._pods(namespace, RUNNER_SELECTOR),
+        )
+
+    async def aread(self, scale_set: str, namespace: str) -> ClusterState:
+        return await asyncio.to_thread(self.read, scale_set, namespace)

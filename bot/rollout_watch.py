@@ -1,0 +1,190 @@
+"""Feature: after a runners-bot pull request merges, follow the rollout and report it.
+
+A merged bot pull request starts a *watch*, stored in the state database so that a
+restarted server resumes every unfinished watch (and never starts one twice). The watch
+looks at the cluster (four read requests per look; every ``interval`` seconds while
+things change, backing off to ``max_interval`` while they do not), judges the stages
+with :mod:`bot.rollout`, and edits its comments in place: one on the merged pull request
+and one on each thread where the change was asked for. It ends when the change is live,
+when a stage fails, or at the time limit with a report of what is stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot import config_source, rollout
+from bot.comment_commands import Services
+from bot.config import parse
+from bot.github import GitHubError
+from bot.kube import ClusterState, Kube, KubeUnavailable
+from bot.pull_requests import OpenPull
+from bot.rollout import Expected, Memory, Report
+
+log = logging.getLogger(__name__)
+
+PREFIX = "watch:"
+_THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
+
+
+@dataclass
+class Watch:
+    """One rollout being followed (persisted as JSON)."""
+
+    key: str
+    installation: int
+    expected: Expected
+    started: float
+    title: str
+    threads: list[list[Any]]  # [owner, repo, number, comment id or None]
+    memory: Memory = field(default_factory=Memory)
+    last_body: str = ""
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, text: str) -> Watch:
+        data = json.loads(text)
+        data["expected"] = Expected(**data["expected"])
+        data["memory"] = Memory(**data["memory"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A merged runners-bot pull request: where, which, at what commit, for which scale set."""
+
+    config: tuple[str, str]
+    number: int
+    merge_sha: str
+    scale_set: str
+    installation: int
+
+
+def threads_of(pull: OpenPull | None, config: tuple[str, str], number: int) -> list[list[Any]]:
+    """The merged pull request itself, then every thread a command came from (once each)."""
+    found = [[config[0], config[1], number, None]]
+    for command in pull.commands if pull else []:
+        match = _THREAD_URL.match(command.source)
+        if match:
+            thread = [match.group(1), match.group(2), int(match.group(3)), None]
+            if thread[:3] not in [t[:3] for t in found]:
+                found.append(thread)
+    return found
+
+
+def marker(key: str, index: int) -> str:
+    return f"<!-- runners-bot:{key}:{index} -->"
+
+
+class RolloutWatcher:
+    """Runs every watch as a task; the cluster is read through :class:`bot.kube.Kube`."""
+
+    def __init__(
+        self, services: Services, kube: Kube | None, *, interval: float, limit: float, max_interval: float = 30.0
+    ) -> None:
+        self.services = services
+        self.kube = kube
+        self.interval = interval
+        self.limit = limit
+        self.max_interval = max(max_interval, interval)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        for key in await asyncio.to_thread(self.services.inbox.keys, PREFIX):
+            self._spawn(key)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait for every running watch to end (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def begin(self, merged: Merged, pull: OpenPull | None) -> None:
+        """Start following a merged change, unless it is followed already."""
+        config, pull_number, merge_sha, scale_set = merged.config, merged.number, merged.merge_sha, merged.scale_set
+        key = f"{PREFIX}{scale_set}@{merge_sha}"
+        if await asyncio.to_thread(self.services.inbox.get, key) is not None:
+            return
+        inst = self.services.github.installation(merged.installation)
+        base = await inst.default_branch(*config)
+        snapshot = await config_source.read(inst, config[0], config[1], merge_sha, base)
+        parsed = parse(snapshot.files.repositories, snapshot.files.base)
+        entry = next((e for e in parsed.entries if e.scale_set == scale_set), None)
+        if entry is None:
+            log.info("merged pull request #%s removes %s: nothing to follow", pull_number, scale_set)
+            return
+        effective = parsed.effective(entry)
+        expected = Expected(scale_set, effective.namespace, merge_sha, effective.min_runners, effective.max_runners)
+        title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
+        watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
+        await asyncio.to_thread(self.services.inbox.put, key, watch.dump())
+        self._spawn(key)
+
+    def _spawn(self, key: str) -> None:
+        if key not in self._tasks:
+            task = asyncio.create_task(self._follow(key), name=key)
+            self._tasks[key] = task
+            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def _follow(self, key: str) -> None:
+        saved = await asyncio.to_thread(self.services.inbox.get, key)
+        if saved is None:
+            return
+        watch = Watch.load(saved)
+        wait = self.interval
+        report = rollout.initial(watch.expected)
+        while True:
+            elapsed = time.time() - watch.started
+            report = await self._look(watch, elapsed, report)
+            final = report.done or report.failed or elapsed >= self.limit
+            if elapsed >= self.limit and not (report.done or report.failed):
+                report = rollout.timed_out(report)
+            changed = await self._publish(watch, report, final)
+            if final:
+                await asyncio.to_thread(self.services.inbox.delete, key)
+                return
+            wait = self.interval if changed else min(wait * 2, self.max_interval)
+            await asyncio.sleep(wait)
+
+    async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
+        if self.kube is None:
+            return Report(previous.stages, unreachable="runners-bot has no cluster access configured")
+        try:
+            state: ClusterState = await self.kube.aread(watch.expected.scale_set, watch.expected.namespace)
+        except KubeUnavailable as exc:
+            return Report(previous.stages, unreachable=str(exc))
+        return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time())
+
+    async def _publish(self, watch: Watch, report: Report, final: bool) -> bool:
+        body = rollout.render_report(report, watch.expected, watch.title, final)
+        if body == watch.last_body:
+            return False
+        inst = self.services.github.installation(watch.installation)
+        for index, thread in enumerate(watch.threads):
+            owner, repo, number, comment_id = thread
+            text = f"{body}\n\n{marker(watch.key, index)}\n"
+            try:
+                if comment_id is None:
+                    comment_id = await inst.find_comment(owner, repo, number, marker(watch.key, index))
+                if comment_id is None:
+                    thread[3] = await inst.comment(owner, repo, number, text)
+                else:
+                    thread[3] = comment_id
+                    await inst.edit_comment(owner, repo, comment_id, text)
+            except GitHubError as exc:
+                log.warning("could not update the rollout report on %s/%s#%s: %s", owner, repo, number, exc)
+        watch.last_body = body
+        await asyncio.to_thread(self.services.inbox.put, watch.key, watch.dump())
+        return True

@@ -1,0 +1,194 @@
+"""A local HTTP server speaking the Kubernetes API paths runners-bot reads.
+
+State moves by *look*: each time the Application is read a new look begins, and the
+scenario decides what the cluster shows at that look (OutOfSync → Synced, Progressing →
+Healthy, pods Pending → Running, or one of ARC's failure modes). Objects are shaped as
+the API server returns them, so the official client deserialises them for real.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+Scenario = Callable[[int], dict[str, Any]]
+
+
+def stamp(seconds_ago: float = 0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+
+
+def application(
+    name: str,
+    *,
+    sync: str,
+    revision: str,
+    health: str,
+    phase: str | None = None,
+    message: str = "",
+    health_message: str = "",
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"sync": {"status": sync, "revision": revision}, "health": {"status": health}}
+    if health_message:
+        status["health"]["message"] = health_message
+    if phase:
+        status["operationState"] = {"phase": phase, "message": message, "startedAt": stamp(30), "finishedAt": stamp()}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "uid": "a1", "resourceVersion": "1"},
+        "spec": {"project": "default", "destination": {"namespace": f"arc-{name}"}},
+        "status": status,
+    }
+
+
+def runner_set(
+    name: str, namespace: str, *, low: int, high: int, current: int = 0, pending: int = 0, failed: int = 0
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "actions.github.com/v1alpha1",
+        "kind": "AutoscalingRunnerSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "githubConfigUrl": "https://github.com/acme/x",
+            "githubConfigSecret": "arc-github-app",
+            "minRunners": low,
+            "maxRunners": high,
+            "runnerScaleSetName": name,
+        },
+        "status": {
+            "currentRunners": current,
+            "pendingEphemeralRunners": pending,
+            "runningEphemeralRunners": current - pending,
+            "failedEphemeralRunners": failed,
+        },
+    }
+
+
+def pod(
+    name: str,
+    namespace: str,
+    *,
+    phase: str,
+    labels: dict[str, str],
+    age: float = 0,
+    unschedulable: str | None = None,
+    waiting: str | None = None,
+) -> dict[str, Any]:
+    status: dict[str, Any] = {"phase": phase, "conditions": []}
+    if unschedulable:
+        status["conditions"].append(
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable}
+        )
+    if waiting:
+        status["containerStatuses"] = [
+            {"name": "runner", "image": "ghcr.io/actions/actions-runner:2.329.0", "imageID": "", "ready": False, "restartCount": 0,
+             "state": {"waiting": {"reason": waiting, "message": f"Back-off pulling image: {waiting}"}}}
+        ]  # fmt: skip
+    return {
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "creationTimestamp": stamp(age)},
+        "spec": {"containers": [{"name": "runner", "image": "ghcr.io/actions/actions-runner:2.329.0"}]},
+        "status": status,
+    }
+
+
+def listener(scale_set: str, suffix: str, phase: str = "Running") -> dict[str, Any]:
+    labels = {
+        "actions.github.com/scale-set-name": scale_set,
+        "app.kubernetes.io/component": "runner-scale-set-listener",
+    }
+    return pod(f"{scale_set}-6cd58d58-listener{suffix}", "arc-systems", phase=phase, labels=labels)
+
+
+def runner(scale_set: str, namespace: str, number: int, phase: str = "Running", **extra: Any) -> dict[str, Any]:
+    return pod(
+        f"{scale_set}-runner-{number}",
+        namespace,
+        phase=phase,
+        labels={"app.kubernetes.io/component": "runner"},
+        **extra,
+    )
+
+
+@dataclass
+class FakeKube:
+    """Serves a scenario; ``requests`` records (time, path) of every request."""
+
+    scenario: Scenario | None = None
+    unavailable: bool = False
+    requests: list[tuple[float, str]] = field(default_factory=list)
+    looks: int = 0
+
+    def __post_init__(self) -> None:
+        self.app = Starlette(
+            routes=[
+                Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications/{name}", self._application),
+                Route(
+                    "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalingrunnersets/{name}",
+                    self._runner_set,
+                ),
+                Route("/api/v1/namespaces/{namespace}/pods", self._pods),
+            ]
+        )
+
+    def _now(self, request: Request) -> dict[str, Any] | None:
+        self.requests.append((time.monotonic(), request.url.path))
+        if self.unavailable or self.scenario is None:
+            return None
+        return self.scenario(max(self.looks - 1, 0))
+
+    @staticmethod
+    def _not_found(kind: str, name: str) -> JSONResponse:
+        body = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": f'{kind} "{name}" not found',
+            "reason": "NotFound",
+            "code": 404,
+        }
+        return JSONResponse(body, status_code=404)
+
+    async def _application(self, request: Request) -> JSONResponse:
+        self.looks += 1
+        state = self._now(request)
+        if state is None:
+            return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
+        found = state.get("application")
+        return (
+            JSONResponse(found) if found else self._not_found("applications.argoproj.io", request.path_params["name"])
+        )
+
+    async def _runner_set(self, request: Request) -> JSONResponse:
+        state = self._now(request)
+        if state is None:
+            return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
+        found = state.get("runner_set")
+        return (
+            JSONResponse(found)
+            if found
+            else self._not_found("autoscalingrunnersets.actions.github.com", request.path_params["name"])
+        )
+
+    async def _pods(self, request: Request) -> JSONResponse:
+        state = self._now(request)
+        if state is None:
+            return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
+        selector = request.query_params.get("labelSelector", "")
+        key, _, value = selector.partition("=")
+        pods = [
+            p
+            for p in state.get("listeners", []) + state.get("runners", [])
+            if p["metadata"]["labels"].get(key) == value
+        ]
+        pods = [p for p in pods if p["metadata"]["namespace"] == request.path_params["namespace"]]
+        return JSONResponse(
+            {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods}
+        )

@@ -1,0 +1,261 @@
+"""After merge: the rollout report, driven through the official Kubernetes client against a
+local fake API server whose state moves over time, and the fake GitHub."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import CONFIG_REPO, TEAM_REPO, Harness, _Network
+from fakekube import FakeKube, application, listener, runner, runner_set
+from servers import ThreadedServer
+from webhook_payloads import comment_payload, pull_closed_payload
+
+from bot.server import build
+from bot.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
+GOLDEN = Path(__file__).parent / "golden" / "rollout"
+Builder = Callable[[int, str], dict[str, Any]]
+
+
+@pytest.fixture
+def kube() -> Any:
+    fake = FakeKube()
+    with ThreadedServer(fake.app) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake
+
+
+async def start(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
+    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
+    async with app.starlette.router.lifespan_context(app.starlette), client:
+        yield Harness(app, fake, client)
+
+
+@pytest.fixture
+async def rollout(settings: Settings, fake: Any, kube: Any) -> AsyncIterator[Harness]:
+    tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=2.0)
+    async for harness in start(tuned, fake):
+        yield harness
+    assert fake.violations == []
+
+
+async def merge(harness: Harness, kube: FakeKube, builder: Builder) -> str:
+    await harness.send("issue_comment", comment_payload("/runners scale max=12"))
+    await harness.settle()
+    pull = harness.fake.merge(CONFIG_REPO, 100)
+    sha = pull["merge_commit_sha"]
+    kube.scenario = lambda look: builder(look, sha)
+    payload = pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    assert (await harness.send("pull_request", payload)).status_code == 202
+    await harness.settle()
+    await harness.app.watcher.idle()
+    return str(sha)
+
+
+def report_on(harness: Harness, repo: str, number: int) -> dict[str, Any]:
+    (comment,) = [c for c in harness.fake.thread_comments(repo, number) if c["body"].startswith("🚀")]
+    found: dict[str, Any] = comment
+    return found
+
+
+def normalised(body: str, sha: str) -> str:
+    body = body.replace(sha[:7], "<sha>")
+    body = re.sub(r"\| (\d+m \d\ds|\d+s) \|", "| <t> |", body)
+    body = re.sub(r"runners-bot:watch:[^ ]+", "runners-bot:watch:<key>", body)
+    return re.sub(r"-listener\d+", "-listener<n>", body)
+
+
+def golden(name: str, body: str) -> None:
+    path = GOLDEN / f"{name}.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    assert body == path.read_text(encoding="utf-8")
+
+
+def healthy(look: int, sha: str) -> dict[str, Any]:
+    synced = look >= 2
+    return {
+        "application": application(
+            SET,
+            sync="Synced" if synced else "OutOfSync",
+            revision=sha if synced else "0" * 40,
+            health="Healthy" if look >= 3 else "Progressing",
+        ),
+        "runner_set": runner_set(SET, NS, low=1, high=12 if look >= 3 else 10, current=1),
+        "listeners": [listener(SET, "")],
+        "runners": [runner(SET, NS, 1, "Running" if look >= 4 else "Pending")],
+    }
+
+
+async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube: FakeKube) -> None:
+    sha = await merge(rollout, kube, healthy)
+    comment = report_on(rollout, CONFIG_REPO, 100)
+    assert any("⏳" in body for body in comment["_history"]), "the report showed progress before the end"
+    golden("healthy", normalised(comment["body"], sha))
+    thread = report_on(rollout, TEAM_REPO, 7)
+    assert thread["body"].replace(thread["body"].splitlines()[-1], "") == comment["body"].replace(
+        comment["body"].splitlines()[-1], ""
+    )
+    assert kube.requests and len(kube.requests) == 4 * kube.looks, "four reads per look, nothing else"
+
+
+@pytest.mark.parametrize(
+    ("name", "builder"),
+    [
+        (
+            "sync-failed",
+            lambda look, sha: {
+                "application": application(
+                    SET,
+                    sync="OutOfSync",
+                    revision="0" * 40,
+                    health="Healthy",
+                    phase="Failed",
+                    message="one or more objects failed to apply, reason: admission webhook denied the request",
+                ),
+            },
+        ),
+        (
+            "degraded",
+            lambda look, sha: {
+                "application": application(
+                    SET,
+                    sync="Synced",
+                    revision=sha,
+                    health="Degraded",
+                    health_message="Deployment has timed out progressing",
+                ),
+            },
+        ),
+        (
+            "listener-churn",
+            lambda look, sha: {
+                "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+                "runner_set": runner_set(SET, NS, low=1, high=12),
+                "listeners": [listener(SET, str(look), "Failed")],
+            },
+        ),
+        (
+            "unschedulable",
+            lambda look, sha: {
+                "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+                "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
+                "listeners": [listener(SET, "")],
+                "runners": [
+                    runner(SET, NS, 1, "Pending", age=600, unschedulable="0/3 nodes are available: 3 Insufficient cpu.")
+                ],
+            },
+        ),
+        (
+            "image-pull",
+            lambda look, sha: {
+                "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+                "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
+                "listeners": [listener(SET, "")],
+                "runners": [runner(SET, NS, 1, "Pending", age=600, waiting="ImagePullBackOff")],
+            },
+        ),
+        (
+            "stuck-at-time-limit",
+            lambda look, sha: {
+                "application": application(SET, sync="OutOfSync", revision="0" * 40, health="Progressing")
+            },
+        ),
+    ],
+)
+async def test_failures_are_diagnosed(rollout: Harness, kube: FakeKube, name: str, builder: Builder) -> None:
+    sha = await merge(rollout, kube, builder)
+    golden(name, normalised(report_on(rollout, CONFIG_REPO, 100)["body"], sha))
+
+
+async def test_unreachable_cluster_is_reported(rollout: Harness, kube: FakeKube) -> None:
+    kube.unavailable = True
+    sha = await merge(rollout, kube, healthy)
+    comment = report_on(rollout, CONFIG_REPO, 100)
+    assert any("cannot be reached" in body for body in comment["_history"])
+    golden("unreachable", normalised(comment["body"], sha))
+
+
+async def test_restart_mid_watch_resumes_and_reports_once(settings: Settings, fake: Any, kube: FakeKube) -> None:
+    tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=30.0)  # type: ignore[attr-defined]
+    restarted = False
+
+    def stalls_until_restart(look: int, sha: str) -> dict[str, Any]:
+        return healthy(look, sha) if restarted else healthy(0, sha)
+
+    async for harness in start(tuned, fake):
+        await merge_without_waiting(harness, kube, stalls_until_restart)
+        while kube.looks < 3:
+            await asyncio.sleep(0.01)
+        assert len(harness.app.inbox.keys("watch:")) == 1
+    restarted = True
+    async for harness in start(tuned, fake):
+        await harness.app.watcher.idle()
+        comments = [c for c in fake.thread_comments(CONFIG_REPO, 100) if c["body"].startswith("🚀")]
+        assert len(comments) == 1, "the resumed watch edits the report it had posted"
+        assert "✅ Live" in comments[0]["body"]
+        assert harness.app.inbox.keys("watch:") == []
+
+
+async def merge_without_waiting(harness: Harness, kube: FakeKube, builder: Builder) -> str:
+    await harness.send("issue_comment", comment_payload("/runners scale max=12"))
+    await harness.settle()
+    pull = harness.fake.merge(CONFIG_REPO, 100)
+    sha = pull["merge_commit_sha"]
+    kube.scenario = lambda look: builder(look, sha)
+    await harness.send(
+        "pull_request", pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    )
+    await harness.settle()
+    return str(sha)
+
+
+async def test_redelivered_merge_does_not_start_a_second_watch(rollout: Harness, kube: FakeKube) -> None:
+    sha = await merge(rollout, kube, healthy)
+    payload = pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    await rollout.send("pull_request", payload)
+    await rollout.settle()
+    await rollout.app.watcher.idle()
+    assert len([c for c in rollout.fake.thread_comments(CONFIG_REPO, 100) if c["body"].startswith("🚀")]) == 1
+
+
+async def test_status_shows_live_state(rollout: Harness, kube: FakeKube) -> None:
+    kube.scenario = lambda look: healthy(5, "abcdef1" + "0" * 33)
+    await rollout.send("issue_comment", comment_payload("/runners status", user="reader"))
+    await rollout.settle()
+    (reply,) = rollout.fake.thread_comments(TEAM_REPO, 7)
+    assert (
+        "Live state: ArgoCD Synced at `abcdef1`, Healthy; scale set min 1, max 12, 1 current; listener Running; runners: 1 running, 0 pending."
+        in reply["body"]
+    )
+
+
+async def test_status_without_cluster_says_so(harness: Harness) -> None:
+    await harness.send("issue_comment", comment_payload("/runners status", user="reader"))
+    await harness.settle()
+    (reply,) = harness.fake.thread_comments(TEAM_REPO, 7)
+    assert "Live state: not available (runners-bot has no cluster access configured)." in reply["body"]
+
+
+async def test_looks_back_off_while_nothing_changes(rollout: Harness, kube: FakeKube) -> None:
+    # 2 s at the time limit, first interval 0.01 s doubling while the report stays the same:
+    # about log2(2 / 0.01) ≈ 8 looks, not the 200 a fixed interval would make.
+    def stuck(look: int, sha: str) -> dict[str, Any]:
+        return {"application": application(SET, sync="OutOfSync", revision="0" * 40, health="Progressing")}
+
+    await merge(rollout, kube, stuck)
+    assert 3 <= kube.looks <= 12
+    assert len(kube.requests) == 4 * kube.looks
