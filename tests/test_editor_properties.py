@@ -43,7 +43,8 @@ class Generated:
     spans: list[tuple[int, int]]  # first and last line (0-based) of each entry
 
 
-names = st.from_regex(r"[a-z][a-z0-9-]{0,12}[a-z0-9]", fullmatch=True)
+# Plain names must read back as themselves (YAML 1.1 reads "no", "on", "y" as booleans).
+names = st.from_regex(r"[a-z][a-z0-9-]{0,12}[a-z0-9]", fullmatch=True).filter(lambda n: yaml.safe_load(n) == n)
 
 
 @st.composite
