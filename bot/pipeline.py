@@ -59,7 +59,6 @@ class Reply:
     ok: bool
     text: str
     change: ChangeText | None = None
-    edit: Edit | None = None
 
 
 @dataclass(frozen=True)
@@ -232,7 +231,7 @@ def _change(command: Command, request: Request, state: _State, edit: Edit, name:
     scale_set = known.scale_set if known else ""
     change = ChangeText(command.verb, name, scale_set, before, after)
     next_step = f"Next: a pull request on branch `runners-bot/{scale_set}` for a maintainer to review and merge."
-    return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change, edit)
+    return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change)
 
 
 def _effective_by_name(config: Config | None, name: str) -> Effective | None:

@@ -52,16 +52,10 @@ async def rollout(settings: Settings, fake: Any, kube: Any) -> AsyncIterator[Har
 
 
 async def merge(harness: Harness, kube: FakeKube, builder: Builder) -> str:
-    await harness.send("issue_comment", comment_payload("/runners scale max=12"))
-    await harness.settle()
-    pull = harness.fake.merge(CONFIG_REPO, 100)
-    sha = pull["merge_commit_sha"]
-    kube.scenario = lambda look: builder(look, sha)
-    payload = pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
-    assert (await harness.send("pull_request", payload)).status_code == 202
-    await harness.settle()
+    """Command, merge, and follow the rollout to its end."""
+    sha = await merge_without_waiting(harness, kube, builder)
     await harness.app.watcher.idle()
-    return str(sha)
+    return sha
 
 
 def report_on(harness: Harness, repo: str, number: int) -> dict[str, Any]:
@@ -216,9 +210,8 @@ async def merge_without_waiting(harness: Harness, kube: FakeKube, builder: Build
     pull = harness.fake.merge(CONFIG_REPO, 100)
     sha = pull["merge_commit_sha"]
     kube.scenario = lambda look: builder(look, sha)
-    await harness.send(
-        "pull_request", pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
-    )
+    payload = pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    assert (await harness.send("pull_request", payload)).status_code == 202
     await harness.settle()
     return str(sha)
 
