@@ -59,7 +59,7 @@ async def measure(key: tuple[str, str], before: list[str], command: str, user: s
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             webhook_secret=SECRET, app_id=1, private_key=key[0], api_url="http://github.test", config_repo=CONFIG,
-            state_path=Path(tmp) / "state.sqlite3", workers=1, recovery_interval=0, retry_base_delay=0.01,
+            state_path=Path(tmp) / "state.sqlite3", workers=1, recovery_interval=0, retry_base_delay=0.01, kube_enabled=False,
         )  # fmt: skip
         app = build(settings, transport=httpx.ASGITransport(app=fake.app))
         async with app.starlette.router.lifespan_context(app.starlette):

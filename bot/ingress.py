@@ -36,6 +36,14 @@ class WebhookEndpoint:
         self.inbox = inbox
         self.metrics = metrics
         self.submit = submit
+        self._counters: dict[tuple[str, str], Any] = {}
+
+    def _count(self, event: str, outcome: str) -> None:
+        # Label lookups take a lock; the hot path keeps its children at hand.
+        child = self._counters.get((event, outcome))
+        if child is None:
+            child = self._counters[(event, outcome)] = self.metrics.deliveries.labels(event, outcome)
+        child.inc()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
@@ -64,7 +72,7 @@ class WebhookEndpoint:
     async def _handle(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[int, str]:
         body = await self._body(headers, receive)
         if body is None:
-            self.metrics.deliveries.labels("unknown", "too_large").inc()
+            self._count("unknown", "too_large")
             return 413, f"payload larger than {MAX_BODY} bytes"
         sent = headers.get(b"x-hub-signature-256", b"")
         expected = b"sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest().encode()
@@ -74,21 +82,21 @@ class WebhookEndpoint:
         event = headers.get(b"x-github-event", b"").decode("latin-1")
         delivery_id = headers.get(b"x-github-delivery", b"").decode("latin-1")
         if not event or not delivery_id or len(delivery_id) > 100:
-            self.metrics.deliveries.labels(event or "unknown", "bad_request").inc()
+            self._count(event or "unknown", "bad_request")
             return 400, "X-GitHub-Event and X-GitHub-Delivery headers are required"
         try:
             payload: Any = orjson.loads(body)
         except orjson.JSONDecodeError:
             payload = None
         if not isinstance(payload, dict):
-            self.metrics.deliveries.labels(event, "bad_request").inc()
+            self._count(event, "bad_request")
             return 400, "the body is not a JSON object"
         if event == "ping":
-            self.metrics.deliveries.labels(event, "pong").inc()
+            self._count(event, "pong")
             return 200, "pong"
         verdict = classify(event, payload)
         if verdict.work is None:
-            self.metrics.deliveries.labels(event, "ignored").inc()
+            self._count(event, "ignored")
             return 200, f"ignored: {verdict.reason}"
         installation = payload.get("installation")
         delivery = Delivery(
@@ -100,8 +108,8 @@ class WebhookEndpoint:
             body=body,
         )
         if not await self.inbox.add(delivery):
-            self.metrics.deliveries.labels(event, "duplicate").inc()
+            self._count(event, "duplicate")
             return 200, "duplicate delivery: already accepted"
-        self.metrics.deliveries.labels(event, "accepted").inc()
+        self._count(event, "accepted")
         self.submit(delivery_id)
         return 202, "accepted"
