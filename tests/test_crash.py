@@ -15,6 +15,7 @@ from webhook_payloads import comment_payload, delivery
 
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
 CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
+PULLS = "/repos/{owner}/{repo}/pulls"
 
 
 def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
@@ -26,15 +27,17 @@ def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
 
 
 @pytest.mark.parametrize(
-    ("held", "scenario"),
+    "case",
     [
-        (("GET", CONTENTS), "killed before any reply"),
-        (("POST", COMMENTS), "killed while the reply was being posted (GitHub created it)"),
+        (("GET", CONTENTS), "/runners help", "killed before any reply"),
+        (("POST", COMMENTS), "/runners help", "killed while the reply was being posted (GitHub created it)"),
+        (("POST", PULLS), "/runners scale max=12", "killed while the pull request was being opened (GitHub opened it)"),
     ],
 )
 def test_sigkill_mid_command_then_restart_completes_once(
-    fake: Any, rsa_keys: tuple[str, str], tmp_path: Path, held: tuple[str, str], scenario: str
+    fake: Any, rsa_keys: tuple[str, str], tmp_path: Path, case: tuple[tuple[str, str], str, str]
 ) -> None:
+    held, command, scenario = case
     with ThreadedServer(fake.app) as github:
         env = {
             "GITHUB_WEBHOOK_SECRET": SECRET,
@@ -49,7 +52,7 @@ def test_sigkill_mid_command_then_restart_completes_once(
         release = fake.hold(*held)
         first = BotProcess(env, tmp_path).start()
         try:
-            body, headers = delivery(SECRET, "issue_comment", comment_payload("/runners help"), "crash-1")
+            body, headers = delivery(SECRET, "issue_comment", comment_payload(command), "crash-1")
             assert (
                 httpx.post(f"{first.url}/api/github/webhooks", content=body, headers=headers, timeout=10).status_code
                 == 202
@@ -59,8 +62,10 @@ def test_sigkill_mid_command_then_restart_completes_once(
         finally:
             first.stop()
         release.set()  # the held call now completes at GitHub, but its caller is gone
-        if held[0] == "POST":
+        if held == ("POST", COMMENTS):
             wait_for(lambda: len(fake.thread_comments(TEAM_REPO, 7)) == 1, "GitHub to finish the orphaned comment")
+        if held == ("POST", PULLS):
+            wait_for(lambda: len(fake.pulls[CONFIG_REPO.lower()]) == 1, "GitHub to finish the orphaned pull request")
         second = BotProcess(env, tmp_path).start()
         try:
             wait_for(
@@ -73,8 +78,13 @@ def test_sigkill_mid_command_then_restart_completes_once(
             second.stop()
     replies = fake.thread_comments(TEAM_REPO, 7)
     assert len(replies) == 1, scenario
-    assert "**runners-bot** changes this fleet" in replies[0]["body"]
     assert [r["content"] for r in fake.reactions] == ["eyes", "+1"]
-    if held[0] == "POST":
+    if command == "/runners help":
+        assert "**runners-bot** changes this fleet" in replies[0]["body"]
+    else:
+        assert len(fake.pulls[CONFIG_REPO.lower()]) == 1, "no second pull request"
+        assert fake.count("PUT", CONTENTS) == 1, "no second commit"
+        assert "pull request [#100]" in replies[0]["body"]
+    if held == ("POST", COMMENTS):
         assert fake.count("GET", COMMENTS) == 1, "the orphaned reply was found by its marker, not posted again"
     assert fake.violations == []
