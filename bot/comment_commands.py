@@ -150,8 +150,16 @@ async def run_commands(
     inst = services.github.installation(delivery.installation)
     await once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes"))
     config = config_source.repository(services.settings, thread.owner, thread.repo)
-    hint = thread_default_branch if config == (thread.owner, thread.repo) else None
+    remembered = f"default-branch:{config[0]}/{config[1]}"
+    hint = (
+        thread_default_branch
+        if config == (thread.owner, thread.repo)
+        else await asyncio.to_thread(services.inbox.get, remembered)
+    )
     snapshot = await config_source.latest(inst, *config, hint)
+    if snapshot.base != hint:
+        # Remembered across restarts: asking GitHub for it costs a call per process otherwise.
+        await asyncio.to_thread(services.inbox.put, remembered, snapshot.base)
     request = pipeline.Request(
         comment=thread.body,
         user=thread.user,

@@ -37,6 +37,10 @@ async def latest(inst: Installation, owner: str, repo: str, default_branch: str 
     """The files at the head of the default branch (``default_branch`` saves asking for its name)."""
     base = default_branch or await inst.default_branch(owner, repo)
     head = await inst.head(owner, repo, base)
+    if head is None and default_branch is not None:
+        # The remembered name is stale (the default branch was renamed): ask GitHub.
+        base = await inst.default_branch(owner, repo)
+        head = await inst.head(owner, repo, base)
     if head is None:
         raise PermanentError(f"the default branch {base} of {owner}/{repo} was not found", 404)
     return await read(inst, owner, repo, head, base)

@@ -249,3 +249,11 @@ async def test_many_commands_at_once_stay_consistent(harness: Harness) -> None:
     text = harness.fake.file(CONFIG_REPO, REPOSITORIES_FILE, "runners-bot/arc-api-runners")
     assert "maxRunners: 17" in text or "maxRunners: 1" in text
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 6
+
+
+async def test_stale_remembered_default_branch_is_corrected(harness: Harness) -> None:
+    harness.app.inbox.put(f"default-branch:{CONFIG_REPO}", "master")  # renamed to main since
+    await command(harness, "/runners scale max=12")
+    (pull,) = pulls(harness)
+    assert pull["base"]["ref"] == "main"
+    assert harness.app.inbox.get(f"default-branch:{CONFIG_REPO}") == "main"
