@@ -20,25 +20,14 @@ from typing import Any
 
 from bot import config_source, pipeline, render, rollout
 from bot.config import ConfigFiles
-from bot.github import GitHubApp, Installation, PermanentError, Reaction
+from bot.github import Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.kube import Kube, KubeUnavailable
-from bot.metrics import Metrics
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
-from bot.settings import Settings
+from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Services:
-    """What feature handlers use: settings, state, GitHub and metrics."""
-
-    settings: Settings
-    inbox: Inbox
-    github: GitHubApp
-    metrics: Metrics
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import yaml
 
 from bot import names, render
-from bot.comment_commands import Services, Thread, once, reply, run_commands
+from bot.comment_commands import Thread, once, reply, run_commands
 from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
+from bot.services import Services
 
 FORM = "onboarding-form.yml"
 NO_RESPONSE = "_No response_"

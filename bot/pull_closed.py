@@ -10,11 +10,11 @@ import json
 import logging
 
 from bot import config_source
-from bot.comment_commands import Services
 from bot.events import BOT_BRANCH_PREFIX
 from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
 from bot.rollout_watch import Merged, RolloutWatcher
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot import config_source, rollout
-from bot.comment_commands import Services
 from bot.config import parse
 from bot.github import GitHubError
 from bot.kube import ClusterState, Kube, KubeUnavailable
 from bot.pull_requests import OpenPull
 from bot.rollout import Expected, Memory, Report
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 

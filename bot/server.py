@@ -26,7 +26,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import comment_commands, logs, onboarding, pull_closed
-from bot.comment_commands import Services
 from bot.dispatch import Dispatcher
 from bot.github import GitHubApp
 from bot.inbox import Inbox, SQLiteInbox
@@ -36,6 +35,7 @@ from bot.metrics import Metrics
 from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
 from bot.rollout_watch import RolloutWatcher
+from bot.services import Services
 from bot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
