@@ -210,7 +210,13 @@ def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:
     raw = entry.raw
-    if entry.name is None:
+    if entry.name is None and "name" in raw:
+        # YAML 1.1 reads unquoted yes/no/on/off and numbers as non-strings.
+        report.add(
+            raw.line_of("name"),
+            "name must be a string: YAML reads unquoted yes/no/on/off/true/false and numbers as other types; put the name in quotes",
+        )
+    elif entry.name is None:
         report.add(raw.line_of("name"), f"{where} needs 'name', the GitHub repository name")
     elif not names.is_repo_name(entry.name):
         report.add(

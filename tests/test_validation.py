@@ -68,6 +68,7 @@ def entry(extra: str = "", name: str = "alpha", scaling: str = "{minRunners: 1, 
         (entry(name="x" * 60), "is not a valid Kubernetes name (at most 63 characters)"),
         (entry().replace("org: acme", "org: -acme"), "values/repositories.yaml:3: org '-acme' is not a GitHub login"),
         (entry().replace("    org: acme\n", ""), "values/repositories.yaml:2: entry 'alpha' needs 'org'"),
+        (entry(name="no"), "values/repositories.yaml:2: name must be a string: YAML reads unquoted yes/no"),
         (
             entry("    runnerScaleSetName: Bad_Name\n"),
             "values/repositories.yaml:6: scale set name 'Bad_Name' is not a valid Kubernetes name",
