@@ -11,6 +11,7 @@ twice.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -111,7 +112,7 @@ async def permissions(
     if any(p not in WRITE_LEVELS for p in found.values()):
         config_name = f"{config[0]}/{config[1]}".lower()
         fallback = found.get(config_name) or await inst.permission(config[0], config[1], request.user)
-    return pipeline.Request(**{**request.__dict__, "permission": best(fallback), "permissions": found})
+    return dataclasses.replace(request, permission=best(fallback), permissions=found)
 
 
 async def handle(services: Services, pulls: PullRequests, kube: Kube | None, delivery: Delivery) -> None:

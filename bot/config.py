@@ -8,6 +8,7 @@ here, so the bot's PR bodies and the fleet chart agree on one definition.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,8 +196,13 @@ class Config:
         )
 
 
+@functools.lru_cache(maxsize=8)
 def parse(repositories_text: str, base_text: str) -> Config:
-    """Build the model; raise :class:`bot.yamlload.YamlError` on unreadable YAML."""
+    """Build the model; raise :class:`bot.yamlload.YamlError` on unreadable YAML.
+
+    Memoised: one comment asks for the same texts several times (targets, permissions,
+    the pipeline, replays), and a large file costs a second to parse. Nobody mutates a
+    Config, so sharing it is safe; exceptions are not cached and are raised again."""
     repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
     top = _map(repositories.data)
     items = top.get("repositories")

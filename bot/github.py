@@ -241,6 +241,7 @@ class Installation:
     def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]]) -> None:
         self.gh = client
         self._etags = etags
+        self._default_branches: dict[str, str] = {}
 
     async def _conditional(self, key: str, call: Any) -> Any:
         """Run ``call(headers)``; reuse the cached body when GitHub answers 304 Not Modified."""
@@ -303,14 +304,14 @@ class Installation:
 
     async def default_branch(self, owner: str, repo: str) -> str:
         """The repository's default branch, asked once per process."""
-        key = f"default-branch:{owner}/{repo}"
-        if key not in self._etags:
+        key = f"{owner}/{repo}"
+        if key not in self._default_branches:
             try:
                 response = await self.gh.rest.repos.async_get(owner, repo)
             except GitHubException as exc:
                 raise _translate(exc, f"reading {owner}/{repo}") from exc
-            self._etags[key] = ("", str(_data(response)["default_branch"]))
-        return str(self._etags[key][1])
+            self._default_branches[key] = str(_data(response)["default_branch"])
+        return self._default_branches[key]
 
     async def head(self, owner: str, repo: str, branch: str) -> str | None:
         """The commit a branch points at, or None when the branch does not exist."""

@@ -25,7 +25,6 @@ from bot import config_source, pipeline, render
 from bot.config import REPOSITORIES_FILE
 from bot.github import Conflict, Installation, TemporaryError
 from bot.inbox import Inbox
-from bot.render import ChangeText
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,6 @@ class Result:
     number: int | None
     url: str
     created: bool
-    change: ChangeText | None = None
     problem: str | None = None
 
     @property
@@ -154,9 +152,7 @@ class PullRequests:
             pull = await self._pull(target, branch, current, text)
             state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
             await asyncio.to_thread(self.inbox.put, state_key(target.owner, target.repo, scale_set), state.dump())
-            return Result(
-                state.number, state.url, created=current is None or current.number != state.number, change=change
-            )
+            return Result(state.number, state.url, created=current is None or current.number != state.number)
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
     async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
