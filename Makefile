@@ -4,6 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The real upstream charts and CRDs the tests render and validate through (tests/upstream.py):
+# ../shared/upstream when it is there, unless set already.
+UPSTREAM ?= $(abspath ../shared/upstream)
+ifneq ($(wildcard $(UPSTREAM)/arc-0.12.1/charts),)
+export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
+export UPSTREAM_DIR ?= $(UPSTREAM)
+endif
+
 .PHONY: setup demo test lint bench bench-editor bench-ingest bench-api clean
 
 setup: $(STAMP)

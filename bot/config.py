@@ -18,6 +18,7 @@ from bot.yamlload import LineMap, Loaded, YamlError, load
 
 REPOSITORIES_FILE = "values/repositories.yaml"
 BASE_CONFIG_FILE = "values/base-config.yaml"
+DEFAULT_DIND_PROFILE = "standard"  # the daemon's size for an entry whose category names none
 
 
 def _str(value: Any) -> str | None:
@@ -124,6 +125,7 @@ class BaseConfig:
     profiles: dict[str, Profile]
     categories: dict[str, LineMap]
     dind_profiles: dict[str, LineMap]
+    cache_storage_class: str | None = None
 
     @classmethod
     def from_raw(cls, raw: Any) -> BaseConfig:
@@ -145,6 +147,7 @@ class BaseConfig:
             profiles={str(k): Profile.from_raw(str(k), v) for k, v in profiles.items()},
             categories={str(k): _map(v) for k, v in _map(data.get("categories")).items()},
             dind_profiles={str(k): _map(v) for k, v in _map(_map(data.get("dind")).get("profiles")).items()},
+            cache_storage_class=_str(_map(data.get("caches")).get("storageClassName")),
         )
 
 
@@ -162,6 +165,8 @@ class Effective:
     resources: Profile | None
     storage: str
     dind: bool = False
+    dind_profile: str | None = None
+    cache: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,12 @@ class Config:
         category = base.categories.get(entry.category or "", LineMap())
         profile = entry.profile or _str(category.get("profile")) or base.default_profile or ""
         resources = base.profiles.get(profile)
-        work = _map(entry.raw.get("storage")).get("work")
+        storage = _map(entry.raw.get("storage"))
+        work, cache = storage.get("work"), storage.get("cache")
+        category_dind = _str(category.get("dind"))
+        # One rule with charts/runners-fleet: a category with a dind profile gives a
+        # Docker daemon unless the entry says dind: false; others get one with dind: true.
+        dind = entry.raw["dind"] is True if "dind" in entry.raw else category_dind is not None
         return Effective(
             name=entry.name or "",
             org=entry.org or "",
@@ -192,7 +202,9 @@ class Config:
             resources=resources,
             # Same rule as charts/runners-fleet: an entry's storage.work wins over its profile's.
             storage=str(work or (resources.storage if resources else "")),
-            dind=entry.raw.get("dind") is True,
+            dind=dind,
+            dind_profile=(category_dind or DEFAULT_DIND_PROFILE) if dind else None,
+            cache=str(cache) if cache is not None else None,
         )
 
 

@@ -17,6 +17,10 @@ _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _NOT_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
 
 MAX_LABEL = 63
+# ARC 0.12.1's chart refuses longer scale set names: the listener is named
+# "<set>-<8-char hash>-listener" and must stay within 63.
+MAX_SCALE_SET = 45
+RUNNERS_SUFFIX = "-runners"
 
 
 def is_repo_name(value: str) -> bool:
@@ -41,7 +45,16 @@ def normalise(name: str) -> str:
 
 def default_scale_set(name: str) -> str:
     """The scale set name used when an entry sets no ``runnerScaleSetName``."""
-    return f"{normalise(name)}-runners"
+    return f"{normalise(name)}{RUNNERS_SUFFIX}"
+
+
+def scale_set_problem(scale_set: str) -> str | None:
+    """Why ARC cannot deploy a scale set of this name, or None when it can."""
+    if not is_label(scale_set):
+        return f"scale set name '{scale_set}' is not a valid Kubernetes name (lower-case letters, digits and '-', at most {MAX_LABEL})"
+    if len(scale_set) > MAX_SCALE_SET:
+        return f"scale set name '{scale_set}' has {len(scale_set)} characters; ARC allows at most {MAX_SCALE_SET}"
+    return None
 
 
 def namespace(name: str) -> str:

@@ -348,11 +348,10 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     _check_known("profile", profile, config.base_config.profiles)
     low, high = opts.get("min"), opts.get("max")
     _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, None)
-    if not names.is_label(names.namespace(name)):
-        raise _Refused(
-            f"'{name}' gives namespace '{names.namespace(name)}', longer than Kubernetes allows",
-            "a repository name of at most 51 characters",
-        )
+    problem = names.scale_set_problem(names.default_scale_set(name))
+    if problem is not None:
+        longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
+        raise _Refused(f"'{name}' gives {problem}", f"a repository name of at most {longest} characters")
     data: dict[str, object] = {"name": name, "org": org}
     if category:
         data["category"] = category

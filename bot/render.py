@@ -69,7 +69,7 @@ class ChangeText:
 
 def _resource_fields(e: Effective | None) -> list[str]:
     if e is None:
-        return ["—"] * 8
+        return ["—"] * len(_FIELDS)
     r = e.resources
     return [
         f"`{e.scale_set}`",
@@ -80,6 +80,8 @@ def _resource_fields(e: Effective | None) -> list[str]:
         f"{r.cpu_request} / {r.cpu_limit}" if r else "?",
         f"{r.memory_request} / {r.memory_limit}" if r else "?",
         e.storage or "?",
+        f"yes (`{e.dind_profile}`)" if e.dind else "no",
+        f"{e.cache}, shared" if e.cache else "—",
     ]
 
 
@@ -92,6 +94,8 @@ _FIELDS = (
     "CPU (request / limit)",
     "Memory (request / limit)",
     "Storage",
+    "Docker daemon",
+    "Cache",
 )
 
 

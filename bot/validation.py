@@ -24,7 +24,8 @@ ENTRY_KEYS = (
 SCALING_KEYS = ("minRunners", "maxRunners")
 STORAGE_KEYS = ("work", "cache")
 REPOSITORIES_TOP = ("repositories", "globalOverrides", "environments")
-BASE_TOP = ("scaling", "dind", "categories")
+BASE_TOP = ("scaling", "dind", "categories", "caches")
+CACHES_KEYS = ("storageClassName",)
 BASE_SCALING = ("defaults", "limits", "profiles")
 PROFILE_KEYS = ("cpu", "memory", "storage")
 RESOURCE_KEYS = ("request", "limit")
@@ -108,6 +109,11 @@ def _check_base(config: Config, report: _Report) -> None:
         _check_resources(
             report, dind_profiles or LineMap(), str(name), profile, keys=("cpu", "memory"), what="dind profile"
         )
+    caches = report.mapping(raw, "caches", "base-config")
+    if caches is not None:
+        report.keys(caches, CACHES_KEYS, "caches")
+        if not isinstance(caches.get("storageClassName"), str):
+            report.add(caches.line_of("storageClassName"), "caches.storageClassName must name a ReadWriteMany storage class")
     categories = report.mapping(raw, "categories", "base-config")
     for name, category in (categories or LineMap()).items():
         _check_category(config, report, categories or LineMap(), str(name), category)
@@ -206,6 +212,7 @@ def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
         if value is not None and value not in known:
             report.add(raw.line_of(key), _unknown(what, value, known))
     _check_extras(raw, report, where)
+    _check_volumes_and_docker(config, entry, report, where)
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:
@@ -237,11 +244,8 @@ def _check_identity(entry: Entry, report: _Report, where: str) -> None:
         )
     if "runnerScaleSetName" in raw and entry.runner_scale_set_name is None:
         report.add(raw.line_of("runnerScaleSetName"), f"runnerScaleSetName of {where} must be a string")
-    elif entry.name is not None and not names.is_label(entry.scale_set):
-        report.add(
-            raw.line_of("runnerScaleSetName" if entry.runner_scale_set_name else "name"),
-            f"scale set name '{entry.scale_set}' is not a valid Kubernetes name (lower-case letters, digits and '-', at most {names.MAX_LABEL})",
-        )
+    elif entry.name is not None and (problem := names.scale_set_problem(entry.scale_set)):
+        report.add(raw.line_of("runnerScaleSetName" if entry.runner_scale_set_name else "name"), problem)
 
 
 def _check_extras(raw: LineMap, report: _Report, where: str) -> None:
@@ -263,6 +267,26 @@ def _check_extras(raw: LineMap, report: _Report, where: str) -> None:
             )
     if "dind" in raw and not isinstance(raw["dind"], bool):
         report.add(raw.line_of("dind"), f"dind of {where} must be true or false")
+
+
+def _check_volumes_and_docker(config: Config, entry: Entry, report: _Report, where: str) -> None:
+    """What the fleet renders for this entry must be deployable: an RWX class for a
+    shared cache, a dind profile for a Docker daemon."""
+    effective = config.effective(entry)
+    storage = entry.raw.get("storage")
+    if effective.cache is not None and config.base_config.cache_storage_class is None and isinstance(storage, LineMap):
+        report.add(
+            storage.line_of("cache"),
+            f"storage.cache of {where} is shared by all its runner pods, on any node, so it needs a ReadWriteMany storage class: "
+            f"set caches.storageClassName in {BASE_CONFIG_FILE}, or remove storage.cache",
+        )
+    dind_profiles = config.base_config.dind_profiles
+    if effective.dind and effective.dind_profile not in dind_profiles:
+        report.add(
+            entry.raw.line_of("dind") if "dind" in entry.raw else entry.line,
+            f"{where} gets a Docker daemon but dind profile '{effective.dind_profile}' is not defined: "
+            f"valid dind profiles are {', '.join(sorted(dind_profiles)) or 'none'}",
+        )
 
 
 def _check_counts(report: _Report, scaling: LineMap, where: str) -> None:

@@ -1,7 +1,8 @@
 {{/*
 The rules here mirror bot/config.py (Config.effective) and bot/names.py; the test
-tests/test_charts.py renders this chart over generated configurations and checks that
-both agree, so that what a runners-bot pull request says is what the fleet runs.
+tests/test_charts.py renders this chart over generated configurations, through ARC's
+real chart, and checks that both agree, so that what a runners-bot pull request says is
+what the fleet runs.
 */}}
 
 {{/* RFC 1123 spelling of a repository name: lower case, runs of other characters become "-". */}}
@@ -9,7 +10,22 @@ both agree, so that what a runners-bot pull request says is what the fleet runs.
 {{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trimAll "-" -}}
 {{- end -}}
 
-{{/* The effective settings of one entry, as YAML: names, scaling, profile, resources, dind. */}}
+{{/* Refuses, with the entry named, what ARC 0.12.1 or Kubernetes would refuse later. */}}
+{{- define "fleet.checkEntry" -}}
+{{- $e := include "fleet.effective" . | fromYaml -}}
+{{- $where := printf "repositories entry %s/%s" .entry.org .entry.name -}}
+{{- if gt (len $e.scaleSet) 45 }}
+{{- fail (printf "%s: scale set name %q has %d characters; ARC allows at most 45 (runners-bot validate reports this)" $where $e.scaleSet (len $e.scaleSet)) }}
+{{- end }}
+{{- if gt (len $e.namespace) 63 }}
+{{- fail (printf "%s: namespace %q has %d characters; Kubernetes allows at most 63" $where $e.namespace (len $e.namespace)) }}
+{{- end }}
+{{- if and $e.cache (not $e.cacheClass) }}
+{{- fail (printf "%s: storage.cache needs a ReadWriteMany storage class: set caches.storageClassName in values/base-config.yaml (SCALING.md)" $where) }}
+{{- end }}
+{{- end -}}
+
+{{/* The effective settings of one entry, as YAML: names, scaling, profile, resources, dind, cache. */}}
 {{- define "fleet.effective" -}}
 {{- $root := .root -}}
 {{- $entry := .entry -}}
@@ -30,7 +46,9 @@ cpu: {{ $profile.cpu | default dict | toJson }}
 memory: {{ $profile.memory | default dict | toJson }}
 storage: {{ $storage.work | default $profile.storage | quote }}
 cache: {{ $storage.cache | default "" | quote }}
-dind: {{ $entry.dind | default false }}
+cacheClass: {{ (($root.Values.caches | default dict).storageClassName | default "") | quote }}
+{{- /* A category with a dind profile gives a Docker daemon unless the entry says dind: false. */}}
+dind: {{ hasKey $entry "dind" | ternary $entry.dind (not (empty $category.dind)) }}
 dindCpu: {{ $dindProfile.cpu | default dict | toJson }}
 dindMemory: {{ $dindProfile.memory | default dict | toJson }}
 {{- end -}}
