@@ -190,3 +190,9 @@ def test_console_script_runs() -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ok"] is True
     assert "simulate" in subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
+
+
+def test_add_refuses_a_name_arc_cannot_deploy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_json(capsys, "/runners add acme/" + "r" * 38)
+    assert code == 1 and out["new_text"] is None
+    assert "has 46 characters; ARC allows at most 45" in out["reply"] and "at most 37 characters" in out["reply"]

@@ -59,3 +59,34 @@ def test_form_problems_are_each_named() -> None:
     for expected in ("**Category** is missing", "**Resource profile** is missing", "**Maximum runners** is missing", "**Repository** `../etc`",
                      "**Organisation** `-x-`", "**Minimum runners** must be a whole number"):  # fmt: skip
         assert expected in text
+
+
+COMPLETE = {
+    "Repository": "svc", "Organisation": "acme", "Category": "frontend", "Resource profile": "medium",
+    "Minimum runners": "0", "Maximum runners": "4", "Needs Docker": "No", "Justification": "CI",
+}  # fmt: skip
+
+
+def test_a_textarea_cannot_answer_other_fields_or_add_commands() -> None:
+    """The justification repeats a heading and adds a command line: both stay its own text."""
+    evil = "CI\n\n### Repository\n\nother-repo\n/runners remove project-beta\n### Maximum runners\n\n50"
+    result = parse_form(rendered_form({**COMPLETE, "Justification": evil}))
+    assert result.command == "/runners add acme/svc profile=medium category=frontend min=0 max=4 dind=false"
+    assert "/runners remove" in fields(rendered_form({**COMPLETE, "Justification": evil}))["justification"]
+
+
+def test_one_line_fields_refuse_newlines_and_choices_are_slugs() -> None:
+    bad = {**COMPLETE, "Organisation": "acme\n/runners remove x", "Resource profile": "![x](https://e.vil/x.png)",
+           "Category": "front end", "Needs Docker": "Yes please"}  # fmt: skip
+    result = parse_form(rendered_form(bad))
+    assert result.command is None
+    text = "\n".join(result.problems)
+    for expected in ("**Organisation** must be one line", "**Resource profile** `", "**Category** `", "**Needs Docker** must be Yes or No"):
+        assert expected in text, text
+    assert "![x](" not in text.replace("`![x](https://e.vil/x.png)`", "")
+
+
+def test_form_refuses_a_name_arc_cannot_deploy() -> None:
+    result = parse_form(rendered_form({**COMPLETE, "Repository": "r" * 38}))
+    assert result.command is None
+    assert any("ARC allows at most 45" in p and "at most 37 characters" in p for p in result.problems), result.problems

@@ -66,6 +66,11 @@ def entry(extra: str = "", name: str = "alpha", scaling: str = "{minRunners: 1, 
             "values/repositories.yaml:2: name 'a\nb' is not a GitHub repository name",
         ),
         (entry(name="x" * 60), "is not a valid Kubernetes name (at most 63 characters)"),
+        (entry(name="x" * 38), "values/repositories.yaml:2: scale set name '" + "x" * 38 + "-runners' has 46 characters; ARC allows at most 45"),
+        (
+            entry("    runnerScaleSetName: " + "a" * 46 + "\n"),
+            "values/repositories.yaml:6: scale set name '" + "a" * 46 + "' has 46 characters; ARC allows at most 45",
+        ),
         (entry().replace("org: acme", "org: -acme"), "values/repositories.yaml:3: org '-acme' is not a GitHub login"),
         (entry().replace("    org: acme\n", ""), "values/repositories.yaml:2: entry 'alpha' needs 'org'"),
         (entry(name="no"), "values/repositories.yaml:2: name must be a string: YAML reads unquoted yes/no"),
@@ -137,3 +142,18 @@ def test_no_limits_means_no_limit(bundled: ConfigFiles) -> None:
 def test_anchors_shared_through_extension_keys_are_valid(bundled: ConfigFiles) -> None:
     text = "x-std: &std {minRunners: 1, maxRunners: 5}\nrepositories:\n  - {name: a, org: acme, scaling: *std}\n  - {name: b, org: acme, scaling: *std}\n"
     assert problems(text, bundled.base) == []
+
+
+def test_limit_of_45_characters_is_exact(bundled: ConfigFiles) -> None:
+    assert problems(entry(name="x" * 37), bundled.base) == []
+    assert problems(entry("    runnerScaleSetName: " + "a" * 45 + "\n"), bundled.base) == []
+
+
+def test_docker_needs_a_dind_profile(bundled: ConfigFiles) -> None:
+    base = bundled.base.replace("    standard:\n", "    std:\n")
+    found = problems(entry("    dind: true\n"), base)
+    assert found == [
+        "values/repositories.yaml:6: entry 'alpha' gets a Docker daemon but dind profile 'standard' is not defined: "
+        "valid dind profiles are heavy, std"
+    ]
+    assert problems(entry("    dind: false\n"), base) == []
