@@ -113,7 +113,9 @@ def _check_base(config: Config, report: _Report) -> None:
     if caches is not None:
         report.keys(caches, CACHES_KEYS, "caches")
         if not isinstance(caches.get("storageClassName"), str):
-            report.add(caches.line_of("storageClassName"), "caches.storageClassName must name a ReadWriteMany storage class")
+            report.add(
+                caches.line_of("storageClassName"), "caches.storageClassName must name a ReadWriteMany storage class"
+            )
     categories = report.mapping(raw, "categories", "base-config")
     for name, category in (categories or LineMap()).items():
         _check_category(config, report, categories or LineMap(), str(name), category)

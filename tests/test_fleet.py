@@ -44,7 +44,7 @@ class Deployed:
 
     def one(self, kind: str) -> dict[str, Any]:
         (found,) = [d for d in self.manifests if d["kind"] == kind]
-        return found
+        return dict(found)
 
     @property
     def pod(self) -> dict[str, Any]:
@@ -53,7 +53,7 @@ class Deployed:
 
     def container(self, name: str, init: bool = False) -> dict[str, Any]:
         (found,) = [c for c in self.pod["initContainers" if init else "containers"] if c["name"] == name]
-        return found
+        return dict(found)
 
 
 def fleet_values(repositories: str, base: str = BASE_TEXT) -> dict[str, Any]:
@@ -132,12 +132,16 @@ def _long_entry(scale_set: str) -> str:
 
 def test_a_name_arc_cannot_deploy_fails_the_whole_render(charts: RealCharts) -> None:
     fine, too_long = "a" * 45, "a" * 46
-    assert "AutoscalingRunnerSet" in [d["kind"] for d in deploy(charts, fleet_values(_long_entry(fine)))[fine].manifests]
+    assert "AutoscalingRunnerSet" in [
+        d["kind"] for d in deploy(charts, fleet_values(_long_entry(fine)))[fine].manifests
+    ]
     with pytest.raises(Exception, match="ARC allows at most 45") as refused:
         render_dir(FLEET, fleet_values(_long_entry(too_long)), name="github-runners", namespace="argocd")
     assert too_long in str(refused.value)
     # ARC's own chart agrees on the limit: the fleet check is not stricter than ARC.
-    values = {"gha-runner-scale-set": {"githubConfigUrl": "https://github.com/acme/app", "runnerScaleSetName": too_long}}
+    values = {
+        "gha-runner-scale-set": {"githubConfigUrl": "https://github.com/acme/app", "runnerScaleSetName": too_long}
+    }
     with pytest.raises(Exception, match="Name must have up to 45 characters"):
         charts.render("github-actions-runners", values, name="x", namespace="arc-app-runners")
 
@@ -147,6 +151,9 @@ def test_cache_is_shared_read_write_many_from_the_named_class(charts: RealCharts
     cached = fleet["arc-beta-runners"]
     pvc = cached.one("PersistentVolumeClaim")
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert (
+        pvc["metadata"]["labels"]["app.kubernetes.io/component"] == "runner-cache"
+    )  # argocd-cm-health.yaml keys on it
     assert pvc["spec"]["storageClassName"] == BASE["caches"]["storageClassName"]
     assert pvc["spec"]["resources"]["requests"]["storage"] == "30Gi"
     claim = next(v for v in cached.pod["volumes"] if v["name"] == "cache")
@@ -261,7 +268,9 @@ def configurations(draw: st.DrawFn) -> str:
         if draw(st.booleans()):
             entry["profile"] = draw(st.sampled_from(profiles))
         if draw(st.booleans()):
-            entry["runnerScaleSetName"] = f"arc-{draw(st.from_regex(r'[a-z][a-z0-9]{0,10}', fullmatch=True))}-{len(entries)}"
+            entry["runnerScaleSetName"] = (
+                f"arc-{draw(st.from_regex(r'[a-z][a-z0-9]{0,10}', fullmatch=True))}-{len(entries)}"
+            )
         storage = {}
         if draw(st.booleans()):
             storage["work"] = f"{draw(st.integers(1, 500))}Gi"
@@ -295,10 +304,14 @@ def check_pod(deployed: Deployed, effective: Effective) -> None:
             "memory": profile["memory"]["request"],
         }
     pvcs = [d for d in deployed.manifests if d["kind"] == "PersistentVolumeClaim"]
-    assert [p["spec"]["resources"]["requests"]["storage"] for p in pvcs] == ([effective.cache] if effective.cache else [])
+    assert [p["spec"]["resources"]["requests"]["storage"] for p in pvcs] == (
+        [effective.cache] if effective.cache else []
+    )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(repositories=configurations())
 def test_fleet_deploys_what_the_bot_says(charts: RealCharts, repositories: str) -> None:
     config = parse(repositories, BASE_TEXT)

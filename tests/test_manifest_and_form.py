@@ -81,7 +81,12 @@ def test_one_line_fields_refuse_newlines_and_choices_are_slugs() -> None:
     result = parse_form(rendered_form(bad))
     assert result.command is None
     text = "\n".join(result.problems)
-    for expected in ("**Organisation** must be one line", "**Resource profile** `", "**Category** `", "**Needs Docker** must be Yes or No"):
+    for expected in (
+        "**Organisation** must be one line",
+        "**Resource profile** `",
+        "**Category** `",
+        "**Needs Docker** must be Yes or No",
+    ):
         assert expected in text, text
     assert "![x](" not in text.replace("`![x](https://e.vil/x.png)`", "")
 

@@ -66,7 +66,12 @@ def entry(extra: str = "", name: str = "alpha", scaling: str = "{minRunners: 1, 
             "values/repositories.yaml:2: name 'a\nb' is not a GitHub repository name",
         ),
         (entry(name="x" * 60), "is not a valid Kubernetes name (at most 63 characters)"),
-        (entry(name="x" * 38), "values/repositories.yaml:2: scale set name '" + "x" * 38 + "-runners' has 46 characters; ARC allows at most 45"),
+        (
+            entry(name="x" * 38),
+            "values/repositories.yaml:2: scale set name '"
+            + "x" * 38
+            + "-runners' has 46 characters; ARC allows at most 45",
+        ),
         (
             entry("    runnerScaleSetName: " + "a" * 46 + "\n"),
             "values/repositories.yaml:6: scale set name '" + "a" * 46 + "' has 46 characters; ARC allows at most 45",
