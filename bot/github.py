@@ -313,6 +313,15 @@ class Installation:
             self._default_branches[key] = str(_data(response)["default_branch"])
         return self._default_branches[key]
 
+    async def contains(self, owner: str, repo: str, commit: str, later: str) -> bool:
+        """True when ``later`` is ``commit`` or a descendant of it (``commit...later`` is
+        identical or ahead)."""
+        try:
+            response = await self.gh.rest.repos.async_compare_commits(owner, repo, f"{commit}...{later}", per_page=1)
+        except GitHubException as exc:
+            raise _translate(exc, f"comparing {commit[:7]} with {later[:7]}") from exc
+        return _data(response).get("status") in ("identical", "ahead")
+
     async def head(self, owner: str, repo: str, branch: str) -> str | None:
         """The commit a branch points at, or None when the branch does not exist."""
         key = f"ref:{owner}/{repo}/{branch}"

@@ -1,16 +1,17 @@
 """The one module that talks to Kubernetes, read-only, with the official client.
 
 It reads exactly what the RBAC in charts/runners-bot grants: ArgoCD Applications in
-``ARGOCD_NAMESPACE``, AutoscalingRunnerSets, and pods (the listener in the controller
-namespace, runners in the scale set's namespace). The client is synchronous, so calls
-run in a thread. A cluster that cannot be reached raises :class:`KubeUnavailable`.
+``ARGOCD_NAMESPACE``, AutoscalingRunnerSets, pods (the listener in the controller
+namespace, runners in the scale set's namespace) and Warning events in both. The client
+is synchronous, so calls run in a thread. A cluster that cannot be reached raises
+:class:`KubeUnavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
@@ -19,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 LISTENER_SELECTOR = "actions.github.com/scale-set-name={}"
 RUNNER_SELECTOR = "app.kubernetes.io/component=runner"
+WARNINGS = "type=Warning"
 TIMEOUT = 10
 
 
@@ -34,6 +36,7 @@ class ClusterState:
     runner_set: dict[str, Any] | None
     listeners: list[dict[str, Any]]
     runners: list[dict[str, Any]]
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def api_client(host: str | None = None) -> client.ApiClient:
@@ -72,26 +75,35 @@ class Kube:
             raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
         return found if isinstance(found, dict) else None
 
-    def _pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+    def _list(
+        self, what: str, namespace: str, label_selector: str | None = None, field_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        call = self.core.list_namespaced_pod if what == "pods" else self.core.list_namespaced_event
         try:
-            pods = self.core.list_namespaced_pod(namespace, label_selector=selector, _request_timeout=TIMEOUT)
+            found = call(
+                namespace, label_selector=label_selector, field_selector=field_selector, _request_timeout=TIMEOUT
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return []
-            raise KubeUnavailable(f"pods in {namespace}: {exc.status} {exc.reason}") from exc
+            raise KubeUnavailable(f"{what} in {namespace}: {exc.status} {exc.reason}") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
-        serialised: list[dict[str, Any]] = [self.api.sanitize_for_serialization(p) for p in pods.items]
+        serialised: list[dict[str, Any]] = [self.api.sanitize_for_serialization(item) for item in found.items]
         return serialised
 
     def read(self, scale_set: str, namespace: str) -> ClusterState:
-        """Four requests: Application, AutoscalingRunnerSet, listener pods, runner pods."""
-        return ClusterState(
-            application=self._get("argoproj.io", self.argocd_namespace, "applications", scale_set),
-            runner_set=self._get("actions.github.com", namespace, "autoscalingrunnersets", scale_set),
-            listeners=self._pods(self.controller_namespace, LISTENER_SELECTOR.format(scale_set)),
-            runners=self._pods(namespace, RUNNER_SELECTOR),
-        )
+        """Six requests: Application, AutoscalingRunnerSet, listener pods, runner pods, and
+        Warning events in the runner namespace and (of this set's objects) the controller's."""
+        application = self._get("argoproj.io", self.argocd_namespace, "applications", scale_set)
+        runner_set = self._get("actions.github.com", namespace, "autoscalingrunnersets", scale_set)
+        listeners = self._list("pods", self.controller_namespace, label_selector=LISTENER_SELECTOR.format(scale_set))
+        runners = self._list("pods", namespace, label_selector=RUNNER_SELECTOR)
+        events = self._list("events", namespace, field_selector=WARNINGS)
+        for found in self._list("events", self.controller_namespace, field_selector=WARNINGS):
+            if str(found.get("involvedObject", {}).get("name", "")).startswith(f"{scale_set}-"):
+                events.append(found)  # the listener's: <set>-<hash>-listener
+        return ClusterState(application, runner_set, listeners, runners, events)
 
     async def aread(self, scale_set: str, namespace: str) -> ClusterState:
         return await asyncio.to_thread(self.read, scale_set, namespace)

@@ -3,12 +3,16 @@
 Stages, in order: merged → ArgoCD synced at the merge commit → healthy → scale set
 updated → listener running → runners. Each is ⏳ (waiting), ✅ (with the time it took
 since the merge) or ❌ (with the reason and the next thing to check). ARC's usual causes
-are recognised: a listener recreated over and over (GitHub credentials, URL, clock
-drift), runners Pending (node resources, selectors, image pulls).
+are recognised as ARC 0.12.1 shows them: a listener recreated under the same name over
+and over (new uid; GitHub credentials, URL, clock drift), a listener that never appears
+(the GitHub config secret), runners Pending (node resources, selectors, image pulls).
+ARC records no Kubernetes events itself; the kubelet's, the scheduler's and External
+Secrets' warnings are read for the reason.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,13 +29,14 @@ LABELS = {
     "listener": "Listener running",
     "runners": "Runners",
 }
-CHURN = 4  # distinct listener pods seen: ARC recreating it without backoff
+CHURN = 4  # listener pods seen (uids) plus restarts: ARC recreating it without backoff
+NO_LISTENER_GRACE = 120.0  # seconds after the scale set is updated before a missing listener is explained
 PENDING_GRACE = 120.0  # seconds a runner may stay Pending before it is a problem
 NEXT_STEP = {
     "synced": "check the Application's sync errors: `kubectl -n argocd get application {set} -o yaml`",
     "healthy": "check the scale set's resources in ArgoCD's UI, or `kubectl -n {ns} get all`",
     "scale_set": "check the ARC controller's logs in arc-systems",
-    "listener": "check the GitHub config secret and URL of the scale set, and node clock drift",
+    "listener": "check the scale set's GitHub config secret (`kubectl -n {ns} get secret,externalsecret`), its githubConfigUrl, and node clock drift",
     "runners": "check `kubectl -n {ns} describe pods` for scheduling and image events",
 }
 
@@ -52,7 +57,8 @@ class Memory:
     """What a watch remembers between looks (persisted with the watch)."""
 
     ok_at: dict[str, float] = field(default_factory=dict)
-    listeners_seen: list[str] = field(default_factory=list)
+    listeners_seen: list[str] = field(default_factory=list)  # uids: ARC reuses the pod's name
+    contains: dict[str, bool] = field(default_factory=dict)  # synced revision → has the merge commit
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,13 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def _synced(expected: Expected, app: dict[str, Any] | None) -> tuple[str, str]:
+def synced_revision(app: dict[str, Any] | None) -> str | None:
+    """The commit Argo CD last synced, when it reports one as Synced."""
+    revision = _get(app, "status", "sync", "revision")
+    return str(revision) if revision and _get(app, "status", "sync", "status") == "Synced" else None
+
+
+def _synced(expected: Expected, app: dict[str, Any] | None, memory: Memory) -> tuple[str, str]:
     if app is None:
         return "wait", "Application not created yet"
     phase = _get(app, "status", "operationState", "phase")
@@ -92,6 +104,8 @@ def _synced(expected: Expected, app: dict[str, Any] | None) -> tuple[str, str]:
     revision, status = _get(app, "status", "sync", "revision"), _get(app, "status", "sync", "status")
     if status == "Synced" and revision == expected.merge_sha:
         return "ok", f"revision {expected.merge_sha[:7]}"
+    if status == "Synced" and memory.contains.get(str(revision)):
+        return "ok", f"revision {str(revision)[:7]}, which includes {expected.merge_sha[:7]}"
     return "wait", f"{status or 'Unknown'} at {str(revision or '?')[:7]}"
 
 
@@ -117,20 +131,96 @@ def _scale_set(expected: Expected, ars: dict[str, Any] | None) -> tuple[str, str
     return "wait", f"min {got[0]}, max {got[1]} (want {expected.min_runners}, {expected.max_runners})"
 
 
-def _listener(pods: list[dict[str, Any]], memory: Memory) -> tuple[str, str]:
+# What a Warning event's text means for a scale set, most specific first: (pattern, diagnosis, permanent).
+_FINDINGS = (
+    (
+        r"secret.*(not found|does not exist)|SecretSyncedError|could not get secret",
+        "the GitHub config secret is missing or cannot be synced",
+        True,
+    ),
+    (
+        r"\b401\b|bad credentials|unauthorized|could not.*(jwt|token)",
+        "GitHub refuses the App's credentials (401; check the App id, key, installation id and node clock)",
+        True,
+    ),
+    (
+        r"\b404\b|not found.*(github|runner ?group|installation)",
+        "GitHub answers 404: the githubConfigUrl or the App's installation is wrong",
+        True,
+    ),
+    (r"invalid.*(config url|githubconfigurl|url)", "the githubConfigUrl is not a valid GitHub URL", True),
+    (r"exceeded quota|forbidden: .*quota", "a ResourceQuota in the namespace refuses the runner pods", False),
+    (r"pull(ing)? image|ErrImagePull|ImagePullBackOff", "a runner image cannot be pulled", False),
+    (r"FailedScheduling|Insufficient|didn't match|untolerated taint", "runner pods cannot be scheduled", False),
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The meaningful Warning event: what it means, and Kubernetes' own words."""
+
+    meaning: str
+    said: str
+    permanent: bool
+
+    def __str__(self) -> str:
+        return f"{self.meaning} (Kubernetes: {self.said})"
+
+
+def diagnose(events: list[dict[str, Any]]) -> Finding | None:
+    """The most telling Warning event: the most specific finding, the latest of its kind."""
+    latest_first = sorted(events, key=lambda e: str(e.get("lastTimestamp") or ""), reverse=True)
+    for pattern, meaning, permanent in _FINDINGS:
+        for ev in latest_first:
+            text = f"{ev.get('reason', '')}: {ev.get('message', '')}"
+            if re.search(pattern, text, re.IGNORECASE):
+                where = f"{_get(ev, 'involvedObject', 'kind')}/{_get(ev, 'involvedObject', 'name')}"
+                return Finding(meaning, f"{where} {text}"[:300], permanent)
+    return None
+
+
+def _termination(pods: list[dict[str, Any]]) -> str:
     for pod in pods:
-        name = str(_get(pod, "metadata", "name"))
-        if name not in memory.listeners_seen:
-            memory.listeners_seen.append(name)
-    if len(memory.listeners_seen) >= CHURN:
+        for status in _get(pod, "status", "containerStatuses") or []:
+            ended = _get(status, "state", "terminated") or _get(status, "lastState", "terminated")
+            if ended:
+                message = str(ended.get("message") or "").strip().splitlines()
+                return f"{ended.get('reason') or 'exited'} (exit {ended.get('exitCode', '?')})" + (
+                    f": {message[-1][:200]}" if message else ""
+                )
+    return ""
+
+
+def _listener(pods: list[dict[str, Any]], memory: Memory, finding: Finding | None, waited: float) -> tuple[str, str]:
+    for pod in pods:
+        uid = str(_get(pod, "metadata", "uid") or _get(pod, "metadata", "name"))
+        if uid not in memory.listeners_seen:
+            memory.listeners_seen.append(uid)
+    statuses = [s for p in pods for s in _get(p, "status", "containerStatuses") or []]
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+    recreated = max(len(memory.listeners_seen) - 1, 0) + restarts
+    crashing = any(_get(s, "state", "waiting", "reason") == "CrashLoopBackOff" for s in statuses)
+    why = f"; last exit: {last}" if (last := _termination(pods)) else ""
+    why += f"; {finding}" if finding else ""
+    if recreated >= CHURN - 1 or crashing:
         return "fail", (
-            f"the listener was recreated {len(memory.listeners_seen) - 1} times: ARC cannot talk to GitHub "
-            "(GitHub config secret or URL wrong, or clock drift)"
+            f"the listener was recreated {recreated} times: ARC cannot talk to GitHub "
+            f"(GitHub config secret or URL wrong, or clock drift){why}"
         )
-    running = [p for p in pods if _get(p, "status", "phase") == "Running"]
-    if running:
-        return "ok", str(_get(running[0], "metadata", "name"))
-    return "wait", "no listener pod yet" if not pods else f"listener {_get(pods[0], 'status', 'phase') or 'starting'}"
+    running = [s for s in statuses if _get(s, "state", "running")]
+    if running and all(_get(p, "status", "phase") == "Running" for p in pods):
+        return "ok", str(_get(pods[0], "metadata", "name"))
+    if finding is not None and finding.permanent:
+        return "fail", f"no running listener: {finding}"
+    if not pods and waited >= NO_LISTENER_GRACE:
+        return "wait", (
+            "no listener yet: ARC creates it once it reaches GitHub with the scale set's GitHub config secret; "
+            "ARC reports why not only in its controller's logs"
+        )
+    return (
+        "wait",
+        "no listener pod yet" if not pods else f"listener {_get(pods[0], 'status', 'phase') or 'starting'}{why}",
+    )
 
 
 def _pending_reason(pod: dict[str, Any]) -> str | None:
@@ -157,7 +247,9 @@ def _age(pod: dict[str, Any], now: float) -> float:
         return 0.0
 
 
-def _runners(expected: Expected, pods: list[dict[str, Any]], ars: dict[str, Any] | None, now: float) -> tuple[str, str]:
+def _runners(
+    expected: Expected, pods: list[dict[str, Any]], ars: dict[str, Any] | None, now: float, finding: Finding | None
+) -> tuple[str, str]:
     phases = [_get(p, "status", "phase") for p in pods]
     running, pending = phases.count("Running"), phases.count("Pending")
     counts = f"{running} running, {pending} pending"
@@ -168,6 +260,8 @@ def _runners(expected: Expected, pods: list[dict[str, Any]], ars: dict[str, Any]
     stuck = [reason for p in pending_pods if (reason := _pending_reason(p))]
     if stuck and any(_age(p, now) >= PENDING_GRACE for p in pending_pods):
         return "fail", f"{counts}; runner pods cannot start: {stuck[0]}"
+    if finding is not None and not finding.permanent and running < expected.min_runners:
+        return "wait", f"{counts} (want {expected.min_runners} running); {finding}"
     if running >= expected.min_runners:
         return "ok", counts if expected.min_runners else f"{counts} (min 0: runners start with jobs)"
     return "wait", f"{counts} (want {expected.min_runners} running)" + (f"; {stuck[0]}" if stuck else "")
@@ -176,13 +270,16 @@ def _runners(expected: Expected, pods: list[dict[str, Any]], ars: dict[str, Any]
 def assess(expected: Expected, state: ClusterState, memory: Memory, elapsed: float, now: float) -> Report:
     """The checklist for ``state``, seen ``elapsed`` seconds after the merge, at epoch ``now``."""
     memory.ok_at.setdefault("merged", 0.0)
+    finding = diagnose(state.events)
+    scale_set = _scale_set(expected, state.runner_set)
+    waited = elapsed - memory.ok_at.get("scale_set", elapsed) if scale_set[0] == "ok" else 0.0
     checks = {
         "merged": ("ok", f"commit {expected.merge_sha[:7]}"),
-        "synced": _synced(expected, state.application),
+        "synced": _synced(expected, state.application, memory),
         "healthy": _healthy(state.application),
-        "scale_set": _scale_set(expected, state.runner_set),
-        "listener": _listener(state.listeners, memory),
-        "runners": _runners(expected, state.runners, state.runner_set, now),
+        "scale_set": scale_set,
+        "listener": _listener(state.listeners, memory, finding, waited),
+        "runners": _runners(expected, state.runners, state.runner_set, now, finding),
     }
     stages = []
     blocked = False

@@ -165,7 +165,20 @@ class RolloutWatcher:
             state: ClusterState = await self.kube.aread(watch.expected.scale_set, watch.expected.namespace)
         except KubeUnavailable as exc:
             return Report(previous.stages, unreachable=str(exc))
+        await self._learn_revision(watch, rollout.synced_revision(state.application))
         return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time())
+
+    async def _learn_revision(self, watch: Watch, revision: str | None) -> None:
+        """Argo CD may sync a later commit than the merge (a second merge came after it):
+        ask GitHub once per revision whether it includes the merge commit."""
+        if revision is None or revision == watch.expected.merge_sha or revision in watch.memory.contains:
+            return
+        owner, repo = watch.threads[0][0], watch.threads[0][1]
+        inst = self.services.github.installation(watch.installation)
+        try:
+            watch.memory.contains[revision] = await inst.contains(owner, repo, watch.expected.merge_sha, revision)
+        except GitHubError as exc:
+            log.warning("could not compare %s with %s: %s", watch.expected.merge_sha[:7], revision[:7], exc)
 
     async def _publish(self, watch: Watch, report: Report, final: bool) -> bool:
         body = rollout.render_report(report, watch.expected, watch.title, final)

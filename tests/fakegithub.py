@@ -56,6 +56,7 @@ class Repo:
     name: str
     default_branch: str = "main"
     commits: dict[str, dict[str, str]] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
 
@@ -100,16 +101,24 @@ class FakeGitHub:
     def add_repo(self, full_name: str, files: dict[str, str], permissions: dict[str, str] | None = None) -> Repo:
         owner, name = full_name.split("/")
         repo = Repo(owner, name, permissions=dict(permissions or {}))
-        sha = self._commit(repo, files)
+        sha = self._commit(repo, files, None)
         repo.branches[repo.default_branch] = sha
         self.repos[full_name.lower()] = repo
         self.pulls.setdefault(full_name.lower(), [])
         return repo
 
-    def _commit(self, repo: Repo, files: dict[str, str]) -> str:
+    def _commit(self, repo: Repo, files: dict[str, str], parent: str | None) -> str:
         sha = hashlib.sha1(f"{next(self._ids)}{sorted(files.items())}".encode()).hexdigest()
         repo.commits[sha] = dict(files)
+        repo.parents[sha] = parent
         return sha
+
+    def _ancestors(self, repo: Repo, sha: str | None) -> list[str]:
+        found = []
+        while sha is not None:
+            found.append(sha)
+            sha = repo.parents.get(sha)
+        return found
 
     def push(self, full_name: str, path: str, text: str, branch: str | None = None) -> str:
         """A commit made outside the app (someone else moving the branch)."""
@@ -117,7 +126,7 @@ class FakeGitHub:
         branch = branch or repo.default_branch
         files = dict(repo.commits[repo.branches[branch]])
         files[path] = text
-        repo.branches[branch] = self._commit(repo, files)
+        repo.branches[branch] = self._commit(repo, files, repo.branches[branch])
         return repo.branches[branch]
 
     def file(self, full_name: str, path: str, branch: str | None = None) -> str:
@@ -151,7 +160,7 @@ class FakeGitHub:
         head_files = repo.commits[repo.branches[pull["head"]["ref"]]]
         base_files = dict(repo.commits[repo.branches[pull["base"]["ref"]]])
         base_files.update(head_files)
-        sha = self._commit(repo, base_files)
+        sha = self._commit(repo, base_files, repo.branches[pull["base"]["ref"]])
         repo.branches[pull["base"]["ref"]] = sha
         pull.update(state="closed", merged=True, merge_commit_sha=sha, merged_by={"login": merged_by, "type": "User"})
         return pull
@@ -295,6 +304,25 @@ class FakeGitHub:
         template = "/repos/{owner}/{repo}/collaborators/{username}/permission"
         return JSONResponse(SPEC.sample("GET", template, "200", permission=folded, role_name=role))
 
+    def op_get_compare(self, p: dict[str, str], *_: Any) -> Response:
+        """``base...head``: how head relates to base (ahead, behind, identical, diverged)."""
+        repo = self._repo(p)
+        base, _sep, head = p["basehead"].partition("...")
+        if repo is None or base not in repo.commits or head not in repo.commits:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        head_line, base_line = self._ancestors(repo, head), self._ancestors(repo, base)
+        if base == head:
+            status, ahead, behind = "identical", 0, 0
+        elif base in head_line:
+            status, ahead, behind = "ahead", head_line.index(base), 0
+        elif head in base_line:
+            status, ahead, behind = "behind", 0, base_line.index(head)
+        else:
+            status, ahead, behind = "diverged", 1, 1
+        template = "/repos/{owner}/{repo}/compare/{basehead}"
+        fields = {"status": status, "ahead_by": ahead, "behind_by": behind, "total_commits": ahead}
+        return JSONResponse(SPEC.sample("GET", template, "200", **{"merge_base_commit": {"sha": base}}) | fields)
+
     def _tree(self, repo: Repo, ref: str | None) -> dict[str, str] | None:
         ref = ref or repo.default_branch
         sha = repo.branches.get(ref, ref)
@@ -336,7 +364,7 @@ class FakeGitHub:
             message = "sha wasn't supplied" if "sha" not in body else f"{p['path']} does not match {body.get('sha')}"
             return JSONResponse({"message": message}, status_code=409 if "sha" in body else 422)
         files[p["path"]] = base64.b64decode(body["content"]).decode()
-        sha = self._commit(repo, files)
+        sha = self._commit(repo, files, repo.branches[branch])
         repo.branches[branch] = sha
         template = "/repos/{owner}/{repo}/contents/{path}"
         sample = SPEC.sample("PUT", template, "200") or {}
@@ -509,6 +537,7 @@ _NAMES = {
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): "get_issue_comments",
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "patch_issue_comment",
     ("GET", "/app/hook/deliveries"): "get_app_hook_deliveries",
+    ("GET", "/repos/{owner}/{repo}/compare/{basehead}"): "get_compare",
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"): "post_app_hook_delivery_attempts",
 }
 

@@ -3,7 +3,14 @@
 State moves by *look*: each time the Application is read a new look begins, and the
 scenario decides what the cluster shows at that look (OutOfSync → Synced, Progressing →
 Healthy, pods Pending → Running, or one of ARC's failure modes). Objects are shaped as
-the API server returns them, so the official client deserialises them for real.
+the API server returns them, so the official client deserialises them for real, and as
+ARC 0.12.1 and Argo CD 3.x write them (read from their source):
+
+- the listener pod lives in the controller namespace, is named after its
+  AutoscalingListener ``<set>-<8 hex>-listener`` and, when its container exits, ARC
+  deletes and recreates it under the *same name* (a new uid; ``restartPolicy: Never``);
+- ARC's controllers record no Events; the Events there are the kubelet's and
+  scheduler's (pods), and External Secrets' (the GitHub config secret's ExternalSecret).
 """
 
 from __future__ import annotations
@@ -99,12 +106,54 @@ def pod(
     }
 
 
-def listener(scale_set: str, suffix: str, phase: str = "Running") -> dict[str, Any]:
+LISTENER_HASH = "6cd58d58"
+
+
+def listener(scale_set: str, generation: int = 0, phase: str = "Running", exit_message: str = "") -> dict[str, Any]:
+    """The listener as ARC names and labels it; ``generation`` counts recreations (new uid)."""
     labels = {
         "actions.github.com/scale-set-name": scale_set,
+        "actions.github.com/scale-set-namespace": f"arc-{scale_set}",
         "app.kubernetes.io/component": "runner-scale-set-listener",
+        "app.kubernetes.io/part-of": "gha-runner-scale-set",
     }
-    return pod(f"{scale_set}-6cd58d58-listener{suffix}", "arc-systems", phase=phase, labels=labels)
+    found = pod(f"{scale_set}-{LISTENER_HASH}-listener", "arc-systems", phase=phase, labels=labels)
+    found["metadata"]["uid"] = f"00000000-0000-4000-8000-{generation:012d}"
+    found["spec"]["restartPolicy"] = "Never"
+    found["spec"]["containers"][0]["name"] = "listener"
+    state: dict[str, Any] = {"running": {"startedAt": stamp()}}
+    if phase == "Failed":
+        state = {
+            "terminated": {
+                "exitCode": 1,
+                "reason": "Error",
+                "message": exit_message,
+                "startedAt": stamp(5),
+                "finishedAt": stamp(),
+            }
+        }
+    found["status"]["containerStatuses"] = [
+        {"name": "listener", "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.12.1", "imageID": "",
+         "ready": phase == "Running", "restartCount": 0, "state": state}
+    ]  # fmt: skip
+    return found
+
+
+def event(
+    namespace: str, kind: str, name: str, reason: str, message: str, *, source: str = "kubelet"
+) -> dict[str, Any]:
+    """A Warning Event as the API server lists it."""
+    return {
+        "metadata": {"name": f"{name}.{abs(hash(message)) % 10**8:x}", "namespace": namespace},
+        "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
+        "reason": reason,
+        "message": message,
+        "type": "Warning",
+        "count": 3,
+        "source": {"component": source},
+        "firstTimestamp": stamp(60),
+        "lastTimestamp": stamp(),
+    }
 
 
 def runner(scale_set: str, namespace: str, number: int, phase: str = "Running", **extra: Any) -> dict[str, Any]:
@@ -135,6 +184,7 @@ class FakeKube:
                     self._runner_set,
                 ),
                 Route("/api/v1/namespaces/{namespace}/pods", self._pods),
+                Route("/api/v1/namespaces/{namespace}/events", self._events),
             ]
         )
 
@@ -191,4 +241,19 @@ class FakeKube:
         pods = [p for p in pods if p["metadata"]["namespace"] == request.path_params["namespace"]]
         return JSONResponse(
             {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods}
+        )
+
+    async def _events(self, request: Request) -> JSONResponse:
+        state = self._now(request)
+        if state is None:
+            return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
+        wanted = request.query_params.get("fieldSelector", "")
+        events = [
+            e
+            for e in state.get("events", [])
+            if e["metadata"]["namespace"] == request.path_params["namespace"]
+            and (wanted != "type=Warning" or e["type"] == "Warning")
+        ]
+        return JSONResponse(
+            {"apiVersion": "v1", "kind": "EventList", "metadata": {"resourceVersion": "1"}, "items": events}
         )

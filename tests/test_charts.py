@@ -58,13 +58,28 @@ def test_bot_chart_renders_valid_manifests() -> None:
     assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_bot_rbac_is_read_only_and_minimal() -> None:
+def test_bot_rbac_is_read_only_and_bound_per_namespace() -> None:
     docs = render("runners-bot", {"github": {"appId": "1"}}, "runners-bot")
-    rules = [rule for d in docs if d["kind"] in ("Role", "ClusterRole") for rule in d["rules"]]
-    assert {verb for rule in rules for verb in rule["verbs"]} == {"get", "list", "watch"}
-    assert sorted(r for rule in rules for r in rule["resources"]) == ["applications", "autoscalingrunnersets", "pods"]
-    role = next(d for d in docs if d["kind"] == "Role")
-    assert role["metadata"]["namespace"] == "argocd"
+    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"], "nothing is readable cluster-wide"
+    rules = {
+        (d["kind"], res, verb)
+        for d in docs
+        if d["kind"] in ("Role", "ClusterRole")
+        for rule in d["rules"]
+        for res in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    # Exactly the calls bot/kube.py makes: get the Application and the scale set, list pods and events.
+    assert rules == {
+        ("Role", "applications", "get"),
+        ("ClusterRole", "autoscalingrunnersets", "get"),
+        ("ClusterRole", "pods", "list"),
+        ("ClusterRole", "events", "list"),
+    }
+    bindings = {d["metadata"]["namespace"]: d["roleRef"] for d in docs if d["kind"] == "RoleBinding"}
+    assert set(bindings) == {"argocd", "arc-systems"}
+    (reader,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert bindings["arc-systems"]["name"] == reader["metadata"]["name"] == "runners-bot-reader"
 
 
 def test_bot_chart_schema_refuses_bad_values() -> None:

@@ -234,6 +234,27 @@ def test_new_namespaces_get_github_credentials_by_gitops(charts: RealCharts, bun
         assert not [d for d in entry.manifests if d["kind"] == "ExternalSecret"]
 
 
+def test_runners_bot_reads_each_runner_namespace_and_nothing_more(charts: RealCharts, bundled: ConfigFiles) -> None:
+    bot = render_dir(
+        ROOT / "charts" / "runners-bot", {"github": {"appId": "1"}}, name="runners-bot", namespace="runners-bot"
+    )
+    (reader,) = [d for d in bot if d["kind"] == "ClusterRole"]
+    (account,) = [d for d in bot if d["kind"] == "ServiceAccount"]
+    for entry in deploy(charts, fleet_values(bundled.repositories, bundled.base)).values():
+        bindings = [
+            d for d in entry.manifests if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "runners-bot-reader"
+        ]
+        assert len(bindings) == 1, bindings
+        assert bindings[0]["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": reader["metadata"]["name"],
+        }
+        assert bindings[0]["subjects"] == [
+            {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "runners-bot"}
+        ]
+
+
 @pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
 def test_examples_deploy_through_real_arc(charts: RealCharts, example: Any) -> None:
     values = yaml.safe_load(example.read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import CONFIG_REPO, TEAM_REPO, Harness, _Network
-from fakekube import FakeKube, application, listener, runner, runner_set
+from fakekube import FakeKube, application, event, listener, runner, runner_set
 from servers import ThreadedServer
 from webhook_payloads import comment_payload, pull_closed_payload
 
@@ -67,8 +67,7 @@ def report_on(harness: Harness, repo: str, number: int) -> dict[str, Any]:
 def normalised(body: str, sha: str) -> str:
     body = body.replace(sha[:7], "<sha>")
     body = re.sub(r"\| (\d+m \d\ds|\d+s) \|", "| <t> |", body)
-    body = re.sub(r"runners-bot:watch:[^ ]+", "runners-bot:watch:<key>", body)
-    return re.sub(r"-listener\d+", "-listener<n>", body)
+    return re.sub(r"runners-bot:watch:[^ ]+", "runners-bot:watch:<key>", body)
 
 
 def golden(name: str, body: str) -> None:
@@ -89,7 +88,7 @@ def healthy(look: int, sha: str) -> dict[str, Any]:
             health="Healthy" if look >= 3 else "Progressing",
         ),
         "runner_set": runner_set(SET, NS, low=1, high=12 if look >= 3 else 10, current=1),
-        "listeners": [listener(SET, "")],
+        "listeners": [listener(SET)],
         "runners": [runner(SET, NS, 1, "Running" if look >= 4 else "Pending")],
     }
 
@@ -103,7 +102,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
     assert thread["body"].replace(thread["body"].splitlines()[-1], "") == comment["body"].replace(
         comment["body"].splitlines()[-1], ""
     )
-    assert kube.requests and len(kube.requests) == 4 * kube.looks, "four reads per look, nothing else"
+    assert kube.requests and len(kube.requests) == 6 * kube.looks, "six reads per look, nothing else"
 
 
 @pytest.mark.parametrize(
@@ -139,7 +138,10 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
             lambda look, sha: {
                 "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
                 "runner_set": runner_set(SET, NS, low=1, high=12),
-                "listeners": [listener(SET, str(look), "Failed")],
+                # ARC deletes the failed pod and recreates it under the same name: a new uid each time.
+                "listeners": [
+                    listener(SET, look, "Failed", exit_message="failed to get runner scale set: 401 Unauthorized")
+                ],
             },
         ),
         (
@@ -147,7 +149,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
             lambda look, sha: {
                 "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
                 "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
-                "listeners": [listener(SET, "")],
+                "listeners": [listener(SET)],
                 "runners": [
                     runner(SET, NS, 1, "Pending", age=600, unschedulable="0/3 nodes are available: 3 Insufficient cpu.")
                 ],
@@ -158,8 +160,40 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
             lambda look, sha: {
                 "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
                 "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
-                "listeners": [listener(SET, "")],
+                "listeners": [listener(SET)],
                 "runners": [runner(SET, NS, 1, "Pending", age=600, waiting="ImagePullBackOff")],
+            },
+        ),
+        (
+            "missing-secret",
+            lambda look, sha: {
+                "application": application(SET, sync="Synced", revision=sha, health="Progressing"),
+                "runner_set": {**runner_set(SET, NS, low=1, high=12), "status": {}},
+                "events": [
+                    event(
+                        NS,
+                        "ExternalSecret",
+                        "arc-github-app",
+                        "UpdateFailed",
+                        "error processing spec.data[0] (key: arc-github-app), err: Secret does not exist",
+                        source="external-secrets",
+                    )
+                ],
+            },
+        ),
+        (
+            "bad-credentials",
+            lambda look, sha: {
+                "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+                "runner_set": runner_set(SET, NS, low=1, high=12),
+                "listeners": [
+                    listener(
+                        SET,
+                        look,
+                        "Failed" if look % 2 else "Pending",
+                        exit_message="could not create listener: 401 Bad credentials",
+                    )
+                ],
             },
         ),
         (
@@ -251,4 +285,36 @@ async def test_looks_back_off_while_nothing_changes(rollout: Harness, kube: Fake
 
     await merge(rollout, kube, stuck)
     assert 3 <= kube.looks <= 12
-    assert len(kube.requests) == 4 * kube.looks
+    assert len(kube.requests) == 6 * kube.looks
+
+
+async def test_a_later_synced_commit_that_includes_the_merge_counts(rollout: Harness, kube: FakeKube) -> None:
+    """A second merge lands before Argo CD syncs the first: the synced revision is a later
+    commit on main, which contains the merge. No false "stuck"."""
+    later: list[str] = []
+
+    def synced_later(look: int, sha: str) -> dict[str, Any]:
+        if not later:
+            later.append(rollout.fake.push(CONFIG_REPO, "README.md", "another change\n"))
+        state = healthy(look, sha)
+        state["application"]["status"]["sync"]["revision"] = later[0] if look >= 2 else "0" * 40
+        return state
+
+    sha = await merge(rollout, kube, synced_later)
+    body = report_on(rollout, CONFIG_REPO, 100)["body"]
+    assert "✅ Live" in body and f"revision {later[0][:7]}, which includes {sha[:7]}" in body
+    compares = rollout.fake.count("GET", "/repos/{owner}/{repo}/compare/{basehead}")
+    assert compares == 1, "asked once per revision"
+
+
+async def test_an_unrelated_synced_commit_is_not_the_merge(rollout: Harness, kube: FakeKube) -> None:
+    def other_branch(look: int, sha: str) -> dict[str, Any]:
+        state = healthy(look, sha)
+        state["application"]["status"]["sync"]["revision"] = (
+            rollout.fake.repos[CONFIG_REPO.lower()].branches["main"] if look < 0 else "f" * 40
+        )
+        return state
+
+    sha = await merge(rollout, kube, other_branch)
+    body = report_on(rollout, CONFIG_REPO, 100)["body"]
+    assert "✅ Live" not in body and f"at {'f' * 7}" in body and sha
