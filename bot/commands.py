@@ -40,7 +40,8 @@ OPTIONS: dict[Verb, tuple[str, ...]] = {
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
 _COUNT_KEYS = ("min", "max")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_QUOTE = re.compile(r"^\s*>")
+_QUOTE = re.compile(r"^[ \t]*>")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KEY_VALUE = re.compile(r"^(?:--)?([A-Za-z][A-Za-z-]*)=(.*)$")
 _FLAG = re.compile(r"^--([A-Za-z][A-Za-z-]*)$")
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
@@ -82,23 +83,34 @@ def has_command(body: str) -> bool:
     return PREFIX in body and any(line.lstrip().startswith(PREFIX) for line in command_lines(body))
 
 
+def markdown_lines(body: str) -> list[str]:
+    """Lines as GitHub's Markdown sees them: ended only by CRLF, CR or LF. Not by
+    ``str.splitlines``' extra breaks (U+2028, U+0085, form feed...), which would let a
+    quoted ``\u2028/runners …`` run as a line of its own."""
+    return _LINE_BREAK.split(body)
+
+
 def command_lines(body: str) -> list[str]:
-    """Lines that may hold commands: not in fenced code, not quoted."""
+    """Lines that may hold commands: not in fenced code, not quoted. A line that goes on
+    a block quote's paragraph (a lazy continuation line) is quoted too."""
     lines: list[str] = []
     fence: str | None = None
-    for line in body.splitlines():
+    quoted = False
+    for line in markdown_lines(body):
         match = _FENCE.match(line)
         if fence is not None:
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
                 fence = None
             continue
         if match:
-            fence = match.group(1)
+            fence, quoted = match.group(1), False
             continue
-        if _QUOTE.match(line):
+        stripped = line.strip(" \t")
+        if _QUOTE.match(line) or (quoted and stripped):
+            quoted = True
             continue
-        stripped = line.strip()
-        if stripped.startswith(PREFIX) and (len(stripped) == len(PREFIX) or stripped[len(PREFIX)].isspace()):
+        quoted = False
+        if stripped.startswith(PREFIX) and (len(stripped) == len(PREFIX) or stripped[len(PREFIX)] in " \t"):
             lines.append(stripped)
     return lines
 
@@ -120,7 +132,7 @@ def parse_line(line: str) -> Command | Refusal:
         return Refusal(line, "no subcommand given", _all_usage())
     verb_word = words[0].lower()
     if verb_word not in VERBS:
-        return Refusal(shown, f"unknown subcommand '{_show(words[0])}'{_suggest(verb_word, VERBS)}", _all_usage())
+        return Refusal(shown, f"unknown subcommand {_show(words[0])}{_suggest(verb_word, VERBS)}", _all_usage())
     verb = VERBS[VERBS.index(verb_word)]
     return _parse_args(verb, line, words[1:])
 
@@ -144,7 +156,7 @@ def _parse_args(verb: Verb, line: str, words: list[str]) -> Command | Refusal:
         if problem:
             return Refusal(line, problem, usage)
     if pending is not None:
-        return Refusal(line, f"--{_show(pending)} needs a value", usage)
+        return Refusal(line, f"{_show('--' + pending)} needs a value", usage)
     return _check_positional(verb, line, positional, options)
 
 
@@ -153,7 +165,7 @@ def _check_positional(verb: Verb, line: str, positional: list[str], options: dic
     takes_target = verb != "help"
     if len(positional) > (1 if takes_target else 0):
         extra = positional[1:] if takes_target else positional
-        return Refusal(line, f"unexpected word '{_show(extra[0])}'", usage)
+        return Refusal(line, f"unexpected word {_show(extra[0])}", usage)
     target = positional[0] if positional else None
     if target is not None:
         problem = _target_problem(target)
@@ -176,24 +188,24 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
     allowed = OPTIONS[verb]
     if key not in allowed:
         known = ", ".join(f"{k}=" for k in allowed) or "no options"
-        return f"unknown option '{_show(raw_key)}'{_suggest(key, allowed)} ({verb} takes {known})"
+        return f"unknown option {_show(raw_key)}{_suggest(key, allowed)} ({verb} takes {known})"
     if key in options:
         return f"'{key}' is given twice"
     if key in _COUNT_KEYS:
         if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > MAX_COUNT:
-            return f"{key} must be a whole number from 0 to {MAX_COUNT}, not '{_show(value)}'"
+            return f"{key} must be a whole number from 0 to {MAX_COUNT}, not {_show(value)}"
         options[key] = int(value)
     elif key == "dind":
         if value.lower() not in ("true", "false", "yes", "no"):
-            return f"dind must be true or false, not '{_show(value)}'"
+            return f"dind must be true or false, not {_show(value)}"
         options[key] = value.lower()
     elif key == "org":
         if not names.is_login(value):
-            return f"org '{_show(value)}' is not a GitHub organisation or user name"
+            return f"org {_show(value)} is not a GitHub organisation or user name"
         options[key] = value
     else:
         if not _SLUG.fullmatch(value):
-            return f"{key} '{_show(value)}' is not a valid name (lower-case letters, digits, '-' or '_')"
+            return f"{key} {_show(value)} is not a valid name (lower-case letters, digits, '-' or '_')"
         options[key] = value
     return None
 
@@ -201,19 +213,20 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
 def _target_problem(target: str) -> str | None:
     owner, _, name = target.rpartition("/")
     if owner and not names.is_login(owner):
-        return f"'{_show(target)}' is not a repository: the owner part is not a GitHub name"
+        return f"{_show(target)} is not a repository: the owner part is not a GitHub name"
     if not names.is_repo_name(name):
         return (
-            f"'{_show(target)}' is not a repository or scale set name "
+            f"{_show(target)} is not a repository or scale set name "
             "(ASCII letters, digits, '.', '-' and '_', optionally as owner/name)"
         )
     return None
 
 
 def _show(value: str) -> str:
-    """User text echoed back: bounded, printable, never breaking out of the reply's markup."""
-    clean = "".join(ch if ch.isprintable() and ch not in "`<>" else "?" for ch in value)
-    return clean if len(clean) <= 40 else clean[:37] + "..."
+    """User text echoed back inert (SPEC §4): bounded, printable, inside a code span, so no
+    @-mention, link, image or closing keyword in it is live."""
+    clean = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in value)
+    return f"`{clean if len(clean) <= 40 else clean[:37] + '...'}`"
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:

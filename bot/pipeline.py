@@ -258,11 +258,11 @@ def resolve_target(config: Config, target: str | None, repo: str | None) -> Entr
         return found[0]
     if found:
         options = ", ".join(f"`{e.full_name}`" for e in found)
-        raise _Refused(f"'{render.code(target)}' matches {len(found)} entries", f"one of {options}")
+        raise _Refused(f"{render.inert(target)} matches {len(found)} entries", f"one of {options}")
     candidates = [e.name or "" for e in entries] + [e.scale_set for e in entries]
     near = closest(target, candidates)
     hint = f"; closest: {', '.join(f'`{n}`' for n in near)}" if near else ""
-    raise _Refused(f"unknown target '{render.code(target)}'{hint}", TARGET_ACCEPTED)
+    raise _Refused(f"unknown target {render.inert(target)}{hint}", TARGET_ACCEPTED)
 
 
 def _listed(entries: list[Entry]) -> str:
@@ -322,7 +322,7 @@ def _check_known(what: str, value: str, known: Mapping[str, object]) -> None:
     if value not in known:
         near = closest(value, known, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise _Refused(f"unknown {what} '{value}'{hint}", f"{what}={'|'.join(sorted(known))}")
+        raise _Refused(f"unknown {what} {render.inert(value)}{hint}", f"{what}={'|'.join(sorted(known))}")
 
 
 def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEntry, str]:
@@ -351,7 +351,7 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     problem = names.scale_set_problem(names.default_scale_set(name))
     if problem is not None:
         longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
-        raise _Refused(f"'{name}' gives {problem}", f"a repository name of at most {longest} characters")
+        raise _Refused(f"{render.inert(name)} gives {problem}", f"a repository name of at most {longest} characters")
     data: dict[str, object] = {"name": name, "org": org}
     if category:
         data["category"] = category

@@ -31,6 +31,11 @@ def fill(template_name: str, /, **values: object) -> str:
     return template(template_name).substitute({k: str(v) for k, v in values.items()})
 
 
+def inert(text: str) -> str:
+    """User text as an inline code span: no mention, link, image or keyword in it is live."""
+    return f"`{code(text)}`"
+
+
 def code(text: str) -> str:
     """User text made safe for an inline code span on one line."""
     clean = "".join(ch if ch.isprintable() else " " for ch in text).replace("`", "'")

@@ -50,30 +50,30 @@ def test_valid_commands(line: str, verb: str, target: str | None, options: dict[
     ("line", "reason"),
     [
         ("/runners", "no subcommand given"),
-        ("/runners scael x max=2", "unknown subcommand 'scael' (did you mean 'scale'?)"),
+        ("/runners scael x max=2", "unknown subcommand `scael` (did you mean 'scale'?)"),
         ("/runners scale x", "nothing to change: give min=N, max=N or profile=P"),
-        ("/runners scale x max=-3", "max must be a whole number from 0 to 100000, not '-3'"),
-        ("/runners scale x max=ten", "max must be a whole number from 0 to 100000, not 'ten'"),
-        ("/runners scale x max=1e3", "max must be a whole number from 0 to 100000, not '1e3'"),
+        ("/runners scale x max=-3", "max must be a whole number from 0 to 100000, not `-3`"),
+        ("/runners scale x max=ten", "max must be a whole number from 0 to 100000, not `ten`"),
+        ("/runners scale x max=1e3", "max must be a whole number from 0 to 100000, not `1e3`"),
         ("/runners scale x max=99999999999999999999", "max must be a whole number from 0 to 100000"),
         ("/runners scale x max=0", "max must be at least 1"),
         ("/runners scale x min=5 max=2", "min (5) is above max (2)"),
         ("/runners scale x max=2 max=3", "'max' is given twice"),
-        ("/runners scale x maxx=2", "unknown option 'maxx' (did you mean 'max'?)"),
-        ("/runners scale x --max", "--max needs a value"),
-        ("/runners scale x profile=Large!", "profile 'Large!' is not a valid name"),
-        ("/runners scale x profile=../../etc", "profile '../../etc' is not a valid name"),
-        ("/runners scale x y max=2", "unexpected word 'y'"),
+        ("/runners scale x maxx=2", "unknown option `maxx` (did you mean 'max'?)"),
+        ("/runners scale x --max", "`--max` needs a value"),
+        ("/runners scale x profile=Large!", "profile `Large!` is not a valid name"),
+        ("/runners scale x profile=../../etc", "profile `../../etc` is not a valid name"),
+        ("/runners scale x y max=2", "unexpected word `y`"),
         ("/runners scale ../etc/passwd max=2", "is not a repository"),
         ("/runners scale 'quoted' max=2", "is not a repository or scale set name"),
         ("/runners scale a:b max=2", "is not a repository or scale set name"),
         ("/runners scale prоject-beta max=2", "is not a repository or scale set name"),  # Cyrillic о
         ("/runners scale project‐beta max=2", "is not a repository or scale set name"),  # U+2010 hyphen
         ("/runners add", "add needs the repository to onboard"),
-        ("/runners add x org=-bad-", "org '-bad-' is not a GitHub organisation or user name"),
-        ("/runners add x max=5 foo=bar", "unknown option 'foo'"),
-        ("/runners help me", "unexpected word 'me'"),
-        ("/runners remove x max=3", "unknown option 'max'"),
+        ("/runners add x org=-bad-", "org `-bad-` is not a GitHub organisation or user name"),
+        ("/runners add x max=5 foo=bar", "unknown option `foo`"),
+        ("/runners help me", "unexpected word `me`"),
+        ("/runners remove x max=3", "unknown option `max`"),
         ("/runners scale x max=" + "9" * 600, "longer than 500 characters"),
     ],
 )
@@ -87,7 +87,8 @@ def test_refusals_say_why_and_what_is_accepted(line: str, reason: str) -> None:
 def test_echoed_user_text_cannot_break_markup() -> None:
     result = one("/runners scale x max=2 `evil`<script>=1")
     assert isinstance(result, Refusal)
-    assert "`" not in result.reason and "<" not in result.reason
+    # One code span, nothing of the user's text outside it: the backticks became '?'.
+    assert result.reason == "unexpected word `?evil?<script>=1`"
 
 
 def test_code_blocks_and_quotes_are_not_commands() -> None:
@@ -138,3 +139,37 @@ def test_huge_comment_is_bounded() -> None:
     body = ("/runners status x\n" * 10_000) + "x" * 1_000_000
     parsed = parse_comment(body)
     assert len(parsed.items) == MAX_COMMANDS and parsed.ignored == 9_995
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "> quoted ask\u2028/runners remove project-beta",  # U+2028 is no line break on GitHub
+        "> quoted ask\u0085/runners remove project-beta",
+        "> quoted ask\x0c/runners remove project-beta",
+        "> a quoted paragraph\n/runners remove project-beta",  # lazy continuation: still quoted
+        "> a quoted paragraph\r/runners remove project-beta",
+        "text\u2028/runners remove project-beta",
+    ],
+)
+def test_lines_are_lines_as_github_draws_them(body: str) -> None:
+    assert parse_comment(body).items == []
+
+
+def test_a_blank_line_ends_the_quote() -> None:
+    (command,) = parse_comment("> quoted\n\n/runners help").items
+    assert isinstance(command, Command) and command.verb == "help"
+
+
+@pytest.mark.parametrize(
+    ("line", "echoed"),
+    [
+        ("/runners scale x min=@org/team", "`@org/team`"),
+        ("/runners scale x profile=![x](https://e.vil/p.png)", "`![x](https://e.vil/p.png)`"),
+        ("/runners frobnicate", "`frobnicate`"),
+        ("/runners add acme/x org=fixes#1", "`fixes#1`"),
+    ],
+)
+def test_echoed_values_are_inert(line: str, echoed: str) -> None:
+    (refusal,) = parse_comment(line).items
+    assert isinstance(refusal, Refusal) and echoed in refusal.reason
