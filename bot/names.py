@@ -23,6 +23,22 @@ MAX_SCALE_SET = 45
 RUNNERS_SUFFIX = "-runners"
 
 
+# Helm reads values with Go YAML (YAML 1.1 rules of its own, see SPEC §2): these plain
+# scalars are booleans, nulls or numbers there, where PyYAML may read some as strings.
+_GO_NOT_STRING = re.compile(
+    r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|~|null|Null|NULL"
+    r"|[-+]?(?:0[0-7_]*|[1-9][0-9_]*|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|0[bB][01_]+)"
+    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+
+
+def go_yaml_not_string(text: str) -> bool:
+    """True when Go YAML (Helm) reads ``text``, written plain, as anything but a string."""
+    return text == "" or bool(_GO_NOT_STRING.fullmatch(text))
+
+
 def is_repo_name(value: str) -> bool:
     """True for a name GitHub accepts as a repository name."""
     return bool(_REPO_RE.fullmatch(value)) and value not in {".", ".."}

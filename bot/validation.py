@@ -203,6 +203,7 @@ def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
     where = f"entry '{entry.name or entry.index + 1}'"
     report.keys(raw, ENTRY_KEYS, where)
     _check_identity(entry, report, where)
+    _check_go_strings(config, entry, report)
     scaling = report.mapping(raw, "scaling", where)
     if scaling is not None:
         report.keys(scaling, SCALING_KEYS, f"scaling of {where}")
@@ -248,6 +249,23 @@ def _check_identity(entry: Entry, report: _Report, where: str) -> None:
         report.add(raw.line_of("runnerScaleSetName"), f"runnerScaleSetName of {where} must be a string")
     elif entry.name is not None and (problem := names.scale_set_problem(entry.scale_set)):
         report.add(raw.line_of("runnerScaleSetName" if entry.runner_scale_set_name else "name"), problem)
+
+
+def _check_go_strings(config: Config, entry: Entry, report: _Report) -> None:
+    """Helm reads these files with Go YAML: a plain ``y``, ``on`` or ``1e3`` is a boolean or a
+    number there even where PyYAML reads a string, and the fleet stops rendering."""
+    lines = config.repositories_text.split("\n")
+    for key in ("name", "org", "runnerScaleSetName"):
+        value = entry.raw.get(key)
+        if not isinstance(value, str) or not names.go_yaml_not_string(value):
+            continue
+        line = entry.raw.line_of(key)
+        written = re.search(rf"\b{key}:[ \t]*(\S)", lines[line - 1] if 0 < line <= len(lines) else "")
+        if written is None or written.group(1) not in "'\"":
+            report.add(
+                line,
+                f'{key} {value} is read by Helm (Go YAML) as a boolean or number, not a string: write it in quotes, {key}: "{value}"',
+            )
 
 
 def _check_extras(raw: LineMap, report: _Report, where: str) -> None:

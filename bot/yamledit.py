@@ -23,6 +23,8 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
+from bot import names
+
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = Resolver()
@@ -322,8 +324,8 @@ def render_scalar(value: Any, style: str | None = None) -> str:
 
 
 def _plain_ok(text: str) -> bool:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", text):
-        return False
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*", text) or names.go_yaml_not_string(text):
+        return False  # Helm must read the same string the bot does
     # A plain scalar must still read back as a string (not a number, bool or null).
     return bool(_RESOLVER.resolve(ScalarNode, text, (True, False)) == STR_TAG)  # type: ignore[no-untyped-call]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import ROOT
 
 from bot.cli import main
@@ -196,3 +197,11 @@ def test_add_refuses_a_name_arc_cannot_deploy(capsys: pytest.CaptureFixture[str]
     code, out = run_json(capsys, "/runners add acme/" + "r" * 38)
     assert code == 1 and out["new_text"] is None
     assert "has 46 characters; ARC allows at most 45" in out["reply"] and "at most 37 characters" in out["reply"]
+
+
+@pytest.mark.parametrize("word", ["y", "on", "1e3", "0o17", "09"])
+def test_add_quotes_names_helm_would_not_read_as_strings(word: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_json(capsys, f"/runners add acme/{word}")
+    assert code == 0, out["reply"]
+    assert f'- name: "{word}"' in out["new_text"]
+    assert yaml.safe_load(out["new_text"])["repositories"][-1]["name"] == word

@@ -162,3 +162,15 @@ def test_docker_needs_a_dind_profile(bundled: ConfigFiles) -> None:
         "valid dind profiles are heavy, std"
     ]
     assert problems(entry("    dind: false\n"), base) == []
+
+
+@pytest.mark.parametrize("word", ["y", "n", "on", "off", "1e3", "0o17", "09", "0x1f", "1_000"])
+def test_names_helm_reads_as_non_strings_must_be_quoted(word: str, bundled: ConfigFiles) -> None:
+    text = f"repositories:\n  - name: {word}\n    org: acme\n"
+    found = problems(text, bundled.base)
+    assert any(p.startswith("values/repositories.yaml:2:") and "Go YAML" in p for p in found) or any(
+        "name must be a string" in p for p in found
+    ), found
+    assert not [
+        p for p in problems(f'repositories:\n  - name: "{word}"\n    org: acme\n', bundled.base) if "Go YAML" in p
+    ]
