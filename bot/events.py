@@ -40,6 +40,9 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
             return Verdict(None, "no comment in payload")
         if _is_bot(comment.get("user")) or _is_bot(payload.get("sender")):
             return Verdict(None, "comment by a bot")
+        if comment.get("performed_via_github_app"):
+            # Another App wrote it on a user's behalf: the user did not type this command.
+            return Verdict(None, "comment posted through a GitHub App")
         body = comment.get("body")
         if not isinstance(body, str) or not has_command(body):
             return Verdict(None, "no /runners command")

@@ -13,6 +13,7 @@ for the disk.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -106,6 +107,10 @@ class SQLiteInbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Delivery bodies and tokens' traces: owner-only, before SQLite opens the file (its
+        # -wal and -shm files take the same mode).
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        path.chmod(0o600)
         self._lock = threading.Lock()
         self._db = self._connect()
         self._db.executescript(SCHEMA)

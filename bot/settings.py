@@ -106,7 +106,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if not re.match(r"https?://", api_url):
         problems.append(f"GITHUB_API_URL must be an http(s) URL, not {api_url!r}")
     config_repo = get("RUNNERS_CONFIG_REPO")
-    if config_repo is not None and not _REPO.fullmatch(config_repo):
+    if config_repo is None:
+        problems.append("RUNNERS_CONFIG_REPO is required: owner/name of the GitOps repository holding values/")
+    elif not _REPO.fullmatch(config_repo):
         problems.append(f"RUNNERS_CONFIG_REPO must be owner/name, not {config_repo!r}")
     level = (get("LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:

@@ -96,6 +96,17 @@ async def test_ping_is_answered(harness: Harness) -> None:
         ("issue_comment", comment_payload("/runners remove project-beta", user="runners-bot[bot]", user_type="Bot")),
         ("issue_comment", comment_payload("/runners remove project-beta", user="dependabot[bot]", user_type="Bot")),
         ("issue_comment", comment_payload("/runners remove project-beta", action="edited")),
+        # Another App posting on a user's behalf: the user did not type it (SPEC §3).
+        (
+            "issue_comment",
+            {
+                **comment_payload("/runners remove project-beta"),
+                "comment": {
+                    **comment_payload("/runners remove project-beta")["comment"],
+                    "performed_via_github_app": {"id": 1, "slug": "other-app"},
+                },
+            },
+        ),
         ("issue_comment", comment_payload("/runners remove project-beta", action="deleted")),
         ("issues", example("issues", "opened")),
         ("pull_request", example("pull_request", "opened")),

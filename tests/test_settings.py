@@ -12,7 +12,7 @@ from bot.settings import Settings, SettingsError
 
 
 def test_defaults_and_types(tmp_path: Path) -> None:
-    settings = Settings.load({"GITHUB_WEBHOOK_SECRET": "s", "PORT": "8080"}, dotenv=None)
+    settings = Settings.load({"GITHUB_WEBHOOK_SECRET": "s", "PORT": "8080", "RUNNERS_CONFIG_REPO": "a/b"}, dotenv=None)
     assert (
         settings.port == 8080 and settings.api_url == "https://api.github.com" and settings.argocd_namespace == "argocd"
     )
@@ -40,7 +40,7 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path, rsa_keys: tuple[str
     dotenv = tmp_path / ".env"
     key = rsa_keys[0].replace("\n", "\\n")
     dotenv.write_text(
-        f'GITHUB_WEBHOOK_SECRET=from-file\nGITHUB_APP_ID=12\nGITHUB_APP_PRIVATE_KEY="{key}"\nPORT=4000\n',
+        f'GITHUB_WEBHOOK_SECRET=from-file\nGITHUB_APP_ID=12\nGITHUB_APP_PRIVATE_KEY="{key}"\nPORT=4000\nRUNNERS_CONFIG_REPO=a/b\n',
         encoding="utf-8",
     )
     settings = Settings.load({"PORT": "5000"}, dotenv=dotenv)
@@ -52,7 +52,13 @@ def test_private_key_path(tmp_path: Path, rsa_keys: tuple[str, str]) -> None:
     path = tmp_path / "app.pem"
     path.write_text(rsa_keys[0], encoding="utf-8")
     settings = Settings.load(
-        {"GITHUB_WEBHOOK_SECRET": "s", "GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY_PATH": str(path)}, dotenv=None
+        {
+            "GITHUB_WEBHOOK_SECRET": "s",
+            "GITHUB_APP_ID": "1",
+            "GITHUB_APP_PRIVATE_KEY_PATH": str(path),
+            "RUNNERS_CONFIG_REPO": "a/b",
+        },
+        dotenv=None,
     )
     assert settings.private_key == rsa_keys[0]
     with pytest.raises(SettingsError, match="cannot be read"):
@@ -75,3 +81,20 @@ def test_serve_refuses_to_start_without_secret(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "GITHUB_WEBHOOK_SECRET is required" in result.stderr
+
+
+def test_config_repository_is_required() -> None:
+    """Fail closed: without it the app would not know whose triage permission guards the fleet."""
+    with pytest.raises(SettingsError, match="RUNNERS_CONFIG_REPO is required"):
+        Settings.load({"GITHUB_WEBHOOK_SECRET": "s"}, dotenv=None)
+
+
+def test_state_database_is_owner_only(tmp_path: Path) -> None:
+    from bot.inbox import SQLiteInbox
+
+    path = tmp_path / "state" / "state.sqlite3"
+    inbox = SQLiteInbox(path)
+    try:
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        inbox.close()
