@@ -130,7 +130,7 @@ async def run_commands(
     thread: Thread,
     *,
     thread_default_branch: str | None = None,
-    closes: int | None = None,
+    closes: str | None = None,
     kube: Kube | None = None,
 ) -> None:
     """parse → authorise → execute → report for the commands in ``thread.body``."""

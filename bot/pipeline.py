@@ -42,7 +42,7 @@ class Request:
     is_bot: bool = False
     repo: str | None = None
     source: str = "a simulated comment"
-    closes: int | None = None
+    closes: str | None = None
     permissions: Mapping[str, Permission] = field(default_factory=dict)
 
     def permission_for(self, target: str | None) -> Permission:

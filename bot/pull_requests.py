@@ -50,7 +50,7 @@ class OpenPull:
     url: str
     branch: str
     commands: list[Requested] = field(default_factory=list)
-    closes: int | None = None
+    closes: str | None = None
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -59,6 +59,8 @@ class OpenPull:
     def load(cls, text: str) -> OpenPull:
         data = json.loads(text)
         data["commands"] = [Requested(**c) for c in data.get("commands", [])]
+        if not isinstance(data.get("closes"), str):
+            data["closes"] = None  # stored by a version that wrote a bare number: ambiguous
         return cls(**data)
 
 
@@ -93,7 +95,7 @@ class Target:
     owner: str
     repo: str
     snapshot: config_source.Snapshot
-    closes: int | None = None
+    closes: str | None = None
 
 
 class PullRequests:

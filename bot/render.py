@@ -206,12 +206,13 @@ def requesters(requests: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"@{user} ({source})" for user, source in unique)
 
 
-def pull_request(change: ChangeText, requests: Sequence[tuple[str, str]], closes: int | None = None) -> PullRequestText:
+def pull_request(change: ChangeText, requests: Sequence[tuple[str, str]], closes: str | None = None) -> PullRequestText:
     """The pull request for one scale set; ``requests`` are ``(user, comment URL)`` in order."""
     summary = change.summary
     notes = change_notes(change)
     if closes is not None:
-        notes += f"\nCloses #{closes}.\n"
+        # owner/repo#N: a bare #N would close the config repository's issue of that number.
+        notes += f"\nCloses {closes}.\n"
     who = requesters(requests)
     body = fill(
         "pr_body.md",

@@ -208,7 +208,10 @@ async def test_onboarding_form_opens_add_pull_request_that_closes_the_issue(harn
     await harness.settle()
     (pull,) = pulls(harness)
     assert pull["title"] == "runners: add payments-service (payments-service-runners, min 1, max 6, profile large)"
-    assert "Closes #31." in str(pull["body"]) and "runs-on: payments-service-runners" in str(pull["body"])
+    # The issue lives in the team's repository: the keyword names it fully, or merging in the
+    # config repository would close that repository's own issue #31.
+    assert f"Closes {TEAM_REPO}#31." in str(pull["body"]) and "Closes #31" not in str(pull["body"])
+    assert "runs-on: payments-service-runners" in str(pull["body"])
     added = changed_lines(harness.fake, "runners-bot/payments-service-runners")
     assert "+  - name: payments-service" in added and "+    dind: true" in added
     (reply,) = harness.fake.thread_comments(TEAM_REPO, 31)
