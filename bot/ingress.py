@@ -5,10 +5,17 @@ body (constant-time), then the headers and JSON, then :func:`bot.events.classify
 Anything unsigned, malformed or oversized is refused with nothing stored and no GitHub
 call; anything the app does not act on is acknowledged and dropped. A delivery with
 work is written to the inbox *before* the 2xx, and handled by the workers afterwards.
+
+Before the signature is checked nobody is trusted, so what an unsigned request can cost
+is bounded: a declared ``Content-Length`` over :data:`MAX_BODY` is refused before a
+byte is read, a chunked body is counted as it streams, the HMAC is fed chunk by chunk
+into the one buffer the JSON is later parsed from, and a body that takes longer than
+:data:`BODY_TIMEOUT` to arrive is cut off. (The server bounds concurrent connections.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -24,7 +31,15 @@ from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+# GitHub's issue_comment, issues and pull_request payloads, with bodies at GitHub's
+# 65,536-character maximum, stay well under this (SPEC §5).
+MAX_BODY = 2 * 1024 * 1024
+BODY_TIMEOUT = 10.0  # seconds for a whole body: GitHub itself gives up after 10
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status, self.message = status, message
 
 
 class WebhookEndpoint:
@@ -54,28 +69,36 @@ class WebhookEndpoint:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> bytes | None:
+    async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bytearray, bytes]:
+        """The body and its HMAC, read with the limits above; raises :class:`_Refused`."""
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > MAX_BODY:
-            return None
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                return None
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+            raise _Refused(413, f"payload larger than {MAX_BODY} bytes")
+        body, mac = bytearray(), hmac.new(self.secret, digestmod=hashlib.sha256)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                more = True
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _Refused(400, "the client went away")
+                    chunk = message.get("body", b"")
+                    if len(body) + len(chunk) > MAX_BODY:
+                        raise _Refused(413, f"payload larger than {MAX_BODY} bytes")
+                    body += chunk
+                    mac.update(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            raise _Refused(408, f"the body did not arrive within {BODY_TIMEOUT:g} s") from None
+        return body, b"sha256=" + mac.hexdigest().encode()
 
     async def _handle(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[int, str]:
-        body = await self._body(headers, receive)
-        if body is None:
-            self._count("unknown", "too_large")
-            return 413, f"payload larger than {MAX_BODY} bytes"
+        try:
+            body, expected = await self._body(headers, receive)
+        except _Refused as refused:
+            self._count("unknown", {413: "too_large", 408: "too_slow"}.get(refused.status, "bad_request"))
+            return refused.status, refused.message
         sent = headers.get(b"x-hub-signature-256", b"")
-        expected = b"sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest().encode()
         if not hmac.compare_digest(sent, expected):
             self.metrics.signature_failures.inc()
             return 401, "missing or wrong X-Hub-Signature-256"
@@ -105,7 +128,7 @@ class WebhookEndpoint:
             action=str(payload.get("action", "")),
             kind=verdict.work,
             installation=installation.get("id") if isinstance(installation, dict) else None,
-            body=body,
+            body=bytes(body),
         )
         if not await self.inbox.add(delivery):
             self._count(event, "duplicate")

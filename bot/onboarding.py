@@ -150,6 +150,10 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
         )
         return
     await run_commands(
-        services, pulls, delivery, thread, thread_default_branch=repository.get("default_branch"),
+        services,
+        pulls,
+        delivery,
+        thread,
+        thread_default_branch=repository.get("default_branch"),
         closes=f"{thread.owner}/{thread.repo}#{thread.number}",
     )

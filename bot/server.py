@@ -141,6 +141,9 @@ def _kube(settings: Settings) -> Kube | None:
         return None
 
 
+MAX_CONNECTIONS = 200
+
+
 def run_server() -> int:
     """``runners-bot serve``: settings from the environment and .env, then uvicorn."""
     try:
@@ -156,6 +159,15 @@ def run_server() -> int:
         print(f"runners-bot serve: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        app.asgi, host=settings.host, port=settings.port, log_config=None, access_log=False, server_header=False
+        app.asgi,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        # Bounded cost for strangers: more open connections than this get 503, idle
+        # keep-alive connections are closed after a few seconds (bodies: bot.ingress).
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=5,
     )
     return 0
