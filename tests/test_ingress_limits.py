@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,12 @@ def test_hostile_bodies_cost_bounded_memory_and_health_stays_up(server: BotProce
     assert server.process is not None
     pid = server.process.pid
     baseline = rss(pid)
-    attacks = {unsigned_full_body: [], declared_too_large: [], chunked_too_large: [], slow_sender: []}
+    attacks: dict[Callable[[int, list[int]], None], list[int]] = {
+        unsigned_full_body: [],
+        declared_too_large: [],
+        chunked_too_large: [],
+        slow_sender: [],
+    }
     threads = [
         threading.Thread(target=attack, args=(server.port, results), daemon=True)
         for attack, results in attacks.items()
