@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import config_source, pipeline, render, rollout
-from bot.config import ConfigFiles
+from bot.config import Effective
 from bot.github import Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.kube import Kube, KubeUnavailable
@@ -98,21 +98,24 @@ async def reply(
 
 
 async def permissions(
-    inst: Installation, request: pipeline.Request, files: ConfigFiles, config: tuple[str, str]
+    inst: Installation, request: pipeline.Request, planned: pipeline.Plan, config: tuple[str, str]
 ) -> pipeline.Request:
-    """The request with the commenter's permissions filled in, asking GitHub only what matters."""
-    targets = pipeline.write_targets(request, files)
-    if not targets:
-        return request
-    found: dict[str, Permission] = {}
-    for target in targets:
-        owner, name = target.split("/", 1)
-        found[target.lower()] = await inst.permission(owner, name, request.user)
-    fallback: Permission = "none"
-    if any(p not in WRITE_LEVELS for p in found.values()):
-        config_name = f"{config[0]}/{config[1]}".lower()
-        fallback = found.get(config_name) or await inst.permission(config[0], config[1], request.user)
-    return dataclasses.replace(request, permission=best(fallback), permissions=found)
+    """The request with the commenter's permissions filled in, asking GitHub only what the
+    plan needs, concurrently: each write target's, and the configuration repository's
+    when a reply may show the fleet or a target's permission is not enough."""
+    config_name = f"{config[0]}/{config[1]}".lower()
+    wanted = [t.lower() for t in planned.write_targets]
+    if planned.asks_about_fleet and config_name not in wanted:
+        wanted.append(config_name)
+
+    async def ask(full: str) -> Permission:
+        owner, name = full.split("/", 1)
+        return await inst.permission(owner, name, request.user)
+
+    found = dict(zip(wanted, await asyncio.gather(*(ask(w) for w in wanted)), strict=True))
+    if config_name not in found and any(found[t.lower()] not in WRITE_LEVELS for t in planned.write_targets):
+        found[config_name] = await ask(config_name)
+    return dataclasses.replace(request, permission=best(found.get(config_name, "none")), permissions=found)
 
 
 async def handle(services: Services, pulls: PullRequests, kube: Kube | None, delivery: Delivery) -> None:
@@ -159,9 +162,10 @@ async def run_commands(
         source=thread.comment_url,
         closes=closes,
     )
-    request = await permissions(inst, request, snapshot.files, config)
-    live = await live_states(kube, request, snapshot.files)
-    outcome = pipeline.run(request, snapshot.files, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
+    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
+    request = await permissions(inst, request, planned, config)
+    live = await live_states(kube, planned.visible_status_sets(request))
+    outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
     target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
     results = await _pull_requests(pulls, target, outcome, request)
     all_ok = outcome.ok
@@ -191,9 +195,8 @@ async def _pull_requests(
     return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
 
 
-async def live_states(kube: Kube | None, request: pipeline.Request, files: ConfigFiles) -> dict[str, str]:
-    """The live state of every scale set a ``status`` command asks about, as reply text."""
-    targets = pipeline.status_targets(request, files)
+async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:
+    """The live state of the given scale sets, as reply text."""
     if not targets:
         return {}
     if kube is None:

@@ -1,8 +1,11 @@
-"""Who may run what (SPEC §3). Pure.
+"""Who may run what, and who may see what (SPEC §3). Pure.
 
 ``help`` and ``status`` are open to anyone who can comment; ``scale``, ``add`` and
 ``remove`` need write, maintain or admin permission on the target repository or on the
-configuration repository. Bots, this app included, are never obeyed.
+configuration repository. Bots, this app included, are never obeyed. The whole fleet
+(other repositories' entries, in any reply) is shown only to commenters with at least
+triage on the configuration repository: the app is installed on public repositories,
+where anyone may comment.
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
 PERMISSIONS: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
 WRITE_LEVELS: frozenset[str] = frozenset({"write", "maintain", "admin"})
 OPEN_VERBS: frozenset[str] = frozenset({"help", "status"})
+FLEET_LEVELS: frozenset[str] = frozenset({"triage", "write", "maintain", "admin"})
+
+
+def sees_fleet(config_permission: Permission) -> bool:
+    """Whether a commenter with this permission on the configuration repository sees every entry."""
+    return config_permission in FLEET_LEVELS
 
 
 @dataclass(frozen=True)

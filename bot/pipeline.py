@@ -1,9 +1,16 @@
-"""The command pipeline shared by the app and ``simulate``: parse → authorise → validate → edit.
+"""The command pipeline shared by the app and ``simulate``: plan → authorise → validate → edit.
 
-Pure: takes a comment, who wrote it and the text of both values files; returns one
-reply per command, the edited ``repositories.yaml`` (commands apply in order) and the
-text of one pull request per touched scale set. Talking to GitHub or a cluster is the
-caller's business.
+Pure. :func:`plan` reads a comment once, against the values files, into a :class:`Plan`
+that says what answering it needs from outside: whose permission on which repositories,
+and the live state of which scale sets. The caller fetches those (the app from GitHub
+and the cluster, concurrently; ``simulate`` has them given) and :func:`execute` answers:
+one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
+the text of one pull request per touched scale set.
+
+Who sees what (SPEC §3): commenters with at least triage on the configuration
+repository see the whole fleet; everyone else sees only the entries of the thread's own
+repository and of repositories they may write to, in every reply: status, help and
+every "did you mean".
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from dataclasses import dataclass, field
 from bot import names, render
 from bot.commands import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
 from bot.config import Config, ConfigFiles, Effective, Entry, parse
-from bot.permissions import Permission, authorise, best
+from bot.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.render import ChangeText, PullRequestText
 from bot.suggest import closest
 from bot.validation import validate
@@ -49,6 +56,15 @@ class Request:
         """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
         on_target = self.permissions.get(target.lower(), "none") if target else "none"
         return best(on_target, self.permission)
+
+    @property
+    def sees_fleet(self) -> bool:
+        return sees_fleet(self.permission)
+
+    def sees(self, entry: Entry) -> bool:
+        """Whether this commenter may learn that ``entry`` exists and how it is set."""
+        full = entry.full_name.lower()
+        return self.sees_fleet or full == (self.repo or "").lower() or self.permissions.get(full) in WRITE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -85,14 +101,83 @@ class _Refused(Exception):
 LiveState = Callable[[Effective], str]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """One comment, read once: its commands, and what answering them needs from outside.
+
+    ``write_targets``: ``owner/name`` of each repository a config-changing command aims at
+    (the permission there decides it). ``asks_about_fleet``: some reply may show entries
+    (help, status, a target to resolve or suggest), so the commenter's permission on the
+    configuration repository decides what it shows. ``status_sets``: the scale sets whose
+    live state a ``status`` asks for."""
+
+    comment: str
+    items: tuple[Command | Refusal, ...]
+    ignored: int
+    files: ConfigFiles
+    write_targets: tuple[str, ...] = ()
+    status_sets: tuple[Effective, ...] = ()
+    asks_about_fleet: bool = False
+
+    def visible_status_sets(self, request: Request) -> list[Effective]:
+        """The status sets this commenter may see: only those are read from the cluster."""
+        return [s for s in self.status_sets if request.sees_fleet or request.sees(_entry_of(s))]
+
+
+def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
+    """Parse ``comment`` once and resolve what it names against ``files``."""
+    parsed = parse_comment(comment)
+    try:
+        config: Config | None = parse(files.repositories, files.base)
+    except YamlError:
+        config = None
+    writes: list[str] = []
+    statuses: dict[str, Effective] = {}
+    fleet = False
+    for item in parsed.items:
+        if not isinstance(item, Command) or config is None:
+            continue
+        fleet = fleet or item.verb in ("help", "status")
+        try:
+            if item.verb == "add":
+                writes.append(_add_target(item, repo, config))
+                continue
+            entry = resolve_target(config.entries, item.target, repo)
+        except _Refused:
+            fleet = True  # the refusal may suggest entries
+            continue
+        if item.verb == "status":
+            statuses.setdefault(entry.scale_set, config.effective(entry))
+        elif item.changes_config:
+            writes.append(entry.full_name)
+    return Plan(
+        comment,
+        tuple(parsed.items),
+        parsed.ignored,
+        files,
+        tuple(dict.fromkeys(writes)),
+        tuple(statuses.values()),
+        fleet,
+    )
+
+
+def _entry_of(effective: Effective) -> Entry:
+    return Entry(-1, LineMap(), effective.name, effective.org, None, None, None, None, None)
+
+
 def run(request: Request, files: ConfigFiles, live: LiveState | None = None) -> Outcome:
-    """Handle every command of ``request.comment`` against ``files``."""
-    parsed = parse_comment(request.comment)
+    """Plan and execute in one go, with the permissions ``request`` already holds (``simulate``, replays)."""
+    return execute(plan(request.comment, files, request.repo), request, live)
+
+
+def execute(planned: Plan, request: Request, live: LiveState | None = None) -> Outcome:
+    """Answer every command of ``planned`` for ``request`` (its permissions filled in)."""
+    files = planned.files
     state = _State(files)
-    replies = [_handle(item, request, state, live) for item in parsed.items]
-    if parsed.ignored:
-        note = render.ignored(MAX_COMMANDS, parsed.ignored)
-        replies.append(Reply(f"{parsed.ignored} more commands", False, note))
+    replies = [_handle(item, request, state, live) for item in planned.items]
+    if planned.ignored:
+        note = render.ignored(MAX_COMMANDS, planned.ignored)
+        replies.append(Reply(f"{planned.ignored} more commands", False, note))
     changed = state.text != files.repositories
     return Outcome(
         replies=replies,
@@ -161,14 +246,16 @@ def _authorise(command: Command, request: Request, target: str | None) -> None:
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
     config = state.config
     assert config is not None
+    visible = [e for e in config.entries if request.sees(e)]
     if command.verb == "help":
         _authorise(command, request, None)
-        return Reply(command.text, True, render.help_reply(config))
+        return Reply(command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
     if command.verb == "add":
+        # Authorised before anything about the target is said (whether it has runners).
+        _authorise(command, request, _add_target(command, request.repo, config))
         edit, name = _plan_add(command, request, config)
-        _authorise(command, request, f"{edit.data['org']}/{name}")
         return _change(command, request, state, edit, name)
-    entry = resolve_target(config, command.target, request.repo)
+    entry = resolve_target(visible, command.target, request.repo)
     _authorise(command, request, entry.full_name)
     if command.verb == "status":
         effective = config.effective(entry)
@@ -178,47 +265,6 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
     if command.verb == "remove":
         return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
-
-
-def status_targets(request: Request, files: ConfigFiles) -> list[Effective]:
-    """The effective settings of every entry a ``status`` command of the comment names."""
-    try:
-        config = parse(files.repositories, files.base)
-    except YamlError:
-        return []
-    found: dict[str, Effective] = {}
-    for item in parse_comment(request.comment).items:
-        if isinstance(item, Command) and item.verb == "status":
-            try:
-                effective = config.effective(resolve_target(config, item.target, request.repo))
-            except _Refused:
-                continue
-            found[effective.scale_set] = effective
-    return list(found.values())
-
-
-def write_targets(request: Request, files: ConfigFiles) -> list[str]:
-    """``owner/name`` of every repository a config-changing command of the comment aims at.
-
-    The app asks GitHub for the commenter's permission on exactly these.
-    """
-    try:
-        config = parse(files.repositories, files.base)
-    except YamlError:
-        return []
-    found: list[str] = []
-    for item in parse_comment(request.comment).items:
-        if not isinstance(item, Command) or not item.changes_config:
-            continue
-        try:
-            if item.verb == "add":
-                edit, name = _plan_add(item, request, config)
-                found.append(f"{edit.data['org']}/{name}")
-            else:
-                found.append(resolve_target(config, item.target, request.repo).full_name)
-        except _Refused:
-            continue
-    return list(dict.fromkeys(found))
 
 
 def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:
@@ -241,9 +287,9 @@ def _effective_by_name(config: Config | None, name: str) -> Effective | None:
     return None
 
 
-def resolve_target(config: Config, target: str | None, repo: str | None) -> Entry:
-    """The entry a command means; raises a refusal naming the closest entries."""
-    entries = [e for e in config.entries if e.name]
+def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -> Entry:
+    """The entry among ``entries`` a command means; raises a refusal naming the closest of them."""
+    entries = [e for e in entries if e.name]
     if target is None:
         if repo is None:
             raise _Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
@@ -325,15 +371,20 @@ def _check_known(what: str, value: str, known: Mapping[str, object]) -> None:
         raise _Refused(f"unknown {what} {render.inert(value)}{hint}", f"{what}={'|'.join(sorted(known))}")
 
 
-def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEntry, str]:
-    target = command.target or ""
-    owner, _, name = target.rpartition("/")
-    opts = command.options
-    org = str(opts.get("org") or owner or _default_org(config, request.repo) or "")
+def _add_target(command: Command, repo: str | None, config: Config) -> str:
+    """``owner/name`` of the repository an ``add`` onboards."""
+    owner, _, name = (command.target or "").rpartition("/")
+    org = str(command.options.get("org") or owner or _default_org(config, repo) or "")
     if not org:
         raise _Refused(
             "the owner of the repository is not known", f"{USAGE['add']}, e.g. org=<owner> or <owner>/<name>"
         )
+    return f"{org}/{name}"
+
+
+def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEntry, str]:
+    org, _, name = _add_target(command, request.repo, config).partition("/")
+    opts = command.options
     existing = [
         e for e in config.entries if e.name and e.name.lower() == name.lower() and (e.org or "").lower() == org.lower()
     ]

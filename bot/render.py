@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from bot.config import Config, Effective, Limits
+from bot.config import Config, Effective, Entry, Limits
 
 _PACKAGED = Path(__file__).parent / "_templates"
 _SOURCE = Path(__file__).parent.parent / "templates"
@@ -145,7 +145,7 @@ def ignored(limit: int, count: int) -> str:
     return fill("reply_ignored.md", limit=limit, count=count)
 
 
-def help_reply(config: Config) -> str:
+def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool) -> str:
     base = config.base_config
     profiles = "\n".join(
         fill(
@@ -157,7 +157,11 @@ def help_reply(config: Config) -> str:
         ).rstrip("\n")
         for p in base.profiles.values()
     )
-    scale_sets = ", ".join(f"`{e.scale_set}`" for e in config.entries) or "none yet"
+    scale_sets = ", ".join(f"`{e.scale_set}`" for e in visible) or ("none yet" if complete else "none here")
+    if not complete:
+        scale_sets += (
+            " (this repository's only: people with triage on the configuration repository see the whole fleet)"
+        )
     return fill("reply_help.md", profiles=profiles, limits=limits_text(base.limits), scale_sets=scale_sets)
 
 

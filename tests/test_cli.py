@@ -50,9 +50,39 @@ def test_no_command_is_not_an_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("comment", ["/runners help", "/runners status project-beta"])
 def test_read_only_commands(capsys: pytest.CaptureFixture[str], comment: str) -> None:
-    code, out = run_json(capsys, "--permission", "read", comment)
+    code, out = run_json(capsys, "--permission", "read", "--repo", "Matchpoint-AI/project-beta", comment)
     assert code == 0
     assert out["ok"] is True and out["new_text"] is None and out["pr"] is None and out["reply"]
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "/runners help",
+        "/runners status project-beta-api",
+        "/runners status project-beta-ap",
+        "/runners status",
+        "/runners scale arc-api-runners max=3",
+        "/runners add Matchpoint-AI/project-beta-api",
+    ],
+)
+def test_strangers_learn_nothing_about_other_repositories(capsys: pytest.CaptureFixture[str], comment: str) -> None:
+    """SPEC §3: on a public repository anyone may comment; below triage on the config
+    repository, no reply names another repository's entry."""
+    _, out = run_json(capsys, "--permission", "read", "--repo", "someone/public-repo", comment)
+    secrets = (
+        "project-beta-api",
+        "arc-api-runners",
+        "project-beta-frontend",
+        "arc-frontend-runners",
+        "arc-beta-runners",
+    )
+    for secret in secrets:
+        if secret not in comment:  # the commenter's own words may be echoed back
+            assert secret not in out["reply"], out["reply"]
+    assert "already has runners" not in out["reply"]
+    _, seen = run_json(capsys, "--permission", "triage", "--repo", "someone/public-repo", "/runners help")
+    assert "arc-api-runners" in seen["reply"]
 
 
 def test_status_shows_configuration_only(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,8 @@ GOLDEN = Path(__file__).parent / "golden"
 
 SCENARIOS: dict[str, tuple[str, Permission, str | None]] = {
     "help": ("/runners help", "read", None),
-    "status": ("/runners status arc-frontend-runners", "none", None),
+    "help-fleet": ("/runners help", "triage", None),
+    "status": ("/runners status arc-frontend-runners", "none", "Matchpoint-AI/project-beta-frontend"),
     "status-implicit-target": ("/runners status", "read", "Matchpoint-AI/project-beta-api"),
     "scale-max": ("/runners scale project-beta-frontend max=20", "write", None),
     "scale-min-profile": ("/runners scale --min 2 --profile=xlarge", "maintain", "Matchpoint-AI/project-beta-api"),

@@ -20,7 +20,12 @@ async def test_help_gets_reaction_reply_and_final_reaction(harness: Harness) -> 
     replies = fake.thread_comments(TEAM_REPO, 7)
     assert len(replies) == 1
     assert "**runners-bot** changes this fleet" in replies[0]["body"]
-    assert fake.count("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission") == 0
+    # One permission read, on the configuration repository: it decides whether the reply
+    # may list the whole fleet (SPEC §3). "reader" has read there: only their repository's.
+    permission_calls = [c for c in fake.calls if c.template.endswith("/collaborators/{username}/permission")]
+    assert [c.path.split("/")[3] for c in permission_calls] == ["runners-config"]
+    assert "`arc-api-runners` (this repository's only" in replies[0]["body"]
+    assert "arc-frontend-runners" not in replies[0]["body"]
 
 
 async def test_status_replies_with_configuration(harness: Harness) -> None:
