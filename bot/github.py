@@ -185,7 +185,7 @@ class GitHubApp:
         found = self._installations.get(installation_id)
         if found is None:
             client = self._client(self.auth.as_installation(installation_id))
-            found = self._installations[installation_id] = Installation(client, self._etags)
+            found = self._installations[installation_id] = Installation(client, self._etags, self.settings.app_id)
         return found
 
     async def failed_deliveries(self, limit_pages: int = 30) -> list[dict[str, Any]]:
@@ -238,8 +238,9 @@ def _next_cursor(link: str) -> str | None:
 class Installation:
     """Calls made as one installation of the App."""
 
-    def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]]) -> None:
+    def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]], app_id: int | None = None) -> None:
         self.gh = client
+        self.app_id = app_id
         self._etags = etags
         self._default_branches: dict[str, str] = {}
 
@@ -423,10 +424,16 @@ class Installation:
             raise _translate(exc, "editing a comment") from exc
 
     async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
-        """The id of the newest comment on the thread whose body holds ``marker``."""
+        """The id of the newest comment *this App wrote* on the thread whose body holds
+        ``marker``. Markers are predictable; a comment anyone else posted with one (to take
+        over or silence a report) is not the App's, whatever it holds."""
         try:
             response = await self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=100)
         except GitHubException as exc:
             raise _translate(exc, "listing comments") from exc
-        found = [c for c in _data(response) if marker in (c.get("body") or "")]
+        found = [c for c in _data(response) if self._wrote(c) and marker in (c.get("body") or "")]
         return int(found[-1]["id"]) if found else None
+
+    def _wrote(self, comment: dict[str, Any]) -> bool:
+        app = comment.get("performed_via_github_app") or {}
+        return self.app_id is not None and app.get("id") == self.app_id

@@ -486,9 +486,26 @@ class FakeGitHub:
             body=body["body"],
             html_url=f"https://github.com/{p['owner']}/{p['repo']}/issues/{p['issue_number']}#issuecomment-{comment_id}",
         )
+        # Installation tokens act as the App's bot user, and GitHub says which App wrote it.
+        sample["user"] = {**(sample.get("user") or {}), "login": "runners-bot[bot]", "type": "Bot"}
+        sample["performed_via_github_app"] = {"id": self.app_id, "slug": "runners-bot", "name": "runners-bot"}
         sample["_repo"], sample["_issue"] = full, int(p["issue_number"])
         self.comments[comment_id] = sample
         return JSONResponse({k: v for k, v in sample.items() if not k.startswith("_")}, status_code=201)
+
+    def add_comment(self, full_name: str, number: int, body: str, login: str) -> int:
+        """A comment someone else wrote on the thread (not through the App)."""
+        comment_id = next(self._ids)
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "body": body,
+            "user": {"login": login, "type": "User"},
+            "performed_via_github_app": None,
+            "_repo": full_name.lower(),
+            "_issue": number,
+            "_history": [body],
+        }
+        return comment_id
 
     def op_get_issue_comments(self, p: dict[str, str], *_: Any) -> Response:
         found = self.thread_comments(f"{p['owner']}/{p['repo']}", int(p["issue_number"]))
@@ -498,6 +515,9 @@ class FakeGitHub:
         comment = self.comments.get(int(p["comment_id"]))
         if comment is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
+        if (comment.get("performed_via_github_app") or {}).get("id") != self.app_id:
+            # An App may edit only its own comments on issues it did not write.
+            return JSONResponse({"message": "Resource not accessible by integration"}, status_code=403)
         comment.setdefault("_history", [comment["body"]]).append(body["body"])
         comment["body"] = body["body"]
         return JSONResponse({k: v for k, v in comment.items() if not k.startswith("_")})

@@ -318,3 +318,24 @@ async def test_an_unrelated_synced_commit_is_not_the_merge(rollout: Harness, kub
     sha = await merge(rollout, kube, other_branch)
     body = report_on(rollout, CONFIG_REPO, 100)["body"]
     assert "✅ Live" not in body and f"at {'f' * 7}" in body and sha
+
+
+async def test_a_planted_marker_neither_takes_over_nor_silences_the_report(rollout: Harness, kube: FakeKube) -> None:
+    """Markers are predictable: a stranger who posts one first gets no say over the report."""
+    await rollout.send("issue_comment", comment_payload("/runners scale max=12"))
+    await rollout.settle()
+    pull = rollout.fake.merge(CONFIG_REPO, 100)
+    sha = pull["merge_commit_sha"]
+    planted = f"🚀 all fine, nothing to see\n\n<!-- runners-bot:watch:{SET}@{sha}:0 -->\n"
+    stranger = rollout.fake.add_comment(CONFIG_REPO, 100, planted, "mallory")
+    kube.scenario = lambda look: healthy(look, sha)
+    await rollout.send(
+        "pull_request", pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    )
+    await rollout.settle()
+    await rollout.app.watcher.idle()
+    assert rollout.fake.comments[stranger]["body"] == planted, "the stranger's comment is left alone"
+    ours = [
+        c for c in rollout.fake.thread_comments(CONFIG_REPO, 100) if c["id"] != stranger and c["body"].startswith("🚀")
+    ]
+    assert len(ours) == 1 and "✅ Live" in ours[0]["body"]
