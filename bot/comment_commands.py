@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import config_source, pipeline, render, rollout
+from bot import config_source, pipeline, render, reply_limits, rollout
 from bot.config import Effective
 from bot.github import Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
@@ -141,6 +141,8 @@ async def run_commands(
     if delivery.installation is None:
         raise PermanentError("the delivery names no installation", 0)
     inst = services.github.installation(delivery.installation)
+    if not await _within_budget(services, inst, delivery, thread):
+        return
     await once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes"))
     config = config_source.repository(services.settings, thread.owner, thread.repo)
     remembered = f"default-branch:{config[0]}/{config[1]}"
@@ -179,7 +181,35 @@ async def run_commands(
         services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
+    if not any(answer.change is not None for answer in outcome.replies):
+        await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
     services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+def _budget_key(user: str) -> str:
+    return f"replies:{user.lower()}"
+
+
+async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
+    """False when the author's reply budget is spent (bot.reply_limits): one notice, then nothing."""
+    if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
+        return True  # resumed after a crash: this comment was admitted already
+    saved = reply_limits.Budget.load(await asyncio.to_thread(services.inbox.get, _budget_key(thread.user)))
+    decision, budget = reply_limits.decide(saved, time.time(), services.settings.reply_limit)
+    if decision == "answer":
+        return True
+    if decision == "notice":
+        until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
+        text = render.fill("reply_rate_limited.md", limit=services.settings.reply_limit, until=until)
+        await reply(services, inst, delivery, thread, index=0, text=text)
+        await asyncio.to_thread(services.inbox.put, _budget_key(thread.user), budget.dump())
+    services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
+    return False
+
+
+async def _spend(services: Services, user: str) -> None:
+    saved = reply_limits.Budget.load(await asyncio.to_thread(services.inbox.get, _budget_key(user)))
+    await asyncio.to_thread(services.inbox.put, _budget_key(user), reply_limits.spend(saved, time.time()).dump())
 
 
 async def _pull_requests(

@@ -62,3 +62,15 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
             return Verdict("bot_pull_closed")
         return Verdict(None, "not a runners-bot pull request closing")
     return Verdict(None, f"{event} is not acted on")
+
+
+def subject(event: str, payload: Mapping[str, Any]) -> str | None:
+    """What a delivery is about, for deduplication (SPEC §4): the signature covers the body,
+    not ``X-GitHub-Delivery``, so a captured payload replayed under a new delivery id is
+    the same comment, issue or pull request event, and is not acted on twice."""
+    action = payload.get("action")
+    for key in {"issue_comment": "comment", "issues": "issue", "pull_request": "pull_request"}.get(event, "").split():
+        thing = payload.get(key)
+        if isinstance(thing, Mapping) and isinstance(thing.get("id"), int):
+            return f"{event}:{thing['id']}:{action}"
+    return None

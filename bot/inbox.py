@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     kind TEXT NOT NULL,
     installation INTEGER,
     body BLOB NOT NULL,
+    subject TEXT,
     received_at REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(state, not_before);
+CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
 CREATE TABLE IF NOT EXISTS steps (
     delivery TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -45,7 +47,8 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
+    value TEXT NOT NULL,
+    updated REAL NOT NULL DEFAULT 0
 );
 """
 
@@ -62,13 +65,14 @@ class Delivery:
     body: bytes
     received_at: float = 0.0
     attempts: int = 0
+    subject: str | None = None  # what it is about (bot.events.subject): one delivery per subject
 
 
 class Inbox(Protocol):
     """What the app needs from its state store."""
 
     async def add(self, delivery: Delivery) -> bool:
-        """Store a new delivery durably; False when its id was seen before."""
+        """Store a new delivery durably; False when its id or its subject was seen before."""
 
     def pending(self) -> list[tuple[str, float]]:
         """Ids of unfinished deliveries with the time each may run again."""
@@ -98,6 +102,13 @@ class Inbox(Protocol):
 
     def writable(self) -> bool: ...
 
+    def purge(self, before: float, prefixes: tuple[str, ...]) -> dict[str, int]:
+        """Forget finished deliveries (and their steps) received before ``before``, and
+        keys under ``prefixes`` last written before it; returns what went, by kind."""
+
+    def stored(self) -> int:
+        """How many deliveries are kept."""
+
     def close(self) -> None: ...
 
 
@@ -114,8 +125,17 @@ class SQLiteInbox:
         self._lock = threading.Lock()
         self._db = self._connect()
         self._db.executescript(SCHEMA)
+        self._migrate()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox-writer")
         self._writer_db: sqlite3.Connection | None = None
+
+    def _migrate(self) -> None:
+        """Columns added since a database was first written."""
+        if "subject" not in {row[1] for row in self._db.execute("PRAGMA table_info(deliveries)")}:
+            self._db.execute("ALTER TABLE deliveries ADD COLUMN subject TEXT")
+        if "updated" not in {row[1] for row in self._db.execute("PRAGMA table_info(kv)")}:
+            self._db.execute("ALTER TABLE kv ADD COLUMN updated REAL NOT NULL DEFAULT 0")
+        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS deliveries_subject ON deliveries(subject)")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -128,7 +148,8 @@ class SQLiteInbox:
         if self._writer_db is None:
             self._writer_db = self._connect()
         cursor = self._writer_db.execute(
-            "INSERT OR IGNORE INTO deliveries (id, event, action, kind, installation, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO deliveries (id, event, action, kind, installation, body, subject, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 delivery.id,
                 delivery.event,
@@ -136,6 +157,7 @@ class SQLiteInbox:
                 delivery.kind,
                 delivery.installation,
                 delivery.body,
+                delivery.subject,
                 time.time(),
             ),
         )
@@ -198,7 +220,7 @@ class SQLiteInbox:
         return str(rows[0][0]) if rows else None
 
     def put(self, key: str, value: str) -> None:
-        self._query("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        self._query("INSERT OR REPLACE INTO kv (key, value, updated) VALUES (?, ?, ?)", (key, value, time.time()))
 
     def delete(self, key: str) -> None:
         self._query("DELETE FROM kv WHERE key = ?", (key,))
@@ -206,6 +228,34 @@ class SQLiteInbox:
     def keys(self, prefix: str) -> list[str]:
         rows = self._query("SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + "\uffff"))
         return [str(r[0]) for r in rows]
+
+    def purge(self, before: float, prefixes: tuple[str, ...]) -> dict[str, int]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = self._purge(before, prefixes)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return counts
+
+    def _purge(self, before: float, prefixes: tuple[str, ...]) -> dict[str, int]:
+        finished = "SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?"
+        steps = self._db.execute(f"DELETE FROM steps WHERE delivery IN ({finished})", (before,)).rowcount
+        deliveries = self._db.execute(
+            "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?", (before,)
+        ).rowcount
+        keys = sum(
+            self._db.execute(
+                "DELETE FROM kv WHERE key >= ? AND key < ? AND updated < ?", (prefix, prefix + "\uffff", before)
+            ).rowcount
+            for prefix in prefixes
+        )
+        return {"deliveries": deliveries, "steps": steps, "keys": keys}
+
+    def stored(self) -> int:
+        return int(self._query("SELECT count(*) FROM deliveries")[0][0])
 
     def writable(self) -> bool:
         try:

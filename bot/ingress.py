@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from bot.events import classify
+from bot.events import classify, subject
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 
@@ -129,10 +129,11 @@ class WebhookEndpoint:
             kind=verdict.work,
             installation=installation.get("id") if isinstance(installation, dict) else None,
             body=bytes(body),
+            subject=subject(event, payload),
         )
         if not await self.inbox.add(delivery):
             self._count(event, "duplicate")
-            return 200, "duplicate delivery: already accepted"
+            return 200, "duplicate: this delivery, or one about the same event, was accepted already"
         self._count(event, "accepted")
         self.submit(delivery_id)
         return 202, "accepted"

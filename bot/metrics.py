@@ -41,3 +41,15 @@ class Metrics:
             "runners_bot_github_rate_limit_remaining", "X-RateLimit-Remaining of the last GitHub response", registry=r
         )
         self.redeliveries = Counter("runners_bot_redeliveries", "Failed deliveries asked to be redelivered", registry=r)
+        self.rate_limited = Counter(
+            "runners_bot_rate_limited",
+            "Command comments over their author's reply budget: one notice, then silence",
+            ["outcome"],
+            registry=r,
+        )
+        self.purged = Counter(
+            "runners_bot_purged", "State removed after the retention period, by kind", ["kind"], registry=r
+        )
+        self.stored_deliveries = Gauge(
+            "runners_bot_stored_deliveries", "Deliveries kept in the state database", registry=r
+        )

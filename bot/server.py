@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from bot import comment_commands, logs, onboarding, pull_closed
 from bot.dispatch import Dispatcher
 from bot.github import GitHubApp
+from bot.housekeeping import Housekeeping
 from bot.inbox import Inbox, SQLiteInbox
 from bot.ingress import WebhookEndpoint
 from bot.kube import Kube, api_client
@@ -90,6 +91,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     }
     dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
     recovery = Recovery(github, store, metrics, settings.recovery_interval)
+    housekeeping = Housekeeping(store, metrics, settings.retention_days)
     endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)
 
     async def healthz(_: Request) -> Response:
@@ -109,11 +111,13 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         await dispatcher.start()
         await watcher.start()
         scan = asyncio.create_task(recovery.run(), name="recovery")
+        sweep = asyncio.create_task(housekeeping.run(), name="housekeeping")
         log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
         try:
             yield
         finally:
             scan.cancel()
+            sweep.cancel()
             await watcher.stop()
             await dispatcher.stop()
             await asyncio.to_thread(store.close)

@@ -50,6 +50,8 @@ class Settings:
     kube_api: str | None = None
     kube_enabled: bool = True
     rollout_interval: float = 5.0
+    reply_limit: int = 10
+    retention_days: float = 14.0
     rollout_timeout: float = 900.0
 
     @property
@@ -137,6 +139,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         kube_enabled=(get("RUNNERS_BOT_KUBE") or "on").lower() not in ("off", "false", "0", "no"),
         rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", 5.0, minimum=0.01),
         rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", 900.0, minimum=1),
+        reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", 10, minimum=0, integer=True)),
+        # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
+        retention_days=number("RUNNERS_BOT_RETENTION_DAYS", 14.0, minimum=4),
     )
     if problems:
         raise SettingsError(problems)

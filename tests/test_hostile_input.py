@@ -134,3 +134,16 @@ async def test_huge_comment_with_command_is_bounded(harness: Harness) -> None:
     body = json.dumps(comment_payload(text, user="reader")).encode()
     assert await post(harness, body, headers_for(body)) == 202
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 6
+
+
+async def test_a_replayed_payload_under_a_new_delivery_id_is_the_same_comment(harness: Harness) -> None:
+    """The signature covers the body, not X-GitHub-Delivery: a captured, still validly
+    signed payload sent again under a fresh id must not run its command again."""
+    body = json.dumps(comment_payload("/runners help", user="reader")).encode()
+    first = {**headers_for(body), "x-github-delivery": "original"}
+    replay = {**headers_for(body), "x-github-delivery": "replayed-with-a-new-id"}
+    assert await post(harness, body, first) == 202
+    response = await harness.client.post(URL, content=body, headers=replay)
+    await harness.settle()
+    assert response.status_code == 200 and "duplicate" in response.json()["message"]
+    assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 1

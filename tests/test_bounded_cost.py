@@ -1,0 +1,93 @@
+"""Bounded cost per commenter and bounded storage: reply budgets and the retention period."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TEAM_REPO, Harness
+from webhook_payloads import comment_payload
+
+from bot import reply_limits
+from bot.housekeeping import Housekeeping
+from bot.inbox import Delivery, SQLiteInbox
+from bot.metrics import Metrics
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_refusals_and_help_are_budgeted_per_user_then_one_notice_then_silence(harness: Harness) -> None:
+    limit = harness.app.settings.reply_limit
+    for n in range(limit + 3):
+        await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=1000 + n))
+        await harness.settle()
+    replies = harness.fake.thread_comments(TEAM_REPO, 7)
+    assert len(replies) == limit + 1, "the budget, then one notice"
+    assert replies[-1]["body"].startswith("⏸️") and "until" in replies[-1]["body"]
+    reactions = [r for r in harness.fake.reactions if r.get("response")]
+    calls = harness.fake.count()
+    await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=2000))
+    await harness.settle()
+    assert harness.fake.count() == calls, "a silenced user costs no GitHub call at all"
+    assert len([r for r in harness.fake.reactions if r.get("response")]) == len(reactions)
+    metrics = (await harness.client.get("/metrics")).text
+    assert 'runners_bot_rate_limited_total{outcome="silenced"} 3.0' in metrics
+    # Someone else is not affected.
+    await harness.send("issue_comment", comment_payload("/runners help", user="triager", comment_id=3000))
+    await harness.settle()
+    assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 2
+
+
+def test_budget_rules() -> None:
+    decision, budget = reply_limits.decide(None, 0.0, 2)
+    assert decision == "answer"
+    budget = reply_limits.spend(reply_limits.spend(budget, 1.0), 2.0)
+    assert reply_limits.decide(budget, 3.0, 2)[0] == "notice"
+    noticed = reply_limits.decide(budget, 3.0, 2)[1]
+    assert reply_limits.decide(noticed, 4.0, 2)[0] == "silent"
+    assert reply_limits.decide(noticed, reply_limits.WINDOW + 1.0, 2)[0] == "answer", "a new window"
+    assert reply_limits.decide(noticed, 5.0, 0)[0] == "answer", "0 turns the budget off"
+
+
+async def test_old_finished_deliveries_are_forgotten(tmp_path: Path) -> None:
+    inbox = SQLiteInbox(tmp_path / "state.sqlite3")
+    try:
+        for name in ("old-done", "old-pending", "new-done"):
+            await inbox.add(Delivery(name, "issue_comment", "created", "command", 1, b"{}", subject=name))
+            inbox.record(name, "reply:0", "1")
+        inbox.finish("old-done")
+        inbox.finish("new-done")
+        inbox.put("redelivered:abc", "1")
+        inbox.put("watch:keep", "1")
+        metrics = Metrics()
+        sweeper = Housekeeping(inbox, metrics, retention_days=14)
+        assert sweeper.sweep(now=time.time()) == {"deliveries": 0, "steps": 0, "keys": 0}
+        removed = sweeper.sweep(now=time.time() + 15 * 86400)
+        assert removed == {"deliveries": 2, "steps": 2, "keys": 1}
+        assert inbox.seen(["old-done", "old-pending", "new-done"]) == {"old-pending"}, "unfinished work stays"
+        assert inbox.get("watch:keep") == "1" and inbox.get("redelivered:abc") is None
+        assert metrics.stored_deliveries._value.get() == 1
+    finally:
+        inbox.close()
+
+
+def test_a_database_from_before_subjects_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE deliveries (id TEXT PRIMARY KEY, event TEXT NOT NULL, action TEXT NOT NULL, kind TEXT NOT NULL,"
+        " installation INTEGER, body BLOB NOT NULL, received_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'pending',"
+        " attempts INTEGER NOT NULL DEFAULT 0, not_before REAL NOT NULL DEFAULT 0, error TEXT);"
+        "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO kv VALUES ('watch:x', 'kept');"
+    )
+    db.close()
+    inbox = SQLiteInbox(path)
+    try:
+        assert inbox.get("watch:x") == "kept"
+        inbox.put("replies:someone", "{}")
+        assert inbox.stored() == 0
+    finally:
+        inbox.close()
