@@ -220,7 +220,7 @@ async def _pull_requests(
     for answer in outcome.replies:
         if answer.change is not None:
             by_set.setdefault(answer.change.scale_set, []).append(
-                Requested(answer.command, request.user, request.source, request.repo)
+                Requested(answer.command, request.user, request.source, request.repo, answer.change.full_name)
             )
     return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
 

@@ -423,8 +423,11 @@ def _default_org(config: Config, repo: str | None) -> str | None:
     return orgs.pop() if len(orgs) == 1 else None
 
 
-def replay(files: ConfigFiles, commands: list[tuple[str, str, str | None]]) -> tuple[str | None, ChangeText | None]:
-    """Apply already-authorised command lines ``(line, user, repository of the thread)`` in order to ``files``.
+def replay(
+    files: ConfigFiles, commands: list[tuple[str, str, str | None, str | None]]
+) -> tuple[str | None, ChangeText | None]:
+    """Apply already-authorised command lines ``(line, user, repository of the thread,
+    org/name it was authorised for)`` in order to ``files``.
 
     Used to rebuild a pull request's change on top of the current default branch. A
     command that no longer applies (its entry is gone, nothing left to change) is
@@ -433,12 +436,15 @@ def replay(files: ConfigFiles, commands: list[tuple[str, str, str | None]]) -> t
     """
     text = files.repositories
     combined: ChangeText | None = None
-    for line, user, repo in commands:
+    for line, user, repo, target in commands:
         outcome = run(Request(comment=line, user=user, permission="admin", repo=repo), ConfigFiles(text, files.base))
-        for reply in outcome.replies:
-            if reply.change is None:
-                continue
-            combined = _combine(combined, reply.change)
+        changes = [reply.change for reply in outcome.replies if reply.change is not None]
+        if target is not None and any(c.full_name.lower() != target.lower() for c in changes):
+            # The line now means another entry than the one it was authorised for (the
+            # entry was renamed, removed or re-added elsewhere): it is not replayed.
+            continue
+        for change in changes:
+            combined = _combine(combined, change)
         if outcome.new_text is not None:
             text = outcome.new_text
     return (text if text != files.repositories else None), combined

@@ -53,6 +53,12 @@ class ChangeText:
     after: Effective | None
 
     @property
+    def full_name(self) -> str:
+        """``org/name`` of the entry changed."""
+        known = self.after or self.before
+        return f"{known.org}/{known.name}" if known else self.name
+
+    @property
     def summary(self) -> str:
         if self.verb == "add" and self.after is not None:
             a = self.after

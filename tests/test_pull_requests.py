@@ -8,11 +8,13 @@ import difflib
 from typing import Any
 
 import pytest
-from conftest import CONFIG_REPO, TEAM_REPO, Harness
+from conftest import CONFIG_REPO, ROOT, TEAM_REPO, Harness
 from fakegithub import Fault
 from webhook_payloads import comment_payload, issue_opened_payload, pull_closed_payload, rendered_form
 
-from bot.config import REPOSITORIES_FILE
+from bot import pipeline
+from bot.config import REPOSITORIES_FILE, ConfigFiles
+from bot.pull_requests import OpenPull
 
 pytestmark = pytest.mark.anyio
 
@@ -260,3 +262,23 @@ async def test_stale_remembered_default_branch_is_corrected(harness: Harness) ->
     (pull,) = pulls(harness)
     assert pull["base"]["ref"] == "main"
     assert harness.app.inbox.get(f"default-branch:{CONFIG_REPO}") == "main"
+
+
+def test_a_replayed_line_that_now_means_another_entry_is_not_replayed() -> None:
+    """Stored commands are replayed with admin rights on a newer default branch; the line
+    '/runners scale app …' must not land on a different 'app' than it was allowed for."""
+    base = (ROOT / "values" / "base-config.yaml").read_text(encoding="utf-8")
+    before = "repositories:\n  - name: app\n    org: team-a\n    scaling: {minRunners: 0, maxRunners: 5}\n"
+    line = ("/runners scale app max=9", "octocat", "team-a/app", "team-a/app")
+    text, change = pipeline.replay(ConfigFiles(before, base), [line])
+    assert text is not None and "maxRunners: 9" in text and change is not None
+    moved = before.replace("team-a", "team-b")  # the entry was removed and another org's 'app' added
+    assert pipeline.replay(ConfigFiles(moved, base), [line]) == (None, None)
+
+
+async def test_accepted_commands_remember_what_they_resolved_to(harness: Harness) -> None:
+    await harness.send("issue_comment", comment_payload("/runners scale max=12"))
+    await harness.settle()
+    (key,) = harness.app.inbox.keys("pull:")
+    saved = OpenPull.load(harness.app.inbox.get(key) or "")
+    assert [c.target for c in saved.commands] == ["Matchpoint-AI/project-beta-api"]
