@@ -12,14 +12,14 @@ export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
 export UPSTREAM_DIR ?= $(UPSTREAM)
 endif
 
-.PHONY: setup demo test lint bench bench-editor bench-ingest bench-api clean
+.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	# GitHub's webhook examples and REST description (test fixtures), Probot (benchmark baseline)
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
@@ -52,6 +52,12 @@ bench-api: setup
 bench-ingest: setup
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/bench_ingest.py
+
+## lock: requirements.lock, the image's hash-pinned dependencies, from pyproject.toml
+lock: setup
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

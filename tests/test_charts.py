@@ -5,8 +5,11 @@ ARC's real charts is in test_fleet.py.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from conftest import ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from upstream import SUBCHARTS, render_dir
 
 CHARTS = ROOT / "charts"
@@ -101,3 +106,47 @@ def test_dockerfile_is_lint_clean() -> None:
     hadolint = shutil.which("hadolint") or str(Path(__import__("sys").executable).parent / "hadolint")
     result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- a reproducible image -----------------------------------------------------------------
+
+LOCK = ROOT / "requirements.lock"
+
+
+def _locked() -> dict[str, str]:
+    found = {}
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^ ]+) \\$", line)
+        if match:
+            found[canonicalize_name(match.group(1))] = match.group(2)
+    return found
+
+
+def test_image_installs_only_hash_pinned_packages_on_a_digest_pinned_base() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)
+    assert bases and all(re.search(r"@sha256:[0-9a-f]{64}$", b) for b in bases), bases
+    assert "--require-hashes -r requirements.lock" in dockerfile and "pip install --no-deps ." in dockerfile
+    text = LOCK.read_text(encoding="utf-8")
+    assert "--hash=sha256:" in text and "file://" not in text and "--find-links" not in text
+
+
+def test_lock_pins_every_runtime_dependency_within_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    locked = _locked()
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        version = locked.get(canonicalize_name(requirement.name))
+        assert version is not None, f"{requirement.name} is not in requirements.lock: run `make lock`"
+        assert requirement.specifier.contains(version, prereleases=True), f"{requirement.name}=={version} vs {spec}"
+
+
+def test_renovate_keeps_the_pins_current() -> None:
+    config = json.loads((ROOT / "renovate.json").read_text(encoding="utf-8"))
+    assert "docker:pinDigests" in config["extends"] and "helpers:pinGitHubActionDigests" in config["extends"]
+    assert any(re.search(pattern, "requirements.lock") for pattern in config["pip-compile"]["fileMatch"])
+    images = re.findall(
+        config["customManagers"][0]["matchStrings"][0].replace("?<", "?P<"),
+        (CHARTS / "runners-fleet" / "values.yaml").read_text(encoding="utf-8"),
+    )
+    assert {name for name, _ in images} >= {"ghcr.io/actions/actions-runner", "docker"}
