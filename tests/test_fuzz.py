@@ -1,0 +1,126 @@
+"""Bounded-time fuzzing of what strangers control: the webhook ingress (bytes and headers)
+and the comment → plan → reply pipeline (any text). Crashes are bugs. The number of
+examples is ``FUZZ_EXAMPLES`` (CI: the default; raise it locally for a longer run)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import pytest
+from conftest import ROOT, SECRET, ConfigFiles
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webhook_payloads import comment_payload, sign
+
+from bot import pipeline
+from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, parse_comment
+from bot.config import parse
+from bot.validation import validate
+from bot.ingress import WebhookEndpoint
+from bot.metrics import Metrics
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+
+# Text shaped like comments: command words, Markdown structure and hostile characters.
+pieces = st.sampled_from(
+    [
+        "/runners", " ", "\n", "\r\n", "\r", "\u2028", "\u0085", "\x0c", "> ", "```", "~~~", "    ", "help", "status",
+        "scale", "add", "remove", "min=", "max=", "profile=", "org=", "dind=", "--min", "=", "3", "-1", "99999999",
+        "1e3", "large", "project-beta", "arc-api-runners", "Matchpoint-AI/", "@org/team", "![x](http://e)", "`",
+        "fixes #1", "é", "\x00", "\t", "y", "on",
+    ]
+)  # fmt: skip
+comments = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=40).map("".join))
+
+
+class Recorder:
+    """An inbox that only counts what would be stored."""
+
+    def __init__(self) -> None:
+        self.added: list[Any] = []
+
+    async def add(self, delivery: Any) -> bool:
+        self.added.append(delivery)
+        return True
+
+
+async def call(endpoint: WebhookEndpoint, body: bytes, headers: dict[bytes, bytes], chunks: int) -> int:
+    size = max(len(body) // max(chunks, 1), 1)
+    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+    messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/github/webhooks", "headers": list(headers.items())}
+    await endpoint(scope, receive, send)
+    status: int = sent[0]["status"]
+    return status
+
+
+header_names = st.sampled_from([b"x-github-event", b"x-github-delivery", b"x-hub-signature-256", b"content-length"])
+
+
+@FUZZ
+@given(
+    body=st.one_of(st.binary(max_size=2000), comments.map(lambda c: json.dumps(comment_payload(c)).encode())),
+    extra=st.dictionaries(header_names, st.binary(max_size=80), max_size=4),
+    signed=st.booleans(),
+    chunks=st.integers(1, 5),
+)
+def test_ingress_answers_anything_with_a_4xx_or_2xx_and_stores_only_signed(
+    body: bytes, extra: dict[bytes, bytes], signed: bool, chunks: int
+) -> None:
+    inbox = Recorder()
+    endpoint = WebhookEndpoint(SECRET, inbox, Metrics(), lambda _: None)  # type: ignore[arg-type]
+    headers = {b"x-github-event": b"issue_comment", b"x-github-delivery": b"fuzz", **extra}
+    if signed:
+        headers[b"x-hub-signature-256"] = sign(SECRET, body).encode()
+    status = asyncio.run(call(endpoint, body, headers, chunks))
+    assert status in (200, 202, 400, 401, 408, 413), status
+    if inbox.added:
+        assert signed and status == 202
+        assert inbox.added[0].body == body
+
+
+@FUZZ
+@given(comment=comments)
+def test_parser_never_crashes_and_never_runs_quoted_or_fenced_text(comment: str) -> None:
+    parsed = parse_comment(comment)
+    assert len(parsed.items) <= MAX_COMMANDS
+    for item in parsed.items:
+        assert isinstance(item, (Command, Refusal))
+        if isinstance(item, Refusal):
+            assert item.reason and item.accepted
+    for line in command_lines(comment):
+        assert "\n" not in line and "\r" not in line and line.startswith("/runners")
+
+
+@pytest.fixture(scope="module")
+def files() -> ConfigFiles:
+    return ConfigFiles.read(ROOT)
+
+
+@FUZZ
+@given(
+    comment=comments,
+    permission=st.sampled_from(["none", "read", "triage", "write", "admin"]),
+    repo=st.sampled_from([None, "Matchpoint-AI/project-beta", "someone/else"]),
+)
+def test_pipeline_answers_every_command_and_keeps_the_file_valid(
+    files: ConfigFiles, comment: str, permission: Any, repo: str | None
+) -> None:
+    request = pipeline.Request(comment=comment, user="fuzzer", permission=permission, repo=repo)
+    outcome = pipeline.run(request, files)
+    assert len(outcome.replies) == len(parse_comment(comment).items) + (1 if parse_comment(comment).ignored else 0)
+    if outcome.new_text is not None:
+        assert permission in ("write", "admin")
+        assert validate(parse(outcome.new_text, files.base)) == []
