@@ -141,7 +141,9 @@ class PullRequests:
             if attempt:
                 fresh = await config_source.latest(target.inst, target.owner, target.repo, target.snapshot.base)
                 target = replace(target, snapshot=fresh)
-            new_text, change = pipeline.replay(target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands])
+            new_text, change = pipeline.replay(
+                target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands]
+            )
             if new_text is None or change is None:
                 return Result(
                     None, "", False, problem="the change is already on the default branch, or no longer applies"

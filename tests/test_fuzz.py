@@ -18,9 +18,9 @@ from webhook_payloads import comment_payload, sign
 from bot import pipeline
 from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, parse_comment
 from bot.config import parse
-from bot.validation import validate
 from bot.ingress import WebhookEndpoint
 from bot.metrics import Metrics
+from bot.validation import validate
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
