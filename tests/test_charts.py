@@ -114,7 +114,7 @@ LOCK = ROOT / "requirements.lock"
 
 
 def _locked() -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for line in LOCK.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^ ]+) \\$", line)
         if match:

@@ -7,17 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
-from conftest import ROOT, SECRET, ConfigFiles
+from conftest import ROOT, SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webhook_payloads import comment_payload, sign
 
 from bot import pipeline
 from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, parse_comment
-from bot.config import parse
+from bot.config import ConfigFiles, parse
 from bot.ingress import WebhookEndpoint
 from bot.metrics import Metrics
 from bot.validation import validate
@@ -52,12 +53,12 @@ async def call(endpoint: WebhookEndpoint, body: bytes, headers: dict[bytes, byte
     size = max(len(body) // max(chunks, 1), 1)
     parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
     messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": "/api/github/webhooks", "headers": list(headers.items())}
