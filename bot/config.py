@@ -180,6 +180,10 @@ class Config:
     entries: list[Entry] = field(default_factory=list)
     base_config: BaseConfig = field(default_factory=lambda: BaseConfig.from_raw(None))
 
+    @functools.cached_property
+    def repositories_lines(self) -> list[str]:
+        return self.repositories_text.split("\n")
+
     def effective(self, entry: Entry) -> Effective:
         base = self.base_config
         category = base.categories.get(entry.category or "", LineMap())

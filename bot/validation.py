@@ -254,12 +254,12 @@ def _check_identity(entry: Entry, report: _Report, where: str) -> None:
 def _check_go_strings(config: Config, entry: Entry, report: _Report) -> None:
     """Helm reads these files with Go YAML: a plain ``y``, ``on`` or ``1e3`` is a boolean or a
     number there even where PyYAML reads a string, and the fleet stops rendering."""
-    lines = config.repositories_text.split("\n")
     for key in ("name", "org", "runnerScaleSetName"):
         value = entry.raw.get(key)
         if not isinstance(value, str) or not names.go_yaml_not_string(value):
-            continue
+            continue  # the common case: nothing to look up
         line = entry.raw.line_of(key)
+        lines = config.repositories_lines
         written = re.search(rf"\b{key}:[ \t]*(\S)", lines[line - 1] if 0 < line <= len(lines) else "")
         if written is None or written.group(1) not in "'\"":
             report.add(
