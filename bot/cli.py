@@ -6,7 +6,6 @@ Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's o
 from __future__ import annotations
 
 import argparse
-import difflib
 import getpass
 import json
 import sys
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import __version__, pipeline
+from bot import __version__, diffs, pipeline
 from bot.config import REPOSITORIES_FILE, ConfigFiles, parse
 from bot.permissions import PERMISSIONS
 from bot.validation import Problem, validate
@@ -120,13 +119,8 @@ def simulate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     request = pipeline.Request(comment=args.comment, user=args.user, permission=args.permission, repo=args.repo)
     outcome = pipeline.run(request, files)
-    diff = "".join(
-        difflib.unified_diff(
-            outcome.old_text.splitlines(keepends=True),
-            (outcome.new_text or outcome.old_text).splitlines(keepends=True),
-            fromfile=f"a/{REPOSITORIES_FILE}",
-            tofile=f"b/{REPOSITORIES_FILE}",
-        )
+    diff = diffs.unified(
+        outcome.old_text, outcome.new_text or outcome.old_text, f"a/{REPOSITORIES_FILE}", f"b/{REPOSITORIES_FILE}"
     )
     if args.write and outcome.new_text is not None:
         with (args.config_dir / REPOSITORIES_FILE).open("w", encoding="utf-8", newline="") as handle:

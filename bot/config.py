@@ -8,6 +8,7 @@ here, so the bot's PR bodies and the fleet chart agree on one definition.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ class Entry:
     min_runners: int | None
     max_runners: int | None
     profile: str | None
+    # Lines this entry moved since ``raw`` was parsed (an edit above it in the same text).
+    line_shift: int = 0
 
     @classmethod
     def from_raw(cls, index: int, raw: Any) -> Entry:
@@ -65,7 +68,7 @@ class Entry:
 
     @property
     def line(self) -> int:
-        return self.raw.line
+        return self.raw.line + self.line_shift
 
     @property
     def scale_set(self) -> str:
@@ -184,6 +187,40 @@ class Config:
     def repositories_lines(self) -> list[str]:
         return self.repositories_text.split("\n")
 
+    @functools.cached_property
+    def index(self) -> dict[str, dict[str, list[Entry]]]:
+        """Entries by each name that must be unique (built once per configuration)."""
+        found: dict[str, dict[str, list[Entry]]] = {"repository": {}, "scale set": {}, "namespace": {}}
+        for entry in self.entries:
+            if entry.name is not None:
+                for kind, key in unique_keys(entry).items():
+                    found[kind].setdefault(key, []).append(entry)
+        return found
+
+    def edited(self, new_text: str, index: int, raw: LineMap | None) -> Config:
+        """The model of ``new_text``, which differs from this configuration's text only in
+        entry ``index``: replaced by ``raw`` (parsed alone, with its real line numbers),
+        added (``index`` one past the end), or removed (``raw`` None). Nothing else is
+        parsed again; entries below the change keep their data and move their lines."""
+        delta = new_text.count("\n") - self.repositories_text.count("\n")
+        below = [
+            dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
+            for e in self.entries[index + 1 :]
+        ]
+        changed = [Entry.from_raw(index, raw)] if raw is not None else []
+        entries = [*self.entries[:index], *changed, *below]
+        top = LineMap(_map(self.repositories.data))
+        top.line, top.key_lines = _map(self.repositories.data).line, _map(self.repositories.data).key_lines
+        top["repositories"] = [e.raw for e in entries]
+        return Config(
+            repositories_text=new_text,
+            base_text=self.base_text,
+            repositories=Loaded(top, self.repositories.duplicates),
+            base=self.base,
+            entries=entries,
+            base_config=self.base_config,
+        )
+
     def effective(self, entry: Entry) -> Effective:
         base = self.base_config
         category = base.categories.get(entry.category or "", LineMap())
@@ -210,6 +247,15 @@ class Config:
             dind_profile=(category_dind or DEFAULT_DIND_PROFILE) if dind else None,
             cache=str(cache) if cache is not None else None,
         )
+
+
+def unique_keys(entry: Entry) -> dict[str, str]:
+    """What must differ between entries: repository, scale set and namespace."""
+    return {
+        "repository": f"{entry.org}/{entry.name}".lower(),
+        "scale set": entry.scale_set,
+        "namespace": entry.namespace,
+    }
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,8 +15,6 @@ every "did you mean".
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,9 +24,9 @@ from bot.config import Config, ConfigFiles, Effective, Entry, parse
 from bot.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.render import ChangeText, PullRequestText
 from bot.suggest import closest
-from bot.validation import validate
-from bot.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit
-from bot.yamlload import LineMap, YamlError
+from bot.validation import validate_change
+from bot.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
+from bot.yamlload import LineMap, YamlError, load
 
 TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
 OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
@@ -199,21 +197,48 @@ class _State:
         except YamlError as exc:
             self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
 
-    def accept(self, new_text: str) -> None:
+    def accept(self, new_text: str, edit: Edit) -> None:
+        """Take ``new_text`` (``edit`` applied) unless it adds a problem. Validation is in
+        proportion to the change: the edited entry's rules and the uniqueness index."""
         before = self.config
         assert before is not None
-        after = parse(new_text, self.base_text)
-        added = Counter(_problem_keys(after)) - Counter(_problem_keys(before))
+        old, new = _positions(edit, len(before.entries))
+        after = _edited(before, new_text, old, new) or parse(new_text, self.base_text)
+        added = validate_change(before, after, old, new)
         if added:
             raise _Refused(
-                "the result would not be valid: " + "; ".join(sorted(added)),
+                "the result would not be valid: " + "; ".join(added),
                 "a change that keeps values/repositories.yaml valid (see `runners-bot validate`)",
             )
         self.text, self.config = new_text, after
 
 
-def _problem_keys(config: Config) -> list[str]:
-    return [re.sub(r"line \d+", "line ?", p.message) for p in validate(config)]
+def _positions(edit: Edit, count: int) -> tuple[int | None, int | None]:
+    """Index of the edited entry before and after the edit (None: absent)."""
+    if isinstance(edit, AddEntry):
+        return None, count
+    if isinstance(edit, RemoveEntry):
+        return edit.index, None
+    return edit.index, edit.index
+
+
+def _edited(before: Config, new_text: str, old: int | None, new: int | None) -> Config | None:
+    """The model of ``new_text`` from ``before`` and a parse of the edited entry alone,
+    or None when the layout asks for parsing the whole text."""
+    if new is None:
+        return before.edited(new_text, old or 0, None)
+    span = item_span(new_text, new)
+    if span is None:
+        return None
+    start, end = span
+    try:
+        # Leading newlines give the entry its real line numbers.
+        items = load("\n" * new_text.count("\n", 0, start) + new_text[start:end]).data
+    except YamlError:
+        return None
+    if not (isinstance(items, list) and len(items) == 1 and isinstance(items[0], LineMap)):
+        return None
+    return before.edited(new_text, new, items[0])
 
 
 def _handle(item: Command | Refusal, request: Request, state: _State, live: LiveState | None) -> Reply:
@@ -271,7 +296,7 @@ def _change(command: Command, request: Request, state: _State, edit: Edit, name:
     config = state.config
     assert config is not None
     before = _effective_by_name(config, name)
-    state.accept(apply_edit(state.text, edit))
+    state.accept(apply_edit(state.text, edit), edit)
     after = _effective_by_name(state.config, name) if command.verb != "remove" else None
     known = after or before
     scale_set = known.scale_set if known else ""

@@ -8,12 +8,13 @@ passes silently.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from bot import names
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, Config, Entry
+from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, Config, Entry, unique_keys
 from bot.suggest import closest
 from bot.yamlload import LineMap
 
@@ -339,21 +340,41 @@ def _check_unique(entries: list[Entry], report: _Report) -> None:
     for entry in entries:
         if entry.name is None:
             continue
-        keys = {
-            "repository": f"{entry.org}/{entry.name}".lower(),
-            "scale set": entry.scale_set,
-            "namespace": entry.namespace,
-        }
-        for kind, key in keys.items():
-            first = seen[kind].get(key)
-            if first is None:
-                seen[kind][key] = entry
-                continue
-            extra = " (names are compared after normalising case, '.' and '_')" if kind == "namespace" else ""
-            report.add(
-                entry.line,
-                f"{kind} '{key}' of entry '{entry.name}' is already used by entry '{first.name}' on line {first.line}{extra}",
-            )
+        for kind, key in unique_keys(entry).items():
+            first = seen[kind].setdefault(key, entry)
+            if first is not entry:
+                _report_taken(report, kind, key, entry, first)
+
+
+def _report_taken(report: _Report, kind: str, key: str, entry: Entry, first: Entry) -> None:
+    extra = " (names are compared after normalising case, '.' and '_')" if kind == "namespace" else ""
+    report.add(
+        entry.line,
+        f"{kind} '{key}' of entry '{entry.name}' is already used by entry '{first.name}' on line {first.line}{extra}",
+    )
+
+
+def validate_change(before: Config, after: Config, old: int | None, new: int | None) -> list[str]:
+    """The problems an edit of one entry adds, in proportion to the change: the rules of
+    that entry, before (``old``) and after (``new``; None when absent), and the file-wide
+    uniqueness rules looked up in each configuration's index. Messages come without line
+    numbers, so that an entry that merely moved is not a new problem."""
+    found = Counter(_entry_problems(after, new)) - Counter(_entry_problems(before, old))
+    return sorted(found)
+
+
+def _entry_problems(config: Config, index: int | None) -> list[str]:
+    if index is None:
+        return []
+    entry = config.entries[index]
+    report = _Report(REPOSITORIES_FILE)
+    _check_entry(config, entry, report)
+    if entry.name is not None:
+        for kind, key in unique_keys(entry).items():
+            others = [e for e in config.index[kind].get(key, []) if e.index != entry.index]
+            if others:
+                _report_taken(report, kind, key, entry, others[0])
+    return [re.sub(r"line \d+", "line ?", p.message) for p in report.problems]
 
 
 def _unknown(what: str, value: object, known: Iterable[str]) -> str:

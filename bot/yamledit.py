@@ -128,6 +128,23 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
     return starts, body, end
 
 
+def item_span(text: str, index: int) -> tuple[int, int] | None:
+    """Where entry ``index`` of ``repositories`` stands in ``text``, as ``(start, end)``
+    offsets of text that parses alone as that one entry; None when the file's layout
+    does not allow it (flow styles, anchors or aliases near it, another shape): the
+    caller then parses the whole text."""
+    try:
+        starts, _, end = _item_regions(text)
+    except _NoWindow:
+        return None
+    if not 0 <= index < len(starts):
+        return None
+    stop = starts[index + 1] if index + 1 < len(starts) else end
+    if "&" in text[starts[index] : stop] or "*" in text[starts[index] : stop]:
+        return None
+    return starts[index], stop
+
+
 def _apply_in_window(text: str, edit: Edit, nl: str) -> str:
     starts, body, end = _item_regions(text)
     count = len(starts)

@@ -10,6 +10,7 @@ collapse, are recorded instead of lost.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,18 @@ def load(text: str) -> Loaded:
     asked for by several steps; it is parsed once. Callers never mutate the result."""
     if len(text) > MAX_BYTES:
         raise YamlError(1, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    # Hundreds of thousands of new, acyclic objects: the cyclic collector would traverse
+    # the growing heap again and again (it made a large load grow faster than linearly).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(text)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(text: str) -> Loaded:
     try:
         root = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
