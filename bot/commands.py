@@ -9,6 +9,7 @@ needs the configuration and is checked by :mod:`bot.pipeline`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -122,8 +123,16 @@ def parse_comment(body: str) -> ParsedComment:
     return ParsedComment(items, max(len(lines) - MAX_COMMANDS, 0))
 
 
+@functools.lru_cache(maxsize=256)
 def parse_line(line: str) -> Command | Refusal:
-    """One ``/runners …`` line."""
+    """One ``/runners …`` line.
+
+    Memoised: a delivery reads each line once however many steps ask (planning, then
+    rebuilding pull requests from the stored lines). Results are frozen."""
+    return _parse_line(line)
+
+
+def _parse_line(line: str) -> Command | Refusal:
     shown = line if len(line) <= 80 else line[:77] + "..."
     if len(line) > MAX_LINE:
         return Refusal(shown, f"the command is longer than {MAX_LINE} characters", _all_usage())

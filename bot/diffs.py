@@ -35,7 +35,4 @@ def _moved(line: str, by: int) -> str:
     if match is None or by == 0:
         return line
     old_start, old_len, new_start, new_len = match.groups()
-    return (
-        f"@@ -{int(old_start) + by}{old_len or ''} +{int(new_start) + by}{new_len or ''} @@"
-        + line[match.end() :]
-    )
+    return f"@@ -{int(old_start) + by}{old_len or ''} +{int(new_start) + by}{new_len or ''} @@" + line[match.end() :]
