@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import config_source, pipeline, render, reply_limits, rollout
+from bot.commands import Command, parse_comment
 from bot.config import Effective
 from bot.github import Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
@@ -98,32 +99,56 @@ async def reply(
 
 
 async def permissions(
-    inst: Installation, request: pipeline.Request, planned: pipeline.Plan, config: tuple[str, str]
+    inst: Installation,
+    request: pipeline.Request,
+    planned: pipeline.Plan,
+    config: tuple[str, str],
+    known: dict[str, Permission] | None = None,
 ) -> pipeline.Request:
     """The request with the commenter's permissions filled in, asking GitHub only what the
-    plan needs, concurrently: each write target's, and the configuration repository's
-    when a reply may show the fleet or a target's permission is not enough."""
+    plan needs and ``known`` lacks, concurrently: each write target's, and the
+    configuration repository's when a reply may show the fleet or a target's permission
+    is not enough."""
     config_name = f"{config[0]}/{config[1]}".lower()
+    found = dict(known or {})
     wanted = [t.lower() for t in planned.write_targets]
-    if planned.asks_about_fleet and config_name not in wanted:
+    if planned.asks_about_fleet:
         wanted.append(config_name)
+    found.update(await _ask_permissions(inst, request.user, [w for w in dict.fromkeys(wanted) if w not in found]))
+    if config_name not in found and any(found[t.lower()] not in WRITE_LEVELS for t in planned.write_targets):
+        found.update(await _ask_permissions(inst, request.user, [config_name]))
+    return dataclasses.replace(request, permission=best(found.get(config_name, "none")), permissions=found)
+
+
+async def _ask_permissions(inst: Installation, user: str, repos: list[str]) -> dict[str, Permission]:
+    """The user's permission on each ``owner/name``, asked concurrently."""
 
     async def ask(full: str) -> Permission:
         owner, name = full.split("/", 1)
-        return await inst.permission(owner, name, request.user)
+        return await inst.permission(owner, name, user)
 
-    found = dict(zip(wanted, await asyncio.gather(*(ask(w) for w in wanted)), strict=True))
-    if config_name not in found and any(found[t.lower()] not in WRITE_LEVELS for t in planned.write_targets):
-        found[config_name] = await ask(config_name)
-    return dataclasses.replace(request, permission=best(found.get(config_name, "none")), permissions=found)
+    return dict(zip(repos, await asyncio.gather(*(ask(r) for r in repos)), strict=True))
+
+
+def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str | None:
+    """The permission the comment will most likely need, read from the comment alone, so
+    it can be asked while the configuration is read: a command that changes something
+    in the thread's repository (the common case) needs the one there; a comment of only
+    help and status needs the configuration repository's (what the replies may show)."""
+    items = [i for i in parse_comment(thread.body).items if isinstance(i, Command)]
+    if not items:
+        return None
+    if all(i.verb in ("help", "status") for i in items):
+        return f"{config[0]}/{config[1]}".lower()
+    if all(i.target is None for i in items if i.changes_config):
+        return thread.full_name.lower()
+    return None
 
 
 async def handle(services: Services, pulls: PullRequests, kube: Kube | None, delivery: Delivery) -> None:
     """The handler for a comment holding ``/runners`` commands."""
     payload = json.loads(delivery.body)
-    thread = Thread.from_payload(payload)
-    default_branch = payload.get("repository", {}).get("default_branch")
-    await run_commands(services, pulls, delivery, thread, thread_default_branch=default_branch, kube=kube)
+    await run_commands(services, pulls, delivery, Thread.from_payload(payload), kube=kube)
 
 
 async def run_commands(
@@ -132,7 +157,6 @@ async def run_commands(
     delivery: Delivery,
     thread: Thread,
     *,
-    thread_default_branch: str | None = None,
     closes: str | None = None,
     kube: Kube | None = None,
 ) -> None:
@@ -143,18 +167,15 @@ async def run_commands(
     inst = services.github.installation(delivery.installation)
     if not await _within_budget(services, inst, delivery, thread):
         return
-    await once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes"))
     config = config_source.repository(services.settings, thread.owner, thread.repo)
-    remembered = f"default-branch:{config[0]}/{config[1]}"
-    hint = (
-        thread_default_branch
-        if config == (thread.owner, thread.repo)
-        else await asyncio.to_thread(services.inbox.get, remembered)
+    early = _permission_worth_asking_now(thread, config)
+    # Independent of each other: acknowledge, read the configuration, ask the permission
+    # the comment most likely needs (the rest of what the plan needs follows it).
+    _, snapshot, known = await asyncio.gather(
+        once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+        config_source.latest(inst, *config),
+        _ask_permissions(inst, thread.user, [early] if early else []),
     )
-    snapshot = await config_source.latest(inst, *config, hint)
-    if snapshot.base != hint:
-        # Remembered across restarts: asking GitHub for it costs a call per process otherwise.
-        await asyncio.to_thread(services.inbox.put, remembered, snapshot.base)
     request = pipeline.Request(
         comment=thread.body,
         user=thread.user,
@@ -165,7 +186,7 @@ async def run_commands(
         closes=closes,
     )
     planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
-    request = await permissions(inst, request, planned, config)
+    request = await permissions(inst, request, planned, config, known)
     live = await live_states(kube, planned.visible_status_sets(request))
     outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
     target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)

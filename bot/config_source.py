@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
-from bot.github import Installation, PermanentError
+from bot.github import BranchFiles, FileContent, Installation
 from bot.settings import Settings
 
 
@@ -33,14 +33,15 @@ async def read(inst: Installation, owner: str, repo: str, commit: str, base: str
     return Snapshot(ConfigFiles(repositories.text, config.text), repositories.sha, commit, base)
 
 
-async def latest(inst: Installation, owner: str, repo: str, default_branch: str | None = None) -> Snapshot:
-    """The files at the head of the default branch (``default_branch`` saves asking for its name)."""
-    base = default_branch or await inst.default_branch(owner, repo)
-    head = await inst.head(owner, repo, base)
-    if head is None and default_branch is not None:
-        # The remembered name is stale (the default branch was renamed): ask GitHub.
-        base = await inst.default_branch(owner, repo)
-        head = await inst.head(owner, repo, base)
-    if head is None:
-        raise PermanentError(f"the default branch {base} of {owner}/{repo} was not found", 404)
-    return await read(inst, owner, repo, head, base)
+async def latest(inst: Installation, owner: str, repo: str) -> Snapshot:
+    """Both files at the head of the default branch: one GraphQL request, plus a REST read
+    for a file GraphQL could not return whole (very large)."""
+    found = await inst.branch_files(owner, repo, REPOSITORIES_FILE, BASE_CONFIG_FILE)
+    repositories, base = await asyncio.gather(
+        _whole(inst, owner, repo, REPOSITORIES_FILE, found), _whole(inst, owner, repo, BASE_CONFIG_FILE, found)
+    )
+    return Snapshot(ConfigFiles(repositories.text, base.text), repositories.sha, found.commit, found.branch)
+
+
+async def _whole(inst: Installation, owner: str, repo: str, path: str, found: BranchFiles) -> FileContent:
+    return found.files[path] or await inst.file(owner, repo, path, found.commit)

@@ -25,7 +25,14 @@ from typing import Any, Literal
 import httpx
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import MemCacheStrategy
-from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed, RequestTimeout
+from githubkit.exception import (
+    GitHubException,
+    GraphQLFailed,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
 from githubkit.retry import RetryOption
 
 from bot.metrics import Metrics
@@ -153,6 +160,45 @@ class FileContent:
 
     text: str
     sha: str
+
+
+@dataclass(frozen=True)
+class BranchFiles:
+    """Files at the head of a repository's default branch, read in one request.
+
+    ``files`` maps each path to its content, or to None when GraphQL could not give it
+    whole (missing, binary or truncated): the caller reads those at ``commit`` by REST."""
+
+    branch: str
+    commit: str
+    files: dict[str, FileContent | None]
+
+
+# One request for what reading the configuration needs: the default branch's name and
+# head commit, and the files at that very commit (REST needs a call for each).
+_BRANCH_FILES = """
+query($owner: String!, $name: String!, $first: String!, $second: String!) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef {
+      name
+      target {
+        ... on Commit {
+          oid
+          first: file(path: $first) { object { ... on Blob { oid text isTruncated isBinary } } }
+          second: file(path: $second) { object { ... on Blob { oid text isTruncated isBinary } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _blob(entry: Any) -> FileContent | None:
+    blob = entry.get("object") if isinstance(entry, dict) else None
+    if not isinstance(blob, dict) or blob.get("isTruncated") or blob.get("isBinary") or blob.get("text") is None:
+        return None
+    return FileContent(str(blob["text"]), str(blob["oid"]))
 
 
 class GitHubApp:
@@ -302,6 +348,26 @@ class Installation:
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc
         return _file_content(data, owner, repo, path)
+
+    async def branch_files(self, owner: str, repo: str, first: str, second: str) -> BranchFiles:
+        """The default branch, its head and two files there, in one GraphQL request."""
+        variables = {"owner": owner, "name": repo, "first": first, "second": second}
+        try:
+            data = await self.gh.async_graphql(_BRANCH_FILES, variables)
+        except GraphQLFailed as exc:
+            raise PermanentError(f"reading {owner}/{repo}: {exc}", 422) from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {owner}/{repo}") from exc
+        ref: dict[str, Any] = (data.get("repository") or {}).get("defaultBranchRef") or {}
+        target: dict[str, Any] = ref.get("target") or {}
+        if not target.get("oid"):
+            raise PermanentError(f"{owner}/{repo} has no default branch the App can read", 404)
+        self._default_branches[f"{owner}/{repo}"] = str(ref["name"])
+        return BranchFiles(
+            str(ref["name"]),
+            str(target["oid"]),
+            {first: _blob(target.get("first")), second: _blob(target.get("second"))},
+        )
 
     async def default_branch(self, owner: str, repo: str) -> str:
         """The repository's default branch, asked once per process."""

@@ -154,6 +154,5 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
         pulls,
         delivery,
         thread,
-        thread_default_branch=repository.get("default_branch"),
         closes=f"{thread.owner}/{thread.repo}#{thread.number}",
     )

@@ -139,7 +139,7 @@ class PullRequests:
         branch = f"runners-bot/{scale_set}"
         for attempt in range(MAX_CONFLICTS):
             if attempt:
-                fresh = await config_source.latest(target.inst, target.owner, target.repo, target.snapshot.base)
+                fresh = await config_source.latest(target.inst, target.owner, target.repo)
                 target = replace(target, snapshot=fresh)
             new_text, change = pipeline.replay(
                 target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands]

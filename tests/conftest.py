@@ -109,8 +109,11 @@ class _Network(httpx.AsyncBaseTransport):
         self.inner, self.prefix = inner, prefix
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path.startswith(self.prefix), f"{request.url} ignores GITHUB_API_URL"
-        request.url = request.url.copy_with(path=request.url.path[len(self.prefix) :] or "/")
+        path = request.url.path
+        if self.prefix.endswith("/api/v3") and path == self.prefix[: -len("/v3")] + "/graphql":
+            path = self.prefix + "/graphql"  # Enterprise Server serves GraphQL at /api/graphql
+        assert path.startswith(self.prefix), f"{request.url} ignores GITHUB_API_URL"
+        request.url = request.url.copy_with(path=path[len(self.prefix) :] or "/")
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
             return await asyncio.wait_for(self.inner.handle_async_request(request), timeout)

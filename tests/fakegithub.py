@@ -1,10 +1,12 @@
-"""The one shared, stateful fake of GitHub's REST API, used by every test that talks to GitHub.
+"""The one shared, stateful fake of GitHub's REST and GraphQL APIs, used by every test that talks to GitHub.
 
 It is an ASGI app, so it serves in-process (``httpx.ASGITransport``) and as a real HTTP
 server for tests that run ``runners-bot serve`` as a separate process. Every request is
 checked against GitHub's REST description (:mod:`openapi_check`); a request GitHub
 would not understand is recorded in ``violations`` and answered 404, so a wrong
-endpoint fails the suite. Responses start from GitHub's own examples.
+endpoint fails the suite. Responses start from GitHub's own examples. GraphQL queries
+are validated against GitHub's GraphQL schema (:mod:`graphql_check`) and executed
+against the same state.
 
 State: repositories (commits, branches, file contents, collaborators), issue comments,
 reactions, pull requests, the App's webhook deliveries. Faults can be injected per
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import graphql_check
 import jwt
 from openapi_check import OpenAPI
 from starlette.applications import Starlette
@@ -175,6 +178,8 @@ class FakeGitHub:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        if (method, path) == ("POST", "/graphql"):
+            return await self._graphql(request.headers.get("authorization", ""), body)
         op, problems = SPEC.check(method, path, query, body)
         template = op.template if op else path
         if problems:
@@ -187,20 +192,9 @@ class FakeGitHub:
             return self._record(
                 method, template, path, body, query, JSONResponse({"message": auth_problem}, status_code=401)
             )
-        fault = self._next_fault(method, template)
-        if fault is not None:
-            reached = self.reached.get((method, template))
-            if reached is not None:
-                reached.set()
-            if fault.hold is not None:
-                await asyncio.to_thread(fault.hold.wait)
-            elif fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status:
-                answer = JSONResponse(
-                    {"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers
-                )
-                return self._record(method, template, path, body, query, answer)
+        injected = await self._fault(method, template)
+        if injected is not None:
+            return self._record(method, template, path, body, query, injected)
         assert op is not None
         params = op.pattern.match(path)
         assert params is not None
@@ -214,6 +208,73 @@ class FakeGitHub:
         response.headers["x-ratelimit-remaining"] = str(4999 - len(self.calls))
         self.calls.append(Call(method, template, path, response.status_code, body, query))
         return response
+
+    # GraphQL truncates large blobs' text (isTruncated); the fake does so above this size,
+    # so that the app's REST fallback for large files is exercised too.
+    graphql_text_limit = 512 * 1024
+
+    async def _fault(self, method: str, template: str) -> Response | None:
+        """Apply the next injected fault of an operation: a hold, a delay, an error status."""
+        fault = self._next_fault(method, template)
+        if fault is None:
+            return None
+        reached = self.reached.get((method, template))
+        if reached is not None:
+            reached.set()
+        if fault.hold is not None:
+            await asyncio.to_thread(fault.hold.wait)
+        elif fault.delay:
+            await asyncio.sleep(fault.delay)
+        if not fault.status:
+            return None
+        return JSONResponse({"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers)
+
+    async def _graphql(self, authorization: str, body: Any) -> Response:
+        auth_problem = self._authenticate("/graphql", authorization)
+        if auth_problem or not isinstance(body, dict):
+            return self._record(
+                "POST",
+                "/graphql",
+                "/graphql",
+                body,
+                {},
+                JSONResponse(
+                    {"message": auth_problem or "Problems parsing JSON"}, status_code=401 if auth_problem else 400
+                ),
+            )
+        injected = await self._fault("POST", "/graphql")
+        if injected is not None:
+            return self._record("POST", "/graphql", "/graphql", body, {}, injected)
+        with self._lock:
+            answer, problems = graphql_check.run(
+                str(body.get("query", "")), body.get("variables"), {"repository": self._gql_repository}
+            )
+        self.violations.extend(problems)
+        return self._record("POST", "/graphql", "/graphql", body, {}, JSONResponse(answer))
+
+    def _gql_repository(self, _: Any, owner: str, name: str, **__: Any) -> dict[str, Any] | None:
+        repo = self.repos.get(f"{owner}/{name}".lower())
+        if repo is None:
+            return None
+        sha = repo.branches[repo.default_branch]
+        files = repo.commits[sha]
+
+        def file(_: Any, path: str) -> dict[str, Any] | None:
+            if path not in files:
+                return None
+            text = files[path]
+            cut = len(text.encode()) > self.graphql_text_limit
+            blob = {
+                "__typename": "Blob",
+                "oid": blob_sha(text),
+                "isBinary": False,
+                "isTruncated": cut,
+                "text": text[: self.graphql_text_limit] if cut else text,
+            }
+            return {"name": path.rsplit("/", 1)[-1], "path": path, "object": blob}
+
+        commit = {"__typename": "Commit", "oid": sha, "file": file}
+        return {"name": repo.name, "defaultBranchRef": {"name": repo.default_branch, "target": commit}}
 
     def _next_fault(self, method: str, template: str) -> Fault | None:
         queue = self.faults.get((method, template))

@@ -14,6 +14,7 @@ from servers import BotProcess, ThreadedServer
 from webhook_payloads import comment_payload, delivery
 
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+GRAPHQL = "/graphql"
 CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
 PULLS = "/repos/{owner}/{repo}/pulls"
 
@@ -29,7 +30,7 @@ def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
 @pytest.mark.parametrize(
     "case",
     [
-        (("GET", CONTENTS), "/runners help", "killed before any reply"),
+        (("POST", GRAPHQL), "/runners help", "killed before any reply"),
         (("POST", COMMENTS), "/runners help", "killed while the reply was being posted (GitHub created it)"),
         (("POST", PULLS), "/runners scale max=12", "killed while the pull request was being opened (GitHub opened it)"),
     ],

@@ -234,14 +234,16 @@ async def test_onboarding_form_with_problems_names_each(harness: Harness) -> Non
         assert expected in reply["body"]
 
 
-async def test_api_economy_of_a_scale(harness: Harness) -> None:
-    await command(harness, "/runners status", user="reader", delivery_id="warm-up")
-    before = len(harness.fake.calls)
+TOKEN = "/app/installations/{installation_id}/access_tokens"
+
+
+async def test_api_economy_of_a_scale_right_after_a_start(harness: Harness) -> None:
+    """Nothing known yet: the configuration (branch, head, both files) is one GraphQL request."""
     await command(harness, "/runners scale max=12", delivery_id="scale", comment_id=556)
-    calls = harness.fake.calls[before:]
-    assert len(calls) <= 10, [(c.method, c.template, c.status) for c in calls]
-    conditional = [c for c in calls if c.status == 304]
-    assert conditional, "the default branch head is read conditionally"
+    calls = [c for c in harness.fake.calls if c.template != TOKEN]
+    assert len(calls) <= 9, [(c.method, c.template, c.status) for c in calls]
+    assert [c.template for c in calls].count("/graphql") == 1
+    assert not [c for c in calls if c.template.endswith("/contents/{path}") and c.method == "GET"]
 
 
 async def test_many_commands_at_once_stay_consistent(harness: Harness) -> None:
@@ -256,12 +258,22 @@ async def test_many_commands_at_once_stay_consistent(harness: Harness) -> None:
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 6
 
 
-async def test_stale_remembered_default_branch_is_corrected(harness: Harness) -> None:
-    harness.app.inbox.put(f"default-branch:{CONFIG_REPO}", "master")  # renamed to main since
+async def test_a_renamed_default_branch_is_followed(harness: Harness) -> None:
+    repo = harness.fake.repos[CONFIG_REPO.lower()]
+    repo.branches["trunk"] = repo.branches.pop("main")
+    repo.default_branch = "trunk"
     await command(harness, "/runners scale max=12")
     (pull,) = pulls(harness)
-    assert pull["base"]["ref"] == "main"
-    assert harness.app.inbox.get(f"default-branch:{CONFIG_REPO}") == "main"
+    assert pull["base"]["ref"] == "trunk"
+
+
+async def test_a_file_too_large_for_graphql_is_read_by_rest(harness: Harness) -> None:
+    harness.fake.graphql_text_limit = 100  # both values files are larger
+    await command(harness, "/runners scale max=12")
+    (pull,) = pulls(harness)
+    assert "maxRunners: 12" in changed_lines(harness.fake, pull["head"]["ref"])[1]
+    reads = [c for c in harness.fake.calls if c.method == "GET" and c.template.endswith("/contents/{path}")]
+    assert len(reads) == 2
 
 
 def test_a_replayed_line_that_now_means_another_entry_is_not_replayed() -> None:
