@@ -36,8 +36,8 @@ def run(query: str, variables: dict[str, Any] | None, root: dict[str, Any]) -> t
     result = execute(schema(), document, root_value=root, variable_values=variables or {})
     if hasattr(result, "__await__"):
         raise TypeError("the fake's resolvers are synchronous")
-    errors = [e.message for e in result.errors or []]  # type: ignore[union-attr]
-    answer: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
+    errors = [e.message for e in result.errors or []]
+    answer: dict[str, Any] = {"data": result.data}
     if errors:
         answer["errors"] = [{"message": m} for m in errors]
     return answer, [f"GraphQL resolver: {m}" for m in errors]
