@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -29,6 +30,8 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 _RESOLVER = Resolver()
 _PREFIX = re.compile(r"(?:[&!][^ \t\r\n]*[ \t]+)*")
+_SCALARS = SafeConstructor()
+_ANCHOR = re.compile(r"&([^ \t\r\n,\[\]{}]+)")
 _ALIAS_AFTER_KEY = re.compile(r"[ \t]*:[ \t]+(\*[^ \t\r\n,\[\]{}]+)")
 _KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
@@ -469,33 +472,73 @@ def _set(doc: _Doc, item: Node, edit: SetFields) -> list[_Splice]:
             elif not _inside(value, item):
                 start, end = doc.alias_span(key_node)
                 splices.append((start, end, _inline(merged)))
-            elif id(value) in outside:
-                raise EditRefused(
-                    "this entry's scaling is shared with other entries through a YAML anchor; edit it by hand"
-                )
             elif isinstance(value, MappingNode):
-                splices.extend(_set_key(doc, value, item, outside, key=k, value=v) for k, v in counts.items())
+                if id(value) in outside:
+                    (start, end), definition = _unshare(doc, value, item, current)
+                    splices += [(start, end, ""), definition]
+                    outside = outside - _subtree(doc, value)
+                for k, v in counts.items():
+                    splices.extend(_set_key(doc, value, item, outside, key=k, value=v))
             else:
                 splices.append((doc.value_start(value), value.end_mark.index, _inline(merged)))
     if edit.profile is not None:
-        splices.append(_set_key(doc, item, item, outside, key="profile", value=edit.profile))
+        splices.extend(_set_key(doc, item, item, outside, key="profile", value=edit.profile))
     return splices
 
 
-def _set_key(doc: _Doc, mapping: Node, item: Node, outside: set[int], *, key: str, value: Any) -> _Splice:
+def _set_key(doc: _Doc, mapping: Node, item: Node, outside: set[int], *, key: str, value: Any) -> list[_Splice]:
     found = doc.lookup(mapping, key)
     if found is None or found[2]:
-        return _insert_key(doc, mapping, key, value)
+        return [_insert_key(doc, mapping, key, value)]
     key_node, node, _ = found
     if not _inside(node, item):
         start, end = doc.alias_span(key_node)
-        return start, end, render_scalar(value)
-    if id(node) in outside:
-        raise EditRefused(f"'{key}' of this entry is shared with other entries through a YAML anchor; edit it by hand")
+        return [(start, end, render_scalar(value))]
     if not isinstance(node, ScalarNode) or node.style in ("|", ">"):
         raise EditRefused(f"'{key}' is not written as a plain value")
     quote = node.style if isinstance(value, str) else None
-    return doc.value_start(node), node.end_mark.index, render_scalar(value, quote)
+    if id(node) in outside:
+        # Shared through an anchor: the definition moves to its first use, this entry gets its own value.
+        (start, _), definition = _unshare(doc, node, item, _SCALARS.construct_object(node))
+        space = " " if start < node.start_mark.index else ""
+        return [(start, node.end_mark.index, space + render_scalar(value, quote)), definition]
+    return [(doc.value_start(node), node.end_mark.index, render_scalar(value, quote))]
+
+
+def _unshare(doc: _Doc, node: Node, item: Node, data: Any) -> tuple[tuple[int, int], _Splice]:
+    """How ``item`` can change ``node`` alone although other entries use it through an
+    alias: the anchor leaves ``item`` (the span it takes there, with the space before it,
+    is returned) and is defined, with the same data (``data``), at its first alias
+    instead, which later aliases then follow (the splice returned). Two lines change; the
+    re-parse proves every other entry kept its data."""
+    match = _ANCHOR.match(doc.text, node.start_mark.index)
+    if match is None:
+        raise EditRefused("a shared value whose anchor the editor cannot find; edit it by hand")
+    name = match.group(1)
+    use = re.compile(r"\*" + re.escape(name) + r"(?![^ \t\r\n,\[\]{}])").search(doc.text, item.end_mark.index)
+    if use is None:
+        raise EditRefused(f"the anchor &{name} is used, but the editor cannot find where; edit it by hand")
+    definition = f"&{name} " + (_inline(_plain(data)) if isinstance(data, dict) else render_scalar(data, _style(node)))
+    start = match.start() - 1 if doc.text[match.start() - 1 : match.start()] == " " else match.start()
+    return (start, match.end()), (use.start(), use.end(), definition)
+
+
+def _style(node: Node) -> str | None:
+    return node.style if isinstance(node, ScalarNode) and node.style in ("'", '"') else None
+
+
+def _subtree(doc: _Doc, node: Node) -> set[int]:
+    found: set[int] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) not in found:
+            found.add(id(current))
+            if isinstance(current, MappingNode):
+                stack.extend(v for pair in doc.pairs_of(current) for v in pair)
+            elif isinstance(current, SequenceNode):
+                stack.extend(current.value)
+    return found
 
 
 def _insert_key(doc: _Doc, mapping: Node, key: str, value: Any) -> _Splice:

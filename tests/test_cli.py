@@ -235,3 +235,22 @@ def test_add_quotes_names_helm_would_not_read_as_strings(word: str, capsys: pyte
     assert code == 0, out["reply"]
     assert f'- name: "{word}"' in out["new_text"]
     assert yaml.safe_load(out["new_text"])["repositories"][-1]["name"] == word
+
+
+def test_a_value_shared_from_the_edited_entry_is_edited_and_the_others_keep_theirs(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "repositories:\n"
+        "  - {name: alpha, org: acme, scaling: &shared {minRunners: 1, maxRunners: 5}, profile: small}\n"
+        "  - {name: beta, org: acme, scaling: *shared, profile: small}\n"
+        "  - {name: gamma, org: acme, scaling: {<<: *shared, maxRunners: 7}, profile: small}\n"
+    )
+    (config_dir / "values" / "repositories.yaml").write_text(text, encoding="utf-8")
+    code = main(["simulate", "--config-dir", str(config_dir), "--format", "json", "/runners scale alpha max=9"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out["reply"]
+    before, after = yaml.safe_load(text)["repositories"], yaml.safe_load(out["new_text"])["repositories"]
+    assert after[0]["scaling"] == {"minRunners": 1, "maxRunners": 9}
+    assert after[1:] == before[1:]
+    assert sum(1 for line in out["diff"].splitlines() if line.startswith("+") and not line.startswith("+++")) == 2
