@@ -1,0 +1,23 @@
+# The seed's naming convention, {org}-{purpose}-{region}-{env}, and the node labels the
+# runner pods select. Pure Terraform (no provider): `terraform test` runs it offline.
+
+terraform {
+  required_version = ">= 1.6"
+}
+
+locals {
+  name = join("-", [var.org, var.purpose, var.region, var.environment])
+
+  node_labels = {
+    "matchpoint.ai/purpose"     = var.purpose
+    "matchpoint.ai/environment" = var.environment
+    "matchpoint.ai/runner-pool" = var.runner_pool
+  }
+
+  # Keeps other workloads off the runner nodes; runner pods tolerate it.
+  runner_taint = {
+    key    = "matchpoint.ai/runner-pool"
+    value  = var.runner_pool
+    effect = "NoSchedule"
+  }
+}
