@@ -63,10 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser(
         "validate",
         help="check values/repositories.yaml and values/base-config.yaml",
-        description="Check both values files. Each problem is printed as FILE:LINE: message. "
-        "Exit 0 when valid, 1 when not.",
+        description="Check both values files. Each problem is printed as FILE:LINE: message "
+        "(with --format github, as a GitHub Actions error annotation on that line). Exit 0 when valid, 1 when not.",
     )
     _config_dir(val)
+    val.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text: FILE:LINE: message; github: ::error workflow commands (annotations in a pull request)",
+    )
 
     sub.add_parser(
         "serve",
@@ -99,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.server import run_server
 
         return run_server()
-    return validate_command(args.config_dir)
+    return validate_command(args.config_dir, args.format)
 
 
 def _read(config_dir: Path) -> ConfigFiles | None:
@@ -157,7 +163,7 @@ def _print_text(outcome: pipeline.Outcome, diff: str, reply: str | None) -> None
     print(f"=== reply ===\n{reply}")
 
 
-def validate_command(config_dir: Path) -> int:
+def validate_command(config_dir: Path, output: str = "text") -> int:
     files = _read(config_dir)
     if files is None:
         return EXIT_REFUSED
@@ -166,11 +172,21 @@ def validate_command(config_dir: Path) -> int:
     except YamlError as exc:
         problems = [Problem(exc.file, exc.line, exc.message)]
     for problem in problems:
-        print(problem)
+        print(_annotation(problem) if output == "github" else problem)
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK
+
+
+def _annotation(problem: Problem) -> str:
+    """A GitHub Actions ``::error`` command: the problem shows on its line of the diff."""
+
+    def escape(text: str, *, prop: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+    return f"::error file={escape(problem.file, prop=True)},line={problem.line}::{escape(problem.message)}"
 
 
 if __name__ == "__main__":

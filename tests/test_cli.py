@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -254,3 +255,11 @@ def test_a_value_shared_from_the_edited_entry_is_edited_and_the_others_keep_thei
     assert after[0]["scaling"] == {"minRunners": 1, "maxRunners": 9}
     assert after[1:] == before[1:]
     assert sum(1 for line in out["diff"].splitlines() if line.startswith("+") and not line.startswith("+++")) == 2
+
+
+def test_validate_as_github_annotations(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config_dir / "values" / "repositories.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("maxRunners: 15", "maxRunner: 15"), encoding="utf-8")
+    assert main(["validate", "--config-dir", str(config_dir), "--format", "github"]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"::error file=values/repositories\.yaml,line=\d+::unknown key 'maxRunner'.*", line), line

@@ -163,10 +163,18 @@ def _validators(crd_file: Path) -> dict[tuple[str, str], jsonschema.Draft7Valida
     return found
 
 
+@cache
+def _unpacked(archive: Path) -> Path:
+    target = Path(tempfile.mkdtemp(prefix="arc-chart-"))
+    with tarfile.open(archive) as packed:
+        packed.extractall(target, filter="data")
+    return target / archive.name.rsplit("-", 1)[0]
+
+
 def crd_files() -> list[Path]:
     arc = arc_chart("gha-runner-scale-set-controller")
     if arc.suffix == ".tgz":
-        missing("ARC's CRDs as files (set ARC_CHARTS_DIR)")
+        arc = _unpacked(arc)
     return [
         *sorted((arc / "crds").glob("*.yaml")),
         upstream_file("argo-cd-*/application-crd.yaml"),
