@@ -74,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="text: FILE:LINE: message; github: ::error workflow commands (annotations in a pull request)",
     )
 
+    setup = sub.add_parser(
+        "setup",
+        help="create the GitHub App from app.yml in one click and write .env",
+        description="Serve a local page whose one button posts app.yml (with your webhook URL) to GitHub's "
+        "new-App page; when GitHub sends the browser back, exchange the code for the App's id, private key and "
+        "webhook secret, write them to .env and a key file (mode 0600) and print the kubectl command for the chart.",
+    )
+    setup.add_argument("--webhook-url", required=True, help="public URL of runners-bot's /api/github/webhooks")
+    setup.add_argument("--github-url", default="https://github.com", help="GitHub, or your Enterprise Server's URL")
+    setup.add_argument("--api-url", help="REST API root (default: from --github-url)")
+    setup.add_argument("--org", help="create the App for this organisation (default: your user account)")
+    setup.add_argument("--config-repo", help="OWNER/NAME of the configuration repository, for RUNNERS_CONFIG_REPO")
+    setup.add_argument("--name", default="runners-bot", help="the App's name (unique on GitHub)")
+    setup.add_argument("--port", type=int, default=3333, help="local port of the setup page (default: 3333)")
+    setup.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write the settings")
+    setup.add_argument("--key-file", type=Path, default=Path("runners-bot.private-key.pem"), help="the private key")
+
     sub.add_parser(
         "serve",
         help="run the GitHub App webhook server",
@@ -105,7 +122,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.server import run_server
 
         return run_server()
+    if args.command == "setup":
+        return _setup(args)
     return validate_command(args.config_dir, args.format)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from bot.app_setup import SetupOptions, run_setup
+
+    if args.config_repo is not None and args.config_repo.count("/") != 1:
+        print("runners-bot setup: --config-repo must be OWNER/NAME", file=sys.stderr)
+        return EXIT_USAGE
+    options = SetupOptions(
+        webhook_url=args.webhook_url, github_url=args.github_url, api_url=args.api_url, org=args.org,
+        config_repo=args.config_repo, name=args.name, port=args.port, env_file=args.env_file, key_file=args.key_file,
+    )  # fmt: skip
+    return run_setup(options)
 
 
 def _read(config_dir: Path) -> ConfigFiles | None:

@@ -32,10 +32,15 @@ import jwt
 from openapi_check import OpenAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 SPEC = OpenAPI()
+# The keys GitHub's App manifest takes (registering-a-github-app-from-a-manifest).
+MANIFEST_KEYS = {
+    "name", "url", "hook_attributes", "redirect_url", "callback_urls", "setup_url", "description",
+    "public", "default_events", "default_permissions", "request_oauth_on_install", "setup_on_update",
+}  # fmt: skip
 
 
 def blob_sha(text: str) -> str:
@@ -95,6 +100,11 @@ class FakeGitHub:
         self.reached: dict[tuple[str, str], threading.Event] = {}
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
+        # The manifest flow: Apps waiting for confirmation, one-time codes, Apps created.
+        self.manifests_pending: dict[str, tuple[dict[str, Any], str, str]] = {}
+        self.manifest_codes: dict[str, tuple[dict[str, Any], str, float]] = {}
+        self.apps_created: list[dict[str, Any]] = []
+        self.new_app_key = ""  # the PEM the next created App gets (tests set a real key)
         self.app = Starlette(
             routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
         )
@@ -180,6 +190,8 @@ class FakeGitHub:
             body = None
         if (method, path) == ("POST", "/graphql"):
             return await self._graphql(request.headers.get("authorization", ""), body)
+        if path.endswith("/settings/apps/new") or path == "/settings/apps/new/confirm":
+            return await self._new_app_page(request, path)
         op, problems = SPEC.check(method, path, query, body)
         template = op.template if op else path
         if problems:
@@ -208,6 +220,65 @@ class FakeGitHub:
         response.headers["x-ratelimit-remaining"] = str(4999 - len(self.calls))
         self.calls.append(Call(method, template, path, response.status_code, body, query))
         return response
+
+    # --- the manifest flow's web pages (github.com/settings/apps/new), not part of the API ---
+
+    async def _new_app_page(self, request: Request, path: str) -> Response:
+        """GitHub's new-App page: shows the manifest's App for confirmation; confirming
+        creates it and sends the browser to its redirect_url with a one-time code."""
+        form = await request.form()
+        if path == "/settings/apps/new/confirm":
+            pending = self.manifests_pending.pop(str(form.get("ticket", "")), None)
+            if pending is None:
+                return HTMLResponse("<h1>Not found</h1>", status_code=404)
+            confirmed, owner, state = pending
+            code = f"code-{next(self._ids)}"
+            self.manifest_codes[code] = (confirmed, owner, time.time())
+            separator = "&" if "?" in confirmed["redirect_url"] else "?"
+            target = f"{confirmed['redirect_url']}{separator}code={code}" + (f"&state={state}" if state else "")
+            return RedirectResponse(target, status_code=302)
+        try:
+            manifest: Any = json.loads(str(form.get("manifest", "")))
+        except ValueError:
+            manifest = None
+        unknown = set(manifest or {}) - MANIFEST_KEYS if isinstance(manifest, dict) else {"(not JSON)"}
+        if not isinstance(manifest, dict) or unknown or not manifest.get("redirect_url"):
+            self.violations.append(f"manifest refused: unknown keys {unknown} or no redirect_url")
+            return HTMLResponse("<h1>Invalid GitHub App manifest</h1>", status_code=422)
+        owner = path.split("/")[2] if path.startswith("/organizations/") else "octocat"
+        ticket = f"ticket-{next(self._ids)}"
+        self.manifests_pending[ticket] = (manifest, owner, request.query_params.get("state", ""))
+        page = (
+            f"<h1>Create GitHub App for {owner}</h1><p>{manifest.get('name')}</p>"
+            f'<form method="post" action="/settings/apps/new/confirm"><input type="hidden" name="ticket" value="{ticket}">'
+            '<button id="create-github-app" type="submit">Create GitHub App</button></form>'
+        )
+        return HTMLResponse(page)
+
+    def op_post_app_manifest_conversions(self, p: dict[str, str], *_: Any) -> Response:
+        found = self.manifest_codes.pop(p["code"], None)
+        if found is None or time.time() - found[2] > 3600:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        manifest, owner, _created = found
+        app_id = next(self._ids)
+        slug = str(manifest["name"]).lower().replace(" ", "-")
+        sample = SPEC.sample("POST", "/app-manifests/{code}/conversions", "201")
+        created = {
+            **sample,
+            "id": app_id,
+            "slug": slug,
+            "name": manifest["name"],
+            "html_url": f"https://github.com/apps/{slug}",
+            "owner": {**sample.get("owner", {}), "login": owner},
+            "pem": self.new_app_key,
+            "webhook_secret": f"whsec-{app_id}",
+            "client_id": f"Iv1.{app_id:016x}",
+            "client_secret": f"secret-{app_id}",
+            "permissions": manifest.get("default_permissions", {}),
+            "events": manifest.get("default_events", []),
+        }
+        self.apps_created.append({**created, "manifest": manifest})
+        return JSONResponse(created, status_code=201)
 
     # GraphQL truncates large blobs' text (isTruncated); the fake does so above this size,
     # so that the app's REST fallback for large files is exercised too.
@@ -282,6 +353,8 @@ class FakeGitHub:
 
     def _authenticate(self, template: str, header: str) -> str | None:
         scheme, _, credential = header.partition(" ")
+        if template == "/app-manifests/{code}/conversions":
+            return None  # GitHub asks for no credentials: the one-time code is the secret
         if template.startswith("/app"):
             try:
                 claims = jwt.decode(credential, self.public_key, algorithms=["RS256"])
@@ -619,6 +692,7 @@ _NAMES = {
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "patch_issue_comment",
     ("GET", "/app/hook/deliveries"): "get_app_hook_deliveries",
     ("GET", "/repos/{owner}/{repo}/compare/{basehead}"): "get_compare",
+    ("POST", "/app-manifests/{code}/conversions"): "post_app_manifest_conversions",
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"): "post_app_hook_delivery_attempts",
 }
 

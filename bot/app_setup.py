@@ -1,0 +1,206 @@
+"""Feature: ``runners-bot setup``, creating the GitHub App in one click (the manifest flow).
+
+A page on a local port holds one button that posts ``app.yml`` (webhook URL filled in)
+to GitHub's new-App page, for a user or an organisation, on github.com or a GitHub
+Enterprise Server. GitHub shows the App for confirmation and sends the browser back
+with a code, which this exchanges (``POST /app-manifests/{code}/conversions``, within
+the hour, no authentication) for the App's id, private key and webhook secret. Those go
+into ``.env`` (mode 0600) and a private key file, and the ``kubectl`` command that puts
+them into the chart's Secret is printed. The page and its state parameter are only for
+this one exchange; the server stops once it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from bot import render
+
+CALLBACK = "/callback"
+
+
+@dataclass(frozen=True)
+class SetupOptions:
+    """What ``runners-bot setup`` was told."""
+
+    webhook_url: str
+    github_url: str = "https://github.com"
+    api_url: str | None = None  # default: api.github.com, or <github_url>/api/v3 for Enterprise Server
+    org: str | None = None
+    config_repo: str | None = None
+    name: str = "runners-bot"
+    host: str = "127.0.0.1"
+    port: int = 3333
+    env_file: Path = Path(".env")
+    key_file: Path = Path("runners-bot.private-key.pem")
+
+    @property
+    def api(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        base = self.github_url.rstrip("/")
+        return "https://api.github.com" if base == "https://github.com" else f"{base}/api/v3"
+
+    @property
+    def new_app_url(self) -> str:
+        base = self.github_url.rstrip("/")
+        return f"{base}/organizations/{self.org}/settings/apps/new" if self.org else f"{base}/settings/apps/new"
+
+    @property
+    def local_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def manifest(options: SetupOptions) -> dict[str, Any]:
+    """``app.yml`` with this installation's webhook URL, name and way back."""
+    data: dict[str, Any] = yaml.safe_load(_manifest_path().read_text(encoding="utf-8"))
+    data["name"] = options.name
+    data["hook_attributes"] = {**data.get("hook_attributes", {}), "url": options.webhook_url}
+    data["redirect_url"] = options.local_url + CALLBACK
+    return data
+
+
+def _manifest_path() -> Path:
+    packaged = render.TEMPLATE_DIR / "app.yml"
+    return packaged if packaged.exists() else render.TEMPLATE_DIR.parent / "app.yml"
+
+
+def env_text(app: dict[str, Any], options: SetupOptions) -> str:
+    """The ``.env`` for ``runners-bot serve`` (the key inline, as Probot writes it)."""
+    key = str(app["pem"]).strip().replace("\n", "\\n")
+    lines = [
+        f"GITHUB_APP_ID={app['id']}",
+        f'GITHUB_APP_PRIVATE_KEY="{key}"',
+        f"GITHUB_WEBHOOK_SECRET={app['webhook_secret']}",
+    ]
+    if options.api != "https://api.github.com":
+        lines.append(f"GITHUB_API_URL={options.api}")
+    if options.config_repo:
+        lines.append(f"RUNNERS_CONFIG_REPO={options.config_repo}")
+    return "\n".join(lines) + "\n"
+
+
+def kubectl_command(options: SetupOptions) -> str:
+    """How the chart's Secret gets the same values (DEPLOYMENT.md, step 3)."""
+    return (
+        "kubectl -n runners-bot create secret generic runners-bot \\\n"
+        "  --from-literal=GITHUB_WEBHOOK_SECRET=\"$(grep '^GITHUB_WEBHOOK_SECRET=' "
+        f'{options.env_file} | cut -d= -f2-)" \\\n'
+        f"  --from-file=GITHUB_APP_PRIVATE_KEY={options.key_file}"
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Created owner-only before a byte is written (secrets)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+@dataclass
+class SetupServer:
+    """The local page and the callback, for one exchange."""
+
+    options: SetupOptions
+    transport: httpx.AsyncBaseTransport | None = None
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    created: dict[str, Any] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/", self.page), Route(CALLBACK, self.callback)])
+
+    async def page(self, _: Request) -> Response:
+        body = render.fill(
+            "setup_page.html",
+            action=html.escape(f"{self.options.new_app_url}?state={self.state}", quote=True),
+            manifest=html.escape(json.dumps(manifest(self.options)), quote=True),
+            owner=html.escape(self.options.org or "your account"),
+            webhook=html.escape(self.options.webhook_url),
+            github=html.escape(self.options.github_url),
+        )
+        return HTMLResponse(body)
+
+    async def callback(self, request: Request) -> Response:
+        code, state = request.query_params.get("code", ""), request.query_params.get("state", "")
+        if not secrets.compare_digest(state, self.state) or not code.isascii() or not code:
+            return HTMLResponse(render.fill("setup_failed.html", reason="this page was not opened by this setup"), 400)
+        try:
+            app = await self._convert(code)
+        except (httpx.HTTPError, ValueError) as exc:
+            return HTMLResponse(render.fill("setup_failed.html", reason=html.escape(str(exc))), 502)
+        _write_private(self.options.key_file, str(app["pem"]))
+        _write_private(self.options.env_file, env_text(app, self.options))
+        self.created = app
+        self.done.set()
+        install = f"{str(app.get('html_url', '')).rstrip('/')}/installations/new"
+        return HTMLResponse(
+            render.fill(
+                "setup_done.html",
+                name=html.escape(str(app.get("name") or app.get("slug") or self.options.name)),
+                install=html.escape(install, quote=True),
+                env_file=html.escape(str(self.options.env_file)),
+            )
+        )
+
+    async def _convert(self, code: str) -> dict[str, Any]:
+        url = f"{self.options.api}/app-manifests/{code}/conversions"
+        headers = {"Accept": "application/vnd.github+json", "User-Agent": "runners-bot-setup"}
+        async with httpx.AsyncClient(transport=self.transport, timeout=30) as client:
+            response = await client.post(url, headers=headers)
+        if response.status_code != 201:
+            raise ValueError(f"GitHub answered {response.status_code} to the code exchange: {response.text[:200]}")
+        app: dict[str, Any] = response.json()
+        if not all(app.get(k) for k in ("id", "pem", "webhook_secret")):
+            raise ValueError("GitHub's answer lacks the App id, key or webhook secret")
+        return app
+
+
+async def serve_until_done(server: SetupServer) -> dict[str, Any]:
+    """Serve the page until the App is created; returns what GitHub said of it."""
+    config = uvicorn.Config(server.app(), host=server.options.host, port=server.options.port, log_level="warning")
+    web = uvicorn.Server(config)
+    task = asyncio.create_task(web.serve())
+    try:
+        await server.done.wait()
+        await asyncio.sleep(0.5)  # let the browser receive the last page
+    finally:
+        web.should_exit = True
+        await task
+    assert server.created is not None
+    return server.created
+
+
+def run_setup(options: SetupOptions) -> int:
+    """``runners-bot setup``: print where to click, wait, write the files, say what next."""
+    server = SetupServer(options)
+    print(f"Open {options.local_url}/ in a browser and press the button to create the App on {options.github_url}.")
+    print("Waiting for GitHub to send you back (Ctrl-C to stop)...", flush=True)
+    try:
+        app = asyncio.run(serve_until_done(server))
+    except KeyboardInterrupt:
+        print("runners-bot setup: stopped; nothing was written", file=sys.stderr)
+        return 1
+    print(f"\nCreated the GitHub App {app.get('name') or app.get('slug')} (id {app['id']}).")
+    print(f"Wrote {options.env_file} and {options.key_file} (mode 0600): `runners-bot serve` reads .env.")
+    print(f"Install it: {str(app.get('html_url', '')).rstrip('/')}/installations/new")
+    print("\nFor the Helm chart (charts/runners-bot), create its Secret:\n")
+    print(kubectl_command(options))
+    return 0
