@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import names
+from bot.schedules import BurstAllowance, Window, allowance, windows
 from bot.yamlload import LineMap, Loaded, YamlError, load
 
 REPOSITORIES_FILE = "values/repositories.yaml"
@@ -170,6 +171,13 @@ class Effective:
     dind: bool = False
     dind_profile: str | None = None
     cache: str | None = None
+    schedules: tuple[Window, ...] = ()
+    burst: BurstAllowance | None = None
+
+    @property
+    def runs_by_the_clock(self) -> bool:
+        """Whether the app, not Argo CD, sets this set's min/max (schedules or bursts)."""
+        return bool(self.schedules) or self.burst is not None
 
 
 @dataclass(frozen=True)
@@ -246,6 +254,8 @@ class Config:
             dind=dind,
             dind_profile=(category_dind or DEFAULT_DIND_PROFILE) if dind else None,
             cache=str(cache) if cache is not None else None,
+            schedules=tuple(windows(entry.raw.get("schedules"))),
+            burst=allowance(entry.raw.get("burst")),
         )
 
 

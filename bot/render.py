@@ -14,6 +14,7 @@ from pathlib import Path
 from string import Template
 
 from bot.config import Config, Effective, Entry, Limits
+from bot.schedules import DAYS, BurstAllowance, Window
 
 _PACKAGED = Path(__file__).parent / "_templates"
 _SOURCE = Path(__file__).parent.parent / "templates"
@@ -93,7 +94,28 @@ def _resource_fields(e: Effective | None) -> list[str]:
         e.storage or "?",
         f"yes (`{e.dind_profile}`)" if e.dind else "no",
         f"{e.cache}, shared" if e.cache else "—",
+        "; ".join(schedule_text(w) for w in e.schedules) or "—",
+        burst_text(e.burst) if e.burst else "—",
     ]
+
+
+def schedule_text(window: Window) -> str:
+    """``business-hours: mon–fri 08:00–18:00 Europe/Berlin, min 10``."""
+    ordered = sorted(window.days)
+    names = [DAYS[d] for d in ordered]
+    consecutive = len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1))
+    days = f"{names[0]}–{names[-1]}" if consecutive else ",".join(names)
+    counts = ", ".join(
+        f"{k} {v}" for k, v in (("min", window.min_runners), ("max", window.max_runners)) if v is not None
+    )
+    night = " (overnight)" if window.overnight else ""
+    return f"{window.name}: {days} {window.start:%H:%M}–{window.end:%H:%M}{night} {window.zone.key}, {counts}"
+
+
+def burst_text(burst: BurstAllowance) -> str:
+    hours = burst.max_duration.total_seconds() / 3600
+    most = f", max ≤ {burst.max_runners}" if burst.max_runners is not None else ""
+    return f"min ≤ {burst.min_runners}{most}, for up to {hours:g}h"
 
 
 _FIELDS = (
@@ -107,6 +129,8 @@ _FIELDS = (
     "Storage",
     "Docker daemon",
     "Cache",
+    "Schedules",
+    "Burst allowance",
 )
 
 

@@ -13,14 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from bot import names
+from bot import names, schedules
 from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, Config, Entry, unique_keys
 from bot.suggest import closest
 from bot.yamlload import LineMap
 
 ENTRY_KEYS = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
-    "labels", "storage", "environment", "dind",
+    "labels", "storage", "environment", "dind", "schedules", "burst",
 )  # fmt: skip
 SCALING_KEYS = ("minRunners", "maxRunners")
 STORAGE_KEYS = ("work", "cache")
@@ -217,6 +217,7 @@ def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
             report.add(raw.line_of(key), _unknown(what, value, known))
     _check_extras(raw, report, where)
     _check_volumes_and_docker(config, entry, report, where)
+    _check_schedules(config, entry, report, where)
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:
@@ -308,6 +309,14 @@ def _check_volumes_and_docker(config: Config, entry: Entry, report: _Report, whe
             f"{where} gets a Docker daemon but dind profile '{effective.dind_profile}' is not defined: "
             f"valid dind profiles are {', '.join(sorted(dind_profiles)) or 'none'}",
         )
+
+
+def _check_schedules(config: Config, entry: Entry, report: _Report, where: str) -> None:
+    limits = config.base_config.limits
+    caps = (limits.min_runners, limits.max_runners) if limits else (None, None)
+    for (key, mapping), message in schedules.problems(entry.raw, caps):
+        line = mapping.line_of(key) if isinstance(mapping, LineMap) else entry.line
+        report.add(line, f"{message} ({where})")
 
 
 def _check_counts(report: _Report, scaling: LineMap, where: str) -> None:

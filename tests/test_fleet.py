@@ -234,6 +234,32 @@ def test_new_namespaces_get_github_credentials_by_gitops(charts: RealCharts, bun
         assert not [d for d in entry.manifests if d["kind"] == "ExternalSecret"]
 
 
+def test_sets_run_by_the_clock_leave_min_and_max_to_runners_bot(charts: RealCharts, bundled: ConfigFiles) -> None:
+    clocked = bundled.repositories.replace(
+        "    profile: large\n    labels: [self-hosted, linux, x64, api]\n",
+        "    profile: large\n    labels: [self-hosted, linux, x64, api]\n"
+        '    schedules:\n      - {name: bh, days: [mon, tue], from: "08:00", to: "18:00", timezone: Europe/Berlin, minRunners: 4}\n'
+        "    burst: {minRunners: 8, maxRunners: 20, maxDuration: 4h}\n",
+    )
+    assert clocked != bundled.repositories
+    assert validate(parse(clocked, bundled.base)) == []
+    fleet = deploy(charts, fleet_values(clocked, bundled.base))  # validated against Argo CD's CRD
+    api = fleet["arc-api-runners"].application["spec"]
+    (ignored,) = api["ignoreDifferences"]
+    assert (ignored["kind"], ignored["name"], ignored["jsonPointers"]) == (
+        "AutoscalingRunnerSet",
+        "arc-api-runners",
+        ["/spec/minRunners", "/spec/maxRunners"],
+    )
+    assert "RespectIgnoreDifferences=true" in api["syncPolicy"]["syncOptions"]
+    spec = fleet["arc-api-runners"].one("AutoscalingRunnerSet")["spec"]
+    assert (spec["minRunners"], spec["maxRunners"]) == (1, 10), "created with the declared values"
+    other = fleet["arc-frontend-runners"].application["spec"]
+    assert (
+        "ignoreDifferences" not in other and "RespectIgnoreDifferences=true" not in other["syncPolicy"]["syncOptions"]
+    )
+
+
 def test_runners_bot_reads_each_runner_namespace_and_nothing_more(charts: RealCharts, bundled: ConfigFiles) -> None:
     bot = render_dir(
         ROOT / "charts" / "runners-bot", {"github": {"appId": "1"}}, name="runners-bot", namespace="runners-bot"
