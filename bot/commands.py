@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot import names
+from bot.schedules import parse_duration
 from bot.suggest import closest
 
 PREFIX = "/runners"
@@ -22,14 +23,15 @@ MAX_COMMANDS = 5
 MAX_COUNT = 100_000
 MAX_LINE = 500
 
-Verb = Literal["help", "status", "scale", "add", "remove"]
-VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove")
+Verb = Literal["help", "status", "scale", "add", "remove", "burst"]
+VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove", "burst")
 USAGE: dict[Verb, str] = {
     "help": "/runners help",
     "status": "/runners status [TARGET]",
     "scale": "/runners scale [TARGET] [min=N] [max=N] [profile=P]",
     "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false]",
     "remove": "/runners remove TARGET",
+    "burst": "/runners burst [TARGET] min=N [max=M] for=DURATION, or /runners burst [TARGET] off",
 }
 OPTIONS: dict[Verb, tuple[str, ...]] = {
     "help": (),
@@ -37,6 +39,7 @@ OPTIONS: dict[Verb, tuple[str, ...]] = {
     "scale": ("min", "max", "profile"),
     "add": ("org", "profile", "category", "min", "max", "dind"),
     "remove": (),
+    "burst": ("min", "max", "for"),
 }
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
 _COUNT_KEYS = ("min", "max")
@@ -60,6 +63,15 @@ class Command:
     @property
     def changes_config(self) -> bool:
         return self.verb in ("scale", "add", "remove")
+
+    @property
+    def needs_write(self) -> bool:
+        """Commands that change the fleet: write permission on the target decides them."""
+        return self.changes_config or self.verb == "burst"
+
+    @property
+    def ends_burst(self) -> bool:
+        return self.verb == "burst" and self.options.get("off") == "off"
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,10 @@ def _parse_args(verb: Verb, line: str, words: list[str]) -> Command | Refusal:
 
 def _check_positional(verb: Verb, line: str, positional: list[str], options: dict[str, int | str]) -> Command | Refusal:
     usage = USAGE[verb]
+    if verb == "burst" and positional and positional[-1].lower() == "off":
+        if options:
+            return Refusal(line, "burst off takes no options", usage)
+        positional, options = positional[:-1], {"off": "off"}
     takes_target = verb != "help"
     if len(positional) > (1 if takes_target else 0):
         extra = positional[1:] if takes_target else positional
@@ -184,6 +200,8 @@ def _check_positional(verb: Verb, line: str, positional: list[str], options: dic
         return Refusal(line, "add needs the repository to onboard", usage)
     if verb == "scale" and not options:
         return Refusal(line, "nothing to change: give min=N, max=N or profile=P", usage)
+    if verb == "burst" and "off" not in options and not ("min" in options and "for" in options):
+        return Refusal(line, "a burst needs min=N and for=DURATION (e.g. for=4h), or off to end one", usage)
     low, high = options.get("min"), options.get("max")
     if isinstance(low, int) and isinstance(high, int) and low > high:
         return Refusal(line, f"min ({low}) is above max ({high})", "min=N max=M with N ≤ M")
@@ -208,6 +226,10 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
         if value.lower() not in ("true", "false", "yes", "no"):
             return f"dind must be true or false, not {_show(value)}"
         options[key] = value.lower()
+    elif key == "for":
+        if parse_duration(value) is None:
+            return f"for must be a duration such as 4h, 90m or 1h30m, not {_show(value)}"
+        options[key] = value
     elif key == "org":
         if not names.is_login(value):
             return f"org {_show(value)} is not a GitHub organisation or user name"

@@ -17,16 +17,18 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import config_source, pipeline, render, reply_limits, rollout
 from bot.commands import Command, parse_comment
-from bot.config import Effective
+from bot.config import ConfigFiles, Effective
 from bot.github import Installation, PermanentError, Reaction
 from bot.inbox import Delivery, Inbox
 from bot.kube import Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
+from bot.scheduler import Scheduler
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -140,15 +142,17 @@ def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str
         return None
     if all(i.verb in ("help", "status") for i in items):
         return f"{config[0]}/{config[1]}".lower()
-    if all(i.target is None for i in items if i.changes_config):
+    if all(i.target is None for i in items if i.needs_write):
         return thread.full_name.lower()
     return None
 
 
-async def handle(services: Services, pulls: PullRequests, kube: Kube | None, delivery: Delivery) -> None:
+async def handle(
+    services: Services, pulls: PullRequests, kube: Kube | None, scheduler: Scheduler, delivery: Delivery
+) -> None:
     """The handler for a comment holding ``/runners`` commands."""
     payload = json.loads(delivery.body)
-    await run_commands(services, pulls, delivery, Thread.from_payload(payload), kube=kube)
+    await run_commands(services, pulls, delivery, Thread.from_payload(payload), kube=kube, scheduler=scheduler)
 
 
 async def run_commands(
@@ -159,6 +163,7 @@ async def run_commands(
     *,
     closes: str | None = None,
     kube: Kube | None = None,
+    scheduler: Scheduler | None = None,
 ) -> None:
     """parse → authorise → execute → report for the commands in ``thread.body``."""
     started = time.monotonic()
@@ -176,7 +181,11 @@ async def run_commands(
         config_source.latest(inst, *config),
         _ask_permissions(inst, thread.user, [early] if early else []),
     )
+    if scheduler is not None:
+        scheduler.known_installation(delivery.installation)
     request = pipeline.Request(
+        bursts=await asyncio.to_thread(scheduler.bursts) if scheduler else {},
+        now=scheduler.clock() if scheduler else datetime.now(UTC),
         comment=thread.body,
         user=thread.user,
         permission="none",
@@ -198,13 +207,38 @@ async def run_commands(
             result = results[answer.change.scale_set]
             all_ok = all_ok and result.number is not None
             text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
-        await reply(services, inst, delivery, thread, index=index, text=text)
+        if answer.burst is not None:
+            text = await _apply_burst(
+                services, scheduler, delivery=delivery, index=index, order=answer.burst, files=snapshot.files, text=text
+            )
+        comment_id = await reply(services, inst, delivery, thread, index=index, text=text)
+        if answer.burst is not None and answer.burst.until is not None and scheduler is not None:
+            await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
         services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):
         await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
     services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+async def _apply_burst(
+    services: Services,
+    scheduler: Scheduler | None,
+    *,
+    delivery: Delivery,
+    index: int,
+    order: pipeline.BurstOrder,
+    files: ConfigFiles,
+    text: str,
+) -> str:
+    """Start or end the burst once per delivery (a resumed handler does not do it twice)."""
+    step = f"burst:{index}"
+    done = await asyncio.to_thread(services.inbox.step, delivery.id, step)
+    if done is None:
+        done = await scheduler.order(order, files) if scheduler else "runners-bot runs no schedules here."
+        await asyncio.to_thread(services.inbox.record, delivery.id, step, done)
+    return f"{text.rstrip()}\n\n{done}\n"
 
 
 def _budget_key(user: str) -> str:

@@ -1,10 +1,11 @@
-"""The one module that talks to Kubernetes, read-only, with the official client.
+"""The one module that talks to Kubernetes, with the official client.
 
-It reads exactly what the RBAC in charts/runners-bot grants: ArgoCD Applications in
-``ARGOCD_NAMESPACE``, AutoscalingRunnerSets, pods (the listener in the controller
-namespace, runners in the scale set's namespace) and Warning events in both. The client
-is synchronous, so calls run in a thread. A cluster that cannot be reached raises
-:class:`KubeUnavailable`.
+It does exactly what the RBAC in charts/runners-bot grants: it reads ArgoCD Applications
+in ``ARGOCD_NAMESPACE``, AutoscalingRunnerSets, pods (the listener in the controller
+namespace, runners in the scale set's namespace) and Warning events in both; its one
+write is ``spec.minRunners``/``spec.maxRunners`` of an AutoscalingRunnerSet run by the
+clock (schedules and bursts). The client is synchronous, so calls run in a thread. A
+cluster that cannot be reached raises :class:`KubeUnavailable`.
 """
 
 from __future__ import annotations
@@ -107,3 +108,22 @@ class Kube:
 
     async def aread(self, scale_set: str, namespace: str) -> ClusterState:
         return await asyncio.to_thread(self.read, scale_set, namespace)
+
+    async def runner_set(self, scale_set: str, namespace: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._get, "actions.github.com", namespace, "autoscalingrunnersets", scale_set)
+
+    def _set_runners(self, scale_set: str, namespace: str, low: int, high: int) -> None:
+        body = {"spec": {"minRunners": low, "maxRunners": high}}  # a merge patch of these two fields only
+        try:
+            self.custom.patch_namespaced_custom_object(
+                "actions.github.com", "v1alpha1", namespace, "autoscalingrunnersets", scale_set, body,
+                _request_timeout=TIMEOUT,
+            )  # fmt: skip
+        except ApiException as exc:
+            raise KubeUnavailable(f"autoscalingrunnersets/{scale_set}: {exc.status} {exc.reason}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
+
+    async def set_runners(self, scale_set: str, namespace: str, low: int, high: int) -> None:
+        """Set ``spec.minRunners``/``spec.maxRunners`` of one scale set, and nothing else."""
+        await asyncio.to_thread(self._set_runners, scale_set, namespace, low, high)

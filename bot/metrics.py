@@ -50,6 +50,15 @@ class Metrics:
         self.purged = Counter(
             "runners_bot_purged", "State removed after the retention period, by kind", ["kind"], registry=r
         )
+        self.effective_runners = Gauge(
+            "runners_bot_effective_runners",
+            "minRunners/maxRunners a scale set run by the clock should have now (schedule, burst or declared)",
+            ["scale_set", "bound"],
+            registry=r,
+        )
+        self.scale_writes = Counter(
+            "runners_bot_scale_writes", "Writes of minRunners/maxRunners by outcome", ["outcome"], registry=r
+        )
         self.stored_deliveries = Gauge(
             "runners_bot_stored_deliveries", "Deliveries kept in the state database", registry=r
         )

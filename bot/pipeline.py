@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot import names, render
 from bot.commands import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
 from bot.config import Config, ConfigFiles, Effective, Entry, parse
 from bot.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.render import ChangeText, PullRequestText
+from bot.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.suggest import closest
 from bot.validation import validate_change
 from bot.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
@@ -49,6 +51,9 @@ class Request:
     source: str = "a simulated comment"
     closes: str | None = None
     permissions: Mapping[str, Permission] = field(default_factory=dict)
+    # The clock and the bursts in force (the app's state), for burst and status.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    bursts: Mapping[str, ActiveBurst] = field(default_factory=dict)
 
     def permission_for(self, target: str | None) -> Permission:
         """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
@@ -66,13 +71,26 @@ class Request:
 
 
 @dataclass(frozen=True)
+class BurstOrder:
+    """What an accepted ``burst`` asks the app to do: start one (``until``) or end it (None)."""
+
+    scale_set: str
+    namespace: str
+    min_runners: int
+    max_runners: int | None
+    until: datetime | None
+
+
+@dataclass(frozen=True)
 class Reply:
-    """The answer to one command; ``change`` is set when it edits the configuration."""
+    """The answer to one command; ``change`` is set when it edits the configuration,
+    ``burst`` when it starts or ends a burst."""
 
     command: str
     ok: bool
     text: str
     change: ChangeText | None = None
+    burst: BurstOrder | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +164,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
             continue
         if item.verb == "status":
             statuses.setdefault(entry.scale_set, config.effective(entry))
-        elif item.changes_config:
+        elif item.needs_write:
             writes.append(entry.full_name)
     return Plan(
         comment,
@@ -284,12 +302,71 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
     _authorise(command, request, entry.full_name)
     if command.verb == "status":
         effective = config.effective(entry)
-        return Reply(
-            command.text, True, render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE)
-        )
+        clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
+        text = render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE, clock)
+        return Reply(command.text, True, text)
+    if command.verb == "burst":
+        return _burst(command, request, config.effective(entry))
     if command.verb == "remove":
         return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
+
+
+def _runners_now(effective: Effective, request: Request) -> Runners:
+    burst = request.bursts.get(effective.scale_set)
+    return runners_at(effective.min_runners, effective.max_runners, list(effective.schedules), burst, request.now)
+
+
+def _burst(command: Command, request: Request, effective: Effective) -> Reply:
+    """A burst within the entry's reviewed ``burst`` bounds, or its end."""
+    if command.ends_burst:
+        active = request.bursts.get(effective.scale_set)
+        detail = (
+            "runners-bot puts the scheduled or declared values back now."
+            if active is not None and request.now < active.until
+            else "No burst was in force; nothing changes."
+        )
+        order = BurstOrder(effective.scale_set, effective.namespace, 0, None, None)
+        text = render.burst_reply(command.text, f"burst of `{effective.scale_set}` ended", detail)
+        return Reply(command.text, True, text, burst=order)
+    order = _burst_order(command, request, effective)
+    top = f", max {order.max_runners}" if order.max_runners is not None else ""
+    assert order.until is not None
+    summary = f"`{effective.scale_set}` bursts to min {order.min_runners}{top} until {render.moment(order.until)}"
+    detail = (
+        "runners-bot sets it on the scale set now, without a pull request (within the bounds reviewed in "
+        f"values/repositories.yaml), and puts the scheduled or declared values back when it ends. "
+        f"End it early with `/runners burst {effective.scale_set} off`."
+    )
+    return Reply(command.text, True, render.burst_reply(command.text, summary, detail), burst=order)
+
+
+def _burst_order(command: Command, request: Request, effective: Effective) -> BurstOrder:
+    allowance = effective.burst
+    if allowance is None:
+        raise _Refused(
+            f"`{effective.scale_set}` declares no burst allowance",
+            "a `burst:` (minRunners, maxRunners, maxDuration) in its entry of values/repositories.yaml, "
+            "merged through review once",
+        )
+    low, high = int(command.options["min"]), command.options.get("max")
+    span = parse_duration(str(command.options["for"]))
+    assert span is not None  # the parser checked it
+    bounds = render.burst_text(allowance)
+    too_many = isinstance(high, int) and allowance.max_runners is not None and high > allowance.max_runners
+    if low > allowance.min_runners or too_many:
+        raise _Refused(
+            f"the burst asks for more than `{effective.scale_set}` allows ({bounds})", f"values within {bounds}"
+        )
+    if span > allowance.max_duration:
+        raise _Refused(
+            f"for={command.options['for']} is longer than `{effective.scale_set}` allows ({bounds})",
+            f"for=DURATION within {bounds}",
+        )
+    top = high if isinstance(high, int) else allowance.max_runners
+    if top is not None and top < low:
+        raise _Refused(f"max ({top}) would be below min ({low})", f"max=M with M ≥ {low}")
+    return BurstOrder(effective.scale_set, effective.namespace, low, top, request.now + span)
 
 
 def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:

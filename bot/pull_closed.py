@@ -14,12 +14,15 @@ from bot.events import BOT_BRANCH_PREFIX
 from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
 from bot.rollout_watch import Merged, RolloutWatcher
+from bot.scheduler import Scheduler
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
-async def handle(services: Services, pulls: PullRequests, watcher: RolloutWatcher, delivery: Delivery) -> None:
+async def handle(
+    services: Services, pulls: PullRequests, watcher: RolloutWatcher, scheduler: Scheduler, delivery: Delivery
+) -> None:
     payload = json.loads(delivery.body)
     pull = payload["pull_request"]
     repository = payload["repository"]
@@ -32,5 +35,6 @@ async def handle(services: Services, pulls: PullRequests, watcher: RolloutWatche
         merged = Merged(
             (owner, repo), int(pull["number"]), str(pull["merge_commit_sha"]), scale_set, delivery.installation
         )
+        scheduler.wake()  # the merged values may change what the clock asks for
         await watcher.begin(merged, state)
     log.info("pull request #%s for %s closed (merged: %s)", pull["number"], scale_set, bool(pull.get("merged")))

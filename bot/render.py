@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from string import Template
 
 from bot.config import Config, Effective, Entry, Limits
-from bot.schedules import DAYS, BurstAllowance, Window
+from bot.schedules import DAYS, BurstAllowance, Runners, Window
 
 _PACKAGED = Path(__file__).parent / "_templates"
 _SOURCE = Path(__file__).parent.parent / "templates"
@@ -206,7 +207,7 @@ def limits_text(limits: Limits | None) -> str:
     return ", ".join(parts)
 
 
-def status_reply(command: str, effective: Effective, live: str) -> str:
+def status_reply(command: str, effective: Effective, live: str, now_runners: Runners | None = None) -> str:
     fields = zip(_FIELDS, _resource_fields(effective), strict=True)
     rows = [("Repository", f"`{effective.org}/{effective.name}`"), *fields]
     return fill(
@@ -215,8 +216,28 @@ def status_reply(command: str, effective: Effective, live: str) -> str:
         full_name=f"{effective.org}/{effective.name}",
         rows=_rows(rows),
         scale_set=effective.scale_set,
+        clock=f"\n{clock_text(effective, now_runners)}\n" if now_runners is not None else "",
         live=live,
     )
+
+
+def clock_text(effective: Effective, runners: Runners) -> str:
+    """Declared, scheduled or burst, and effective values now (sets run by the clock)."""
+    declared = f"declared min {effective.min_runners}, max {effective.max_runners}"
+    now = f"min {runners.min_runners}, max {runners.max_runners}"
+    until = f" until {moment(runners.until)}" if runners.until is not None else ""
+    if runners.source == "declared":
+        change = f"; the next window opens at {moment(runners.until)}" if runners.until is not None else ""
+        return f"By the clock: no schedule or burst in force, so the {declared}{change}."
+    return f"By the clock: {runners.source} in force{until}: {now} ({declared})."
+
+
+def moment(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M} UTC"
+
+
+def burst_reply(command: str, summary: str, detail: str) -> str:
+    return fill("reply_burst.md", command=code(command), summary=summary, detail=detail)
 
 
 def _rows(rows: Iterable[tuple[str, str]]) -> str:

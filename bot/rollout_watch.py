@@ -17,7 +17,7 @@ import logging
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import config_source, rollout
 from bot.config import parse
@@ -26,6 +26,9 @@ from bot.kube import ClusterState, Kube, KubeUnavailable
 from bot.pull_requests import OpenPull
 from bot.rollout import Expected, Memory, Report
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +91,17 @@ class RolloutWatcher:
     """Runs every watch as a task; the cluster is read through :class:`bot.kube.Kube`."""
 
     def __init__(
-        self, services: Services, kube: Kube | None, *, interval: float, limit: float, max_interval: float = 30.0
+        self,
+        services: Services,
+        kube: Kube | None,
+        *,
+        interval: float,
+        limit: float,
+        max_interval: float = 30.0,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.services = services
+        self.scheduler = scheduler
         self.kube = kube
         self.interval = interval
         self.limit = limit
@@ -126,7 +137,12 @@ class RolloutWatcher:
             log.info("merged pull request #%s removes %s: nothing to follow", pull_number, scale_set)
             return
         effective = parsed.effective(entry)
-        expected = Expected(scale_set, effective.namespace, merge_sha, effective.min_runners, effective.max_runners)
+        low, high = effective.min_runners, effective.max_runners
+        if effective.runs_by_the_clock and self.scheduler is not None:
+            # Schedules and bursts decide min/max of this set: expect what they say now.
+            now = await asyncio.to_thread(self.scheduler.target, effective)
+            low, high = now.min_runners, now.max_runners
+        expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
         watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
         await asyncio.to_thread(self.services.inbox.put, key, watch.dump())

@@ -36,6 +36,7 @@ from bot.metrics import Metrics
 from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
 from bot.rollout_watch import RolloutWatcher
+from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 
@@ -72,6 +73,7 @@ class App:
     dispatcher: Dispatcher
     recovery: Recovery
     watcher: RolloutWatcher
+    scheduler: Scheduler
     starlette: Starlette
     asgi: FastPath
 
@@ -83,10 +85,13 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     services = Services(settings, store, github, metrics)
     pulls = PullRequests(store)
     kube = _kube(settings)
-    watcher = RolloutWatcher(services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout)
+    scheduler = Scheduler(services, kube, interval=settings.clock_interval)
+    watcher = RolloutWatcher(
+        services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout, scheduler=scheduler
+    )
     handlers = {
-        "command": functools.partial(comment_commands.handle, services, pulls, kube),
-        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls, watcher),
+        "command": functools.partial(comment_commands.handle, services, pulls, kube, scheduler),
+        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls, watcher, scheduler),
         "onboarding": functools.partial(onboarding.handle, services, pulls),
     }
     dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
@@ -110,6 +115,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await dispatcher.start()
         await watcher.start()
+        await scheduler.start()
         scan = asyncio.create_task(recovery.run(), name="recovery")
         sweep = asyncio.create_task(housekeeping.run(), name="housekeeping")
         log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
@@ -118,6 +124,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         finally:
             scan.cancel()
             sweep.cancel()
+            await scheduler.stop()
             await watcher.stop()
             await dispatcher.stop()
             await asyncio.to_thread(store.close)
@@ -130,7 +137,16 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     ]
     starlette = Starlette(routes=routes, lifespan=lifespan)
     return App(
-        settings, store, metrics, github, dispatcher, recovery, watcher, starlette, FastPath(endpoint, starlette)
+        settings,
+        store,
+        metrics,
+        github,
+        dispatcher,
+        recovery,
+        watcher,
+        scheduler,
+        starlette,
+        FastPath(endpoint, starlette),
     )
 
 

@@ -52,6 +52,7 @@ class Settings:
     rollout_interval: float = 5.0
     reply_limit: int = 10
     retention_days: float = 14.0
+    clock_interval: float = 300.0
     rollout_timeout: float = 900.0
 
     @property
@@ -142,6 +143,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", 10, minimum=0, integer=True)),
         # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
         retention_days=number("RUNNERS_BOT_RETENTION_DAYS", 14.0, minimum=4),
+        clock_interval=number("RUNNERS_BOT_CLOCK_INTERVAL", 300.0, minimum=10),
     )
     if problems:
         raise SettingsError(problems)

@@ -63,7 +63,7 @@ def test_bot_chart_renders_valid_manifests() -> None:
     assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_bot_rbac_is_read_only_and_bound_per_namespace() -> None:
+def test_bot_rbac_is_least_privilege_and_bound_per_namespace() -> None:
     docs = render("runners-bot", {"github": {"appId": "1"}}, "runners-bot")
     assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"], "nothing is readable cluster-wide"
     rules = {
@@ -74,10 +74,12 @@ def test_bot_rbac_is_read_only_and_bound_per_namespace() -> None:
         for res in rule["resources"]
         for verb in rule["verbs"]
     }
-    # Exactly the calls bot/kube.py makes: get the Application and the scale set, list pods and events.
+    # Exactly the calls bot/kube.py makes: get the Application and the scale set, list pods and
+    # events, and patch a scale set run by the clock (its min/max: its only write).
     assert rules == {
         ("Role", "applications", "get"),
         ("ClusterRole", "autoscalingrunnersets", "get"),
+        ("ClusterRole", "autoscalingrunnersets", "patch"),
         ("ClusterRole", "pods", "list"),
         ("ClusterRole", "events", "list"),
     }
