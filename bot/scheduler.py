@@ -85,6 +85,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._writing = asyncio.Lock()  # one pass at a time: a burst and the loop never race
 
     # --- bursts --------------------------------------------------------------------------
 
@@ -208,6 +209,10 @@ class Scheduler:
 
     async def _enforce(self, config: Config, only: str | None = None) -> str | None:
         """Patch every set run by the clock whose min/max differ; returns the last failure."""
+        async with self._writing:
+            return await self._enforce_now(config, only)
+
+    async def _enforce_now(self, config: Config, only: str | None) -> str | None:
         bursts = await asyncio.to_thread(self.bursts)
         failure = None
         for entry in config.entries:

@@ -15,6 +15,7 @@ ARC 0.12.1 and Argo CD 3.x write them (read from their source):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -174,6 +175,10 @@ class FakeKube:
     unavailable: bool = False
     requests: list[tuple[float, str]] = field(default_factory=list)
     looks: int = 0
+    # Without a scenario: scale sets as stored objects, which PATCH (merge patch) changes.
+    runner_sets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    writes: list[tuple[str, str, str, Any]] = field(default_factory=list)  # method, path, content type, body
+    fail_patches: int = 0
 
     def __post_init__(self) -> None:
         self.app = Starlette(
@@ -182,6 +187,7 @@ class FakeKube:
                 Route(
                     "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalingrunnersets/{name}",
                     self._runner_set,
+                    methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
                 ),
                 Route("/api/v1/namespaces/{namespace}/pods", self._pods),
                 Route("/api/v1/namespaces/{namespace}/events", self._events),
@@ -217,6 +223,9 @@ class FakeKube:
         )
 
     async def _runner_set(self, request: Request) -> JSONResponse:
+        key = (request.path_params["namespace"], request.path_params["name"])
+        if self.scenario is None and not self.unavailable:
+            return await self._stored_runner_set(request, key)
         state = self._now(request)
         if state is None:
             return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
@@ -257,3 +266,32 @@ class FakeKube:
         return JSONResponse(
             {"apiVersion": "v1", "kind": "EventList", "metadata": {"resourceVersion": "1"}, "items": events}
         )
+
+    async def _stored_runner_set(self, request: Request, key: tuple[str, str]) -> JSONResponse:
+        self.requests.append((time.monotonic(), request.url.path))
+        found = self.runner_sets.get(key)
+        if request.method != "GET":
+            body = json.loads(await request.body())
+            self.writes.append((request.method, request.url.path, request.headers.get("content-type", ""), body))
+            if request.method != "PATCH" or found is None:
+                return JSONResponse({"kind": "Status", "code": 405}, status_code=405)
+            if self.fail_patches:
+                self.fail_patches -= 1
+                return JSONResponse(
+                    {"kind": "Status", "message": "etcdserver: request timed out", "code": 500}, status_code=500
+                )
+            _merge(found, body)
+        if found is None:
+            return self._not_found("autoscalingrunnersets.actions.github.com", key[1])
+        return JSONResponse(found)
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """RFC 7386 JSON merge patch, as the API server applies application/merge-patch+json."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
