@@ -308,8 +308,12 @@ class _Doc:
         """Ids of nodes reachable from the document without passing through ``item``."""
         if "&" not in self.text:
             return set()
+        return self.reachable([v for v in self.items if v is not item])
+
+    def reachable(self, roots: list[Node]) -> set[int]:
+        """Ids of ``roots`` and every node below them (aliases followed)."""
         seen: set[int] = set()
-        stack = [v for v in self.items if v is not item]
+        stack = list(roots)
         while stack:
             node = stack.pop()
             if id(node) in seen:
@@ -476,7 +480,7 @@ def _set(doc: _Doc, item: Node, edit: SetFields) -> list[_Splice]:
                 if id(value) in outside:
                     (start, end), definition = _unshare(doc, value, item, current)
                     splices += [(start, end, ""), definition]
-                    outside = outside - _subtree(doc, value)
+                    outside = outside - doc.reachable([value])
                 for k, v in counts.items():
                     splices.extend(_set_key(doc, value, item, outside, key=k, value=v))
             else:
@@ -525,20 +529,6 @@ def _unshare(doc: _Doc, node: Node, item: Node, data: Any) -> tuple[tuple[int, i
 
 def _style(node: Node) -> str | None:
     return node.style if isinstance(node, ScalarNode) and node.style in ("'", '"') else None
-
-
-def _subtree(doc: _Doc, node: Node) -> set[int]:
-    found: set[int] = set()
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) not in found:
-            found.add(id(current))
-            if isinstance(current, MappingNode):
-                stack.extend(v for pair in doc.pairs_of(current) for v in pair)
-            elif isinstance(current, SequenceNode):
-                stack.extend(current.value)
-    return found
 
 
 def _insert_key(doc: _Doc, mapping: Node, key: str, value: Any) -> _Splice:
