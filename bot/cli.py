@@ -96,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the GitHub App webhook server",
         description="Run the webhook server: POST /api/github/webhooks, GET /healthz, /readyz, /metrics. "
         "Configured by the environment and a .env file in the working directory: GITHUB_WEBHOOK_SECRET "
-        "(required), GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH, GITHUB_API_URL, "
-        "RUNNERS_CONFIG_REPO, RUNNERS_BOT_STATE, ARGOCD_NAMESPACE, HOST, PORT (default 3000), LOG_LEVEL; "
-        "tuning (RUNNERS_BOT_WORKERS, RUNNERS_BOT_RECOVERY_INTERVAL, RUNNERS_BOT_ROLLOUT_TIMEOUT, ...) in the README. "
+        "(required), RUNNERS_CONFIG_REPO (required), GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or "
+        "GITHUB_APP_PRIVATE_KEY_PATH, GITHUB_API_URL, RUNNERS_BOT_STATE, ARGOCD_NAMESPACE, ARC_CONTROLLER_NAMESPACE, "
+        "HOST, PORT (default 3000), LOG_LEVEL; tuning (RUNNERS_BOT_WORKERS, RUNNERS_BOT_RECOVERY_INTERVAL, "
+        "RUNNERS_BOT_ROLLOUT_TIMEOUT, RUNNERS_BOT_REPLY_LIMIT, RUNNERS_BOT_RETENTION_DAYS, RUNNERS_BOT_CLOCK_INTERVAL, "
+        "...) in the README. "
         "Exit 2 when a setting is missing or malformed.",
     )
     return parser
