@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import config_source, pipeline, render, reply_limits, rollout
 from bot.commands import Command, parse_comment
@@ -29,6 +29,9 @@ from bot.kube import Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
 from bot.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from bot.dashboard import Dashboard
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -148,11 +151,18 @@ def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str
 
 
 async def handle(
-    services: Services, pulls: PullRequests, kube: Kube | None, scheduler: Scheduler, delivery: Delivery
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    *,
+    kube: Kube | None,
+    scheduler: Scheduler,
+    dashboard: Dashboard,
 ) -> None:
     """The handler for a comment holding ``/runners`` commands."""
     payload = json.loads(delivery.body)
-    await run_commands(services, pulls, delivery, Thread.from_payload(payload), kube=kube, scheduler=scheduler)
+    thread = Thread.from_payload(payload)
+    await run_commands(services, pulls, delivery, thread, kube=kube, scheduler=scheduler, dashboard=dashboard)
 
 
 async def run_commands(
@@ -164,6 +174,7 @@ async def run_commands(
     closes: str | None = None,
     kube: Kube | None = None,
     scheduler: Scheduler | None = None,
+    dashboard: Dashboard | None = None,
 ) -> None:
     """parse → authorise → execute → report for the commands in ``thread.body``."""
     started = time.monotonic()
@@ -200,6 +211,10 @@ async def run_commands(
     outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
     target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
     results = await _pull_requests(pulls, target, outcome, request)
+    if dashboard is not None:
+        dashboard.note_config(delivery.installation, snapshot.files)
+        if results:
+            dashboard.poke()  # a pull request opened or changed
     all_ok = outcome.ok
     for index, answer in enumerate(outcome.replies):
         text = answer.text

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.commands import has_command
+from bot.fleet_view import MARKER
 
 ONBOARDING_LABEL = "runners-onboarding"
 BOT_BRANCH_PREFIX = "runners-bot/"
@@ -53,6 +54,9 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
         labelled = any(isinstance(label, Mapping) and label.get("name") == ONBOARDING_LABEL for label in labels)
         if action == "opened" and labelled and not _is_bot(payload.get("sender")):
             return Verdict("onboarding")
+        body = issue.get("body") if isinstance(issue, Mapping) else None
+        if action == "edited" and isinstance(body, str) and MARKER in body and not _is_bot(payload.get("sender")):
+            return Verdict("dashboard")  # someone ticked "Refresh now", or edited the dashboard
         return Verdict(None, "not an onboarding request")
     if event == "pull_request":
         pull = payload.get("pull_request")

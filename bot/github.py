@@ -489,6 +489,30 @@ class Installation:
         except GitHubException as exc:
             raise _translate(exc, "editing a comment") from exc
 
+    async def open_issue(self, owner: str, repo: str, title: str, body: str, labels: list[str]) -> int:
+        try:
+            response = await self.gh.rest.issues.async_create(owner, repo, title=title, body=body, labels=labels)
+        except GitHubException as exc:
+            raise _translate(exc, "opening an issue") from exc
+        return int(_data(response)["number"])
+
+    async def edit_issue(self, owner: str, repo: str, number: int, body: str) -> None:
+        try:
+            await self.gh.rest.issues.async_update(owner, repo, number, body=body)
+        except GitHubException as exc:
+            raise _translate(exc, f"editing issue #{number}") from exc
+
+    async def find_issue(self, owner: str, repo: str, label: str, marker: str) -> int | None:
+        """The newest open issue *this App opened* with ``label`` whose body holds ``marker``."""
+        try:
+            response = await self.gh.rest.issues.async_list_for_repo(
+                owner, repo, labels=label, state="open", per_page=100
+            )
+        except GitHubException as exc:
+            raise _translate(exc, "listing issues") from exc
+        found = [i for i in _data(response) if self._wrote(i) and marker in (i.get("body") or "")]
+        return int(found[-1]["number"]) if found else None
+
     async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
         """The id of the newest comment *this App wrote* on the thread whose body holds
         ``marker``. Markers are predictable; a comment anyone else posted with one (to take

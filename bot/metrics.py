@@ -59,6 +59,16 @@ class Metrics:
         self.scale_writes = Counter(
             "runners_bot_scale_writes", "Writes of minRunners/maxRunners by outcome", ["outcome"], registry=r
         )
+        self.runners = Gauge(
+            "runners_bot_runners", "Runner pods of a scale set by phase, at the dashboard's last look",
+            ["scale_set", "phase"], registry=r,
+        )  # fmt: skip
+        self.listener_up = Gauge(
+            "runners_bot_listener_up",
+            "1 when the scale set's listener runs, at the last look",
+            ["scale_set"],
+            registry=r,
+        )
         self.stored_deliveries = Gauge(
             "runners_bot_stored_deliveries", "Deliveries kept in the state database", registry=r
         )

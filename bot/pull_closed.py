@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
 
 from bot import config_source
 from bot.events import BOT_BRANCH_PREFIX
@@ -15,13 +16,22 @@ from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
 from bot.rollout_watch import Merged, RolloutWatcher
 from bot.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from bot.dashboard import Dashboard
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 
 async def handle(
-    services: Services, pulls: PullRequests, watcher: RolloutWatcher, scheduler: Scheduler, delivery: Delivery
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    *,
+    watcher: RolloutWatcher,
+    scheduler: Scheduler,
+    dashboard: Dashboard,
 ) -> None:
     payload = json.loads(delivery.body)
     pull = payload["pull_request"]
@@ -31,6 +41,7 @@ async def handle(
         return  # a branch of the same name in some other repository
     scale_set = str(pull["head"]["ref"]).removeprefix(BOT_BRANCH_PREFIX)
     state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
+    dashboard.poke()
     if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
         merged = Merged(
             (owner, repo), int(pull["number"]), str(pull["merge_commit_sha"]), scale_set, delivery.installation

@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "watch:"
+LAST = "rollout:last:"
 _THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
 
 
@@ -102,6 +104,7 @@ class RolloutWatcher:
     ) -> None:
         self.services = services
         self.scheduler = scheduler
+        self.on_end: Callable[[], None] | None = None  # told when a rollout ends (the dashboard)
         self.kube = kube
         self.interval = interval
         self.limit = limit
@@ -169,10 +172,20 @@ class RolloutWatcher:
                 report = rollout.timed_out(report)
             changed = await self._publish(watch, report, final)
             if final:
+                await self._remember_verdict(watch, report)
                 await asyncio.to_thread(self.services.inbox.delete, key)
+                if self.on_end is not None:
+                    self.on_end()
                 return
             wait = self.interval if changed else min(wait * 2, self.max_interval)
             await asyncio.sleep(wait)
+
+    async def _remember_verdict(self, watch: Watch, report: Report) -> None:
+        """The last rollout of each set, for the fleet dashboard."""
+        verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
+        owner, repo, number = watch.threads[0][:3]
+        record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
+        await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record)
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
         if self.kube is None:

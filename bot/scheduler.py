@@ -149,6 +149,13 @@ class Scheduler:
 
     _installation: int | None = None
 
+    def installation(self) -> int | None:
+        """The installation the configuration repository is read through, when known (blocking)."""
+        if self._installation is None:
+            remembered = self.services.inbox.get(INSTALLATION)
+            self._installation = int(remembered) if remembered else None
+        return self._installation
+
     def known_installation(self, installation: int) -> None:
         """The installation through which the configuration repository was read (remembered
         across restarts: the loop starts reading the configuration once it knows one)."""

@@ -26,7 +26,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import comment_commands, logs, onboarding, pull_closed
-from bot.dispatch import Dispatcher
+from bot.dashboard import Dashboard
+from bot.dispatch import Dispatcher, Handler
 from bot.github import GitHubApp
 from bot.housekeeping import Housekeeping
 from bot.inbox import Inbox, SQLiteInbox
@@ -74,6 +75,7 @@ class App:
     recovery: Recovery
     watcher: RolloutWatcher
     scheduler: Scheduler
+    dashboard: Dashboard
     starlette: Starlette
     asgi: FastPath
 
@@ -89,9 +91,16 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     watcher = RolloutWatcher(
         services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout, scheduler=scheduler
     )
-    handlers = {
-        "command": functools.partial(comment_commands.handle, services, pulls, kube, scheduler),
-        "bot_pull_closed": functools.partial(pull_closed.handle, services, pulls, watcher, scheduler),
+    dashboard = Dashboard(services, kube, scheduler, interval=settings.dashboard_interval)
+    watcher.on_end = dashboard.poke
+    handlers: dict[str, Handler] = {
+        "command": functools.partial(
+            comment_commands.handle, services, pulls, kube=kube, scheduler=scheduler, dashboard=dashboard
+        ),
+        "bot_pull_closed": functools.partial(
+            pull_closed.handle, services, pulls, watcher=watcher, scheduler=scheduler, dashboard=dashboard
+        ),
+        "dashboard": dashboard.edited,
         "onboarding": functools.partial(onboarding.handle, services, pulls),
     }
     dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
@@ -116,6 +125,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         await dispatcher.start()
         await watcher.start()
         await scheduler.start()
+        await dashboard.start()
         scan = asyncio.create_task(recovery.run(), name="recovery")
         sweep = asyncio.create_task(housekeeping.run(), name="housekeeping")
         log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
@@ -125,6 +135,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
             scan.cancel()
             sweep.cancel()
             await scheduler.stop()
+            await dashboard.stop()
             await watcher.stop()
             await dispatcher.stop()
             await asyncio.to_thread(store.close)
@@ -145,6 +156,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         recovery,
         watcher,
         scheduler,
+        dashboard,
         starlette,
         FastPath(endpoint, starlette),
     )

@@ -53,6 +53,8 @@ class Settings:
     reply_limit: int = 10
     retention_days: float = 14.0
     clock_interval: float = 300.0
+    dashboard: str | None = "Runner fleet"  # the title; None: no dashboard
+    dashboard_interval: float = 600.0
     rollout_timeout: float = 900.0
 
     @property
@@ -144,6 +146,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
         retention_days=number("RUNNERS_BOT_RETENTION_DAYS", 14.0, minimum=4),
         clock_interval=number("RUNNERS_BOT_CLOCK_INTERVAL", 300.0, minimum=10),
+        dashboard=None
+        if (get("RUNNERS_BOT_DASHBOARD") or "").lower() in ("off", "false", "0", "no")
+        else (get("RUNNERS_BOT_DASHBOARD") or "Runner fleet"),
+        dashboard_interval=number("RUNNERS_BOT_DASHBOARD_INTERVAL", 600.0, minimum=60),
     )
     if problems:
         raise SettingsError(problems)

@@ -81,6 +81,7 @@ def settings(tmp_path: Path, rsa_keys: tuple[str, str]) -> Settings:
         github_timeout=2,
         max_rate_limit_wait=2,
         retry_base_delay=0.01,
+        dashboard=None,  # the dashboard's own issue and edits: tests/test_dashboard.py turns it on
     )
 
 

@@ -104,6 +104,7 @@ class FakeGitHub:
         self.manifests_pending: dict[str, tuple[dict[str, Any], str, str]] = {}
         self.manifest_codes: dict[str, tuple[dict[str, Any], str, float]] = {}
         self.apps_created: list[dict[str, Any]] = []
+        self.issues: dict[int, dict[str, Any]] = {}
         self.new_app_key = ""  # the PEM the next created App gets (tests set a real key)
         self.app = Starlette(
             routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
@@ -404,6 +405,60 @@ class FakeGitHub:
         self.reactions.append({"comment_id": comment_id, "content": body["content"], "response": response})
         return JSONResponse(response, status_code=201)
 
+    # --- issues (the dashboard) --------------------------------------------------------------
+
+    def _issue_json(self, issue: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in issue.items() if not k.startswith("_")}
+
+    def add_issue(self, full_name: str, title: str, body: str, login: str, labels: list[str]) -> int:
+        """An issue someone else opened (not through the App)."""
+        return self._new_issue(full_name, title, body, {"login": login, "type": "User"}, None, labels)
+
+    def _new_issue(
+        self, full_name: str, title: str, body: str, user: dict[str, Any], app: dict[str, Any] | None, labels: list[str]
+    ) -> int:
+        number = next(self._ids)
+        owner, repo = full_name.split("/")
+        sample = SPEC.sample("POST", "/repos/{owner}/{repo}/issues", "201")
+        self.issues[number] = {
+            **sample, "id": number, "number": number, "title": title, "body": body, "state": "open",
+            "user": {**(sample.get("user") or {}), **user}, "performed_via_github_app": app,
+            "labels": [{"name": name} for name in labels],
+            "html_url": f"https://github.com/{owner}/{repo}/issues/{number}", "_repo": full_name.lower(),
+            "_history": [body],
+        }  # fmt: skip
+        return number
+
+    def op_post_issues(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        if self._repo(p) is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        app = {"id": self.app_id, "slug": "runners-bot", "name": "runners-bot"}
+        user = {"login": "runners-bot[bot]", "type": "Bot"}
+        number = self._new_issue(
+            f"{p['owner']}/{p['repo']}", body["title"], body.get("body", ""), user, app, body.get("labels", [])
+        )
+        return JSONResponse(self._issue_json(self.issues[number]), status_code=201)
+
+    def op_get_issues(self, p: dict[str, str], query: dict[str, str], *_: Any) -> Response:
+        full = f"{p['owner']}/{p['repo']}".lower()
+        wanted = set(filter(None, query.get("labels", "").split(",")))
+        found = [
+            self._issue_json(i)
+            for i in self.issues.values()
+            if i["_repo"] == full and wanted <= {label["name"] for label in i["labels"]}
+            and query.get("state", "open") in ("all", i["state"])
+        ]  # fmt: skip
+        return JSONResponse(found)
+
+    def op_patch_issue(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
+        issue = self.issues.get(int(p["issue_number"]))
+        if issue is None or issue["_repo"] != f"{p['owner']}/{p['repo']}".lower():
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        if "body" in body:
+            issue["_history"].append(body["body"])
+            issue["body"] = body["body"]
+        return JSONResponse(self._issue_json(issue))
+
     def op_get_repo(self, p: dict[str, str], *_: Any) -> Response:
         repo = self._repo(p)
         if repo is None:
@@ -693,6 +748,9 @@ _NAMES = {
     ("GET", "/app/hook/deliveries"): "get_app_hook_deliveries",
     ("GET", "/repos/{owner}/{repo}/compare/{basehead}"): "get_compare",
     ("POST", "/app-manifests/{code}/conversions"): "post_app_manifest_conversions",
+    ("POST", "/repos/{owner}/{repo}/issues"): "post_issues",
+    ("GET", "/repos/{owner}/{repo}/issues"): "get_issues",
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"): "patch_issue",
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"): "post_app_hook_delivery_attempts",
 }
 

@@ -1,0 +1,257 @@
+"""Feature: one issue in the configuration repository that shows the whole fleet.
+
+The issue ("Runner fleet", ``RUNNERS_BOT_DASHBOARD``; ``off`` turns it off) is found
+again by its marker, in an issue the App itself opened (``performed_via_github_app``),
+or opened when missing. Its body (:mod:`bot.fleet_view`) lists every scale set with its
+live state, last rollout and open pull request, and what needs attention. It is updated
+after a merge, at the end of a rollout, after a command that opens or updates a pull
+request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
+read. An update reads the cluster once per set and calls GitHub only when the text
+changed, and edits the issue at most once a minute (later changes wait for the next
+slot). A user with write on the configuration repository who ticks "Refresh now"
+gets a fresh body at once (the box clears); anyone else's edit is undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from bot import config_source, fleet_view
+from bot.config import Config, ConfigFiles, parse
+from bot.github import GitHubError
+from bot.inbox import Delivery
+from bot.kube import Kube, KubeUnavailable
+from bot.permissions import WRITE_LEVELS
+from bot.pull_requests import OpenPull, state_key
+from bot.rollout import PENDING_GRACE
+from bot.rollout_watch import LAST
+from bot.scheduler import Scheduler
+from bot.services import Services
+from bot.yamlload import YamlError
+
+log = logging.getLogger(__name__)
+
+LABEL = "runners-bot"
+
+
+class Dashboard:
+    def __init__(
+        self,
+        services: Services,
+        kube: Kube | None,
+        scheduler: Scheduler,
+        *,
+        interval: float = 600.0,
+        min_gap: float = 60.0,
+    ) -> None:
+        self.services = services
+        self.kube = kube
+        self.scheduler = scheduler
+        self.interval = interval
+        self.min_gap = min_gap
+        self.files: ConfigFiles | None = None
+        self.installation: int | None = None
+        self._poked = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.services.settings.dashboard is not None and self.services.settings.config_owner_repo is not None
+
+    def note_config(self, installation: int, files: ConfigFiles) -> None:
+        """The configuration as a command just read it (saves reading it again)."""
+        self.installation, self.files = installation, files
+
+    def poke(self) -> None:
+        """Something changed (a merge, a pull request, a rollout's end): update soon."""
+        self._poked.set()
+
+    # --- one update ----------------------------------------------------------------------
+
+    async def update(self, *, force: bool = False) -> bool:
+        """Render and, when the text changed (or ``force``), edit the issue; True when edited."""
+        if not self.enabled:
+            return False
+        async with self._lock:
+            files = self.files or await self._read_config()
+            if files is None:
+                return False
+            views, cluster = await self._views(parse(files.repositories, files.base))
+            text = fleet_view.body(views, cluster)
+            saved = await self._saved()
+            if saved and saved["body"] == text and not force:
+                return False  # nothing changed: no GitHub call
+            wait = self.min_gap - (time.time() - saved["at"]) if saved else 0.0
+            if wait > 0 and not force:
+                self._later(wait)
+                return False
+            await self._publish(saved, text)
+            return True
+
+    async def _publish(self, saved: dict[str, Any] | None, text: str) -> None:
+        owner, repo = self._repo()
+        inst = self.services.github.installation(self._installation())
+        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
+        if number is None:
+            title = self.services.settings.dashboard or "Runner fleet"
+            number = await inst.open_issue(owner, repo, title, text, [LABEL])
+        else:
+            await inst.edit_issue(owner, repo, int(number), text)
+        record = json.dumps({"number": int(number), "body": text, "at": time.time()})
+        await asyncio.to_thread(self.services.inbox.put, self._key(), record)
+
+    def _later(self, delay: float) -> None:
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            self.poke()
+
+        asyncio.get_running_loop().create_task(again())
+
+    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
+        bursts = await asyncio.to_thread(self.scheduler.bursts)
+        cluster = None if self.kube is not None else "runners-bot has no cluster access configured"
+        views = []
+        for entry in config.entries:
+            effective = config.effective(entry)
+            runners = self.scheduler.target(effective, bursts)
+            live = None
+            if cluster is None and self.kube is not None:
+                try:
+                    live = self._live(
+                        effective.scale_set, await self.kube.aread(effective.scale_set, effective.namespace)
+                    )
+                except KubeUnavailable as exc:
+                    cluster = str(exc)
+            views.append(
+                fleet_view.SetView(
+                    repository=effective.org + "/" + effective.name,
+                    scale_set=effective.scale_set,
+                    profile=effective.profile,
+                    min_runners=runners.min_runners,
+                    max_runners=runners.max_runners,
+                    source=runners.source,
+                    live=live,
+                    rollout=await self._rollout(effective.scale_set),
+                    pull=await self._pull(effective.scale_set),
+                )
+            )
+        return views, cluster
+
+    def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
+        phases = [(p.get("status") or {}).get("phase") for p in state.runners]
+        now = time.time()
+        too_long = sum(1 for p in state.runners if _pending_for(p, now) >= PENDING_GRACE)
+        listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+        metrics = self.services.metrics
+        metrics.runners.labels(scale_set, "running").set(phases.count("Running"))
+        metrics.runners.labels(scale_set, "pending").set(phases.count("Pending"))
+        metrics.listener_up.labels(scale_set).set(1 if listener_up else 0)
+        return fleet_view.Live(
+            state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
+        )
+
+    async def _rollout(self, scale_set: str) -> tuple[str, str] | None:
+        saved = await asyncio.to_thread(self.services.inbox.get, LAST + scale_set)
+        if saved is None:
+            return None
+        data = json.loads(saved)
+        return str(data["verdict"]), str(data["where"])
+
+    async def _pull(self, scale_set: str) -> str | None:
+        owner, repo = self._repo()
+        saved = await asyncio.to_thread(self.services.inbox.get, state_key(owner, repo, scale_set))
+        return OpenPull.load(saved).url if saved else None
+
+    async def _read_config(self) -> ConfigFiles | None:
+        installation = self.installation or self.scheduler.installation()
+        if installation is None:
+            return None  # no delivery yet: the first command or merge brings one
+        try:
+            snapshot = await config_source.latest(self.services.github.installation(installation), *self._repo())
+        except (GitHubError, YamlError) as exc:
+            log.warning("dashboard: cannot read the configuration: %s", exc)
+            return None
+        self.installation = installation
+        return snapshot.files
+
+    # --- "Refresh now" -------------------------------------------------------------------
+
+    async def edited(self, delivery: Delivery) -> None:
+        """Someone edited the dashboard: a writer's ticked box refreshes it, the rest is undone."""
+        payload = json.loads(delivery.body)
+        saved = await self._saved()
+        issue, sender = payload["issue"], payload.get("sender") or {}
+        if saved is None or int(issue["number"]) != saved["number"] or delivery.installation is None:
+            return  # not our dashboard (the marker alone proves nothing)
+        self.installation = self.installation or delivery.installation
+        inst = self.services.github.installation(delivery.installation)
+        owner, repo = self._repo()
+        permission = await inst.permission(owner, repo, str(sender.get("login", "")))
+        if permission in WRITE_LEVELS and fleet_view.REFRESH_ON in str(issue.get("body") or ""):
+            await self.update(force=True)
+        elif issue.get("body") != saved["body"]:
+            await inst.edit_issue(owner, repo, saved["number"], saved["body"])
+
+    # --- helpers and the loop ------------------------------------------------------------
+
+    def _repo(self) -> tuple[str, str]:
+        found = self.services.settings.config_owner_repo
+        assert found is not None
+        return found
+
+    def _installation(self) -> int:
+        found = self.installation or self.scheduler.installation()
+        assert found is not None
+        return found
+
+    def _key(self) -> str:
+        owner, repo = self._repo()
+        return f"dashboard:{owner}/{repo}".lower()
+
+    async def _saved(self) -> dict[str, Any] | None:
+        text = await asyncio.to_thread(self.services.inbox.get, self._key())
+        return dict(json.loads(text)) if text else None
+
+    async def start(self) -> None:
+        self._stopping = False
+        if self.enabled:
+            self._task = asyncio.create_task(self._run(), name="dashboard")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=5)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            poked = False
+            try:
+                async with asyncio.timeout(self.interval):
+                    await self._poked.wait()
+                    poked = True
+            except TimeoutError:
+                pass
+            self._poked.clear()
+            if poked or self.kube is not None:  # the timer only where there is live state to show
+                try:
+                    await self.update()
+                except GitHubError as exc:
+                    log.warning("dashboard: %s", exc)
+
+
+def _pending_for(pod: dict[str, Any], now: float) -> float:
+    if (pod.get("status") or {}).get("phase") != "Pending":
+        return 0.0
+    created = (pod.get("metadata") or {}).get("creationTimestamp")
+    try:
+        return now - datetime.fromisoformat(str(created)).timestamp()
+    except ValueError:
+        return 0.0

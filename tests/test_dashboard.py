@@ -1,0 +1,202 @@
+"""The fleet dashboard: one issue in the configuration repository, kept current, against
+the fake GitHub and the fake Kubernetes API."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import CONFIG_REPO, Harness, _Network
+from fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
+from servers import ThreadedServer
+from webhook_payloads import _owner, example
+
+from bot import fleet_view
+from bot.config import ConfigFiles
+from bot.server import build
+from bot.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+GOLDEN = Path(__file__).parent / "golden" / "dashboard"
+SETS = {
+    "arc-frontend-runners": "arc-project-beta-frontend-runners",
+    "arc-api-runners": "arc-project-beta-api-runners",
+    "arc-beta-runners": "arc-project-beta-runners",
+}
+
+
+def healthy_fleet(_look: int) -> dict[str, Any]:
+    return {
+        "application": application("x", sync="Synced", revision="a" * 40, health="Healthy"),
+        "runner_set": runner_set("x", "y", low=1, high=10, current=1),
+        "listeners": [listener(name) for name in SETS],
+        "runners": [runner(name, ns, 1) for name, ns in SETS.items()],
+    }
+
+
+def fleet_with_problems(look: int) -> dict[str, Any]:
+    state = healthy_fleet(look)
+    state["listeners"] = [listener("arc-frontend-runners"), listener("arc-beta-runners")]  # api: none
+    stuck = pod("arc-beta-runners-runner-2", "arc-project-beta-runners", phase="Pending",
+                labels={"app.kubernetes.io/component": "runner"}, age=600, unschedulable="0/3 nodes are available")  # fmt: skip
+    state["runners"].append(stuck)
+    return state
+
+
+@pytest.fixture
+def kube() -> Iterator[FakeKube]:
+    fake = FakeKube()
+    with ThreadedServer(fake.app) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake
+
+
+async def start(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
+    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
+    async with app.starlette.router.lifespan_context(app.starlette), client:
+        await app.dashboard.stop()  # the tests drive the updates themselves
+        yield Harness(app, fake, client)
+
+
+@pytest.fixture
+async def board(settings: Settings, fake: Any, kube: FakeKube, bundled: ConfigFiles) -> AsyncIterator[Harness]:
+    tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_api=kube.url)  # type: ignore[attr-defined]
+    async for harness in start(tuned, fake):
+        harness.app.dashboard.note_config(42, bundled)
+        harness.app.dashboard.min_gap = 0.3
+        yield harness
+    assert fake.violations == []
+
+
+@pytest.fixture
+async def board_without_cluster(settings: Settings, fake: Any, bundled: ConfigFiles) -> AsyncIterator[Harness]:
+    tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_enabled=False)
+    async for harness in start(tuned, fake):
+        harness.app.dashboard.note_config(42, bundled)
+        yield harness
+
+
+def the_issue(harness: Harness) -> dict[str, Any]:
+    ours = [i for i in harness.fake.issues.values() if i["performed_via_github_app"]]
+    assert len(ours) == 1, "one dashboard issue"
+    found: dict[str, Any] = ours[0]
+    return found
+
+
+def golden(name: str, body: str) -> None:
+    path = GOLDEN / f"{name}.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    assert body == path.read_text(encoding="utf-8")
+
+
+async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    assert await board.app.dashboard.update()
+    issue = the_issue(board)
+    assert issue["title"] == "Runner fleet" and {label["name"] for label in issue["labels"]} == {"runners-bot"}
+    golden("healthy", issue["body"])
+    metrics = (await board.client.get("/metrics")).text
+    assert 'runners_bot_listener_up{scale_set="arc-api-runners"} 1.0' in metrics
+    assert 'runners_bot_runners{phase="running",scale_set="arc-beta-runners"} 1.0' in metrics
+
+
+async def test_a_fleet_with_problems(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = fleet_with_problems
+    board.app.inbox.put(
+        "rollout:last:arc-frontend-runners", json.dumps({"verdict": "failed", "where": f"{CONFIG_REPO}#100"})
+    )
+    await board.app.dashboard.update()
+    golden("problems", the_issue(board)["body"])
+
+
+async def test_without_a_cluster_it_shows_the_configuration(board_without_cluster: Harness) -> None:
+    await board_without_cluster.app.dashboard.update()
+    golden("no-cluster", the_issue(board_without_cluster)["body"])
+
+
+async def test_no_github_call_when_nothing_changed(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    before = len(board.fake.calls)
+    assert not await board.app.dashboard.update()
+    assert len(board.fake.calls) == before
+
+
+async def test_at_most_one_edit_a_minute(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    kube.scenario = fleet_with_problems
+    assert not await board.app.dashboard.update(), "too soon after the last edit: it waits"
+    assert len(the_issue(board)["_history"]) == 1
+    await board.app.dashboard.start()  # the deferred update comes through the loop
+    for _ in range(100):
+        if len(the_issue(board)["_history"]) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(the_issue(board)["_history"]) == 2 and "listener is not running" in the_issue(board)["body"]
+
+
+def edited(issue: dict[str, Any], body: str, user: str) -> dict[str, Any]:
+    payload = example("issues", "edited")
+    payload["issue"].update(number=issue["number"], body=body, labels=[{"name": "runners-bot"}])
+    payload["sender"].update(login=user, type="User")
+    _owner(payload["repository"], CONFIG_REPO)
+    payload["installation"] = {"id": 42}
+    return payload
+
+
+async def test_a_writer_ticks_refresh_now(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    issue = the_issue(board)
+    ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
+    issue["body"] = ticked  # what the user's edit did on GitHub
+    await board.send("issues", edited(issue, ticked, "maintainer"))
+    await board.settle()
+    assert fleet_view.REFRESH_OFF in the_issue(board)["body"] and len(the_issue(board)["_history"]) == 2
+
+
+async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    issue = the_issue(board)
+    original = issue["body"]
+    vandalised = original.replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON).replace("Needs attention", "lol")
+    issue["body"] = vandalised
+    await board.send("issues", edited(issue, vandalised, "reader"))
+    await board.settle()
+    assert the_issue(board)["body"] == original
+
+
+async def test_the_marker_counts_only_in_the_apps_own_issue(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    planted = board.fake.add_issue(
+        CONFIG_REPO, "Runner fleet", f"fake\n{fleet_view.MARKER}", "mallory", ["runners-bot"]
+    )
+    await board.app.dashboard.update()
+    assert board.fake.issues[planted]["body"].startswith("fake"), "the stranger's issue is left alone"
+    assert the_issue(board)["number"] != planted
+    payload = edited(board.fake.issues[planted], f"- [x] Refresh now\n{fleet_view.MARKER}", "maintainer")
+    before = len(board.fake.calls)
+    await board.send("issues", payload)
+    await board.settle()
+    assert len(board.fake.calls) == before, "an edit of some other issue with the marker does nothing"
+
+
+def test_bodies_are_stable_for_the_same_fleet() -> None:
+    view = fleet_view.SetView("acme/app", "app-runners", "small", 1, 5, "declared", None, None, None)
+    assert fleet_view.body([view], "no cluster") == fleet_view.body([view], "no cluster")
+    assert re.search(r"Live state unavailable", fleet_view.body([view], "no cluster"))
+    assert stamp()
