@@ -4,6 +4,9 @@ wrk drives each server with 32 connections and signed copies of GitHub's own
 issue_comment example (npm @octokit/webhooks-examples): once with a comment holding no
 command (verified, parsed, dropped) and once with `/runners help` (verified, parsed,
 stored durably in SQLite before the 2xx; every request has its own X-GitHub-Delivery).
+Since deliveries are deduplicated by what they are about (the comment id), copies of the
+one signed comment after the first are answered "duplicate" from the unique index: that
+row measures the signed-command path up to the store, not a stream of distinct stores.
 runners-bot runs with RUNNERS_BOT_WORKERS=0 (accept and store only), so the figures are
 ingest alone. Probot's app verifies and filters in memory. Printed: requests/s, latency
 percentiles, and the ratio to Probot; then the floors.
@@ -133,6 +136,10 @@ def main() -> int:
         "GITHUB_APP_ID": "1",
         "GITHUB_APP_PRIVATE_KEY": key,
         "GITHUB_API_URL": f"http://127.0.0.1:{free_port()}",
+        "RUNNERS_CONFIG_REPO": "Matchpoint-AI/runners-config",
+        "RUNNERS_BOT_KUBE": "off",
+        "RUNNERS_BOT_DASHBOARD": "off",
+        "RUNNERS_BOT_REPLY_LIMIT": "0",  # the same sender, thousands of times: budgets are not what is measured
         "RUNNERS_BOT_WORKERS": "0",
         "RUNNERS_BOT_RECOVERY_INTERVAL": "0",
         "RUNNERS_BOT_STATE": str(state),
