@@ -69,6 +69,10 @@ class Dashboard:
         """The configuration as a command just read it (saves reading it again)."""
         self.installation, self.files = installation, files
 
+    def forget_config(self) -> None:
+        """The configuration changed (a merge): read it again at the next update."""
+        self.files = None
+
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
         self._poked.set()
@@ -178,7 +182,7 @@ class Dashboard:
         except (GitHubError, YamlError) as exc:
             log.warning("dashboard: cannot read the configuration: %s", exc)
             return None
-        self.installation = installation
+        self.installation, self.files = installation, snapshot.files
         return snapshot.files
 
     # --- "Refresh now" -------------------------------------------------------------------

@@ -41,6 +41,8 @@ async def handle(
         return  # a branch of the same name in some other repository
     scale_set = str(pull["head"]["ref"]).removeprefix(BOT_BRANCH_PREFIX)
     state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
+    if pull.get("merged"):
+        dashboard.forget_config()
     dashboard.poke()
     if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
         merged = Merged(

@@ -200,3 +200,16 @@ def test_bodies_are_stable_for_the_same_fleet() -> None:
     assert fleet_view.body([view], "no cluster") == fleet_view.body([view], "no cluster")
     assert re.search(r"Live state unavailable", fleet_view.body([view], "no cluster"))
     assert stamp()
+
+
+async def test_a_merge_makes_the_next_update_read_the_configuration_again(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    board.app.dashboard.forget_config()
+    board.app.dashboard.installation = 42
+    graphql = [c for c in board.fake.calls if c.template == "/graphql"]
+    await board.app.dashboard.update()
+    assert len([c for c in board.fake.calls if c.template == "/graphql"]) == len(graphql) + 1
+    before = len(board.fake.calls)
+    await board.app.dashboard.update()
+    assert len(board.fake.calls) == before, "read once, then kept"
