@@ -30,6 +30,18 @@ def _is_bot(actor: Any) -> bool:
     return isinstance(actor, Mapping) and (actor.get("type") == "Bot" or str(actor.get("login", "")).endswith("[bot]"))
 
 
+def _touches_dashboard(payload: Mapping[str, Any]) -> bool:
+    """The marker in the body now or before the edit (an edit may have removed it)."""
+    issue, changes = payload.get("issue"), payload.get("changes")
+    now = issue.get("body") if isinstance(issue, Mapping) else None
+    before = (
+        changes.get("body", {}).get("from")
+        if isinstance(changes, Mapping) and isinstance(changes.get("body"), Mapping)
+        else None
+    )
+    return any(isinstance(text, str) and MARKER in text for text in (now, before))
+
+
 def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
     """What to do with a delivery of ``event`` carrying ``payload``."""
     action = payload.get("action")
@@ -54,8 +66,7 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
         labelled = any(isinstance(label, Mapping) and label.get("name") == ONBOARDING_LABEL for label in labels)
         if action == "opened" and labelled and not _is_bot(payload.get("sender")):
             return Verdict("onboarding")
-        body = issue.get("body") if isinstance(issue, Mapping) else None
-        if action == "edited" and isinstance(body, str) and MARKER in body and not _is_bot(payload.get("sender")):
+        if action == "edited" and _touches_dashboard(payload) and not _is_bot(payload.get("sender")):
             return Verdict("dashboard")  # someone ticked "Refresh now", or edited the dashboard
         return Verdict(None, "not an onboarding request")
     if event == "pull_request":

@@ -213,3 +213,16 @@ async def test_a_merge_makes_the_next_update_read_the_configuration_again(board:
     before = len(board.fake.calls)
     await board.app.dashboard.update()
     assert len(board.fake.calls) == before, "read once, then kept"
+
+
+async def test_an_edit_that_removes_the_marker_is_undone_too(board: Harness, kube: FakeKube) -> None:
+    kube.scenario = healthy_fleet
+    await board.app.dashboard.update()
+    issue = the_issue(board)
+    original = issue["body"]
+    issue["body"] = "gone"
+    payload = edited(issue, "gone", "reader")
+    payload["changes"] = {"body": {"from": original}}
+    await board.send("issues", payload)
+    await board.settle()
+    assert the_issue(board)["body"] == original
