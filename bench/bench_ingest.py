@@ -4,9 +4,9 @@ wrk drives each server with 32 connections and signed copies of GitHub's own
 issue_comment example (npm @octokit/webhooks-examples): once with a comment holding no
 command (verified, parsed, dropped) and once with `/runners help` (verified, parsed,
 stored durably in SQLite before the 2xx; every request has its own X-GitHub-Delivery).
-Since deliveries are deduplicated by what they are about (the comment id), copies of the
-one signed comment after the first are answered "duplicate" from the unique index: that
-row measures the signed-command path up to the store, not a stream of distinct stores.
+Deliveries are deduplicated by what they are about (the comment id), so the command
+requests are distinct comments: the body is the same but for the comment id, and each
+variant is signed beforehand (wrk's Lua has no HMAC). Each one is a new durable store.
 runners-bot runs with RUNNERS_BOT_WORKERS=0 (accept and store only), so the figures are
 ingest alone. Probot's app verifies and filters in memory. Printed: requests/s, latency
 percentiles, and the ratio to Probot; then the floors.
@@ -59,6 +59,62 @@ function request()
   return wrk.format()
 end
 """
+
+
+# Distinct comments: the body's parts around the comment id, and a signature per id.
+LUA_DISTINCT = """
+local parts = {{}}
+for i = 1, 3 do
+  local f = io.open(string.format("{parts}.%d", i), "rb")
+  parts[i] = f:read("*a")
+  f:close()
+end
+local signatures = {{}}
+for line in io.lines("{signatures}") do
+  signatures[#signatures + 1] = line
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "issue_comment"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local counter = 0
+function request()
+  counter = counter + 1
+  local n = ({offset} + (tid - 1) * {per_thread} + counter) % #signatures
+  local id = string.format("%d", {first_id} + n)
+  wrk.headers["X-GitHub-Delivery"] = string.format("{run}-%d-%d", tid, counter)
+  wrk.headers["X-Hub-Signature-256"] = signatures[n + 1]
+  return wrk.format(nil, nil, nil, parts[1] .. id .. parts[2] .. id .. parts[3])
+end
+"""
+FIRST_ID = 100_000_000_000  # 12 digits, like the sentinel, so every variant has the same length
+VARIANTS = 110_000  # a warm-up run and a measured one never share a comment
+PER_THREAD = 25_000
+MEASURED_OFFSET = 60_000
+
+
+def distinct_comments(work: Path, payload: dict[str, object]) -> dict[str, object]:
+    """The command comment cut around its id, and a signature for each of VARIANTS ids."""
+    sentinel = "987654321012"
+    comment = payload["comment"]
+    assert isinstance(comment, dict)
+    comment["id"] = int(sentinel)
+    comment["html_url"] = f"https://github.com/Matchpoint-AI/project-beta-api/issues/7#issuecomment-{sentinel}"
+    parts = json.dumps(payload).split(sentinel)
+    assert len(parts) == 3, "the id appears as the comment's id and in its URL"
+    for i, part in enumerate(parts, 1):
+        (work / f"command.parts.{i}").write_text(part, encoding="utf-8")
+    lines = []
+    for n in range(VARIANTS):
+        ident = str(FIRST_ID + n)
+        lines.append(sign(SECRET, (parts[0] + ident + parts[1] + ident + parts[2]).encode()))
+    (work / "command.signatures").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"parts": work / "command.parts", "signatures": work / "command.signatures",
+            "per_thread": PER_THREAD, "first_id": FIRST_ID}  # fmt: skip
 
 
 def free_port() -> int:
@@ -115,17 +171,24 @@ def main() -> int:
         "no command": comment_payload("Looks good to me, thanks for the quick fix! Merging after CI."),
         "command": comment_payload("/runners help"),
     }
-    scripts = {}
+    scripts: dict[tuple[str, str, str], Path] = {}
+    distinct = distinct_comments(work, payloads["command"])
     for name, payload in payloads.items():
         body = json.dumps(payload).encode()
         path = work / f"{name.replace(' ', '-')}.json"
         path.write_bytes(body)
         for server in ("runners-bot", "probot"):
             script = work / f"{server}-{path.stem}.lua"
-            script.write_text(
-                LUA.format(body=path, signature=sign(SECRET, body), run=f"{server}-{path.stem}"), encoding="utf-8"
-            )
-            scripts[(server, name)] = script
+            for phase, offset in (("warm-up", 0), ("measured", MEASURED_OFFSET)):
+                run = f"{server}-{path.stem}-{phase}"
+                text = (
+                    LUA_DISTINCT.format(run=run, offset=offset, **distinct)
+                    if name == "command"
+                    else LUA.format(body=path, signature=sign(SECRET, body), run=run)
+                )
+                phased = script.with_name(f"{script.stem}-{phase}.lua")
+                phased.write_text(text, encoding="utf-8")
+                scripts[(server, name, phase)] = phased
     size = len(json.dumps(payloads["no command"]).encode())
     servers = {}
     bot_port, probot_port = free_port(), free_port()
@@ -169,8 +232,8 @@ def main() -> int:
         for name in payloads:
             for server, (_, port) in servers.items():
                 url = f"http://127.0.0.1:{port}/api/github/webhooks"
-                wrk(url, scripts[(server, name)], 2)  # warm-up
-                results[(server, name)] = wrk(url, scripts[(server, name)], args.seconds)
+                wrk(url, scripts[(server, name, "warm-up")], 2)
+                results[(server, name)] = wrk(url, scripts[(server, name, "measured")], args.seconds)
                 print(f"  measured {server}, {name}", file=sys.stderr, flush=True)
     finally:
         for process, _ in servers.values():
