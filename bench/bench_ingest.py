@@ -38,31 +38,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from webhook_payloads import comment_payload, sign  # noqa: E402
 
 SECRET = "bench-secret"
+# Each request a distinct comment: the body's parts around the comment id, and a signature per id.
 LUA = """
-local f = io.open("{body}", "rb")
-local body = f:read("*a")
-f:close()
-wrk.method = "POST"
-wrk.body = body
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-GitHub-Event"] = "issue_comment"
-wrk.headers["X-Hub-Signature-256"] = "{signature}"
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local counter = 0
-function request()
-  counter = counter + 1
-  wrk.headers["X-GitHub-Delivery"] = string.format("{run}-%d-%d", tid, counter)
-  return wrk.format()
-end
-"""
-
-
-# Distinct comments: the body's parts around the comment id, and a signature per id.
-LUA_DISTINCT = """
 local parts = {{}}
 for i = 1, 3 do
   local f = io.open(string.format("{parts}.%d", i), "rb")
@@ -97,8 +74,8 @@ PER_THREAD = 25_000
 MEASURED_OFFSET = 60_000
 
 
-def distinct_comments(work: Path, payload: dict[str, object]) -> dict[str, object]:
-    """The command comment cut around its id, and a signature for each of VARIANTS ids."""
+def distinct_comments(work: Path, stem: str, payload: dict[str, object]) -> dict[str, object]:
+    """The comment cut around its id, and a signature for each of VARIANTS ids."""
     sentinel = "987654321012"
     comment = payload["comment"]
     assert isinstance(comment, dict)
@@ -107,13 +84,13 @@ def distinct_comments(work: Path, payload: dict[str, object]) -> dict[str, objec
     parts = json.dumps(payload).split(sentinel)
     assert len(parts) == 3, "the id appears as the comment's id and in its URL"
     for i, part in enumerate(parts, 1):
-        (work / f"command.parts.{i}").write_text(part, encoding="utf-8")
+        (work / f"{stem}.parts.{i}").write_text(part, encoding="utf-8")
     lines = []
     for n in range(VARIANTS):
         ident = str(FIRST_ID + n)
         lines.append(sign(SECRET, (parts[0] + ident + parts[1] + ident + parts[2]).encode()))
-    (work / "command.signatures").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"parts": work / "command.parts", "signatures": work / "command.signatures",
+    (work / f"{stem}.signatures").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"parts": work / f"{stem}.parts", "signatures": work / f"{stem}.signatures",
             "per_thread": PER_THREAD, "first_id": FIRST_ID}  # fmt: skip
 
 
@@ -171,25 +148,16 @@ def main() -> int:
         "no command": comment_payload("Looks good to me, thanks for the quick fix! Merging after CI."),
         "command": comment_payload("/runners help"),
     }
-    scripts: dict[tuple[str, str, str], Path] = {}
-    distinct = distinct_comments(work, payloads["command"])
-    for name, payload in payloads.items():
-        body = json.dumps(payload).encode()
-        path = work / f"{name.replace(' ', '-')}.json"
-        path.write_bytes(body)
-        for server in ("runners-bot", "probot"):
-            script = work / f"{server}-{path.stem}.lua"
-            for phase, offset in (("warm-up", 0), ("measured", MEASURED_OFFSET)):
-                run = f"{server}-{path.stem}-{phase}"
-                text = (
-                    LUA_DISTINCT.format(run=run, offset=offset, **distinct)
-                    if name == "command"
-                    else LUA.format(body=path, signature=sign(SECRET, body), run=run)
-                )
-                phased = script.with_name(f"{script.stem}-{phase}.lua")
-                phased.write_text(text, encoding="utf-8")
-                scripts[(server, name, phase)] = phased
     size = len(json.dumps(payloads["no command"]).encode())
+    scripts: dict[tuple[str, str, str], Path] = {}
+    for name, payload in payloads.items():
+        stem = name.replace(" ", "-")
+        distinct = distinct_comments(work, stem, payload)
+        for server in ("runners-bot", "probot"):
+            for phase, offset in (("warm-up", 0), ("measured", MEASURED_OFFSET)):
+                script = work / f"{server}-{stem}-{phase}.lua"
+                script.write_text(LUA.format(run=script.stem, offset=offset, **distinct), encoding="utf-8")
+                scripts[(server, name, phase)] = script
     servers = {}
     bot_port, probot_port = free_port(), free_port()
     state = work / "state.sqlite3"

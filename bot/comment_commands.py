@@ -194,8 +194,13 @@ async def run_commands(
     )
     if scheduler is not None:
         scheduler.known_installation(delivery.installation)
+    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
+    # Only status and burst show or change bursts: other comments do not read them.
+    clocked = scheduler is not None and any(
+        isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
+    )
     request = pipeline.Request(
-        bursts=await asyncio.to_thread(scheduler.bursts) if scheduler else {},
+        bursts=await asyncio.to_thread(scheduler.bursts) if scheduler is not None and clocked else {},
         now=scheduler.clock() if scheduler else datetime.now(UTC),
         comment=thread.body,
         user=thread.user,
@@ -205,7 +210,6 @@ async def run_commands(
         source=thread.comment_url,
         closes=closes,
     )
-    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
     request = await permissions(inst, request, planned, config, known)
     live = await live_states(kube, planned.visible_status_sets(request))
     outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))

@@ -18,10 +18,10 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
-from bot import config_source, fleet_view
+from bot import config_source, fleet_view, rollout
+from bot.background import Background
 from bot.config import Config, ConfigFiles, parse
 from bot.github import GitHubError
 from bot.inbox import Delivery
@@ -56,10 +56,8 @@ class Dashboard:
         self.min_gap = min_gap
         self.files: ConfigFiles | None = None
         self.installation: int | None = None
-        self._poked = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = Background("dashboard", self._step, first_pause=interval, after_failure=interval)
 
     @property
     def enabled(self) -> bool:
@@ -75,7 +73,7 @@ class Dashboard:
 
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
-        self._poked.set()
+        self._loop.poke()
 
     # --- one update ----------------------------------------------------------------------
 
@@ -151,7 +149,11 @@ class Dashboard:
     def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
         phases = [(p.get("status") or {}).get("phase") for p in state.runners]
         now = time.time()
-        too_long = sum(1 for p in state.runners if _pending_for(p, now) >= PENDING_GRACE)
+        too_long = sum(
+            1
+            for p in state.runners
+            if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
+        )
         listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
         metrics = self.services.metrics
         metrics.runners.labels(scale_set, "running").set(phases.count("Running"))
@@ -224,38 +226,13 @@ class Dashboard:
         return dict(json.loads(text)) if text else None
 
     async def start(self) -> None:
-        self._stopping = False
         if self.enabled:
-            self._task = asyncio.create_task(self._run(), name="dashboard")
+            self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=5)
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            poked = False
-            try:
-                async with asyncio.timeout(self.interval):
-                    await self._poked.wait()
-                    poked = True
-            except TimeoutError:
-                pass
-            self._poked.clear()
-            if poked or self.kube is not None:  # the timer only where there is live state to show
-                try:
-                    await self.update()
-                except GitHubError as exc:
-                    log.warning("dashboard: %s", exc)
-
-
-def _pending_for(pod: dict[str, Any], now: float) -> float:
-    if (pod.get("status") or {}).get("phase") != "Pending":
-        return 0.0
-    created = (pod.get("metadata") or {}).get("creationTimestamp")
-    try:
-        return now - datetime.fromisoformat(str(created)).timestamp()
-    except ValueError:
-        return 0.0
+    async def _step(self, poked: bool) -> float:
+        if poked or self.kube is not None:  # the timer only where there is live state to show
+            await self.update()
+        return self.interval

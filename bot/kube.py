@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 LISTENER_SELECTOR = "actions.github.com/scale-set-name={}"
 RUNNER_SELECTOR = "app.kubernetes.io/component=runner"
 WARNINGS = "type=Warning"
+_RAISE = object()  # _call: a 404 is a failure like any other
 TIMEOUT = 10
 
 
@@ -63,34 +65,41 @@ class Kube:
         self.argocd_namespace = argocd_namespace
         self.controller_namespace = controller_namespace
 
-    def _get(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    def _call(self, what: str, call: Callable[[], Any], *, missing: Any = _RAISE) -> Any:
+        """``call()``, with the API's failures as :class:`KubeUnavailable` (404: ``missing``, if given)."""
         try:
-            found: Any = self.custom.get_namespaced_custom_object(
-                group, "v1alpha1", namespace, plural, name, _request_timeout=TIMEOUT
-            )
+            return call()
         except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise KubeUnavailable(f"{plural}/{name}: {exc.status} {exc.reason}") from exc
+            if exc.status == 404 and missing is not _RAISE:
+                return missing
+            raise KubeUnavailable(f"{what}: {exc.status} {exc.reason}") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
+
+    def _get(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        found = self._call(
+            f"{plural}/{name}",
+            lambda: self.custom.get_namespaced_custom_object(
+                group, "v1alpha1", namespace, plural, name, _request_timeout=TIMEOUT
+            ),
+            missing=None,
+        )
         return found if isinstance(found, dict) else None
 
     def _list(
         self, what: str, namespace: str, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[dict[str, Any]]:
         call = self.core.list_namespaced_pod if what == "pods" else self.core.list_namespaced_event
-        try:
-            found = call(
+        found = self._call(
+            f"{what} in {namespace}",
+            lambda: call(
                 namespace, label_selector=label_selector, field_selector=field_selector, _request_timeout=TIMEOUT
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return []
-            raise KubeUnavailable(f"{what} in {namespace}: {exc.status} {exc.reason}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
-        serialised: list[dict[str, Any]] = [self.api.sanitize_for_serialization(item) for item in found.items]
+            ),
+            missing=None,
+        )
+        serialised: list[dict[str, Any]] = (
+            [self.api.sanitize_for_serialization(i) for i in found.items] if found else []
+        )
         return serialised
 
     def read(self, scale_set: str, namespace: str) -> ClusterState:
@@ -114,15 +123,18 @@ class Kube:
 
     def _set_runners(self, scale_set: str, namespace: str, low: int, high: int) -> None:
         body = {"spec": {"minRunners": low, "maxRunners": high}}  # a merge patch of these two fields only
-        try:
-            self.custom.patch_namespaced_custom_object(
-                "actions.github.com", "v1alpha1", namespace, "autoscalingrunnersets", scale_set, body,
+        self._call(
+            f"autoscalingrunnersets/{scale_set}",
+            lambda: self.custom.patch_namespaced_custom_object(
+                "actions.github.com",
+                "v1alpha1",
+                namespace,
+                "autoscalingrunnersets",
+                scale_set,
+                body,
                 _request_timeout=TIMEOUT,
-            )  # fmt: skip
-        except ApiException as exc:
-            raise KubeUnavailable(f"autoscalingrunnersets/{scale_set}: {exc.status} {exc.reason}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc
+            ),
+        )
 
     async def set_runners(self, scale_set: str, namespace: str, low: int, high: int) -> None:
         """Set ``spec.minRunners``/``spec.maxRunners`` of one scale set, and nothing else."""

@@ -239,7 +239,8 @@ def _pending_reason(pod: dict[str, Any]) -> str | None:
     return None
 
 
-def _age(pod: dict[str, Any], now: float) -> float:
+def age(pod: dict[str, Any], now: float) -> float:
+    """Seconds since the pod was created."""
     created = _get(pod, "metadata", "creationTimestamp")
     try:
         return now - datetime.fromisoformat(str(created)).timestamp()
@@ -258,7 +259,7 @@ def _runners(
         counts += f", {failed} failed" if failed else ""
     pending_pods = [p for p in pods if _get(p, "status", "phase") == "Pending"]
     stuck = [reason for p in pending_pods if (reason := _pending_reason(p))]
-    if stuck and any(_age(p, now) >= PENDING_GRACE for p in pending_pods):
+    if stuck and any(age(p, now) >= PENDING_GRACE for p in pending_pods):
         return "fail", f"{counts}; runner pods cannot start: {stuck[0]}"
     if finding is not None and not finding.permanent and running < expected.min_runners:
         return "wait", f"{counts} (want {expected.min_runners} running); {finding}"

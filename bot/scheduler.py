@@ -16,7 +16,6 @@ cluster keeps the last values it set (SCALING.md says how to hand a set back to 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot import config_source, render
+from bot.background import Background
 from bot.config import Config, ConfigFiles, Effective, parse
 from bot.github import GitHubError
 from bot.kube import Kube, KubeUnavailable
@@ -82,9 +82,7 @@ class Scheduler:
         self.kube = kube
         self.interval = interval
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._loop = Background("schedules", self._step, after_failure=RETRY)
         self._writing = asyncio.Lock()  # one pass at a time: a burst and the loop never race
 
     # --- bursts --------------------------------------------------------------------------
@@ -166,7 +164,7 @@ class Scheduler:
 
     def wake(self) -> None:
         """Reconcile now (a merge, a burst)."""
-        self._wake.set()
+        self._loop.poke()
 
     async def reconcile(self) -> datetime | None:
         """One pass over the configuration; returns when the next one is due."""
@@ -259,24 +257,11 @@ class Scheduler:
         if self.kube is None:
             log.info("schedules and bursts are not enforced: runners-bot has no cluster access")
             return
-        self._task = asyncio.create_task(self._run(), name="schedules")
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            # A cancellation lost in an in-flight request must not hold up shutdown.
-            await asyncio.wait({self._task}, timeout=5)
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                due = await self.reconcile()
-            except Exception:
-                log.exception("schedules: a pass failed")
-                due = None
-            pause = max((due - self.clock()).total_seconds(), 1.0) if due else RETRY
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await self._wake.wait()
+    async def _step(self, _poked: bool) -> float:
+        due = await self.reconcile()
+        return max((due - self.clock()).total_seconds(), 1.0) if due else RETRY

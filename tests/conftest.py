@@ -22,7 +22,7 @@ def bundled() -> ConfigFiles:
 
 import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
+from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
@@ -122,12 +122,31 @@ class _Network(httpx.AsyncBaseTransport):
             raise httpx.ReadTimeout("read timed out", request=request) from None
 
 
+async def serve(settings: Settings, fake: Any, prepare: Callable[[App], None] | None = None) -> AsyncIterator[Harness]:
+    """The real ASGI app against ``fake``, started (lifespan) and stopped around the ``yield``;
+    ``prepare`` adjusts it before it starts (an injected clock, say)."""
+    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
+    if prepare is not None:
+        prepare(app)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
+    async with app.starlette.router.lifespan_context(app.starlette), client:
+        yield Harness(app, fake, client)
+
+
 @pytest.fixture
 async def harness(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
-    transport = _Network(httpx.ASGITransport(app=fake.app), "/api/v3")
-    app = build(settings, transport=transport)
-    async with app.starlette.router.lifespan_context(app.starlette):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
-        async with client:
-            yield Harness(app, fake, client)
+    async for running in serve(settings, fake):
+        yield running
     assert fake.violations == [], fake.violations
+
+
+@pytest.fixture
+def kube() -> Iterator[Any]:
+    """The fake Kubernetes API on a real port (the official client needs one)."""
+    from fakekube import FakeKube
+    from servers import ThreadedServer
+
+    fake = FakeKube()
+    with ThreadedServer(fake.app) as server:
+        fake.url = server.url  # type: ignore[attr-defined]
+        yield fake

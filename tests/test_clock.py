@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
-from conftest import APP_ID, CONFIG_REPO, TEAM_REPO, Harness, _Network
+from conftest import APP_ID, CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, runner_set
-from servers import ThreadedServer
 from webhook_payloads import comment_payload
 
 from bot.config import REPOSITORIES_FILE
-from bot.server import build
+from bot.server import App
 from bot.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -50,29 +48,20 @@ class Clock:
 
 
 @pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    fake = FakeKube()
-    fake.runner_sets[(NS, SET)] = runner_set(SET, NS, low=1, high=10)
-    with ThreadedServer(fake.app) as server:
-        fake.url = server.url  # type: ignore[attr-defined]
-        yield fake
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(WEDNESDAY_10_BERLIN)
 
 
-async def start(settings: Settings, fake: Any, clock: Clock) -> AsyncIterator[Harness]:
-    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
-    app.scheduler.clock = clock
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
-    async with app.starlette.router.lifespan_context(app.starlette), client:
-        yield Harness(app, fake, client)
+def start(settings: Settings, fake: Any, clock: Clock) -> AsyncIterator[Harness]:
+    def with_clock(app: App) -> None:
+        app.scheduler.clock = clock
+
+    return serve(settings, fake, with_clock)
 
 
 @pytest.fixture
 async def clocked(settings: Settings, fake: Any, kube: FakeKube, clock: Clock) -> AsyncIterator[Harness]:
+    kube.runner_sets[(NS, SET)] = runner_set(SET, NS, low=1, high=10)
     text = fake.file(CONFIG_REPO, REPOSITORIES_FILE)
     anchor = "    labels: [self-hosted, linux, x64, api]\n"
     fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(anchor, anchor + CLOCKED))

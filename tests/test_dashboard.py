@@ -8,20 +8,17 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import CONFIG_REPO, Harness, _Network
+from conftest import CONFIG_REPO, Harness, serve
 from fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
-from servers import ThreadedServer
 from webhook_payloads import _owner, example
 
 from bot import fleet_view
 from bot.config import ConfigFiles
-from bot.server import build
 from bot.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -52,20 +49,10 @@ def fleet_with_problems(look: int) -> dict[str, Any]:
     return state
 
 
-@pytest.fixture
-def kube() -> Iterator[FakeKube]:
-    fake = FakeKube()
-    with ThreadedServer(fake.app) as server:
-        fake.url = server.url  # type: ignore[attr-defined]
-        yield fake
-
-
 async def start(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
-    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
-    async with app.starlette.router.lifespan_context(app.starlette), client:
-        await app.dashboard.stop()  # the tests drive the updates themselves
-        yield Harness(app, fake, client)
+    async for harness in serve(settings, fake):
+        await harness.app.dashboard.stop()  # the tests drive the updates themselves
+        yield harness
 
 
 @pytest.fixture

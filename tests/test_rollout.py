@@ -11,14 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import CONFIG_REPO, TEAM_REPO, Harness, _Network
+from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, event, listener, runner, runner_set
-from servers import ThreadedServer
 from webhook_payloads import comment_payload, pull_closed_payload
 
-from bot.server import build
 from bot.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -29,24 +26,9 @@ Builder = Callable[[int, str], dict[str, Any]]
 
 
 @pytest.fixture
-def kube() -> Any:
-    fake = FakeKube()
-    with ThreadedServer(fake.app) as server:
-        fake.url = server.url  # type: ignore[attr-defined]
-        yield fake
-
-
-async def start(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
-    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
-    async with app.starlette.router.lifespan_context(app.starlette), client:
-        yield Harness(app, fake, client)
-
-
-@pytest.fixture
 async def rollout(settings: Settings, fake: Any, kube: Any) -> AsyncIterator[Harness]:
     tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=2.0)
-    async for harness in start(tuned, fake):
+    async for harness in serve(tuned, fake):
         yield harness
     assert fake.violations == []
 
@@ -224,13 +206,13 @@ async def test_restart_mid_watch_resumes_and_reports_once(settings: Settings, fa
     def stalls_until_restart(look: int, sha: str) -> dict[str, Any]:
         return healthy(look, sha) if restarted else healthy(0, sha)
 
-    async for harness in start(tuned, fake):
+    async for harness in serve(tuned, fake):
         await merge_without_waiting(harness, kube, stalls_until_restart)
         while kube.looks < 3:
             await asyncio.sleep(0.01)
         assert len(harness.app.inbox.keys("watch:")) == 1
     restarted = True
-    async for harness in start(tuned, fake):
+    async for harness in serve(tuned, fake):
         await harness.app.watcher.idle()
         comments = [c for c in fake.thread_comments(CONFIG_REPO, 100) if c["body"].startswith("🚀")]
         assert len(comments) == 1, "the resumed watch edits the report it had posted"

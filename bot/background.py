@@ -1,0 +1,55 @@
+"""A background task that runs one step when poked or when its pause runs out, and stops
+promptly. Used by the features that act on their own (schedules, the dashboard)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+# step(poked) -> seconds until the next step
+Step = Callable[[bool], Awaitable[float]]
+
+
+class Background:
+    def __init__(self, name: str, step: Step, *, first_pause: float = 0.0, after_failure: float = 60.0) -> None:
+        self.name = name
+        self.step = step
+        self.first_pause = first_pause
+        self.after_failure = after_failure
+        self._poked = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def poke(self) -> None:
+        """Run a step soon, whatever the pause left."""
+        self._poked.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            # A cancellation lost in an in-flight request must not hold up shutdown.
+            await asyncio.wait({self._task}, timeout=5)
+
+    async def _run(self) -> None:
+        pause = self.first_pause
+        while not self._stopping:
+            poked = False
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(pause, 0.0)):
+                    await self._poked.wait()
+                    poked = True
+            self._poked.clear()
+            try:
+                pause = await self.step(poked)
+            except Exception:
+                log.exception("%s: a step failed", self.name)
+                pause = self.after_failure
