@@ -22,6 +22,7 @@ def bundled() -> ConfigFiles:
 
 import asyncio  # noqa: E402
 import dataclasses  # noqa: E402
+import os  # noqa: E402
 from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -150,3 +151,11 @@ def kube() -> Iterator[Any]:
     with ThreadedServer(fake.app) as server:
         fake.url = server.url  # type: ignore[attr-defined]
         yield fake
+
+
+def golden(path: Path, body: str) -> None:
+    """``body`` must equal the golden file at ``path``; ``UPDATE_GOLDEN=1`` rewrites it."""
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    assert body == path.read_text(encoding="utf-8")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from conftest import CONFIG_REPO, Harness, serve
 from fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
@@ -81,11 +81,7 @@ def the_issue(harness: Harness) -> dict[str, Any]:
 
 
 def golden(name: str, body: str) -> None:
-    path = GOLDEN / f"{name}.md"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
-    assert body == path.read_text(encoding="utf-8")
+    conftest.golden(GOLDEN / f"{name}.md", body)
 
 
 async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, event, listener, runner, runner_set
@@ -53,11 +53,7 @@ def normalised(body: str, sha: str) -> str:
 
 
 def golden(name: str, body: str) -> None:
-    path = GOLDEN / f"{name}.md"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
-    assert body == path.read_text(encoding="utf-8")
+    conftest.golden(GOLDEN / f"{name}.md", body)
 
 
 def healthy(look: int, sha: str) -> dict[str, Any]:
