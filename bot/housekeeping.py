@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 
+from bot.background import Background
 from bot.inbox import Inbox
 from bot.metrics import Metrics
 
@@ -27,6 +28,7 @@ class Housekeeping:
         self.inbox = inbox
         self.metrics = metrics
         self.retention = retention_days * 86400
+        self._loop = Background("housekeeping", self._step, after_failure=INTERVAL)
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
         """One pass (blocking); returns what was removed, by kind."""
@@ -38,7 +40,12 @@ class Housekeeping:
             log.info("forgot %d deliveries older than the retention period", removed["deliveries"])
         return removed
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.to_thread(self.sweep)
-            await asyncio.sleep(INTERVAL)
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _step(self, _poked: bool) -> float:
+        await asyncio.to_thread(self.sweep)
+        return INTERVAL

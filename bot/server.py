@@ -127,13 +127,13 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         await scheduler.start()
         await dashboard.start()
         scan = asyncio.create_task(recovery.run(), name="recovery")
-        sweep = asyncio.create_task(housekeeping.run(), name="housekeeping")
+        housekeeping.start()
         log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
         try:
             yield
         finally:
             scan.cancel()
-            sweep.cancel()
+            await housekeeping.stop()
             await scheduler.stop()
             await dashboard.stop()
             await watcher.stop()
