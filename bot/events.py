@@ -83,9 +83,8 @@ def subject(event: str, payload: Mapping[str, Any]) -> str | None:
     """What a delivery is about, for deduplication (SPEC §4): the signature covers the body,
     not ``X-GitHub-Delivery``, so a captured payload replayed under a new delivery id is
     the same comment, issue or pull request event, and is not acted on twice."""
-    action = payload.get("action")
-    for key in {"issue_comment": "comment", "issues": "issue", "pull_request": "pull_request"}.get(event, "").split():
-        thing = payload.get(key)
-        if isinstance(thing, Mapping) and isinstance(thing.get("id"), int):
-            return f"{event}:{thing['id']}:{action}"
+    key = {"issue_comment": "comment", "issues": "issue", "pull_request": "pull_request"}.get(event)
+    thing = payload.get(key) if key else None
+    if isinstance(thing, Mapping) and isinstance(thing.get("id"), int):
+        return f"{event}:{thing['id']}:{payload.get('action')}"
     return None

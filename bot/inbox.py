@@ -241,11 +241,11 @@ class SQLiteInbox:
         return counts
 
     def _purge(self, before: float, prefixes: tuple[str, ...]) -> dict[str, int]:
-        finished = "SELECT id FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?"
-        steps = self._db.execute(f"DELETE FROM steps WHERE delivery IN ({finished})", (before,)).rowcount
-        deliveries = self._db.execute(
-            "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?", (before,)
+        finished = "state IN ('done', 'failed') AND received_at < ?"
+        steps = self._db.execute(
+            f"DELETE FROM steps WHERE delivery IN (SELECT id FROM deliveries WHERE {finished})", (before,)
         ).rowcount
+        deliveries = self._db.execute(f"DELETE FROM deliveries WHERE {finished}", (before,)).rowcount
         keys = sum(
             self._db.execute(
                 "DELETE FROM kv WHERE key >= ? AND key < ? AND updated < ?", (prefix, prefix + "\uffff", before)

@@ -16,10 +16,10 @@ from bot.inbox import Delivery
 from bot.pull_requests import PullRequests
 from bot.rollout_watch import Merged, RolloutWatcher
 from bot.scheduler import Scheduler
+from bot.services import Services
 
 if TYPE_CHECKING:
     from bot.dashboard import Dashboard
-from bot.services import Services
 
 log = logging.getLogger(__name__)
 
