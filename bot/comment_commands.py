@@ -29,10 +29,10 @@ from bot.kube import Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
 from bot.scheduler import Scheduler
+from bot.services import Services
 
 if TYPE_CHECKING:
     from bot.dashboard import Dashboard
-from bot.services import Services
 
 log = logging.getLogger(__name__)
 
