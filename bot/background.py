@@ -1,5 +1,7 @@
 """A background task that runs one step when poked or when its pause runs out, and stops
-promptly. Used by the features that act on their own (schedules, the dashboard)."""
+promptly. Used by the features that act on their own (schedules, the dashboard,
+housekeeping). Such a feature runs on one replica (:mod:`bot.leadership`): a poke on
+another is relayed to it."""
 
 from __future__ import annotations
 
@@ -15,7 +17,15 @@ Step = Callable[[bool], Awaitable[float]]
 
 
 class Background:
-    def __init__(self, name: str, step: Step, *, first_pause: float = 0.0, after_failure: float = 60.0) -> None:
+    def __init__(
+        self,
+        name: str,
+        step: Step,
+        *,
+        first_pause: float = 0.0,
+        after_failure: float = 60.0,
+        relay: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.step = step
         self.first_pause = first_pause
@@ -23,10 +33,23 @@ class Background:
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.relay = relay  # where a poke goes when the loop does not run on this replica
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def poke(self) -> None:
-        """Run a step soon, whatever the pause left."""
-        self._poked.set()
+        """Run a step soon, whatever the pause left (on the replica that runs the loop)."""
+        if self.running or self.relay is None:
+            self._poked.set()
+        else:
+            self.relay(self.name)
+
+    def poke_here(self) -> None:
+        """A relayed poke, arriving on the replica that runs the loop."""
+        if self.running:
+            self._poked.set()
 
     def start(self) -> None:
         self._stopping = False
@@ -38,6 +61,7 @@ class Background:
             self._task.cancel()
             # A cancellation lost in an in-flight request must not hold up shutdown.
             await asyncio.wait({self._task}, timeout=5)
+            self._task = None
 
     async def _run(self) -> None:
         pause = self.first_pause

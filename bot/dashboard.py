@@ -37,6 +37,7 @@ from bot.yamlload import YamlError
 log = logging.getLogger(__name__)
 
 LABEL = "runners-bot"
+CONFIG_CHANGED = "dashboard-config"
 
 
 class Dashboard:
@@ -57,7 +58,9 @@ class Dashboard:
         self.files: ConfigFiles | None = None
         self.installation: int | None = None
         self._lock = asyncio.Lock()
-        self._loop = Background("dashboard", self._step, first_pause=interval, after_failure=interval)
+        self._loop = Background(
+            "dashboard", self._step, first_pause=interval, after_failure=interval, relay=services.leadership.signal
+        )
 
     @property
     def enabled(self) -> bool:
@@ -68,12 +71,22 @@ class Dashboard:
         self.installation, self.files = installation, files
 
     def forget_config(self) -> None:
-        """The configuration changed (a merge): read it again at the next update."""
+        """The configuration changed (a merge): read it again at the next update (on the
+        replica that runs the dashboard)."""
         self.files = None
+        if not self._loop.running:
+            self.services.leadership.signal(CONFIG_CHANGED)
 
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
         self._loop.poke()
+
+    def poke_here(self) -> None:
+        self._loop.poke_here()
+
+    def config_changed_here(self) -> None:
+        self.files = None
+        self._loop.poke_here()
 
     # --- one update ----------------------------------------------------------------------
 
@@ -107,7 +120,7 @@ class Dashboard:
         else:
             await inst.edit_issue(owner, repo, int(number), text)
         record = json.dumps({"number": int(number), "body": text, "at": time.time()})
-        await asyncio.to_thread(self.services.inbox.put, self._key(), record)
+        await asyncio.to_thread(self.services.inbox.put, self._key(), record, self.services.leadership.fence())
 
     def _later(self, delay: float) -> None:
         async def again() -> None:

@@ -4,7 +4,8 @@ Finished deliveries (their bodies) and their step records, the memory of asked-f
 redeliveries and of reply budgets go once older than ``RUNNERS_BOT_RETENTION_DAYS``
 (default 14; at least 4, as GitHub redelivers up to 3 days back and a forgotten id
 would run twice). Unfinished deliveries, open pull requests and rollout watches stay.
-Runs on start and then hourly; what it removed and what is kept show in ``/metrics``.
+Runs on start and then hourly, on one replica at a time (:mod:`bot.leadership`); what it
+removed and what is kept show in ``/metrics``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Housekeeping:
             log.info("forgot %d deliveries older than the retention period", removed["deliveries"])
         return removed
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._loop.start()
 
     async def stop(self) -> None:

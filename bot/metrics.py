@@ -72,3 +72,13 @@ class Metrics:
         self.stored_deliveries = Gauge(
             "runners_bot_stored_deliveries", "Deliveries kept in the state database", registry=r
         )
+        self.leader = Gauge(
+            "runners_bot_leader",
+            "1 on the replica that runs the singletons (recovery, rollout watches, schedules, dashboard)",
+            registry=r,
+        )
+        self.claims_lost = Counter(
+            "runners_bot_claims_lost",
+            "Deliveries this replica stopped working on because its claim ran out and another took it",
+            registry=r,
+        )

@@ -8,8 +8,8 @@ rewritten. The file's blob sha guards the write; a conflict re-reads, re-applies
 tries again (bounded). A branch that already exists is the idempotent case. A pull
 request closed without merge is forgotten, so the next command opens a new one.
 
-Within one server, commands for the same set are serialised by a lock, so two commands
-arriving together end in one pull request holding both. Each step is recorded on the
+Commands for the same set are serialised by the store's lock, across every replica, so
+two commands arriving together end in one pull request holding both. Each step is recorded on the
 delivery, so a handler resumed after a crash neither commits nor opens twice.
 """
 
@@ -104,10 +104,6 @@ class PullRequests:
 
     def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
 
     async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
         """Put ``requested`` into the set's pull request, opening one if needed.
@@ -115,7 +111,7 @@ class PullRequests:
         ``target.snapshot`` is the default branch as the caller just read it; it is read
         again only after a write conflict."""
         key = state_key(target.owner, target.repo, scale_set)
-        async with self._lock(key):
+        async with self.inbox.lock(key):
             done = await asyncio.to_thread(self.inbox.step, target.delivery_id, f"pull:{scale_set}")
             if done is not None:
                 number, url = done.split(" ", 1)
@@ -198,7 +194,7 @@ class PullRequests:
 
         Returns what was remembered of it (who asked, where), or None."""
         key = state_key(*config, scale_set)
-        async with self._lock(key):
+        async with self.inbox.lock(key):
             saved = await asyncio.to_thread(self.inbox.get, key)
             if saved and OpenPull.load(saved).number == number:
                 await asyncio.to_thread(self.inbox.delete, key)

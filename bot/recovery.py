@@ -3,6 +3,7 @@
 On start and then every ``recovery_interval`` seconds, the App's recent deliveries are
 listed (JWT), grouped by ``guid``; a guid with no successful attempt that the inbox has
 never seen is redelivered once, through GitHub, so it arrives signed like any other.
+A singleton (:mod:`bot.leadership`): one replica scans at a time.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bot.github import GitHubApp, GitHubError
-from bot.inbox import Inbox
+from bot.inbox import Fence, Inbox, LeaseLost
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,20 @@ def to_redeliver(deliveries: Iterable[Mapping[str, Any]], seen: set[str], asked:
 class Recovery:
     """The periodic scan; redelivery requests are remembered so each guid is asked once."""
 
-    def __init__(self, github: GitHubApp, inbox: Inbox, metrics: Metrics, interval: float) -> None:
+    def __init__(
+        self,
+        github: GitHubApp,
+        inbox: Inbox,
+        metrics: Metrics,
+        interval: float,
+        fence: Callable[[], Fence | None] = lambda: None,
+    ) -> None:
         self.github = github
         self.inbox = inbox
         self.metrics = metrics
         self.interval = interval
+        self.fence = fence
+        self._task: asyncio.Task[None] | None = None
 
     async def scan(self) -> int:
         """One pass; returns how many deliveries were asked for again."""
@@ -58,20 +68,30 @@ class Recovery:
             if await asyncio.to_thread(self.inbox.get, f"redelivered:{guid}"):
                 continue
             await self.github.redeliver(delivery_id)
-            await asyncio.to_thread(self.inbox.put, f"redelivered:{guid}", str(delivery_id))
+            await asyncio.to_thread(self.inbox.put, f"redelivered:{guid}", str(delivery_id), self.fence())
             self.metrics.redeliveries.inc()
             count += 1
         if count:
             log.info("asked GitHub to redeliver %d missed deliveries", count)
         return count
 
-    async def run(self) -> None:
-        """Scan on start, then every ``interval`` seconds; an interval of 0 disables the scan."""
-        if self.interval <= 0:
-            return
+    async def start(self) -> None:
+        """Scan now, then every ``interval`` seconds; an interval of 0 disables the scan."""
+        if self.interval > 0:
+            self._task = asyncio.create_task(self._run(), name="recovery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self.scan()
             except GitHubError as exc:
                 log.warning("missed-delivery scan failed: %s", exc)
+            except LeaseLost:
+                return  # another replica scans now
             await asyncio.sleep(self.interval)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bot import config_source, rollout
 from bot.config import parse
 from bot.github import GitHubError
+from bot.inbox import LeaseLost
 from bot.kube import ClusterState, Kube, KubeUnavailable
 from bot.pull_requests import OpenPull
 from bot.rollout import Expected, Memory, Report
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PREFIX = "watch:"
+ADOPT = "watches"  # the signal that asks the lead replica to follow new watches
 LAST = "rollout:last:"
 _THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
 
@@ -110,12 +112,21 @@ class RolloutWatcher:
         self.limit = limit
         self.max_interval = max(max_interval, interval)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.running = False
 
     async def start(self) -> None:
-        for key in await asyncio.to_thread(self.services.inbox.keys, PREFIX):
-            self._spawn(key)
+        """Follow every stored watch (and, from now on, every new one) on this replica."""
+        self.running = True
+        await self.adopt()
+
+    async def adopt(self) -> None:
+        """Follow the stored watches this replica does not follow yet (begun elsewhere)."""
+        if self.running:
+            for key in await asyncio.to_thread(self.services.inbox.keys, PREFIX):
+                self._spawn(key)
 
     async def stop(self) -> None:
+        self.running = False
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -149,13 +160,22 @@ class RolloutWatcher:
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
         watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
         await asyncio.to_thread(self.services.inbox.put, key, watch.dump())
-        self._spawn(key)
+        if self.running:
+            self._spawn(key)
+        else:
+            self.services.leadership.signal(ADOPT)
 
     def _spawn(self, key: str) -> None:
         if key not in self._tasks:
-            task = asyncio.create_task(self._follow(key), name=key)
+            task = asyncio.create_task(self._follow_while_leading(key), name=key)
             self._tasks[key] = task
             task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def _follow_while_leading(self, key: str) -> None:
+        try:
+            await self._follow(key)
+        except LeaseLost as exc:
+            log.info("another replica follows %s now: %s", key, exc)
 
     async def _follow(self, key: str) -> None:
         saved = await asyncio.to_thread(self.services.inbox.get, key)
@@ -173,7 +193,7 @@ class RolloutWatcher:
             changed = await self._publish(watch, report, final)
             if final:
                 await self._remember_verdict(watch, report)
-                await asyncio.to_thread(self.services.inbox.delete, key)
+                await asyncio.to_thread(self.services.inbox.delete, key, self.services.leadership.fence())
                 if self.on_end is not None:
                     self.on_end()
                 return
@@ -185,7 +205,8 @@ class RolloutWatcher:
         verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
         owner, repo, number = watch.threads[0][:3]
         record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
-        await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record)
+        fence = self.services.leadership.fence()
+        await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record, fence)
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
         if self.kube is None:
@@ -228,5 +249,5 @@ class RolloutWatcher:
             except GitHubError as exc:
                 log.warning("could not update the rollout report on %s/%s#%s: %s", owner, repo, number, exc)
         watch.last_body = body
-        await asyncio.to_thread(self.services.inbox.put, watch.key, watch.dump())
+        await asyncio.to_thread(self.services.inbox.put, watch.key, watch.dump(), self.services.leadership.fence())
         return True

@@ -82,7 +82,7 @@ class Scheduler:
         self.kube = kube
         self.interval = interval
         self.clock = clock
-        self._loop = Background("schedules", self._step, after_failure=RETRY)
+        self._loop = Background("schedules", self._step, after_failure=RETRY, relay=services.leadership.signal)
         self._writing = asyncio.Lock()  # one pass at a time: a burst and the loop never race
 
     # --- bursts --------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Scheduler:
                 continue
             stored = StoredBurst.load(saved)
             if now >= stored.burst.until:
-                await asyncio.to_thread(self.services.inbox.delete, key)
+                await asyncio.to_thread(self.services.inbox.delete, key, self.services.leadership.fence())
                 await self._announce_end(stored, f"ended at {render.moment(stored.burst.until)}")
 
     async def _announce_end(self, stored: StoredBurst, how: str) -> None:
@@ -163,8 +163,11 @@ class Scheduler:
             self.wake()
 
     def wake(self) -> None:
-        """Reconcile now (a merge, a burst)."""
+        """Reconcile now (a merge, a burst), on the replica that runs the schedules."""
         self._loop.poke()
+
+    def wake_here(self) -> None:
+        self._loop.poke_here()
 
     async def reconcile(self) -> datetime | None:
         """One pass over the configuration; returns when the next one is due."""

@@ -2,8 +2,9 @@
 
 Routes (explicit, in one list): ``POST /api/github/webhooks``, ``GET /healthz``
 (process alive), ``GET /readyz`` (state database writable, settings loaded),
-``GET /metrics`` (Prometheus text). Workers and the missed-delivery scan run in the
-application's lifespan.
+``GET /metrics`` (Prometheus text). Workers run in the application's lifespan on every
+replica; the singletons (missed-delivery scan, rollout watches, schedules, dashboard,
+housekeeping) on the one that holds their lease (:mod:`bot.leadership`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import comment_commands, logs, onboarding, pull_closed
+from bot.dashboard import CONFIG_CHANGED as dashboard_config_changed
 from bot.dashboard import Dashboard
 from bot.dispatch import Dispatcher, Handler
 from bot.github import GitHubApp
@@ -33,9 +38,11 @@ from bot.housekeeping import Housekeeping
 from bot.inbox import Inbox, SQLiteInbox
 from bot.ingress import WebhookEndpoint
 from bot.kube import Kube, api_client
+from bot.leadership import Leadership, run_soon
 from bot.metrics import Metrics
 from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
+from bot.rollout_watch import ADOPT as watches_begun
 from bot.rollout_watch import RolloutWatcher
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -76,15 +83,17 @@ class App:
     watcher: RolloutWatcher
     scheduler: Scheduler
     dashboard: Dashboard
+    leadership: Leadership
     starlette: Starlette
     asgi: FastPath
 
 
 def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, inbox: Inbox | None = None) -> App:
     metrics = Metrics()
-    store = inbox or SQLiteInbox(settings.state_path)
+    store = inbox or open_store(settings)
     github = GitHubApp(settings, metrics, transport)
-    services = Services(settings, store, github, metrics)
+    leadership = Leadership(store, metrics, seconds=settings.lease_seconds)
+    services = Services(settings, store, github, metrics, leadership)
     pulls = PullRequests(store)
     kube = _kube(settings)
     scheduler = Scheduler(services, kube, interval=settings.clock_interval)
@@ -103,9 +112,17 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         "dashboard": dashboard.edited,
         "onboarding": functools.partial(onboarding.handle, services, pulls),
     }
-    dispatcher = Dispatcher(store, handlers, metrics, settings.workers)
-    recovery = Recovery(github, store, metrics, settings.recovery_interval)
+    lease = settings.lease_seconds
+    dispatcher = Dispatcher(store, handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
+    recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
+    leadership.jobs = [watcher, scheduler, dashboard, recovery, housekeeping]
+    leadership.signals = {
+        "schedules": scheduler.wake_here,
+        "dashboard": dashboard.poke_here,
+        dashboard_config_changed: dashboard.config_changed_here,
+        watches_begun: run_soon(watcher.adopt),
+    }
     endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)
 
     async def healthz(_: Request) -> Response:
@@ -123,20 +140,15 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await dispatcher.start()
-        await watcher.start()
-        await scheduler.start()
-        await dashboard.start()
-        scan = asyncio.create_task(recovery.run(), name="recovery")
-        housekeeping.start()
-        log.info("runners-bot ready", extra={"api_url": settings.api_url, "config_repo": settings.config_repo})
+        await leadership.start()
+        log.info(
+            "runners-bot ready",
+            extra={"api_url": settings.api_url, "config_repo": settings.config_repo, "replica": store.owner},
+        )
         try:
             yield
         finally:
-            scan.cancel()
-            await housekeeping.stop()
-            await scheduler.stop()
-            await dashboard.stop()
-            await watcher.stop()
+            await leadership.stop()
             await dispatcher.stop()
             await asyncio.to_thread(store.close)
 
@@ -157,9 +169,25 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         watcher,
         scheduler,
         dashboard,
+        leadership,
         starlette,
         FastPath(endpoint, starlette),
     )
+
+
+def replica_name() -> str:
+    """This process among the replicas: the pod's name (its hostname), the pid, and a
+    random part, so that a restarted pod of the same name is a new replica."""
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(3)}"
+
+
+def open_store(settings: Settings) -> Inbox:
+    """PostgreSQL when a database URL is set (replicas share it), else the embedded SQLite."""
+    if settings.database_url:
+        from bot.postgres_inbox import PostgresInbox  # psycopg only where it is used
+
+        return PostgresInbox(settings.database_url, replica_name(), settings.lease_seconds, settings.workers + 6)
+    return SQLiteInbox(settings.state_path, replica_name(), settings.lease_seconds)
 
 
 def _kube(settings: Settings) -> Kube | None:

@@ -37,6 +37,8 @@ class Settings:
     api_url: str = "https://api.github.com"
     config_repo: str | None = None
     state_path: Path = Path("runners-bot.sqlite3")
+    database_url: str | None = field(default=None, repr=False)  # PostgreSQL, shared by replicas
+    lease_seconds: float = 30.0
     argocd_namespace: str = "argocd"
     host: str = "0.0.0.0"
     port: int = 3000
@@ -118,6 +120,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
     level = (get("LOG_LEVEL") or "INFO").upper()
     if level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+    database_url = get("RUNNERS_BOT_DATABASE_URL")
+    if database_url is not None and not re.match(r"postgres(ql)?://", database_url):
+        problems.append(
+            "RUNNERS_BOT_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db),"
+            f" not one starting {database_url.split(':', 1)[0]!r}"
+        )
     port = int(number("PORT", 3000, minimum=1, integer=True))
     if port > 65535:
         problems.append(f"PORT must be at most 65535, not {port}")
@@ -128,6 +136,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
         api_url=api_url,
         config_repo=config_repo,
         state_path=Path(get("RUNNERS_BOT_STATE") or "runners-bot.sqlite3"),
+        database_url=database_url,
+        lease_seconds=number("RUNNERS_BOT_LEASE_SECONDS", 30.0, minimum=1),
         argocd_namespace=get("ARGOCD_NAMESPACE") or "argocd",
         host=get("HOST") or "0.0.0.0",
         port=port,

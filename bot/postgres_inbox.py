@@ -1,0 +1,135 @@
+"""The shared store for more than one replica: the inbox in PostgreSQL, through psycopg 3.
+
+Chosen by ``RUNNERS_BOT_DATABASE_URL``. The queries are :class:`bot.inbox.SQLInbox`'s;
+this module gives them a connection pool, PostgreSQL's clock for leases, ``FOR UPDATE
+SKIP LOCKED`` for claiming, and session advisory locks for :meth:`PostgresInbox.lock`.
+An advisory lock lives as long as the connection that took it, so a replica that dies
+lets its locks go with its connections; a claim or a lease it held runs out by time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from bot.inbox import Delivery, KeyLocks, Result, Run, SQLInbox, T
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    action TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    installation BIGINT,
+    body BYTEA NOT NULL,
+    subject TEXT UNIQUE,
+    received_at DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
+    error TEXT,
+    claimed_by TEXT,
+    lease_until DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(state, not_before);
+CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
+CREATE TABLE IF NOT EXISTS steps (
+    delivery TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (delivery, name)
+);
+-- Byte order ("C"), so that a prefix is a key range whatever the database's collation.
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    token BIGINT NOT NULL,
+    expires DOUBLE PRECISION NOT NULL
+);
+"""
+
+# Replicas starting together must not race to create the tables.
+SCHEMA_LOCK = 0x72756E6E  # "runn"
+LOCK_POLL = (0.02, 0.5)  # first and longest pause between tries of a taken advisory lock
+
+
+class PostgresInbox(SQLInbox):
+    """The store on a PostgreSQL database shared by every replica."""
+
+    NOW = "extract(epoch from clock_timestamp())::double precision"
+    SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+    PARAM = "%s"
+
+    def __init__(self, url: str, owner: str, lease_seconds: float = 30.0, connections: int = 10) -> None:
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self._pool = ConnectionPool(
+            url,
+            min_size=2,
+            max_size=connections,
+            kwargs={"autocommit": True, "application_name": f"runners-bot {owner}"[:63]},
+            open=False,
+        )
+        self._pool.open(wait=True, timeout=30)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            conn.execute(SCHEMA)
+        # Inserts from the webhook path run side by side: PostgreSQL commits them together.
+        self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-writer")
+        self._locks = KeyLocks()
+
+    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+        with self._pool.connection() as conn:
+            return _execute(conn, sql, args)
+
+    def _transaction(self, work: Callable[[Run], T]) -> T:
+        with self._pool.connection() as conn, conn.transaction():
+            return work(lambda sql, args: _execute(conn, sql, args))
+
+    async def add(self, delivery: Delivery) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, delivery)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """This process's tasks queue on an asyncio lock; one of them at a time holds the
+        advisory lock on a connection kept out of the pool until it is released."""
+        async with self._locks(key):
+            conn = await asyncio.to_thread(self._pool.getconn)
+            try:
+                pause = LOCK_POLL[0]
+                while not await asyncio.to_thread(_try_lock, conn, key):
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, LOCK_POLL[1])
+                yield
+            finally:
+                # Also lets go of a lock that a try cancelled mid-way took after all, so the
+                # connection goes back to the pool holding nothing.
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock_all()")
+                self._pool.putconn(conn)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._pool.close()
+
+
+def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Result:
+    cursor = conn.execute(sql, args, prepare=True)
+    rows = cursor.fetchall() if cursor.description is not None else []
+    return rows, cursor.rowcount
+
+
+def _try_lock(conn: psycopg.Connection[Any], key: str) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()
+    return bool(row and row[0])
