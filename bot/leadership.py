@@ -87,7 +87,7 @@ class Leadership:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self.leading:
-            await self._lose("shutting down")
+            await self._lose("shutting down", logging.INFO)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.inbox.unlease, NAME)
 
@@ -134,11 +134,11 @@ class Leadership:
             for job in self.jobs:
                 await job.start()
 
-    async def _lose(self, why: str) -> None:
+    async def _lose(self, why: str, level: int = logging.WARNING) -> None:
         async with self._changing:
             self._token = None
             self.metrics.leader.set(0)
-            log.warning("this replica stops running the singletons: %s", why)
+            log.log(level, "this replica stops running the singletons: %s", why)
             for job in reversed(self.jobs):
                 with contextlib.suppress(Exception):
                     await job.stop()

@@ -16,6 +16,7 @@ delivery, so a handler resumed after a crash neither commits nor opens twice.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field, replace
@@ -157,7 +158,10 @@ class PullRequests:
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
     async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
-        step = f"commit:{branch}"
+        # Keyed by the content: resumed after a crash, the delivery skips a commit it made
+        # only if nothing was added since (another command for the set, perhaps handled by
+        # another replica, changes the content and so needs a commit of its own).
+        step = f"commit:{branch}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
         if await asyncio.to_thread(self.inbox.step, target.delivery_id, step) is not None:
             return
         inst, owner, repo, snapshot = target.inst, target.owner, target.repo, target.snapshot

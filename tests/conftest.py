@@ -68,8 +68,39 @@ def fake(rsa_keys: tuple[str, str], bundled: ConfigFiles) -> Any:
     return github
 
 
+# --- the store: SQLite, or PostgreSQL from the machine's binaries ------------------------
+
+# The whole suite runs on SQLite; `make test` runs it again with RUNNERS_BOT_TEST_STORE=postgresql.
+STORE = os.environ.get("RUNNERS_BOT_TEST_STORE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for the session (a Unix socket in a temporary directory)."""
+    from postgres import PostgresServer, binaries
+
+    found = binaries()
+    if found is None:
+        message = "PostgreSQL (initdb, pg_ctl) not found: apt-get install postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = PostgresServer(found).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, rsa_keys: tuple[str, str]) -> Settings:
+def database_url(postgres: Any) -> str:
+    """A fresh database on the session's server."""
+    return str(postgres.new_database())
+
+
+@pytest.fixture
+def settings(tmp_path: Path, rsa_keys: tuple[str, str], request: pytest.FixtureRequest) -> Settings:
+    database = request.getfixturevalue("database_url") if STORE == "postgresql" else None
     return Settings(
         webhook_secret=SECRET,
         app_id=APP_ID,
@@ -77,6 +108,7 @@ def settings(tmp_path: Path, rsa_keys: tuple[str, str]) -> Settings:
         api_url="http://github.test/api/v3",
         config_repo=CONFIG_REPO,
         state_path=tmp_path / "state.sqlite3",
+        database_url=database,
         workers=2,
         recovery_interval=0,
         github_timeout=2,
@@ -139,6 +171,28 @@ async def harness(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
     async for running in serve(settings, fake):
         yield running
     assert fake.violations == [], fake.violations
+
+
+@pytest.fixture
+def process_env(tmp_path: Path, rsa_keys: tuple[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment of a `runners-bot serve` child process (tests/servers.BotProcess), on
+    the suite's store; GITHUB_API_URL is the test's to set."""
+    env = {
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_APP_PRIVATE_KEY": rsa_keys[0],
+        "GITHUB_API_URL": "http://127.0.0.1:9",  # nothing listens: set it where GitHub is reached
+        "RUNNERS_CONFIG_REPO": CONFIG_REPO,
+        "RUNNERS_BOT_STATE": str(tmp_path / "state.sqlite3"),
+        "RUNNERS_BOT_RECOVERY_INTERVAL": "0",
+        "RUNNERS_BOT_RETRY_BASE_DELAY": "0.05",
+        "RUNNERS_BOT_KUBE": "off",
+        "RUNNERS_BOT_DASHBOARD": "off",
+    }
+    if STORE == "postgresql":
+        # A replica killed mid-command keeps its claims for the lease time: wait seconds, not 30.
+        env.update(RUNNERS_BOT_DATABASE_URL=request.getfixturevalue("database_url"), RUNNERS_BOT_LEASE_SECONDS="2")
+    return env
 
 
 @pytest.fixture

@@ -147,6 +147,7 @@ async def test_a_restart_resumes_the_burst(settings: Settings, clocked: Harness,
     assert spec(kube) == (6, 30)
     kube.runner_sets[(NS, SET)]["spec"].update(minRunners=1, maxRunners=10)  # drift while the app is away
     clock.now += timedelta(hours=1)
+    await clocked.app.leadership.stop()  # the first server goes away, and its hold on the singletons
     tuned = dataclasses.replace(settings, kube_api=kube.url)  # type: ignore[attr-defined]
     async for again in start(tuned, clocked.fake, clock):
         for _ in range(200):  # the new server's own first pass, at start

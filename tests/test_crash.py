@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APP_ID, CONFIG_REPO, SECRET, TEAM_REPO
+from conftest import CONFIG_REPO, SECRET, TEAM_REPO
 from servers import BotProcess, ThreadedServer
 from webhook_payloads import comment_payload, delivery
 
@@ -36,20 +36,11 @@ def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
     ],
 )
 def test_sigkill_mid_command_then_restart_completes_once(
-    fake: Any, rsa_keys: tuple[str, str], tmp_path: Path, case: tuple[tuple[str, str], str, str]
+    fake: Any, process_env: dict[str, str], tmp_path: Path, case: tuple[tuple[str, str], str, str]
 ) -> None:
     held, command, scenario = case
     with ThreadedServer(fake.app) as github:
-        env = {
-            "GITHUB_WEBHOOK_SECRET": SECRET,
-            "GITHUB_APP_ID": str(APP_ID),
-            "GITHUB_APP_PRIVATE_KEY": rsa_keys[0],
-            "GITHUB_API_URL": github.url,
-            "RUNNERS_CONFIG_REPO": CONFIG_REPO,
-            "RUNNERS_BOT_STATE": str(tmp_path / "state.sqlite3"),
-            "RUNNERS_BOT_RECOVERY_INTERVAL": "0",
-            "RUNNERS_BOT_RETRY_BASE_DELAY": "0.05",
-        }
+        env = {**process_env, "GITHUB_API_URL": github.url}
         release = fake.hold(*held)
         first = BotProcess(env, tmp_path).start()
         try:

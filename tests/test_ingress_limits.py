@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APP_ID, CONFIG_REPO, SECRET
 from servers import BotProcess
 
 from bot.ingress import BODY_TIMEOUT, MAX_BODY
@@ -84,18 +83,8 @@ def slow_sender(port: int, results: list[int]) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path, rsa_keys: tuple[str, str]) -> Any:
-    env = {
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_APP_ID": str(APP_ID),
-        "GITHUB_APP_PRIVATE_KEY": rsa_keys[0],
-        "GITHUB_API_URL": "http://127.0.0.1:9",  # no request of this test reaches GitHub
-        "RUNNERS_CONFIG_REPO": CONFIG_REPO,
-        "RUNNERS_BOT_STATE": str(tmp_path / "state.sqlite3"),
-        "RUNNERS_BOT_RECOVERY_INTERVAL": "0",
-        "RUNNERS_BOT_KUBE": "off",
-    }
-    bot = BotProcess(env, tmp_path).start()
+def server(tmp_path: Path, process_env: dict[str, str]) -> Any:
+    bot = BotProcess(process_env, tmp_path).start()  # no request of this test reaches GitHub
     yield bot
     bot.stop()
 
