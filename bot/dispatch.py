@@ -53,7 +53,8 @@ class Dispatcher:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: list[asyncio.TimerHandle] = []
-        self._running: dict[str, asyncio.Task[None]] = {}
+        # Deliveries this replica works on: their task, or None while the claim is being made.
+        self._running: dict[str, asyncio.Task[None] | None] = {}
 
     async def start(self) -> None:
         await self._claim_ready()
@@ -116,7 +117,7 @@ class Dispatcher:
                 log.exception("could not renew this replica's claims")
                 continue
             for delivery_id, task in running.items():
-                if delivery_id not in ours and not task.done():
+                if delivery_id not in ours and task is not None and not task.done():
                     log.warning("lost the claim on delivery %s to another replica: stopping", delivery_id)
                     self.metrics.claims_lost.inc()
                     task.cancel()
@@ -125,10 +126,16 @@ class Dispatcher:
         while True:
             delivery_id = await self.queue.get()
             self.metrics.queue_depth.set(self.queue.qsize())
+            # The same id may be queued twice (accepted here, then found by the poll when its
+            # claim ran out in the queue): one worker at a time, marked before any await.
+            if delivery_id in self._running:
+                self.queue.task_done()
+                continue
+            self._running[delivery_id] = None
             try:
-                if delivery_id not in self._running:
-                    await self._claimed(delivery_id)
+                await self._claimed(delivery_id)
             finally:
+                self._running.pop(delivery_id, None)
                 self.queue.task_done()
 
     async def _claimed(self, delivery_id: str) -> None:
@@ -136,7 +143,9 @@ class Dispatcher:
         try:
             delivery = await asyncio.to_thread(self.inbox.claim, delivery_id)
             if delivery is None:
+                log.debug("delivery %s is done or another replica's", delivery_id)
                 return  # done already, or another replica's claim holds
+            log.debug("working on delivery %s (attempt %d)", delivery_id, delivery.attempts + 1)
             task = asyncio.create_task(self._process(delivery), name=f"delivery-{delivery_id}")
             self._running[delivery_id] = task
             try:
@@ -145,8 +154,6 @@ class Dispatcher:
                 if not task.cancelled():  # the worker is stopping: stop the delivery's work too
                     task.cancel()
                     raise
-            finally:
-                self._running.pop(delivery_id, None)
         except LeaseLost as exc:
             log.info("another replica carries on with delivery %s: %s", delivery_id, exc)
         finally:

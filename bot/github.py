@@ -2,7 +2,10 @@
 
 App routes use the App's JWT; everything else an installation token, cached by
 githubkit until shortly before it expires, with one client per installation reused.
-Retries: 5xx and timeouts with exponential backoff, rate limits (primary and
+Retries: 5xx and timeouts with exponential backoff (only for requests that may be sent
+twice: a POST that creates something may have been carried out before its answer was
+lost, so it fails with :class:`TemporaryError` and the delivery's retry, which first
+looks for what it created, takes over), rate limits (primary and
 secondary) by waiting for ``Retry-After`` or the reset time, but never longer than
 ``max_rate_limit_wait``: past that the call fails with :class:`TemporaryError` and the
 delivery is retried later, so one throttled call never holds up the others for long.
@@ -16,6 +19,7 @@ Errors say whether trying again can help: :class:`TemporaryError` or
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -90,7 +94,13 @@ def endpoint(path: str) -> str:
 
 
 class MeteredTransport(httpx.AsyncBaseTransport):
-    """Counts every GitHub call by endpoint and status and keeps the rate limit in view."""
+    """Counts every GitHub call by endpoint and status and keeps the rate limit in view.
+
+    One transport (one connection pool) serves every client of the app. githubkit makes
+    an ``httpx.AsyncClient`` per request and closes it afterwards, which closes its
+    transport: passed on, that would cut every other call in flight (a ``ReadError``
+    for each, and a repeated request where the first had been carried out). So closing
+    is :meth:`shutdown`'s, at the end of the app."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
         self.inner = inner
@@ -109,6 +119,9 @@ class MeteredTransport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
+        """A client that used the shared pool is done with it: the pool stays."""
+
+    async def shutdown(self) -> None:
         await self.inner.aclose()
 
 
@@ -129,9 +142,23 @@ class RetryPolicy:
                 return RetryOption(False)
             return RetryOption(True, timedelta(seconds=max(wait, self.base_delay)))
         server_error = isinstance(exc, RequestFailed) and exc.response.status_code >= 500
-        if server_error or isinstance(exc, RequestTimeout) or type(exc) is RequestError:
+        lost = isinstance(exc, RequestTimeout) or type(exc) is RequestError
+        if (server_error or lost) and _may_repeat(exc):
             return RetryOption(True, timedelta(seconds=self.base_delay * 2**retry_count))
         return RetryOption(False)
+
+
+def _may_repeat(exc: GitHubException) -> bool:
+    """Whether the failed request may be sent again as it is: anything but a POST that
+    creates (a comment, a pull request), whose first try may have been carried out.
+    GraphQL is a POST too, but runners-bot only reads through it."""
+    request: httpx.Request | None = None
+    if isinstance(exc, RequestFailed):
+        request = exc.response.raw_response.request
+    elif isinstance(exc, RequestError) and isinstance(exc.exc, httpx.RequestError):
+        with contextlib.suppress(RuntimeError):  # an httpx error raised before it had a request
+            request = exc.exc.request
+    return request is None or request.method != "POST" or request.url.path.endswith("/graphql")
 
 
 def _translate(exc: GitHubException, what: str) -> GitHubError:
@@ -143,7 +170,8 @@ def _translate(exc: GitHubException, what: str) -> GitHubError:
             return TemporaryError(f"{what}: GitHub answered {status}")
         message = _message(exc.response.raw_response)
         return PermanentError(f"{what}: GitHub answered {status}: {message}", status)
-    return TemporaryError(f"{what}: {type(exc).__name__}")
+    # The connection failed or timed out: soon, as the next try will probably get through.
+    return TemporaryError(f"{what}: {type(exc).__name__}", 2.0)
 
 
 def _message(response: httpx.Response) -> str:
@@ -226,6 +254,10 @@ class GitHubApp:
             timeout=self.settings.github_timeout,
             user_agent="runners-bot",
         )
+
+    async def close(self) -> None:
+        """Close the connections to GitHub (the end of the app)."""
+        await self.transport.shutdown()
 
     def installation(self, installation_id: int) -> Installation:
         found = self._installations.get(installation_id)

@@ -150,6 +150,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         finally:
             await leadership.stop()
             await dispatcher.stop()
+            await github.close()
             await asyncio.to_thread(store.close)
 
     routes = [
