@@ -148,17 +148,22 @@ class RetryPolicy:
         return RetryOption(False)
 
 
+# POSTs that create a new thing each time they are carried out (a comment, a pull request,
+# an issue). Other POSTs repeat safely: a reaction or a label already there, a branch that
+# exists (422), GraphQL (runners-bot only reads through it).
+_CREATES = re.compile(r"/(comments|pulls|issues)$")
+
+
 def _may_repeat(exc: GitHubException) -> bool:
-    """Whether the failed request may be sent again as it is: anything but a POST that
-    creates (a comment, a pull request), whose first try may have been carried out.
-    GraphQL is a POST too, but runners-bot only reads through it."""
+    """Whether the failed request may be sent again as it is: not when its first try may
+    have been carried out and a second would create a duplicate."""
     request: httpx.Request | None = None
     if isinstance(exc, RequestFailed):
         request = exc.response.raw_response.request
     elif isinstance(exc, RequestError) and isinstance(exc.exc, httpx.RequestError):
         with contextlib.suppress(RuntimeError):  # an httpx error raised before it had a request
             request = exc.exc.request
-    return request is None or request.method != "POST" or request.url.path.endswith("/graphql")
+    return request is None or request.method != "POST" or not _CREATES.search(request.url.path)
 
 
 def _translate(exc: GitHubException, what: str) -> GitHubError:

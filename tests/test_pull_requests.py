@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import time
 from typing import Any
 
 import pytest
@@ -151,12 +152,24 @@ async def test_sha_conflict_is_retried(harness: Harness) -> None:
     ]
 
 
-async def test_server_errors_timeouts_and_secondary_rate_limit(harness: Harness) -> None:
-    harness.fake.inject("POST", PULLS, Fault(502), Fault(status=0, delay=3.0))
+async def test_secondary_rate_limit_is_waited_out(harness: Harness) -> None:
     harness.fake.inject("POST", "/repos/{owner}/{repo}/git/refs", Fault(403, {"retry-after": "1"}))
     await command(harness, "/runners scale max=12")
     assert len(pulls(harness)) == 1
     assert [c.status for c in harness.fake.calls if c.template == "/repos/{owner}/{repo}/git/refs"] == [403, 201]
+
+
+async def test_a_lost_answer_to_opening_a_pull_request_is_not_sent_again_blindly(harness: Harness) -> None:
+    # A 502 (or a timeout) may come after GitHub opened the pull request: sent again at once,
+    # it would open a second. The delivery is retried instead, which looks before it opens.
+    harness.fake.inject("POST", PULLS, Fault(502))
+    await command(harness, "/runners scale max=12", delivery_id="lost")
+    assert pulls(harness) == [] and [c.status for c in harness.fake.calls if c.template == PULLS] == [502]
+    not_before = dict(harness.app.inbox.pending())["lost"]
+    await asyncio.sleep(max(not_before - time.time(), 0) + 0.2)
+    await harness.settle()
+    assert len(pulls(harness)) == 1
+    assert harness.app.inbox.pending() == []
 
 
 async def test_redelivery_never_makes_a_second_pull_request_or_commit(harness: Harness) -> None:
