@@ -12,7 +12,7 @@ export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
 export UPSTREAM_DIR ?= $(UPSTREAM)
 endif
 
-.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api clean
+.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store clean
 
 setup: $(STAMP)
 
@@ -48,7 +48,7 @@ test: lint
 	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest $(STORE_TESTS)
 
 ## bench: every benchmark, each a table with ratios against a baseline measured in the same run
-bench: bench-editor bench-api bench-ingest
+bench: bench-editor bench-api bench-ingest bench-store
 
 bench-editor: setup
 	$(BIN)/python bench/bench_editor.py
@@ -60,6 +60,13 @@ bench-api: setup
 bench-ingest: setup
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python bench/bench_ingest.py
+
+# PostgreSQL's server binaries come from Debian's packages (installed here when missing).
+bench-store: setup
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q postgresql)
+	$(BIN)/python bench/bench_store.py
 
 ## lock: requirements.lock, the image's hash-pinned dependencies, from pyproject.toml
 lock: setup

@@ -41,7 +41,8 @@ class PostgresServer:
             return argv
         return ["runuser", "-u", "postgres", "--", *argv]
 
-    def start(self) -> PostgresServer:
+    def start(self, *, durable: bool = False) -> PostgresServer:
+        """Tests skip fsync (a throwaway cluster); benchmarks keep PostgreSQL's defaults."""
         self.socket.mkdir()
         if os.geteuid() == 0:
             self.root.chmod(0o755)
@@ -49,7 +50,9 @@ class PostgresServer:
             shutil.chown(self.socket, "postgres")
         initdb = [str(self.bin / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8"]
         subprocess.run(self._as_owner(initdb), check=True, capture_output=True)
-        options = f"-k {self.socket} -c listen_addresses='' -c fsync=off -c max_connections=300"
+        options = f"-k {self.socket} -c listen_addresses='' -c max_connections=300"
+        if not durable:
+            options += " -c fsync=off"
         start = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"), "-o", options, "-w"]
         subprocess.run(self._as_owner([*start, "start"]), check=True, capture_output=True)
         return self

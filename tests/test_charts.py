@@ -94,6 +94,39 @@ def test_bot_chart_schema_refuses_bad_values() -> None:
         render("runners-bot", {"workers": "many"}, "runners-bot")
 
 
+@pytest.mark.parametrize("database", [{}, {"existingSecret": ""}])
+def test_more_than_one_replica_needs_postgresql(database: dict[str, str]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        render("runners-bot", {"github": {"appId": "1"}, "replicaCount": 2, "database": database}, "runners-bot")
+
+
+def test_sqlite_runs_one_replica_on_its_volume() -> None:
+    docs = {d["kind"]: d for d in render("runners-bot", {"github": {"appId": "1"}}, "runners-bot")}
+    deployment = docs["Deployment"]["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e for e in deployment["template"]["spec"]["containers"][0]["env"]}
+    assert "RUNNERS_BOT_DATABASE_URL" not in env and env["RUNNERS_BOT_STATE"]["value"].startswith("/var/lib/")
+    assert "PodDisruptionBudget" not in docs and "PersistentVolumeClaim" in docs
+
+
+def test_replicas_on_postgresql_roll_without_a_gap() -> None:
+    values = {"github": {"appId": "1"}, "replicaCount": 3, "database": {"existingSecret": "runners-bot-db-app"}}
+    docs = {d["kind"]: d for d in render("runners-bot", values, "runners-bot")}
+    for doc in docs.values():
+        k8s_valid(doc)
+    deployment = docs["Deployment"]["spec"]
+    assert deployment["replicas"] == 3
+    assert deployment["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    pod = deployment["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["RUNNERS_BOT_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "runners-bot-db-app", "key": "uri"}
+    assert "RUNNERS_BOT_STATE" not in env and "PersistentVolumeClaim" not in docs
+    assert pod["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/readyz", "a new pod gets traffic when ready"
+    assert [v["name"] for v in pod["volumes"]] == ["tmp"]
+    pdb = docs["PodDisruptionBudget"]["spec"]
+    assert pdb["minAvailable"] == 1 and pdb["selector"]["matchLabels"] == deployment["selector"]["matchLabels"]
+
+
 @pytest.mark.parametrize("manifest", sorted((ROOT / "argocd" / "apps-live").glob("*.yaml")), ids=lambda p: p.name)
 def test_root_applications(manifest: Path) -> None:
     app = yaml.safe_load(manifest.read_text(encoding="utf-8"))
