@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 from psycopg_pool import ConnectionPool
 
 from bot.inbox import Delivery, KeyLocks, Result, Run, SQLInbox, T
@@ -74,6 +75,7 @@ class PostgresInbox(SQLInbox):
     def __init__(self, url: str, owner: str, lease_seconds: float = 30.0, connections: int = 10) -> None:
         self.owner = owner
         self.lease_seconds = lease_seconds
+        _check_reachable(url)
         self._pool = ConnectionPool(
             url,
             min_size=2,
@@ -122,6 +124,22 @@ class PostgresInbox(SQLInbox):
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         self._pool.close()
+
+
+class DatabaseUnavailable(Exception):
+    """The database named by RUNNERS_BOT_DATABASE_URL cannot be used (the message says why)."""
+
+
+def _check_reachable(url: str) -> None:
+    """Fail at start with what is wrong (never the password), not a pool's timeout later."""
+    try:
+        with psycopg.connect(url, connect_timeout=10):
+            return
+    except psycopg.Error as exc:
+        where = psycopg.conninfo.conninfo_to_dict(url)
+        place = f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at {place}: {reason}") from exc
 
 
 def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Result:

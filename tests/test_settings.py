@@ -98,3 +98,32 @@ def test_state_database_is_owner_only(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         inbox.close()
+
+
+def test_a_database_url_selects_postgresql_and_stays_out_of_logs() -> None:
+    base = {"GITHUB_WEBHOOK_SECRET": "s", "RUNNERS_CONFIG_REPO": "a/b"}
+    url = "postgresql://bot:hunter2@db:5432/runners"
+    settings = Settings.load({**base, "RUNNERS_BOT_DATABASE_URL": url, "RUNNERS_BOT_LEASE_SECONDS": "12"}, dotenv=None)
+    assert settings.database_url == url and settings.lease_seconds == 12
+    assert "hunter2" not in repr(settings), "the URL holds a password"
+    assert Settings.load(base, dotenv=None).database_url is None, "SQLite stays the default"
+    with pytest.raises(SettingsError) as info:
+        Settings.load({**base, "RUNNERS_BOT_DATABASE_URL": "mysql://bot@db/runners"}, dotenv=None)
+    assert "RUNNERS_BOT_DATABASE_URL must be a PostgreSQL URL (postgresql://" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GITHUB_WEBHOOK_SECRET": "s",
+        "RUNNERS_CONFIG_REPO": "a/b",
+        "RUNNERS_BOT_DATABASE_URL": "postgresql://bot:hunter2@127.0.0.1:9/runners",
+    }
+    exe = Path(sys.executable).parent / "runners-bot"
+    done = subprocess.run(
+        [str(exe), "serve"], check=False, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:9/runners" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
