@@ -368,20 +368,23 @@ class KeyLocks:
         return self._locks.setdefault(key, asyncio.Lock())
 
 
-SQLITE_SCHEMA = """
+# The tables, written once: each engine names its types ({blob}, {real}, {int64}, {key}).
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
     id TEXT PRIMARY KEY,
     event TEXT NOT NULL,
     action TEXT NOT NULL,
     kind TEXT NOT NULL,
-    installation INTEGER,
-    body BLOB NOT NULL,
+    installation {int64},
+    body {blob} NOT NULL,
     subject TEXT,
-    received_at REAL NOT NULL,
+    received_at {real} NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    error TEXT
+    not_before {real} NOT NULL DEFAULT 0,
+    error TEXT,
+    claimed_by TEXT,
+    lease_until {real}
 );
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(state, not_before);
 CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
@@ -392,17 +395,20 @@ CREATE TABLE IF NOT EXISTS steps (
     PRIMARY KEY (delivery, name)
 );
 CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
+    key {key} PRIMARY KEY,
     value TEXT NOT NULL,
-    updated REAL NOT NULL DEFAULT 0
+    updated {real} NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
-    token INTEGER NOT NULL,
-    expires REAL NOT NULL
+    token {int64} NOT NULL,
+    expires {real} NOT NULL
 );
 """
+# After the columns that older SQLite databases gain below.
+SUBJECT_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS deliveries_subject ON deliveries(subject)"
+SQLITE_SCHEMA = SCHEMA.format(blob="BLOB", real="REAL", int64="INTEGER", key="TEXT")
 
 # Columns added since a database was first written: (table, column, definition).
 SQLITE_COLUMNS = (
@@ -444,7 +450,7 @@ class SQLiteInbox(SQLInbox):
         for table, column, definition in SQLITE_COLUMNS:
             if column not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
                 self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS deliveries_subject ON deliveries(subject)")
+        self._db.execute(SUBJECT_INDEX)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)

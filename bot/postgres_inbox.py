@@ -19,46 +19,11 @@ import psycopg
 import psycopg.conninfo
 from psycopg_pool import ConnectionPool
 
+from bot import inbox
 from bot.inbox import Delivery, KeyLocks, Result, Run, SQLInbox, T
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY,
-    event TEXT NOT NULL,
-    action TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    installation BIGINT,
-    body BYTEA NOT NULL,
-    subject TEXT UNIQUE,
-    received_at DOUBLE PRECISION NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
-    error TEXT,
-    claimed_by TEXT,
-    lease_until DOUBLE PRECISION
-);
-CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(state, not_before);
-CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries(received_at);
-CREATE TABLE IF NOT EXISTS steps (
-    delivery TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (delivery, name)
-);
--- Byte order ("C"), so that a prefix is a key range whatever the database's collation.
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT COLLATE "C" PRIMARY KEY,
-    value TEXT NOT NULL,
-    updated DOUBLE PRECISION NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS leases (
-    name TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    token BIGINT NOT NULL,
-    expires DOUBLE PRECISION NOT NULL
-);
-"""
+# Byte order for keys ("C"), so that a prefix is a key range whatever the database's collation.
+SCHEMA = inbox.SCHEMA.format(blob="BYTEA", real="DOUBLE PRECISION", int64="BIGINT", key='TEXT COLLATE "C"')
 
 # Replicas starting together must not race to create the tables.
 SCHEMA_LOCK = 0x72756E6E  # "runn"
@@ -87,6 +52,7 @@ class PostgresInbox(SQLInbox):
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
+            conn.execute(inbox.SUBJECT_INDEX)
         # Inserts from the webhook path run side by side: PostgreSQL commits them together.
         self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-writer")
         self._locks = KeyLocks()
@@ -139,7 +105,9 @@ def _check_reachable(url: str) -> None:
         where = psycopg.conninfo.conninfo_to_dict(url)
         place = f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailable(f"RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at {place}: {reason}") from exc
+        raise DatabaseUnavailable(
+            f"RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at {place}: {reason}"
+        ) from exc
 
 
 def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Result:

@@ -23,6 +23,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 class ThreadedServer:
     """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
 

@@ -10,21 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from conftest import CONFIG_REPO, SECRET, TEAM_REPO
-from servers import BotProcess, ThreadedServer
+from servers import BotProcess, ThreadedServer, wait_for
 from webhook_payloads import comment_payload, delivery
 
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
 GRAPHQL = "/graphql"
 CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
 PULLS = "/repos/{owner}/{repo}/pulls"
-
-
-def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(

@@ -15,20 +15,12 @@ import httpx
 import pytest
 from conftest import CONFIG_REPO, SECRET, TEAM_REPO
 from fakekube import FakeKube, application, listener, runner, runner_set
-from servers import BotProcess, ThreadedServer
+from servers import BotProcess, ThreadedServer, wait_for
 from webhook_payloads import comment_payload, delivery, pull_closed_payload
 
 PULLS = "/repos/{owner}/{repo}/pulls"
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
 LEASE = "2"
-
-
-def wait_for(condition: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def send(bot: BotProcess, event: str, payload: dict[str, Any], delivery_id: str) -> None:
