@@ -63,13 +63,14 @@ class Dispatcher:
         self._tasks.append(asyncio.create_task(self._poll(), name="claims-poll"))
 
     async def stop(self) -> None:
+        # What this replica holds goes back at once, for another replica (or the next start):
+        # noted before the workers stop, as a stopped worker forgets what it was doing.
+        held = list(self._running)
         for timer in self._timers:
             timer.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # What this replica held goes back at once, for another replica (or the next start).
-        held = list(self._running)
         while not self.queue.empty():
             held.append(self.queue.get_nowait())
             self.queue.task_done()

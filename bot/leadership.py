@@ -70,6 +70,10 @@ class Leadership:
         if self.leading and name in self.signals:
             self.signals[name]()
             return
+        # Called from the event loop: the write goes to a thread.
+        asyncio.get_running_loop().run_in_executor(None, self._leave, name)
+
+    def _leave(self, name: str) -> None:
         try:
             self.inbox.put(SIGNALS + name, str(time.time()))
         except Exception:  # the job's own timer will get there

@@ -1,7 +1,8 @@
 """One owner for the singletons, on a real PostgreSQL shared by two replicas (in-process
 here: two stores, two Leadership loops): one leads at a time, a stalled leader stops its
 jobs before another may start them, its late writes are refused by their fence, a
-leader that shuts down hands over at once, and a signal reaches the leader."""
+leader that shuts down hands over at once (its deliveries too), and a signal reaches the
+leader."""
 
 from __future__ import annotations
 
@@ -110,3 +111,29 @@ async def test_a_signal_from_another_replica_reaches_the_leader(
     await until(lambda: received == ["on a"])
     a.signal("schedules")  # the leader runs it at once
     assert received == ["on a", "on a"]
+
+
+async def test_a_stopping_replica_hands_its_deliveries_over_at_once(database_url: str) -> None:
+    from bot.dispatch import Dispatcher
+    from bot.inbox import Delivery
+
+    a, b = PostgresInbox(database_url, "a", lease_seconds=30), PostgresInbox(database_url, "b", lease_seconds=30)
+    started = asyncio.Event()
+
+    async def slow(_: Delivery) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    dispatcher = Dispatcher(a, {"command": slow}, Metrics(), workers=1, lease=30, poll=60)
+    await dispatcher.start()
+    try:
+        for n in (1, 2):
+            await a.add(Delivery(f"d-{n}", "issue_comment", "created", "command", 1, b"{}"))
+            dispatcher.submit(f"d-{n}")
+        await started.wait()  # d-1 runs, d-2 waits in the queue: both claimed by a for 30 s
+        assert b.claim_ready(10) == []
+        await dispatcher.stop()
+        assert sorted(b.claim_ready(10)) == ["d-1", "d-2"], "the running one and the queued one, at once"
+    finally:
+        a.close()
+        b.close()
