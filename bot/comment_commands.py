@@ -268,22 +268,42 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
     """False when the author's reply budget is spent (bot.reply_limits): one notice, then nothing."""
     if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
-    saved = reply_limits.Budget.load(await asyncio.to_thread(services.inbox.get, _budget_key(thread.user)))
-    decision, budget = reply_limits.decide(saved, time.time(), services.settings.reply_limit)
+    limit = services.settings.reply_limit
+
+    def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+        decision, budget = reply_limits.decide(saved, time.time(), limit)
+        return decision, budget if decision == "notice" else None  # only a notice is written now
+
+    decision, budget = await _update_budget(services, thread.user, decide)
     if decision == "answer":
         return True
-    if decision == "notice":
+    if budget is not None:  # the notice
         until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
-        text = render.fill("reply_rate_limited.md", limit=services.settings.reply_limit, until=until)
+        text = render.fill("reply_rate_limited.md", limit=limit, until=until)
         await reply(services, inst, delivery, thread, index=0, text=text)
-        await asyncio.to_thread(services.inbox.put, _budget_key(thread.user), budget.dump())
     services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
     return False
 
 
 async def _spend(services: Services, user: str) -> None:
-    saved = reply_limits.Budget.load(await asyncio.to_thread(services.inbox.get, _budget_key(user)))
-    await asyncio.to_thread(services.inbox.put, _budget_key(user), reply_limits.spend(saved, time.time()).dump())
+    await _update_budget(services, user, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
+
+
+BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
+
+
+async def _update_budget(
+    services: Services, user: str, change: BudgetChange
+) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+    """Read, change and write back (unless the change is None) a user's budget as one step:
+    comments handled at once, by other workers or replicas, each count, and only one of
+    them gets the notice."""
+    key, inbox = _budget_key(user), services.inbox
+    while True:
+        text = await asyncio.to_thread(inbox.get, key)
+        decision, budget = change(reply_limits.Budget.load(text))
+        if budget is None or await asyncio.to_thread(inbox.swap, key, text, budget.dump()):
+            return decision, budget
 
 
 async def _pull_requests(

@@ -119,6 +119,10 @@ class Inbox(Protocol):
 
     def delete(self, key: str, fence: Fence | None = None) -> None: ...
 
+    def swap(self, key: str, expected: str | None, value: str) -> bool:
+        """Write ``value`` only if the key still holds ``expected`` (None: absent); whether
+        it was written. For read-modify-write by concurrent workers and replicas."""
+
     def keys(self, prefix: str) -> list[str]: ...
 
     def lease(self, name: str, seconds: float) -> int | None:
@@ -179,6 +183,8 @@ SQL = {
     f" WHERE EXISTS ({_LEASE_HOLDS})"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated RETURNING key",
     "delete": "DELETE FROM kv WHERE key = ?",
+    "swap": "UPDATE kv SET value = ?, updated = ? WHERE key = ? AND value = ? RETURNING key",
+    "swap_new": "INSERT INTO kv (key, value, updated) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING key",
     "delete_fenced": f"DELETE FROM kv WHERE key = ? AND EXISTS ({_LEASE_HOLDS}) RETURNING key",
     "lease_holds": _LEASE_HOLDS,
     "keys": "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
@@ -312,6 +318,11 @@ class SQLInbox:
             self._run(self.sql("delete"), (key,))
         elif self._one("delete_fenced", (key, *self._fence(fence))) is None and not self.holds(fence):
             raise LeaseLost(f"lease {fence.name} term {fence.token} is over: {key} not deleted")
+
+    def swap(self, key: str, expected: str | None, value: str) -> bool:
+        if expected is None:
+            return self._one("swap_new", (key, value, time.time())) is not None
+        return self._one("swap", (value, time.time(), key, expected)) is not None
 
     def holds(self, fence: Fence) -> bool:
         """Whether ``fence``'s term of its lease still holds."""

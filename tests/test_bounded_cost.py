@@ -40,6 +40,24 @@ async def test_refusals_and_help_are_budgeted_per_user_then_one_notice_then_sile
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 2
 
 
+async def test_comments_handled_at_once_each_spend_the_budget(harness: Harness) -> None:
+    limit, workers = harness.app.settings.reply_limit, harness.app.settings.workers
+    sent = [
+        harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=5000 + n))
+        for n in range(3 * limit)
+    ]
+    for response in sent:
+        assert (await response).status_code == 202
+    await harness.settle()
+    replies = harness.fake.thread_comments(TEAM_REPO, 7)
+    notices = [r for r in replies if r["body"].startswith("⏸️")]
+    budget = reply_limits.Budget.load(harness.app.inbox.get("replies:reader"))
+    assert budget is not None and budget.used == len(replies) - len(notices), "no answer went uncounted"
+    assert len(notices) == 1, "one notice, whoever got there first"
+    # Workers decide before they spend, so each may admit one comment more than the budget.
+    assert limit <= len(replies) - 1 <= limit + workers
+
+
 def test_budget_rules() -> None:
     decision, budget = reply_limits.decide(None, 0.0, 2)
     assert decision == "answer"

@@ -243,3 +243,22 @@ async def test_a_dead_replicas_lock_is_free(database_url: str) -> None:
 async def _enter(store: Any, key: str) -> None:
     async with store.lock(key):
         pass
+
+
+async def test_swap_counts_every_increment_of_concurrent_replicas(replicas: Opener) -> None:
+    a, b = two(replicas)
+
+    def add(store: Inbox, times: int) -> None:
+        for _ in range(times):
+            while True:
+                seen = store.get("replies:octocat")
+                if store.swap("replies:octocat", seen, str(int(seen or 0) + 1)):
+                    break
+
+    threads = [threading.Thread(target=add, args=(store, 50)) for store in (a, b, a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert a.get("replies:octocat") == "200", "no increment lost"
+    assert not a.swap("replies:octocat", "199", "0") and not a.swap("replies:octocat", None, "0")
