@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import os
 import sqlite3
@@ -430,11 +431,16 @@ SQLITE_COLUMNS = (
 )
 
 
+class StoreInUse(Exception):
+    """Another process serves this SQLite state database."""
+
+
 class SQLiteInbox(SQLInbox):
     """The embedded default store (WAL mode, synchronous commits), for one replica.
 
-    One process owns the file, so whatever was claimed or leased before it opened
-    belonged to a process that is gone: it is released at once, not after a lease time."""
+    One process owns the file (a lock on ``<file>.lock`` says so; a second process is
+    refused), so whatever was claimed or leased before it opened belonged to a process
+    that is gone: it is released at once, not after a lease time."""
 
     NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 
@@ -447,6 +453,7 @@ class SQLiteInbox(SQLInbox):
         # -wal and -shm files take the same mode).
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         path.chmod(0o600)
+        self._owned = _own(path)
         self._lock = threading.Lock()
         self._locks = KeyLocks()
         self._db = self._connect()
@@ -513,3 +520,19 @@ class SQLiteInbox(SQLInbox):
         self._writer.shutdown(wait=True)
         with self._lock:
             self._db.close()
+        self._owned.close()
+
+
+def _own(path: Path) -> Any:
+    """Hold ``<path>.lock`` for this process. A POSIX record lock: the kernel lets it go
+    when the process ends, however it ends, and stores of one process share it (tests)."""
+    handle = open(f"{path}.lock", "a")  # noqa: SIM115 - held open for the store's life
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreInUse(
+            f"{path} is in use by another runners-bot process: SQLite serves one replica"
+            " (set RUNNERS_BOT_DATABASE_URL to share PostgreSQL between replicas)"
+        ) from None
+    return handle

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 BURSTS = "burst:"
 INSTALLATION = "clock:installation"
+WRITES = "clock:writes"  # the lock on writing min/max to the cluster
 RETRY = 60.0  # seconds before a failed write is tried again
 
 
@@ -83,7 +84,6 @@ class Scheduler:
         self.interval = interval
         self.clock = clock
         self._loop = Background("schedules", self._step, after_failure=RETRY, relay=services.leadership.signal)
-        self._writing = asyncio.Lock()  # one pass at a time: a burst and the loop never race
 
     # --- bursts --------------------------------------------------------------------------
 
@@ -217,7 +217,9 @@ class Scheduler:
 
     async def _enforce(self, config: Config, only: str | None = None) -> str | None:
         """Patch every set run by the clock whose min/max differ; returns the last failure."""
-        async with self._writing:
+        # One pass at a time, across replicas: a burst ordered on one and the loop on the one
+        # that runs the schedules never race, and the last to write read the latest bursts.
+        async with self.services.inbox.lock(WRITES):
             return await self._enforce_now(config, only)
 
     async def _enforce_now(self, config: Config, only: str | None) -> str | None:

@@ -127,3 +127,23 @@ def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:9/runners" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path, process_env: dict[str, str]) -> None:
+    from conftest import STORE
+    from servers import BotProcess
+
+    if STORE != "sqlite":
+        pytest.skip("about the SQLite store")
+    first = BotProcess(process_env, tmp_path).start()
+    try:
+        exe = Path(sys.executable).parent / "runners-bot"
+        env = {**first.env, "PORT": str(first.port + 1)}
+        done = subprocess.run([str(exe), "serve"], check=False, env=env, cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 2
+        assert "is in use by another runners-bot process: SQLite serves one replica" in done.stderr
+        assert "RUNNERS_BOT_DATABASE_URL" in done.stderr
+    finally:
+        first.stop()
+    again = BotProcess(process_env, tmp_path).start()  # the first one gone, its file is free
+    again.stop()
