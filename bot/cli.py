@@ -97,10 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the webhook server: POST /api/github/webhooks, GET /healthz, /readyz, /metrics. "
         "Configured by the environment and a .env file in the working directory: GITHUB_WEBHOOK_SECRET "
         "(required), RUNNERS_CONFIG_REPO (required), GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or "
-        "GITHUB_APP_PRIVATE_KEY_PATH, GITHUB_API_URL, RUNNERS_BOT_STATE, ARGOCD_NAMESPACE, ARC_CONTROLLER_NAMESPACE, "
+        "GITHUB_APP_PRIVATE_KEY_PATH, GITHUB_API_URL, RUNNERS_BOT_STATE (SQLite, one replica) or "
+        "RUNNERS_BOT_DATABASE_URL (PostgreSQL, shared by replicas), ARGOCD_NAMESPACE, ARC_CONTROLLER_NAMESPACE, "
         "HOST, PORT (default 3000), LOG_LEVEL; tuning (RUNNERS_BOT_WORKERS, RUNNERS_BOT_RECOVERY_INTERVAL, "
         "RUNNERS_BOT_ROLLOUT_TIMEOUT, RUNNERS_BOT_REPLY_LIMIT, RUNNERS_BOT_RETENTION_DAYS, RUNNERS_BOT_CLOCK_INTERVAL, "
-        "RUNNERS_BOT_DASHBOARD, RUNNERS_BOT_DASHBOARD_INTERVAL, "
+        "RUNNERS_BOT_DASHBOARD, RUNNERS_BOT_DASHBOARD_INTERVAL, RUNNERS_BOT_LEASE_SECONDS, "
         "...) in the README. "
         "Exit 2 when a setting is missing or malformed.",
     )
