@@ -58,6 +58,16 @@ class PostgresInbox(SQLInbox):
         self._locks = KeyLocks()
 
     def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+        try:
+            with self._pool.connection() as conn:
+                return _execute(conn, sql, args)
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+        # The database dropped this connection (a restart, a failover to a replica), and so
+        # the pool's idle ones too: they are checked and replaced, and the statement runs
+        # once more. Every statement here can run twice: each is keyed, conditional or an upsert.
+        self._pool.check()
         with self._pool.connection() as conn:
             return _execute(conn, sql, args)
 

@@ -262,3 +262,23 @@ async def test_swap_counts_every_increment_of_concurrent_replicas(replicas: Open
         thread.join()
     assert a.get("replies:octocat") == "200", "no increment lost"
     assert not a.swap("replies:octocat", "199", "0") and not a.swap("replies:octocat", None, "0")
+
+
+async def test_postgresql_connections_dropped_by_the_server_are_replaced(database_url: str) -> None:
+    import psycopg
+
+    from bot.postgres_inbox import PostgresInbox
+
+    store = PostgresInbox(database_url, "a", lease_seconds=30)
+    try:
+        await store.add(delivery(1))
+        with psycopg.connect(database_url, autocommit=True) as admin:  # a restart or failover, seen from here
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'runners-bot a'"
+            )
+        assert store.claim("d-1") is not None
+        store.record("d-1", "reply:0", "1")
+        assert await store.add(delivery(2))
+        assert store.step("d-1", "reply:0") == "1"
+    finally:
+        store.close()
