@@ -136,7 +136,10 @@ class Leadership:
             self.metrics.leader.set(1)
             log.info("this replica runs the singletons (term %d)", token)
             for job in self.jobs:
-                await job.start()
+                try:
+                    await job.start()
+                except Exception:  # one job that cannot start must not keep the others from running
+                    log.exception("could not start %s", type(job).__name__)
 
     async def _lose(self, why: str, level: int = logging.WARNING) -> None:
         async with self._changing:
