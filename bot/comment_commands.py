@@ -236,8 +236,8 @@ async def run_commands(
         services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
-    if any(answer.change is not None for answer in outcome.replies):
-        await once(services.inbox, delivery.id, "budget:refunded", lambda: _refund(services, delivery, thread.user))
+    if not any(answer.change is not None for answer in outcome.replies):
+        await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
     services.metrics.command_latency.observe(time.monotonic() - started)
 
 
@@ -266,18 +266,18 @@ def _budget_key(user: str) -> str:
 
 async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
     """False when the author's reply budget is spent (bot.reply_limits): one notice, then nothing."""
-    limit = services.settings.reply_limit
-    if limit <= 0:
-        return True  # budgets are off
-    if await asyncio.to_thread(services.inbox.step, delivery.id, BUDGET_STEP) is not None:
+    if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
-    decision, budget = await _update_budget(
-        services, thread.user, lambda saved: reply_limits.admit(saved, time.time(), limit)
-    )
+    limit = services.settings.reply_limit
+
+    def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+        decision, budget = reply_limits.decide(saved, time.time(), limit)
+        return decision, budget if decision == "notice" else None  # only a notice is written now
+
+    decision, budget = await _update_budget(services, thread.user, decide)
     if decision == "answer":
-        await asyncio.to_thread(services.inbox.record, delivery.id, BUDGET_STEP, repr(budget.started))
         return True
-    if decision == "notice":
+    if budget is not None:  # the notice
         until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
         text = render.fill("reply_rate_limited.md", limit=limit, until=until)
         await reply(services, inst, delivery, thread, index=0, text=text)
@@ -285,37 +285,24 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
     return False
 
 
-async def _refund(services: Services, delivery: Delivery, user: str) -> None:
-    """The comment changed something: it spends nothing, so its reply goes back."""
-    taken = await asyncio.to_thread(services.inbox.step, delivery.id, BUDGET_STEP)
-    if taken is None:
-        return  # budgets are off
-    taken_in = float(taken)
-
-    def give_back(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-        return "answer", reply_limits.refund(saved, taken_in)
-
-    await _update_budget(services, user, give_back)
+async def _spend(services: Services, user: str) -> None:
+    await _update_budget(services, user, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
 
 
-BUDGET_STEP = "budget:taken"  # the delivery was admitted; its value: the budget window's start
 BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
 
 
 async def _update_budget(
     services: Services, user: str, change: BudgetChange
-) -> tuple[reply_limits.Decision, reply_limits.Budget]:
+) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
     """Read, change and write back (unless the change is None) a user's budget as one step:
     comments handled at once, by other workers or replicas, each count, and only one of
     them gets the notice."""
     key, inbox = _budget_key(user), services.inbox
     while True:
         text = await asyncio.to_thread(inbox.get, key)
-        saved = reply_limits.Budget.load(text)
-        decision, budget = change(saved)
-        if budget is None or budget == saved:
-            return decision, saved or reply_limits.Budget(time.time())  # nothing to write
-        if await asyncio.to_thread(inbox.swap, key, text, budget.dump()):
+        decision, budget = change(reply_limits.Budget.load(text))
+        if budget is None or await asyncio.to_thread(inbox.swap, key, text, budget.dump()):
             return decision, budget
 
 
