@@ -5,6 +5,12 @@ from its author's budget of ``limit`` per ``window`` seconds. The comment after 
 budget is spent gets one notice saying until when; later ones get nothing at all, not
 even a reaction, until the window ends. Comments whose commands go through spend
 nothing: the budget bounds what strangers and typos cost, not work.
+
+A comment is admitted before anyone knows whether it will change something, and spends
+only afterwards. Taking the reply at admission and giving it back after a change would
+make the cap exact, but a burst of real changes, queued together, would then be told to
+wait; so comments handled at the same moment may each be admitted, at most one per
+worker over the cap. The spending itself never loses a count (``Inbox.swap``).
 """
 
 from __future__ import annotations

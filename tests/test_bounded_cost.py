@@ -58,6 +58,24 @@ async def test_comments_handled_at_once_each_spend_the_budget(harness: Harness) 
     assert limit <= len(replies) - 1 <= limit + workers
 
 
+async def test_comments_that_change_something_spend_nothing(harness: Harness) -> None:
+    limit = harness.app.settings.reply_limit
+    sent = [  # a burst of real changes, queued together, is never told to wait
+        harness.send("issue_comment", comment_payload(f"/runners scale max={12 + n}", comment_id=6000 + n))
+        for n in range(limit + 2)
+    ]
+    for response in sent:
+        assert (await response).status_code == 202
+    await harness.settle()
+    await harness.send("issue_comment", comment_payload("/runners help", comment_id=6100))
+    await harness.settle()
+    bodies = [c["body"] for c in harness.fake.thread_comments(TEAM_REPO, 7)]
+    assert not [b for b in bodies if b.startswith("⏸️")], "no change was rate limited"
+    assert "**runners-bot** changes this fleet" in bodies[-1], "and the help after them is answered"
+    budget = reply_limits.Budget.load(harness.app.inbox.get("replies:octocat"))
+    assert budget is not None and budget.used == 1, "only the help spent a reply"
+
+
 def test_budget_rules() -> None:
     decision, budget = reply_limits.decide(None, 0.0, 2)
     assert decision == "answer"
