@@ -20,7 +20,7 @@ from webhook_payloads import comment_payload, delivery, pull_closed_payload
 
 PULLS = "/repos/{owner}/{repo}/pulls"
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
-LEASE = "2"
+LEASE = "3"
 
 
 def send(bot: BotProcess, event: str, payload: dict[str, Any], delivery_id: str) -> None:

@@ -17,7 +17,7 @@ from bot.inbox import Delivery, Fence, Inbox, LeaseLost, SQLiteInbox
 
 pytestmark = pytest.mark.anyio
 
-LEASE = 0.4  # seconds: long enough for a step, short enough to wait out
+LEASE = 1.0  # seconds: long enough for a step on a loaded machine, short enough to wait out
 
 Opener = Callable[..., Inbox]
 
