@@ -9,11 +9,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 # step(poked) -> seconds until the next step
 Step = Callable[[bool], Awaitable[float]]
+
+
+class Relay(Protocol):
+    """Carries a named poke to the replica that runs the loop (bot.leadership.Leadership)."""
+
+    def signal(self, name: str) -> None: ...
+
+    def on(self, name: str, action: Callable[[], None]) -> None: ...
 
 
 class Background:
@@ -24,7 +33,7 @@ class Background:
         *,
         first_pause: float = 0.0,
         after_failure: float = 60.0,
-        relay: Callable[[str], None] | None = None,
+        relay: Relay | None = None,
     ) -> None:
         self.name = name
         self.step = step
@@ -34,6 +43,8 @@ class Background:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.relay = relay  # where a poke goes when the loop does not run on this replica
+        if relay is not None:
+            relay.on(name, self.poke_here)
 
     @property
     def running(self) -> bool:
@@ -44,7 +55,7 @@ class Background:
         if self.running or self.relay is None:
             self._poked.set()
         else:
-            self.relay(self.name)
+            self.relay.signal(self.name)
 
     def poke_here(self) -> None:
         """A relayed poke, arriving on the replica that runs the loop."""

@@ -59,8 +59,9 @@ class Dashboard:
         self.installation: int | None = None
         self._lock = asyncio.Lock()
         self._loop = Background(
-            "dashboard", self._step, first_pause=interval, after_failure=interval, relay=services.leadership.signal
+            "dashboard", self._step, first_pause=interval, after_failure=interval, relay=services.leadership
         )
+        services.leadership.on(CONFIG_CHANGED, self._config_changed_here)
 
     @property
     def enabled(self) -> bool:
@@ -81,10 +82,7 @@ class Dashboard:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
         self._loop.poke()
 
-    def poke_here(self) -> None:
-        self._loop.poke_here()
-
-    def config_changed_here(self) -> None:
+    def _config_changed_here(self) -> None:
         self.files = None
         self._loop.poke_here()
 

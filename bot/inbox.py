@@ -218,6 +218,7 @@ class SQLInbox:
     PARAM: str = "?"
     owner: str
     lease_seconds: float
+    _writer: ThreadPoolExecutor
 
     @functools.cache  # noqa: B019 - a handful of statements per dialect, kept for the process
     def sql(self, name: str, ids: int = 0) -> str:
@@ -235,6 +236,10 @@ class SQLInbox:
         return rows[0] if rows else None
 
     # --- deliveries and claims -------------------------------------------------------------
+
+    async def add(self, delivery: Delivery) -> bool:
+        """The insert runs on the engine's writer threads (SQLite: one; PostgreSQL: several)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, delivery)
 
     def _insert(self, delivery: Delivery) -> bool:
         d = delivery
@@ -501,9 +506,6 @@ class SQLiteInbox(SQLInbox):
                 raise
             self._db.execute("COMMIT")
         return result
-
-    async def add(self, delivery: Delivery) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, delivery)
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:

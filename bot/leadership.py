@@ -65,6 +65,10 @@ class Leadership:
         """The current term, for fenced writes; None when this replica does not lead."""
         return Fence(NAME, self._token) if self._token is not None else None
 
+    def on(self, name: str, action: Callable[[], None]) -> None:
+        """Register what signal ``name`` does on the replica that leads."""
+        self.signals[name] = action
+
     def signal(self, name: str) -> None:
         """Ask the singletons' holder to run the action registered as ``name``."""
         if self.leading and name in self.signals:

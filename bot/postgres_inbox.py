@@ -20,7 +20,7 @@ import psycopg.conninfo
 from psycopg_pool import ConnectionPool
 
 from bot import inbox
-from bot.inbox import Delivery, KeyLocks, Result, Run, SQLInbox, T
+from bot.inbox import KeyLocks, Result, Run, SQLInbox, T
 
 # Byte order for keys ("C"), so that a prefix is a key range whatever the database's collation.
 SCHEMA = inbox.SCHEMA.format(blob="BYTEA", real="DOUBLE PRECISION", int64="BIGINT", key='TEXT COLLATE "C"')
@@ -58,12 +58,12 @@ class PostgresInbox(SQLInbox):
         self._locks = KeyLocks()
 
     def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
-        try:
-            with self._pool.connection() as conn:
+        with self._pool.connection() as conn:
+            try:
                 return _execute(conn, sql, args)
-        except psycopg.OperationalError:
-            if not conn.broken:
-                raise
+            except psycopg.OperationalError:
+                if not conn.broken:
+                    raise  # a timeout waiting for the pool, a statement the server refused
         # The database dropped this connection (a restart, a failover to a replica), and so
         # the pool's idle ones too: they are checked and replaced, and the statement runs
         # once more. Every statement here can run twice: each is keyed, conditional or an upsert.
@@ -74,9 +74,6 @@ class PostgresInbox(SQLInbox):
     def _transaction(self, work: Callable[[Run], T]) -> T:
         with self._pool.connection() as conn, conn.transaction():
             return work(lambda sql, args: _execute(conn, sql, args))
-
-    async def add(self, delivery: Delivery) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._insert, delivery)
 
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ from bot.config import parse
 from bot.github import GitHubError
 from bot.inbox import LeaseLost
 from bot.kube import ClusterState, Kube, KubeUnavailable
+from bot.leadership import run_soon
 from bot.pull_requests import OpenPull
 from bot.rollout import Expected, Memory, Report
 from bot.services import Services
@@ -113,6 +114,7 @@ class RolloutWatcher:
         self.max_interval = max(max_interval, interval)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
+        services.leadership.on(ADOPT, run_soon(self.adopt))
 
     async def start(self) -> None:
         """Follow every stored watch (and, from now on, every new one) on this replica."""

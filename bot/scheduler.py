@@ -83,7 +83,7 @@ class Scheduler:
         self.kube = kube
         self.interval = interval
         self.clock = clock
-        self._loop = Background("schedules", self._step, after_failure=RETRY, relay=services.leadership.signal)
+        self._loop = Background("schedules", self._step, after_failure=RETRY, relay=services.leadership)
 
     # --- bursts --------------------------------------------------------------------------
 
@@ -165,9 +165,6 @@ class Scheduler:
     def wake(self) -> None:
         """Reconcile now (a merge, a burst), on the replica that runs the schedules."""
         self._loop.poke()
-
-    def wake_here(self) -> None:
-        self._loop.poke_here()
 
     async def reconcile(self) -> datetime | None:
         """One pass over the configuration; returns when the next one is due."""

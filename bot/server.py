@@ -30,7 +30,6 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot import comment_commands, logs, onboarding, pull_closed
-from bot.dashboard import CONFIG_CHANGED as dashboard_config_changed
 from bot.dashboard import Dashboard
 from bot.dispatch import Dispatcher, Handler
 from bot.github import GitHubApp
@@ -38,11 +37,10 @@ from bot.housekeeping import Housekeeping
 from bot.inbox import Inbox, SQLiteInbox
 from bot.ingress import WebhookEndpoint
 from bot.kube import Kube, api_client
-from bot.leadership import Leadership, run_soon
+from bot.leadership import Leadership
 from bot.metrics import Metrics
 from bot.pull_requests import PullRequests
 from bot.recovery import Recovery
-from bot.rollout_watch import ADOPT as watches_begun
 from bot.rollout_watch import RolloutWatcher
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -117,12 +115,6 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
     leadership.jobs = [watcher, scheduler, dashboard, recovery, housekeeping]
-    leadership.signals = {
-        "schedules": scheduler.wake_here,
-        "dashboard": dashboard.poke_here,
-        dashboard_config_changed: dashboard.config_changed_here,
-        watches_begun: run_soon(watcher.adopt),
-    }
     endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)
 
     async def healthz(_: Request) -> Response:
