@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from bot import config_source, pipeline, render, reply_limits, rollout
 from bot.commands import Command, parse_comment
 from bot.config import ConfigFiles, Effective
-from bot.github import Installation, PermanentError, Reaction
+from bot.github import Installation, PermanentError, Reaction, Unreadable
 from bot.inbox import Delivery, Inbox
 from bot.kube import Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS, Permission, best
@@ -187,11 +187,17 @@ async def run_commands(
     early = _permission_worth_asking_now(thread, config)
     # Independent of each other: acknowledge, read the configuration, ask the permission
     # the comment most likely needs (the rest of what the plan needs follows it).
-    _, snapshot, known = await asyncio.gather(
-        once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
-        config_source.latest(inst, *config),
-        _ask_permissions(inst, thread.user, [early] if early else []),
-    )
+    try:
+        _, snapshot, known = await asyncio.gather(
+            once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+            config_source.latest(inst, *config),
+            _ask_permissions(inst, thread.user, [early] if early else []),
+        )
+    except Unreadable as exc:
+        # Judged against a file read in part, every target would look unknown and an add
+        # would replace the whole fleet: refuse, and say why.
+        await _refuse_unreadable(services, inst, delivery, thread, exc)
+        return
     if scheduler is not None:
         scheduler.known_installation(delivery.installation)
     planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
@@ -239,6 +245,17 @@ async def run_commands(
     if not any(answer.change is not None for answer in outcome.replies):
         await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
     services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+async def _refuse_unreadable(
+    services: Services, inst: Installation, delivery: Delivery, thread: Thread, exc: Unreadable
+) -> None:
+    log.warning("refusing a comment: %s", exc)
+    text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
+    await reply(services, inst, delivery, thread, index=0, text=text)
+    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
+    await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
+    services.metrics.commands.labels("other", "refused").inc()
 
 
 async def _apply_burst(

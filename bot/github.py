@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import logging
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -72,6 +74,17 @@ class PermanentError(GitHubError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Unreadable(PermanentError):
+    """A file could not be read whole (too large for every API GitHub offers, cut, not
+    UTF-8, or not matching its blob): the app must not judge or edit it. ``reason`` says
+    what went wrong, for the reply."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} could not be read whole: {reason}", 422)
+        self.path = path
+        self.reason = reason
 
 
 def endpoint(path: str) -> str:
@@ -228,10 +241,27 @@ query($owner: String!, $name: String!, $first: String!, $second: String!) {
 
 
 def _blob(entry: Any) -> FileContent | None:
+    """The blob's text when GraphQL gave it whole: not cut (``isTruncated``), and its
+    bytes hash to the blob's oid, so no cut GitHub did not announce goes unnoticed."""
     blob = entry.get("object") if isinstance(entry, dict) else None
     if not isinstance(blob, dict) or blob.get("isTruncated") or blob.get("isBinary") or blob.get("text") is None:
         return None
-    return FileContent(str(blob["text"]), str(blob["oid"]))
+    text, oid = str(blob["text"]), str(blob["oid"])
+    return FileContent(text, oid) if git_blob_sha(text.encode("utf-8")) == oid else None
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The id git gives a blob of ``data``: what GitHub reports as a file's ``sha``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+# Above 1 MB the JSON contents API sends no content (``encoding: "none"``); the raw media
+# type serves files up to 100 MB, GitHub's own limit for a file in a repository.
+RAW = "application/vnd.github.raw"
+MAX_FILE_BYTES = 100 * 1024 * 1024
+PER_PAGE = 100  # GitHub's largest page
+MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
+_FILES_KEPT = 8  # files at a commit kept in memory: the last few commits' values files
 
 
 class GitHubApp:
@@ -297,11 +327,36 @@ class GitHubApp:
             raise _translate(exc, f"redelivering {delivery_id}") from exc
 
 
-def _file_content(data: Any, owner: str, repo: str, path: str) -> FileContent:
+def _file_meta(data: Any, owner: str, repo: str, path: str) -> tuple[str, int]:
+    """The blob sha and size the contents API reports for a file."""
     if not isinstance(data, dict) or data.get("type") != "file":
         raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
-    raw = base64.b64decode(data.get("content", ""))
-    return FileContent(raw.decode("utf-8"), str(data.get("sha", "")))
+    size = data.get("size")
+    if not isinstance(size, int) or size < 0:
+        raise Unreadable(path, "GitHub did not say how large it is")
+    return str(data.get("sha", "")), size
+
+
+def _inline_content(data: dict[str, Any]) -> bytes | None:
+    """The file's bytes when the JSON answer carries them (base64), else None."""
+    if data.get("encoding") != "base64":
+        return None  # "none": the file is over 1 MB and must be read raw
+    try:
+        return base64.b64decode(str(data.get("content", "")), validate=False)
+    except ValueError:
+        return None
+
+
+def whole_text(path: str, data: bytes, sha: str, size: int) -> FileContent:
+    """``data`` as text, only if it is the whole blob: its size and git sha match."""
+    if len(data) != size:
+        raise Unreadable(path, f"GitHub sent {len(data):,} of its {size:,} bytes")
+    if git_blob_sha(data) != sha:
+        raise Unreadable(path, "what GitHub sent does not match the file's blob sha")
+    try:
+        return FileContent(data.decode("utf-8"), sha)
+    except UnicodeDecodeError:
+        raise Unreadable(path, "it is not UTF-8 text") from None
 
 
 def _data(response: Any) -> Any:
@@ -325,6 +380,7 @@ class Installation:
         self.gh = client
         self.app_id = app_id
         self._etags = etags
+        self._files: dict[str, FileContent] = {}
         self._default_branches: dict[str, str] = {}
 
     async def _conditional(self, key: str, call: Any) -> Any:
@@ -370,10 +426,11 @@ class Installation:
         return "none"
 
     async def file(self, owner: str, repo: str, path: str, ref: str | None = None) -> FileContent:
+        """The whole file, verified against its blob sha and size; :class:`Unreadable`
+        when GitHub cannot give it whole (never an empty or cut text)."""
         key = f"contents:{owner}/{repo}/{path}@{ref or ''}"
-        if ref is not None and _COMMIT.match(ref) and key in self._etags:
-            # Contents at a commit sha never change: no call at all.
-            return _file_content(self._etags[key][1], owner, repo, path)
+        if ref is not None and _COMMIT.match(ref) and key in self._files:
+            return self._files[key]  # contents at a commit sha never change: no call at all
 
         async def call(headers: dict[str, str]) -> Any:
             if ref:
@@ -384,7 +441,39 @@ class Installation:
             data = await self._conditional(key, call)
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc
-        return _file_content(data, owner, repo, path)
+        sha, size = _file_meta(data, owner, repo, path)
+        if size > MAX_FILE_BYTES:
+            raise Unreadable(path, f"it is {size:,} bytes, over the 100 MB GitHub serves through its API")
+        content = _inline_content(data)
+        at_commit = ref is not None and _COMMIT.match(ref) is not None
+        if content is None:
+            content = await self._raw(owner, repo, path, ref if at_commit and ref else sha, by_blob=not at_commit)
+        found = whole_text(path, content, sha, size)
+        if at_commit:
+            self._files[key] = found
+            while len(self._files) > _FILES_KEPT:
+                del self._files[next(iter(self._files))]
+        return found
+
+    async def _raw(self, owner: str, repo: str, path: str, ref: str, *, by_blob: bool) -> bytes:
+        """A file's bytes through the raw media type (up to 100 MB): at commit ``ref``, or
+        (``by_blob``) the blob ``ref`` itself, so a branch that moved in between cannot
+        give another version than the one the metadata described."""
+        headers = {"Accept": RAW}
+        response: Any
+        try:
+            if by_blob:
+                response = await self.gh.rest.git.async_get_blob(owner, repo, ref, headers=headers)
+            else:
+                response = await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
+        except RequestFailed as exc:
+            if exc.response.status_code in (403, 413, 422):
+                message = _message(exc.response.raw_response)
+                raise Unreadable(path, f"GitHub refused to send it ({message or exc.response.status_code})") from exc
+            raise _translate(exc, f"reading {path}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {path}") from exc
+        return bytes(response.content)
 
     async def branch_files(self, owner: str, repo: str, first: str, second: str) -> BranchFiles:
         """The default branch, its head and two files there, in one GraphQL request."""
@@ -540,26 +629,42 @@ class Installation:
             raise _translate(exc, f"editing issue #{number}") from exc
 
     async def find_issue(self, owner: str, repo: str, label: str, marker: str) -> int | None:
-        """The newest open issue *this App opened* with ``label`` whose body holds ``marker``."""
-        try:
-            response = await self.gh.rest.issues.async_list_for_repo(
-                owner, repo, labels=label, state="open", per_page=100
-            )
-        except GitHubException as exc:
-            raise _translate(exc, "listing issues") from exc
-        found = [i for i in _data(response) if self._wrote(i) and marker in (i.get("body") or "")]
-        return int(found[-1]["number"]) if found else None
+        """The newest open issue *this App opened* with ``label`` whose body holds ``marker``,
+        on any page."""
+        found: list[int] = []
+        async for page in self._pages(
+            "listing issues",
+            lambda n: self.gh.rest.issues.async_list_for_repo(
+                owner, repo, labels=label, state="open", per_page=PER_PAGE, page=n
+            ),
+        ):
+            found += [int(i["number"]) for i in page if self._wrote(i) and marker in (i.get("body") or "")]
+        return max(found) if found else None
 
     async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
         """The id of the newest comment *this App wrote* on the thread whose body holds
-        ``marker``. Markers are predictable; a comment anyone else posted with one (to take
-        over or silence a report) is not the App's, whatever it holds."""
-        try:
-            response = await self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=100)
-        except GitHubException as exc:
-            raise _translate(exc, "listing comments") from exc
-        found = [c for c in _data(response) if self._wrote(c) and marker in (c.get("body") or "")]
-        return int(found[-1]["id"]) if found else None
+        ``marker``, on any page. Markers are predictable; a comment anyone else posted with
+        one (to take over or silence a report) is not the App's, whatever it holds."""
+        found: list[int] = []
+        async for page in self._pages(
+            "listing comments",
+            lambda n: self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=PER_PAGE, page=n),
+        ):
+            found += [int(c["id"]) for c in page if self._wrote(c) and marker in (c.get("body") or "")]
+        return found[-1] if found else None
+
+    async def _pages(self, what: str, call: Callable[[int], Awaitable[Any]]) -> AsyncIterator[list[Any]]:
+        """Every page of a list (GitHub serves at most 100 items a page), up to ``MAX_PAGES``."""
+        for number in range(1, MAX_PAGES + 1):
+            try:
+                response = await call(number)
+            except GitHubException as exc:
+                raise _translate(exc, what) from exc
+            page = _data(response)
+            page = page if isinstance(page, list) else []
+            yield page
+            if len(page) < PER_PAGE or 'rel="next"' not in response.headers.get("link", ""):
+                return
 
     def _wrote(self, comment: dict[str, Any]) -> bool:
         app = comment.get("performed_via_github_app") or {}

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot import config_source, pipeline, render
 from bot.config import REPOSITORIES_FILE
-from bot.github import Conflict, Installation, TemporaryError
+from bot.github import Conflict, Installation, TemporaryError, Unreadable
 from bot.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,11 @@ class PullRequests:
             commands = known + [r for r in requested if r not in known]
             if current is not None and target.closes is None:
                 target = replace(target, closes=current.closes)
-            result = await self._write(target, scale_set, current, commands)
+            try:
+                result = await self._write(target, scale_set, current, commands)
+            except Unreadable as exc:
+                problem = f"`{exc.path}` could not be read whole ({exc.reason}), so nothing was changed"
+                return Result(None, "", False, problem=problem)
             if result.number is not None:
                 await asyncio.to_thread(
                     self.inbox.record, target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}"

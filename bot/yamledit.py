@@ -91,11 +91,51 @@ def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
         if not window:
             raise _NoWindow
         new_text = _apply_in_window(text, edit, nl)
+        _only_its_entry(text, new_text, edit)
     except _NoWindow:
         new_text = _apply(_Doc(text, nl, window=False), edit)
     if new_text.endswith("\n") != text.endswith("\n"):
         raise EditRefused("the edit would change the file's final newline")
     return new_text
+
+
+def _only_its_entry(text: str, new_text: str, edit: Edit) -> None:
+    """The window path's second proof, on bytes rather than data: the edit changed only
+    its own entry's text and leading comments (or appended one after the last), and the
+    number of entries moved by exactly the one added or removed. (The full path compares
+    every entry's data instead: there an alias may need rewriting in another entry.)"""
+    starts, _, end = _item_regions(text)
+    try:
+        new_starts, _, _ = _item_regions(new_text)
+    except _NoWindow:
+        raise EditRefused("the edit would break the list of entries; nothing was changed") from None
+    delta = {AddEntry: 1, RemoveEntry: -1}.get(type(edit), 0)
+    if len(new_starts) != len(starts) + delta:
+        raise EditRefused(
+            f"the edit would leave {len(new_starts)} entries where {len(starts) + delta} were expected; nothing was changed"
+        )
+    if isinstance(edit, AddEntry):
+        low, high = _comments_before(text, end), end
+    else:
+        low = _comments_before(text, starts[edit.index])
+        high = starts[edit.index + 1] if edit.index + 1 < len(starts) else end
+    # The line break before the entry may go with it (a file without a final newline).
+    low -= 2 if text.endswith("\r\n", 0, low) else 1 if text.endswith("\n", 0, low) else 0
+    tail = len(text) - high
+    if not (new_text.startswith(text[:low]) and new_text.endswith(text[high:]) and len(new_text) >= low + tail):
+        raise EditRefused("the edit would change text outside its own entry; nothing was changed")
+
+
+def _comments_before(text: str, pos: int) -> int:
+    """Where the comment and blank lines just above offset ``pos`` (a line start) begin:
+    an entry's own leading comments go with it."""
+    while pos > 0:
+        start = text.rfind("\n", 0, pos - 1) + 1
+        line = text[start:pos].strip()
+        if line and not line.startswith("#"):
+            break
+        pos = start
+    return pos
 
 
 # --- window path -------------------------------------------------------------------

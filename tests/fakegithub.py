@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import itertools
 import json
@@ -36,6 +37,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 SPEC = OpenAPI()
+# GitHub's documented limits, enforced as GitHub enforces them (shared/SPEC.md §7).
+MAX_BODY = 65_536  # characters in an issue, pull request or comment body: 422 above
+JSON_CONTENT_LIMIT = 1024 * 1024  # above: the JSON contents answer has no content
+RAW_LIMIT = 100 * 1024 * 1024  # the raw media type and the blobs API serve up to this
+MAX_PER_PAGE = 100
+RAW = "application/vnd.github.raw"
 # The keys GitHub's App manifest takes (registering-a-github-app-from-a-manifest).
 MANIFEST_KEYS = {
     "name", "url", "hook_attributes", "redirect_url", "callback_urls", "setup_url", "description",
@@ -43,6 +50,7 @@ MANIFEST_KEYS = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
 def blob_sha(text: str) -> str:
     data = text.encode()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
@@ -67,6 +75,7 @@ class Repo:
     parents: dict[str, str | None] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
+    blobs: dict[str, str] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -122,8 +131,10 @@ class FakeGitHub:
         return repo
 
     def _commit(self, repo: Repo, files: dict[str, str], parent: str | None) -> str:
-        sha = hashlib.sha1(f"{next(self._ids)}{sorted(files.items())}".encode()).hexdigest()
+        sha = hashlib.sha1(f"{next(self._ids)}{len(repo.commits)}{sorted(files)}".encode()).hexdigest()
         repo.commits[sha] = dict(files)
+        for text in files.values():
+            repo.blobs.setdefault(blob_sha(text), text)
         repo.parents[sha] = parent
         return sha
 
@@ -372,6 +383,15 @@ class FakeGitHub:
         self, method: str, template: str, p: dict[str, str], query: dict[str, str], body: Any, headers: Any
     ) -> Response:
         handler = getattr(self, "op_" + _name(method, template), None)
+        too_long = _too_long(method, template, body)
+        if too_long is not None:
+            self.violations.append(f"{method} {template}: body of {too_long:,} characters, over GitHub's {MAX_BODY:,}")
+            return JSONResponse(
+                {"message": "Validation Failed", "errors": [
+                    {"resource": "Issue", "code": "custom", "field": "body",
+                     "message": f"body is too long (maximum is {MAX_BODY} characters)"}]},
+                status_code=422,
+            )  # fmt: skip
         if handler is None:
             self.violations.append(f"{method} {template}: documented by GitHub but not implemented by the fake")
             return JSONResponse({"message": "not implemented by the fake"}, status_code=501)
@@ -448,7 +468,8 @@ class FakeGitHub:
             if i["_repo"] == full and wanted <= {label["name"] for label in i["labels"]}
             and query.get("state", "open") in ("all", i["state"])
         ]  # fmt: skip
-        return JSONResponse(found)
+        found.sort(key=lambda i: -int(i["number"]))  # GitHub's default: newest first
+        return paged(found, query, f"https://api.github.com/repos/{p['owner']}/{p['repo']}/issues")
 
     def op_patch_issue(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
         issue = self.issues.get(int(p["issue_number"]))
@@ -518,27 +539,55 @@ class FakeGitHub:
         return repo.commits.get(sha)
 
     def op_get_contents(self, p: dict[str, str], query: dict[str, str], _: Any, headers: Any) -> Response:
+        """As GitHub answers: base64 content up to 1 MB; above it ``content: ""`` with
+        ``encoding: "none"``; the raw media type serves the bytes up to 100 MB."""
         repo = self._repo(p)
         tree = self._tree(repo, query.get("ref")) if repo else None
         if tree is None or p["path"] not in tree:
             return JSONResponse({"message": "Not Found"}, status_code=404)
         text = tree[p["path"]]
+        if _wants_raw(headers):
+            return self._raw_blob(text)
         etag = f'"{blob_sha(text)}"'
         if headers.get("if-none-match") == etag:
             return Response(status_code=304, headers={"etag": etag})
+        data = text.encode()
+        small = len(data) <= JSON_CONTENT_LIMIT
         sample = SPEC.sample(
             "GET",
             "/repos/{owner}/{repo}/contents/{path}",
             "200",
             type="file",
-            encoding="base64",
-            content=base64.b64encode(text.encode()).decode(),
+            encoding="base64" if small else "none",
+            content=base64.b64encode(data).decode() if small else "",
             sha=blob_sha(text),
             path=p["path"],
             name=p["path"].rsplit("/", 1)[-1],
-            size=len(text.encode()),
+            size=len(data),
         )
         return JSONResponse(sample, headers={"etag": etag})
+
+    @staticmethod
+    def _raw_blob(text: str) -> Response:
+        data = text.encode()
+        if len(data) > RAW_LIMIT:
+            problem = {"message": "This API returns blobs up to 100 MB in size.", "errors": [{"code": "too_large"}]}
+            return JSONResponse(problem, status_code=403)
+        return Response(data, media_type=RAW)
+
+    def op_get_git_blob(self, p: dict[str, str], _: Any, __: Any, headers: Any) -> Response:
+        repo = self._repo(p)
+        text = repo.blobs.get(p["file_sha"]) if repo else None
+        if text is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        if _wants_raw(headers):
+            return self._raw_blob(text)
+        data = text.encode()
+        if len(data) > RAW_LIMIT:
+            return self._raw_blob(text)
+        sample = SPEC.sample("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", "200")
+        sample.update(content=base64.b64encode(data).decode(), encoding="base64", sha=p["file_sha"], size=len(data))
+        return JSONResponse(sample)
 
     def op_put_contents(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
         repo = self._repo(p)
@@ -640,7 +689,8 @@ class FakeGitHub:
             for x in self.pulls[full]
             if (state == "all" or x["state"] == state) and (not head or x["head"]["ref"] == head)
         ]
-        return JSONResponse([self._pull_json(full, x) for x in found])
+        url = f"https://api.github.com/repos/{p['owner']}/{p['repo']}/pulls"
+        return paged([self._pull_json(full, x) for x in found], query, url)
 
     def op_patch_pull(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
         repo = self._repo(p)
@@ -696,9 +746,11 @@ class FakeGitHub:
         }
         return comment_id
 
-    def op_get_issue_comments(self, p: dict[str, str], *_: Any) -> Response:
+    def op_get_issue_comments(self, p: dict[str, str], query: dict[str, str], *_: Any) -> Response:
+        """Oldest first, paged as GitHub pages them."""
         found = self.thread_comments(f"{p['owner']}/{p['repo']}", int(p["issue_number"]))
-        return JSONResponse([{k: v for k, v in c.items() if not k.startswith("_")} for c in found])
+        url = f"https://api.github.com/repos/{p['owner']}/{p['repo']}/issues/{p['issue_number']}/comments"
+        return paged([{k: v for k, v in c.items() if not k.startswith("_")} for c in found], query, url)
 
     def op_patch_issue_comment(self, p: dict[str, str], _: Any, body: Any, *__: Any) -> Response:
         comment = self.comments.get(int(p["comment_id"]))
@@ -735,6 +787,7 @@ _NAMES = {
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/reactions"): "post_issue_reactions",
     ("GET", "/repos/{owner}/{repo}/contents/{path}"): "get_contents",
     ("PUT", "/repos/{owner}/{repo}/contents/{path}"): "put_contents",
+    ("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}"): "get_git_blob",
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"): "get_git_ref",
     ("POST", "/repos/{owner}/{repo}/git/refs"): "post_git_refs",
     ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"): "patch_git_refs",
@@ -753,6 +806,41 @@ _NAMES = {
     ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"): "patch_issue",
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"): "post_app_hook_delivery_attempts",
 }
+
+
+# Operations whose JSON ``body`` is an issue, pull request or comment body.
+_BODIES = {
+    ("POST", "/repos/{owner}/{repo}/issues"), ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("POST", "/repos/{owner}/{repo}/pulls"), ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+}  # fmt: skip
+
+
+def _too_long(method: str, template: str, body: Any) -> int | None:
+    """The body's length when GitHub would refuse it (422: over 65,536 characters)."""
+    if (method, template) not in _BODIES or not isinstance(body, dict):
+        return None
+    text = body.get("body")
+    return len(text) if isinstance(text, str) and len(text) > MAX_BODY else None
+
+
+def paged(items: list[Any], query: dict[str, str], url: str) -> JSONResponse:
+    """One page of a list as GitHub serves it: ``per_page`` (30 by default, 100 at most),
+    ``page`` from 1, and a ``Link`` header naming the next and last pages."""
+    per_page = max(1, min(int(query.get("per_page", 30)), MAX_PER_PAGE))
+    page = max(1, int(query.get("page", 1)))
+    last = max(1, -(-len(items) // per_page))
+    headers = {}
+    if page < last:
+        headers["link"] = (
+            f'<{url}?per_page={per_page}&page={page + 1}>; rel="next", <{url}?per_page={per_page}&page={last}>; rel="last"'
+        )
+    return JSONResponse(items[(page - 1) * per_page : page * per_page], headers=headers)
+
+
+def _wants_raw(headers: Any) -> bool:
+    return any(part.strip().startswith(RAW) for part in str(headers.get("accept", "")).split(","))
 
 
 def _name(method: str, template: str) -> str:
