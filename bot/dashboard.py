@@ -23,7 +23,7 @@ from typing import Any
 from bot import config_source, fleet_view, rollout
 from bot.background import Background
 from bot.config import Config, ConfigFiles, parse
-from bot.github import GitHubError
+from bot.github import GitHubError, Installation
 from bot.inbox import Delivery
 from bot.kube import Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS
@@ -38,6 +38,13 @@ log = logging.getLogger(__name__)
 
 LABEL = "runners-bot"
 CONFIG_CHANGED = "dashboard-config"
+
+
+def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
+    pages = [page for _, page in saved.get("pages", [])]
+    shown = pages[: len(text.pages)]
+    unused = pages[len(text.pages) :]
+    return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
 
 
 class Dashboard:
@@ -97,28 +104,56 @@ class Dashboard:
             if files is None:
                 return False
             views, cluster = await self._views(parse(files.repositories, files.base))
-            text = fleet_view.body(views, cluster)
+            text = fleet_view.render_text(views, cluster)
             saved = await self._saved()
-            if saved and saved["body"] == text and not force:
+            if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
             wait = self.min_gap - (time.time() - saved["at"]) if saved else 0.0
             if wait > 0 and not force:
                 self._later(wait)
                 return False
-            await self._publish(saved, text)
+            await self._publish(saved, text, force=force)
             return True
 
-    async def _publish(self, saved: dict[str, Any] | None, text: str) -> None:
+    async def _publish(self, saved: dict[str, Any] | None, text: fleet_view.Text, *, force: bool = False) -> None:
         owner, repo = self._repo()
         inst = self.services.github.installation(self._installation())
         number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
         if number is None:
             title = self.services.settings.dashboard or "Runner fleet"
-            number = await inst.open_issue(owner, repo, title, text, [LABEL])
-        else:
-            await inst.edit_issue(owner, repo, int(number), text)
-        record = json.dumps({"number": int(number), "body": text, "at": time.time()})
-        await asyncio.to_thread(self.services.inbox.put, self._key(), record, self.services.leadership.fence())
+            number = await inst.open_issue(owner, repo, title, text.body, [LABEL])
+        elif force or not saved or saved["body"] != text.body:  # a forced refresh clears the ticked box
+            await inst.edit_issue(owner, repo, int(number), text.body)
+        record = {"number": int(number), "body": text.body, "at": time.time(), "pages": (saved or {}).get("pages", [])}
+        await self._publish_pages(inst, int(number), record, text.pages)
+
+    async def _publish_pages(
+        self, inst: Installation, number: int, record: dict[str, Any], pages: tuple[str, ...]
+    ) -> None:
+        """The table's pages as comments on the issue, each edited in place only when its
+        text changed; pages no longer needed say so. The record is saved after each new
+        comment, so a crash in between never posts a page twice (its marker finds it)."""
+        owner, repo = self._repo()
+        saved: list[list[Any]] = record["pages"]  # [comment id, text]
+        wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
+        for index, page in enumerate(wanted):
+            if index < len(saved):
+                if saved[index][1] != page:
+                    await inst.edit_comment(owner, repo, int(saved[index][0]), page)
+                    saved[index][1] = page
+                continue
+            found = await inst.find_comment(owner, repo, number, fleet_view.page_marker(index + 1))
+            if found is None:
+                found = await inst.comment(owner, repo, number, page)
+            else:
+                await inst.edit_comment(owner, repo, found, page)
+            saved.append([found, page])
+            await self._save(record)
+        await self._save(record)
+
+    async def _save(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record)
+        await asyncio.to_thread(self.services.inbox.put, self._key(), text, self.services.leadership.fence())
 
     def _later(self, delay: float) -> None:
         async def again() -> None:

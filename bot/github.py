@@ -41,6 +41,7 @@ from githubkit.exception import (
 )
 from githubkit.retry import RetryOption
 
+from bot.bodies import fit
 from bot.metrics import Metrics
 from bot.permissions import PERMISSIONS, Permission
 from bot.settings import Settings
@@ -572,7 +573,9 @@ class Installation:
     ) -> dict[str, Any] | None:
         """The new pull request, or None when one is already open for ``head``."""
         try:
-            response = await self.gh.rest.pulls.async_create(owner, repo, head=head, base=base, title=title, body=body)
+            response = await self.gh.rest.pulls.async_create(
+                owner, repo, head=head, base=base, title=title, body=fit(body)
+            )
         except RequestFailed as exc:
             if exc.response.status_code == 422 and "already exists" in _message(exc.response.raw_response):
                 return None
@@ -591,7 +594,7 @@ class Installation:
 
     async def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> dict[str, Any]:
         try:
-            response = await self.gh.rest.pulls.async_update(owner, repo, number, title=title, body=body)
+            response = await self.gh.rest.pulls.async_update(owner, repo, number, title=title, body=fit(body))
         except GitHubException as exc:
             raise _translate(exc, f"updating pull request #{number}") from exc
         return dict(_data(response))
@@ -604,27 +607,27 @@ class Installation:
 
     async def comment(self, owner: str, repo: str, number: int, body: str) -> int:
         try:
-            response = await self.gh.rest.issues.async_create_comment(owner, repo, number, body=body)
+            response = await self.gh.rest.issues.async_create_comment(owner, repo, number, body=fit(body))
         except GitHubException as exc:
             raise _translate(exc, "posting a comment") from exc
         return int(_data(response)["id"])
 
     async def edit_comment(self, owner: str, repo: str, comment_id: int, body: str) -> None:
         try:
-            await self.gh.rest.issues.async_update_comment(owner, repo, comment_id, body=body)
+            await self.gh.rest.issues.async_update_comment(owner, repo, comment_id, body=fit(body))
         except GitHubException as exc:
             raise _translate(exc, "editing a comment") from exc
 
     async def open_issue(self, owner: str, repo: str, title: str, body: str, labels: list[str]) -> int:
         try:
-            response = await self.gh.rest.issues.async_create(owner, repo, title=title, body=body, labels=labels)
+            response = await self.gh.rest.issues.async_create(owner, repo, title=title, body=fit(body), labels=labels)
         except GitHubException as exc:
             raise _translate(exc, "opening an issue") from exc
         return int(_data(response)["number"])
 
     async def edit_issue(self, owner: str, repo: str, number: int, body: str) -> None:
         try:
-            await self.gh.rest.issues.async_update(owner, repo, number, body=body)
+            await self.gh.rest.issues.async_update(owner, repo, number, body=fit(body))
         except GitHubException as exc:
             raise _translate(exc, f"editing issue #{number}") from exc
 

@@ -188,12 +188,39 @@ def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool) -> s
         ).rstrip("\n")
         for p in base.profiles.values()
     )
-    scale_sets = ", ".join(f"`{e.scale_set}`" for e in visible) or ("none yet" if complete else "none here")
+    scale_sets = _scale_set_list(visible) or ("none yet" if complete else "none here")
     if not complete:
         scale_sets += (
             " (this repository's only: people with triage on the configuration repository see the whole fleet)"
         )
     return fill("reply_help.md", profiles=profiles, limits=limits_text(base.limits), scale_sets=scale_sets)
+
+
+HELP_LIST_MAX = 60  # scale sets named in a help reply; past that, counts and where to look
+
+
+def _scale_set_list(visible: Sequence[Entry]) -> str:
+    """Every visible set by name, or for a large fleet how many there are, by organisation
+    and category, and where every one is listed."""
+    if len(visible) <= HELP_LIST_MAX:
+        return ", ".join(f"`{e.scale_set}`" for e in visible)
+    return fill(
+        "help_fleet_summary.md",
+        count=f"{len(visible):,}",
+        orgs=_counts(e.org or "—" for e in visible),
+        categories=_counts(e.category or "none" for e in visible),
+    ).rstrip("\n")
+
+
+def _counts(keys: Iterable[str], shown: int = 10) -> str:
+    """``a 3, b 2`` for the most frequent ``shown`` keys, then how many others."""
+    tally: dict[str, int] = {}
+    for key in keys:
+        tally[key] = tally.get(key, 0) + 1
+    ranked = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{code(k)} {n:,}" for k, n in ranked[:shown])
+    rest = sum(n for _, n in ranked[shown:])
+    return text + (f", and {rest:,} in {len(ranked) - shown:,} more" if rest else "")
 
 
 def limits_text(limits: Limits | None) -> str:
