@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bot import config_source, fleet_view, rollout
@@ -25,7 +26,7 @@ from bot.background import Background
 from bot.config import Config, ConfigFiles, parse
 from bot.github import GitHubError, Installation
 from bot.inbox import Delivery
-from bot.kube import Kube, KubeUnavailable
+from bot.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
 from bot.permissions import WRITE_LEVELS
 from bot.pull_requests import OpenPull, state_key
 from bot.rollout import PENDING_GRACE
@@ -47,6 +48,14 @@ def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
     return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
 
 
+@dataclass(frozen=True)
+class Records:
+    """What the app itself remembers of each set: its last rollout and open pull request."""
+
+    rollouts: dict[str, tuple[str, str]]
+    pulls: dict[str, str]
+
+
 class Dashboard:
     def __init__(
         self,
@@ -59,6 +68,7 @@ class Dashboard:
     ) -> None:
         self.services = services
         self.kube = kube
+        self.cluster: ClusterWatch | None = None  # the rollout watches' view, when it runs here
         self.scheduler = scheduler
         self.interval = interval
         self.min_gap = min_gap
@@ -162,21 +172,30 @@ class Dashboard:
 
         asyncio.get_running_loop().create_task(again())
 
+    async def _fleet(self) -> tuple[Fleet | None, str | None]:
+        """The cluster's view of the fleet: the rollout watches' when it is whole (no request
+        at all), else one list per kind (five requests, whatever the fleet's size)."""
+        if self.kube is None:
+            return None, "runners-bot has no cluster access configured"
+        if self.cluster is not None and self.cluster.ready and self.cluster.problem is None:
+            return self.cluster.fleet(), None
+        try:
+            return await self.kube.afleet(), None
+        except KubeUnavailable as exc:
+            return None, str(exc)
+
     async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
         bursts = await asyncio.to_thread(self.scheduler.bursts)
-        cluster = None if self.kube is not None else "runners-bot has no cluster access configured"
+        fleet, cluster = await self._fleet()
+        owner, repo = self._repo()
+        records = await asyncio.to_thread(self._records, owner, repo)
         views = []
         for entry in config.entries:
             effective = config.effective(entry)
             runners = self.scheduler.target(effective, bursts)
-            live = None
-            if cluster is None and self.kube is not None:
-                try:
-                    live = self._live(
-                        effective.scale_set, await self.kube.aread(effective.scale_set, effective.namespace)
-                    )
-                except KubeUnavailable as exc:
-                    cluster = str(exc)
+            live = (
+                self._live(effective.scale_set, fleet.of(effective.scale_set, effective.namespace)) if fleet else None
+            )
             views.append(
                 fleet_view.SetView(
                     repository=effective.org + "/" + effective.name,
@@ -186,8 +205,8 @@ class Dashboard:
                     max_runners=runners.max_runners,
                     source=runners.source,
                     live=live,
-                    rollout=await self._rollout(effective.scale_set),
-                    pull=await self._pull(effective.scale_set),
+                    rollout=records.rollouts.get(effective.scale_set),
+                    pull=records.pulls.get(effective.scale_set),
                 )
             )
         return views, cluster
@@ -209,17 +228,16 @@ class Dashboard:
             state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
         )
 
-    async def _rollout(self, scale_set: str) -> tuple[str, str] | None:
-        saved = await asyncio.to_thread(self.services.inbox.get, LAST + scale_set)
-        if saved is None:
-            return None
-        data = json.loads(saved)
-        return str(data["verdict"]), str(data["where"])
-
-    async def _pull(self, scale_set: str) -> str | None:
-        owner, repo = self._repo()
-        saved = await asyncio.to_thread(self.services.inbox.get, state_key(owner, repo, scale_set))
-        return OpenPull.load(saved).url if saved else None
+    def _records(self, owner: str, repo: str) -> Records:
+        """Every set's last rollout and open pull request, in two reads of the store
+        (not two per set)."""
+        rollouts = {}
+        for key, saved in self.services.inbox.items(LAST):
+            data = json.loads(saved)
+            rollouts[key.removeprefix(LAST)] = (str(data["verdict"]), str(data["where"]))
+        prefix = state_key(owner, repo, "")
+        pulls = {key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in self.services.inbox.items(prefix)}
+        return Records(rollouts, pulls)
 
     async def _read_config(self) -> ConfigFiles | None:
         installation = self.installation or self.scheduler.installation()

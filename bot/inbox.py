@@ -126,6 +126,9 @@ class Inbox(Protocol):
 
     def keys(self, prefix: str) -> list[str]: ...
 
+    def items(self, prefix: str) -> list[tuple[str, str]]:
+        """Every key under ``prefix`` with its value, in one read."""
+
     def lease(self, name: str, seconds: float) -> int | None:
         """Take or renew the lease ``name`` for ``seconds``; its fencing token (a new one
         for each new term), or None while another replica holds it."""
@@ -189,6 +192,7 @@ SQL = {
     "delete_fenced": f"DELETE FROM kv WHERE key = ? AND EXISTS ({_LEASE_HOLDS}) RETURNING key",
     "lease_holds": _LEASE_HOLDS,
     "keys": "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+    "items": "SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key",
     # A new term (new token) whenever the lease changes hands or had run out.
     "lease": "INSERT INTO leases (name, owner, token, expires) VALUES (?, ?, 1, {now} + ?)"
     " ON CONFLICT (name) DO UPDATE SET"
@@ -340,6 +344,10 @@ class SQLInbox:
     def keys(self, prefix: str) -> list[str]:
         rows, _ = self._run(self.sql("keys"), (prefix, prefix + "\uffff"))
         return [str(r[0]) for r in rows]
+
+    def items(self, prefix: str) -> list[tuple[str, str]]:
+        rows, _ = self._run(self.sql("items"), (prefix, prefix + "\uffff"))
+        return [(str(r[0]), str(r[1])) for r in rows]
 
     def lease(self, name: str, seconds: float) -> int | None:
         row = self._one("lease", (name, self.owner, seconds))

@@ -1,12 +1,14 @@
 """Feature: after a runners-bot pull request merges, follow the rollout and report it.
 
 A merged bot pull request starts a *watch*, stored in the state database so that a
-restarted server resumes every unfinished watch (and never starts one twice). The watch
-looks at the cluster (four read requests per look; every ``interval`` seconds while
-things change, backing off to ``max_interval`` while they do not), judges the stages
-with :mod:`bot.rollout`, and edits its comments in place: one on the merged pull request
-and one on each thread where the change was asked for. It ends when the change is live,
-when a stage fails, or at the time limit with a report of what is stuck.
+restarted server resumes every unfinished watch (and never starts one twice). Every
+watch in flight reads one shared view of the cluster, :class:`bot.kube.ClusterWatch`
+(one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
+soon as the cluster changes (and at least every ``max_interval`` seconds, for the stages
+judged by time). It judges the stages with :mod:`bot.rollout` and edits its comments in
+place: one on the merged pull request and one on each thread where the change was asked
+for. It ends when the change is live, when a stage fails, or at the time limit with a
+report of what is stuck.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bot import config_source, rollout
 from bot.config import parse
 from bot.github import GitHubError
 from bot.inbox import LeaseLost
-from bot.kube import ClusterState, Kube, KubeUnavailable
+from bot.kube import ClusterWatch, Kube
 from bot.leadership import run_soon
 from bot.pull_requests import OpenPull
 from bot.rollout import Expected, Memory, Report
@@ -109,6 +111,7 @@ class RolloutWatcher:
         self.scheduler = scheduler
         self.on_end: Callable[[], None] | None = None  # told when a rollout ends (the dashboard)
         self.kube = kube
+        self.cluster = ClusterWatch(kube) if kube is not None else None
         self.interval = interval
         self.limit = limit
         self.max_interval = max(max_interval, interval)
@@ -119,6 +122,8 @@ class RolloutWatcher:
     async def start(self) -> None:
         """Follow every stored watch (and, from now on, every new one) on this replica."""
         self.running = True
+        if self.cluster is not None:
+            self.cluster.start()
         await self.adopt()
 
     async def adopt(self) -> None:
@@ -132,6 +137,8 @@ class RolloutWatcher:
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.cluster is not None:
+            await asyncio.to_thread(self.cluster.stop)
 
     async def idle(self) -> None:
         """Wait for every running watch to end (tests)."""
@@ -188,6 +195,7 @@ class RolloutWatcher:
         report = rollout.initial(watch.expected)
         while True:
             elapsed = time.time() - watch.started
+            seen = self.cluster.version if self.cluster is not None else 0
             report = await self._look(watch, elapsed, report)
             final = report.done or report.failed or elapsed >= self.limit
             if elapsed >= self.limit and not (report.done or report.failed):
@@ -200,7 +208,12 @@ class RolloutWatcher:
                     self.on_end()
                 return
             wait = self.interval if changed else min(wait * 2, self.max_interval)
-            await asyncio.sleep(wait)
+            left = max(self.limit - elapsed, 0.0)
+            if self.cluster is None:
+                await asyncio.sleep(min(wait, left))
+            else:
+                await self.cluster.changed(seen, min(self.max_interval, left) + 0.01)
+                await asyncio.sleep(self.interval)  # events come in bursts: one look for each burst
 
     async def _remember_verdict(self, watch: Watch, report: Report) -> None:
         """The last rollout of each set, for the fleet dashboard."""
@@ -211,12 +224,13 @@ class RolloutWatcher:
         await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record, fence)
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
-        if self.kube is None:
+        if self.cluster is None:
             return Report(previous.stages, unreachable="runners-bot has no cluster access configured")
-        try:
-            state: ClusterState = await self.kube.aread(watch.expected.scale_set, watch.expected.namespace)
-        except KubeUnavailable as exc:
-            return Report(previous.stages, unreachable=str(exc))
+        if self.cluster.problem is not None:
+            return Report(previous.stages, unreachable=self.cluster.problem)
+        if not self.cluster.ready:
+            return previous  # the first lists are on their way
+        state = self.cluster.fleet().of(watch.expected.scale_set, watch.expected.namespace)
         await self._learn_revision(watch, rollout.synced_revision(state.application))
         return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time())
 

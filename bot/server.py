@@ -100,6 +100,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     )
     dashboard = Dashboard(services, kube, scheduler, interval=settings.dashboard_interval)
     watcher.on_end = dashboard.poke
+    dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
     handlers: dict[str, Handler] = {
         "command": functools.partial(
             comment_commands.handle, services, pulls, kube=kube, scheduler=scheduler, dashboard=dashboard

@@ -205,6 +205,7 @@ def kube() -> Iterator[Any]:
     with ThreadedServer(fake.app) as server:
         fake.url = server.url  # type: ignore[attr-defined]
         yield fake
+        fake.closing = True  # open watches end, so the server stops at once
 
 
 def golden(path: Path, body: str) -> None:

@@ -15,15 +15,17 @@ ARC 0.12.1 and Argo CD 3.x write them (read from their source):
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 Scenario = Callable[[int], dict[str, Any]]
@@ -167,36 +169,166 @@ def runner(scale_set: str, namespace: str, number: int, phase: str = "Running", 
     )
 
 
+# The kinds the fake stores, and how the API names them in a list.
+LIST_KINDS = {"applications": "ApplicationList", "runner_sets": "AutoscalingRunnerSetList", "pods": "PodList",
+              "events": "EventList"}  # fmt: skip
+
+
 @dataclass
 class FakeKube:
-    """Serves a scenario; ``requests`` records (time, path) of every request."""
+    """Serves a scenario; ``requests`` records (time, path) of every request.
+
+    With a scenario the cluster moves on a clock: every ``tick`` seconds a new *look*
+    begins and the scenario says what the cluster shows then. Lists and watches are
+    served as the API server serves them: a list carries its resourceVersion, a watch
+    from it streams ADDED/MODIFIED/DELETED events (and BOOKMARKs) until its
+    ``timeoutSeconds``, and a watch from a version older than the history kept
+    (:meth:`compact`) gets an ERROR event with 410 Gone."""
 
     scenario: Scenario | None = None
     unavailable: bool = False
     requests: list[tuple[float, str]] = field(default_factory=list)
     looks: int = 0
+    tick: float = 0.05
     # Without a scenario: scale sets as stored objects, which PATCH (merge patch) changes.
     runner_sets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     writes: list[tuple[str, str, str, Any]] = field(default_factory=list)  # method, path, content type, body
     fail_patches: int = 0
 
     def __post_init__(self) -> None:
+        self.version = 1
+        self.stored: dict[str, dict[tuple[str, str], dict[str, Any]]] = {kind: {} for kind in LIST_KINDS}
+        self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # version, kind, type, object
+        self.oldest = 0  # watches from a version before this are answered 410 Gone
+        self.watches = 0
+        self._lock = threading.Lock()
+        self._ticker: threading.Thread | None = None
+        self.closing = False
+        self._ticker = threading.Thread(target=self._advance, daemon=True)
+        self._ticker.start()
         self.app = Starlette(
             routes=[
                 Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications/{name}", self._application),
+                Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications", self._list("applications")),
                 Route(
                     "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalingrunnersets/{name}",
                     self._runner_set,
                     methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
                 ),
-                Route("/api/v1/namespaces/{namespace}/pods", self._pods),
-                Route("/api/v1/namespaces/{namespace}/events", self._events),
+                Route("/apis/actions.github.com/v1alpha1/autoscalingrunnersets", self._list("runner_sets")),
+                Route("/api/v1/namespaces/{namespace}/pods", self._list("pods")),
+                Route("/api/v1/pods", self._list("pods")),
+                Route("/api/v1/namespaces/{namespace}/events", self._list("events")),
+                Route("/api/v1/events", self._list("events")),
             ]
         )
 
-    def _now(self, request: Request) -> dict[str, Any] | None:
+    # --- the cluster moving on a clock ------------------------------------------------
+
+    def _state(self) -> dict[str, list[dict[str, Any]]]:
+        """What the cluster holds now, by kind."""
+        if self.scenario is None:
+            return {"runner_sets": list(self.runner_sets.values())}
+        state = self.scenario(max(self.looks - 1, 0))
+        return {
+            "applications": state.get("applications") or ([state["application"]] if state.get("application") else []),
+            "runner_sets": state.get("runner_sets") or ([state["runner_set"]] if state.get("runner_set") else []),
+            "pods": state.get("listeners", []) + state.get("runners", []),
+            "events": state.get("events", []),
+        }
+
+    def sync(self) -> None:
+        """Store what the cluster holds now, recording a watch event for each change."""
+        with self._lock:
+            now = self._state()
+            for kind in LIST_KINDS:
+                wanted = {_key(o): o for o in now.get(kind, [])}
+                for key, obj in wanted.items():
+                    old = self.stored[kind].get(key)
+                    if old is None or _without_version(old) != _without_version(obj):
+                        self._record(kind, "ADDED" if old is None else "MODIFIED", key, obj)
+                for key in [k for k in self.stored[kind] if k not in wanted]:
+                    self._record(kind, "DELETED", key, self.stored[kind][key])
+
+    def _record(self, kind: str, change: str, key: tuple[str, str], obj: dict[str, Any]) -> None:
+        self.version += 1
+        copy = json.loads(json.dumps(obj))
+        copy.setdefault("metadata", {})["resourceVersion"] = str(self.version)
+        if change == "DELETED":
+            del self.stored[kind][key]
+        else:
+            self.stored[kind][key] = copy
+        self.history.append((self.version, kind, change, copy))
+
+    def compact(self) -> None:
+        """Forget the watch history, as etcd compaction does: older watches get 410 Gone."""
+        with self._lock:
+            self.history.clear()
+            self.oldest = self.version + 1
+
+    def _advance(self) -> None:
+        while not self.closing:
+            if self.scenario is not None:
+                self.looks += 1
+            self.sync()
+            time.sleep(self.tick)
+
+    def _started(self, request: Request) -> bool:
+        """Record the request; False when the cluster is down. A scenario starts its clock."""
         self.requests.append((time.monotonic(), request.url.path))
-        if self.unavailable or self.scenario is None:
+        if self.unavailable:
+            return False
+        if self.scenario is None:
+            self.sync()
+        while self.scenario is not None and self.looks == 0:
+            time.sleep(0.005)
+        return True
+
+    # --- lists and watches --------------------------------------------------------------
+
+    def _list(self, kind: str) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            if not await asyncio.to_thread(self._started, request):
+                return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
+            wanted = _matcher(request)
+            if request.query_params.get("watch") in ("true", "1"):
+                return self._watch(kind, request, wanted)
+            with self._lock:
+                items = [o for o in self.stored[kind].values() if wanted(o)]
+                version = self.version
+            body = {"apiVersion": "v1", "kind": LIST_KINDS[kind], "metadata": {"resourceVersion": str(version)},
+                    "items": items}  # fmt: skip
+            return JSONResponse(body)
+
+        return endpoint
+
+    def _watch(self, kind: str, request: Request, wanted: Callable[[dict[str, Any]], bool]) -> Response:
+        since = int(request.query_params.get("resourceVersion") or 0)
+        until = time.monotonic() + float(request.query_params.get("timeoutSeconds") or 60)
+        self.watches += 1
+
+        async def stream() -> AsyncIterator[bytes]:
+            seen = since
+            if since < self.oldest:
+                gone = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410,
+                        "message": f"too old resource version: {since} ({self.oldest})"}  # fmt: skip
+                yield (json.dumps({"type": "ERROR", "object": gone}) + "\n").encode()
+                return
+            while time.monotonic() < until and not self.closing and not self.unavailable:
+                with self._lock:
+                    fresh = [h for h in self.history if h[0] > seen]
+                for version, found_kind, change, obj in fresh:
+                    seen = version
+                    if found_kind == kind and wanted(obj):
+                        yield (json.dumps({"type": change, "object": obj}) + "\n").encode()
+                await asyncio.sleep(0.01)
+
+        return StreamingResponse(stream(), media_type="application/json")
+
+    # --- single objects ---------------------------------------------------------------
+
+    def _now(self, request: Request) -> dict[str, Any] | None:
+        if not self._started(request) or self.scenario is None:
             return None
         return self.scenario(max(self.looks - 1, 0))
 
@@ -213,8 +345,7 @@ class FakeKube:
         return JSONResponse(body, status_code=404)
 
     async def _application(self, request: Request) -> JSONResponse:
-        self.looks += 1
-        state = self._now(request)
+        state = await asyncio.to_thread(self._now, request)
         if state is None:
             return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
         found = state.get("application")
@@ -226,7 +357,7 @@ class FakeKube:
         key = (request.path_params["namespace"], request.path_params["name"])
         if self.scenario is None and not self.unavailable:
             return await self._stored_runner_set(request, key)
-        state = self._now(request)
+        state = await asyncio.to_thread(self._now, request)
         if state is None:
             return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
         found = state.get("runner_set")
@@ -234,37 +365,6 @@ class FakeKube:
             JSONResponse(found)
             if found
             else self._not_found("autoscalingrunnersets.actions.github.com", request.path_params["name"])
-        )
-
-    async def _pods(self, request: Request) -> JSONResponse:
-        state = self._now(request)
-        if state is None:
-            return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
-        selector = request.query_params.get("labelSelector", "")
-        key, _, value = selector.partition("=")
-        pods = [
-            p
-            for p in state.get("listeners", []) + state.get("runners", [])
-            if p["metadata"]["labels"].get(key) == value
-        ]
-        pods = [p for p in pods if p["metadata"]["namespace"] == request.path_params["namespace"]]
-        return JSONResponse(
-            {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": pods}
-        )
-
-    async def _events(self, request: Request) -> JSONResponse:
-        state = self._now(request)
-        if state is None:
-            return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
-        wanted = request.query_params.get("fieldSelector", "")
-        events = [
-            e
-            for e in state.get("events", [])
-            if e["metadata"]["namespace"] == request.path_params["namespace"]
-            and (wanted != "type=Warning" or e["type"] == "Warning")
-        ]
-        return JSONResponse(
-            {"apiVersion": "v1", "kind": "EventList", "metadata": {"resourceVersion": "1"}, "items": events}
         )
 
     async def _stored_runner_set(self, request: Request, key: tuple[str, str]) -> JSONResponse:
@@ -281,9 +381,38 @@ class FakeKube:
                     {"kind": "Status", "message": "etcdserver: request timed out", "code": 500}, status_code=500
                 )
             _merge(found, body)
+            self.sync()
         if found is None:
             return self._not_found("autoscalingrunnersets.actions.github.com", key[1])
         return JSONResponse(found)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _without_version(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "resourceVersion"}
+    return {**obj, "metadata": meta}
+
+
+def _matcher(request: Request) -> Callable[[dict[str, Any]], bool]:
+    """The request's namespace, label selector (k=v, comma-separated) and field selector
+    (``type=Warning``), as one predicate."""
+    namespace = request.path_params.get("namespace")
+    labels = [part.partition("=") for part in request.query_params.get("labelSelector", "").split(",") if part]
+    fields = [part.partition("=") for part in request.query_params.get("fieldSelector", "").split(",") if part]
+
+    def wanted(obj: dict[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        if namespace is not None and meta.get("namespace") != namespace:
+            return False
+        if any((meta.get("labels") or {}).get(k) != v for k, _, v in labels):
+            return False
+        return all(str(obj.get(k)) == v for k, _, v in fields)
+
+    return wanted
 
 
 def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:

@@ -33,8 +33,8 @@ SETS = {
 
 def healthy_fleet(_look: int) -> dict[str, Any]:
     return {
-        "application": application("x", sync="Synced", revision="a" * 40, health="Healthy"),
-        "runner_set": runner_set("x", "y", low=1, high=10, current=1),
+        "applications": [application(name, sync="Synced", revision="a" * 40, health="Healthy") for name in SETS],
+        "runner_sets": [runner_set(name, ns, low=1, high=10, current=1) for name, ns in SETS.items()],
         "listeners": [listener(name) for name in SETS],
         "runners": [runner(name, ns, 1) for name, ns in SETS.items()],
     }
@@ -86,6 +86,7 @@ def golden(name: str, body: str) -> None:
 
 async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     assert await board.app.dashboard.update()
     issue = the_issue(board)
     assert issue["title"] == "Runner fleet" and {label["name"] for label in issue["labels"]} == {"runners-bot"}
@@ -97,6 +98,7 @@ async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
 
 async def test_a_fleet_with_problems(board: Harness, kube: FakeKube) -> None:
     kube.scenario = fleet_with_problems
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     board.app.inbox.put(
         "rollout:last:arc-frontend-runners", json.dumps({"verdict": "failed", "where": f"{CONFIG_REPO}#100"})
     )
@@ -111,6 +113,7 @@ async def test_without_a_cluster_it_shows_the_configuration(board_without_cluste
 
 async def test_no_github_call_when_nothing_changed(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     before = len(board.fake.calls)
     assert not await board.app.dashboard.update()
@@ -119,8 +122,10 @@ async def test_no_github_call_when_nothing_changed(board: Harness, kube: FakeKub
 
 async def test_at_most_one_edit_a_minute(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     kube.scenario = fleet_with_problems
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     assert not await board.app.dashboard.update(), "too soon after the last edit: it waits"
     assert len(the_issue(board)["_history"]) == 1
     await board.app.dashboard.start()  # the deferred update comes through the loop
@@ -142,6 +147,7 @@ def edited(issue: dict[str, Any], body: str, user: str) -> dict[str, Any]:
 
 async def test_a_writer_ticks_refresh_now(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     issue = the_issue(board)
     ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
@@ -153,6 +159,7 @@ async def test_a_writer_ticks_refresh_now(board: Harness, kube: FakeKube) -> Non
 
 async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     issue = the_issue(board)
     original = issue["body"]
@@ -165,6 +172,7 @@ async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> No
 
 async def test_the_marker_counts_only_in_the_apps_own_issue(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     planted = board.fake.add_issue(
         CONFIG_REPO, "Runner fleet", f"fake\n{fleet_view.MARKER}", "mallory", ["runners-bot"]
     )
@@ -187,6 +195,7 @@ def test_bodies_are_stable_for_the_same_fleet() -> None:
 
 async def test_a_merge_makes_the_next_update_read_the_configuration_again(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     board.app.dashboard.forget_config()
     board.app.dashboard.installation = 42
@@ -200,6 +209,7 @@ async def test_a_merge_makes_the_next_update_read_the_configuration_again(board:
 
 async def test_an_edit_that_removes_the_marker_is_undone_too(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
     issue = the_issue(board)
     original = issue["body"]

@@ -80,7 +80,9 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
     assert thread["body"].replace(thread["body"].splitlines()[-1], "") == comment["body"].replace(
         comment["body"].splitlines()[-1], ""
     )
-    assert kube.requests and len(kube.requests) == 6 * kube.looks, "six reads per look, nothing else"
+    lists = [path for _, path in kube.requests]
+    assert len(lists) <= 5 + kube.watches and kube.watches <= 10, "a list and a watch per kind, not a read per look"
+    assert kube.looks > 4
 
 
 @pytest.mark.parametrize(
@@ -255,15 +257,15 @@ async def test_status_without_cluster_says_so(harness: Harness) -> None:
     assert "Live state: not available (runners-bot has no cluster access configured)." in reply["body"]
 
 
-async def test_looks_back_off_while_nothing_changes(rollout: Harness, kube: FakeKube) -> None:
-    # 2 s at the time limit, first interval 0.01 s doubling while the report stays the same:
-    # about log2(2 / 0.01) ≈ 8 looks, not the 200 a fixed interval would make.
+async def test_no_request_while_nothing_changes(rollout: Harness, kube: FakeKube) -> None:
+    # Stuck for the whole 2 s limit, the cluster moving 40 times: the watches bring the
+    # changes, so the requests are the first list and watch of each kind, not one per look.
     def stuck(look: int, sha: str) -> dict[str, Any]:
         return {"application": application(SET, sync="OutOfSync", revision="0" * 40, health="Progressing")}
 
     await merge(rollout, kube, stuck)
-    assert 3 <= kube.looks <= 12
-    assert len(kube.requests) == 6 * kube.looks
+    assert kube.looks >= 20
+    assert len(kube.requests) <= 10
 
 
 async def test_a_later_synced_commit_that_includes_the_merge_counts(rollout: Harness, kube: FakeKube) -> None:
