@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -240,6 +241,8 @@ async def run_commands(
         if answer.burst is not None and answer.burst.until is not None and scheduler is not None:
             await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
         services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
+    for scale_set, result in results.items():
+        await once(services.inbox, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):

@@ -18,6 +18,7 @@ Errors say whether trying again can help: :class:`TemporaryError` or
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -107,6 +108,9 @@ def endpoint(path: str) -> str:
     return "/" + "/".join(out)
 
 
+_TOKEN = re.compile(r"/app/installations/\d+/access_tokens$")
+
+
 class MeteredTransport(httpx.AsyncBaseTransport):
     """Counts every GitHub call by endpoint and status and keeps the rate limit in view.
 
@@ -119,8 +123,36 @@ class MeteredTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
         self.inner = inner
         self.metrics = metrics
+        self._tokens: dict[str, asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and _TOKEN.search(request.url.path):
+            return await self._token(request)
+        return await self._send(request)
+
+    async def _token(self, request: httpx.Request) -> httpx.Response:
+        """One installation token request at a time per installation: calls made together
+        on a cold start (reaction, configuration, permission) share the first one's answer
+        instead of each asking GitHub for a token of its own."""
+        path = request.url.path
+        pending = self._tokens.get(path)
+        if pending is None:
+            pending = self._tokens[path] = asyncio.get_running_loop().create_future()
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unshared
+            try:
+                response = await self._send(request)
+                content = await response.aread()
+                pending.set_result((response.status_code, response.headers.raw, content))
+            except BaseException as exc:
+                pending.set_exception(exc)
+                raise
+            finally:
+                del self._tokens[path]
+            return response
+        status, headers, content = await asyncio.shield(pending)
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError:

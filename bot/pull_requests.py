@@ -74,6 +74,7 @@ class Result:
     url: str
     created: bool
     problem: str | None = None
+    needs_label: bool = False
 
     @property
     def next_step(self) -> str:
@@ -116,7 +117,8 @@ class PullRequests:
             done = await asyncio.to_thread(self.inbox.step, target.delivery_id, f"pull:{scale_set}")
             if done is not None:
                 number, url = done.split(" ", 1)
-                return Result(int(number), url, created=False)
+                # Resumed: whether it was opened now is not known, and labelling is idempotent.
+                return Result(int(number), url, created=False, needs_label=True)
             saved = await asyncio.to_thread(self.inbox.get, key)
             current = OpenPull.load(saved) if saved else None
             known = current.commands if current else []
@@ -158,7 +160,8 @@ class PullRequests:
             pull = await self._pull(target, branch, current, text)
             state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
             await asyncio.to_thread(self.inbox.put, state_key(target.owner, target.repo, scale_set), state.dump())
-            return Result(state.number, state.url, created=current is None or current.number != state.number)
+            created = current is None or current.number != state.number
+            return Result(state.number, state.url, created=created, needs_label=created)
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
     async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
@@ -194,8 +197,13 @@ class PullRequests:
             if existing is None:
                 raise TemporaryError(f"GitHub says a pull request exists for {branch} but lists none", 10)
             return await inst.update_pull(owner, repo, int(existing["number"]), title=text.title, body=text.body)
-        await inst.label(owner, repo, int(created["number"]), LABELS)
         return created
+
+    async def label(self, target: Target, result: Result) -> None:
+        """Label a pull request this delivery opened (after the reply: the commenter hears
+        first; the label is for finding it later)."""
+        if result.number is not None and result.needs_label:
+            await target.inst.label(target.owner, target.repo, result.number, LABELS)
 
     async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> OpenPull | None:
         """A bot pull request was closed (merged or not): the next command starts a new one.

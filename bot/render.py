@@ -218,7 +218,7 @@ def _counts(keys: Iterable[str], shown: int = 10) -> str:
     for key in keys:
         tally[key] = tally.get(key, 0) + 1
     ranked = sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
-    text = ", ".join(f"{code(k)} {n:,}" for k, n in ranked[:shown])
+    text = ", ".join(f"{inert(k)} {n:,}" for k, n in ranked[:shown])
     rest = sum(n for _, n in ranked[shown:])
     return text + (f", and {rest:,} in {len(ranked) - shown:,} more" if rest else "")
 

@@ -63,9 +63,11 @@ def test_bot_chart_renders_valid_manifests() -> None:
     assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
-def test_bot_rbac_is_least_privilege_and_bound_per_namespace() -> None:
+def test_bot_rbac_is_least_privilege_and_writes_per_namespace() -> None:
     docs = render("runners-bot", {"github": {"appId": "1"}}, "runners-bot")
-    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"], "nothing is readable cluster-wide"
+    (wide,) = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    (watcher,) = [d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == wide["roleRef"]["name"]]
+    assert {v for rule in watcher["rules"] for v in rule["verbs"]} == {"list", "watch"}, "cluster-wide: reads only"
     rules = {
         (d["kind"], res, verb)
         for d in docs
@@ -74,10 +76,17 @@ def test_bot_rbac_is_least_privilege_and_bound_per_namespace() -> None:
         for res in rule["resources"]
         for verb in rule["verbs"]
     }
-    # Exactly the calls bot/kube.py makes: get the Application and the scale set, list pods and
-    # events, and patch a scale set run by the clock (its min/max: its only write).
+    # Exactly the calls bot/kube.py makes: get, list and watch Applications; get a scale set and
+    # list pods and events in a namespace; list and watch the fleet's scale sets, pods and
+    # events across namespaces; patch a scale set run by the clock (its min/max: its only write).
     assert rules == {
         ("Role", "applications", "get"),
+        ("Role", "applications", "list"),
+        ("Role", "applications", "watch"),
+        ("ClusterRole", "autoscalingrunnersets", "list"),
+        ("ClusterRole", "autoscalingrunnersets", "watch"),
+        ("ClusterRole", "pods", "watch"),
+        ("ClusterRole", "events", "watch"),
         ("ClusterRole", "autoscalingrunnersets", "get"),
         ("ClusterRole", "autoscalingrunnersets", "patch"),
         ("ClusterRole", "pods", "list"),
@@ -85,7 +94,7 @@ def test_bot_rbac_is_least_privilege_and_bound_per_namespace() -> None:
     }
     bindings = {d["metadata"]["namespace"]: d["roleRef"] for d in docs if d["kind"] == "RoleBinding"}
     assert set(bindings) == {"argocd", "arc-systems"}
-    (reader,) = [d for d in docs if d["kind"] == "ClusterRole"]
+    (reader,) = [d for d in docs if d["kind"] == "ClusterRole" and d is not watcher]
     assert bindings["arc-systems"]["name"] == reader["metadata"]["name"] == "runners-bot-reader"
 
 

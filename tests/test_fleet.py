@@ -260,11 +260,11 @@ def test_sets_run_by_the_clock_leave_min_and_max_to_runners_bot(charts: RealChar
     )
 
 
-def test_runners_bot_reads_each_runner_namespace_and_nothing_more(charts: RealCharts, bundled: ConfigFiles) -> None:
+def test_runners_bot_may_patch_in_each_runner_namespace(charts: RealCharts, bundled: ConfigFiles) -> None:
     bot = render_dir(
         ROOT / "charts" / "runners-bot", {"github": {"appId": "1"}}, name="runners-bot", namespace="runners-bot"
     )
-    (reader,) = [d for d in bot if d["kind"] == "ClusterRole"]
+    (reader,) = [d for d in bot if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "runners-bot-reader"]
     (account,) = [d for d in bot if d["kind"] == "ServiceAccount"]
     for entry in deploy(charts, fleet_values(bundled.repositories, bundled.base)).values():
         bindings = [

@@ -1,0 +1,32 @@
+"""Generated fleets of any size, shaped like the bundled values/repositories.yaml."""
+
+from __future__ import annotations
+
+CATEGORIES = ("frontend", "backend", "general")
+PROFILES = ("small", "medium", "large")
+ORGS = ("Matchpoint-AI", "Matchpoint-Labs")
+
+
+def entry(i: int) -> str:
+    """One entry of about 350 bytes: a comment, scaling, profile, labels and storage."""
+    name = f"service-{i:05d}"
+    return (
+        f"  # {name}: owned by team-{i % 97:02d}; builds and integration tests, cost centre cc-{i % 13:02d}.\n"
+        f"  - name: {name}\n"
+        f"    org: {ORGS[i % len(ORGS)]}\n"
+        f"    category: {CATEGORIES[i % len(CATEGORIES)]}\n"
+        f"    scaling:\n"
+        f"      minRunners: {i % 3}\n"
+        f"      maxRunners: {5 + i % 10}\n"
+        f"    profile: {PROFILES[i % len(PROFILES)]}\n"
+        f"    labels: [self-hosted, linux, x64, team-{i % 97:02d}, cc-{i % 13:02d}]\n"
+        f"    storage:\n"
+        f"      work: {20 + i % 30}Gi\n"
+    )
+
+
+def fleet(count: int, bundled_repositories: str) -> str:
+    """``count`` generated entries under the bundled file's header and trailing settings."""
+    head, _, rest = bundled_repositories.partition("repositories:\n")
+    tail = rest[rest.index("\n# Settings applied") :]
+    return head + "repositories:\n" + "".join(entry(i) for i in range(count)) + tail
