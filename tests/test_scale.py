@@ -125,7 +125,7 @@ async def test_a_file_that_cannot_be_read_whole_is_refused_not_emptied(large: Ha
 
 
 def test_text_is_taken_only_when_it_is_the_whole_blob() -> None:
-    data = "repositories:\n  - name: a\n".encode()
+    data = b"repositories:\n  - name: a\n"
     sha = git_blob_sha(data)
     assert whole_text("f", data, sha, len(data)).text == data.decode()
     with pytest.raises(Unreadable, match="sent 0 of its"):
