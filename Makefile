@@ -12,7 +12,7 @@ export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
 export UPSTREAM_DIR ?= $(UPSTREAM)
 endif
 
-.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store clean
+.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store bench-scale clean
 
 setup: $(STAMP)
 
@@ -48,13 +48,17 @@ test: lint
 	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest $(STORE_TESTS)
 
 ## bench: every benchmark, each a table with ratios against a baseline measured in the same run
-bench: bench-editor bench-api bench-ingest bench-store
+bench: bench-editor bench-api bench-scale bench-ingest bench-store
 
 bench-editor: setup
 	$(BIN)/python bench/bench_editor.py
 
 bench-api: setup
 	$(BIN)/python bench/bench_api_calls.py
+
+# Fleets of 50, 1,000 and 10,000 sets: reply latency, dashboard refresh, serve's RSS, rollout delay.
+bench-scale: setup
+	$(BIN)/python bench/bench_scale.py
 
 # wrk comes from Debian's packages (installed here when missing; needs root, as on CI machines).
 bench-ingest: setup

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "watch:"
 ADOPT = "watches"  # the signal that asks the lead replica to follow new watches
 LAST = "rollout:last:"
+DEBOUNCE = 0.2  # seconds a look waits after a change, so one burst of watch events makes one look
 _THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
 
 
@@ -213,7 +214,7 @@ class RolloutWatcher:
                 await asyncio.sleep(min(wait, left))
             else:
                 await self.cluster.changed(seen, min(self.max_interval, left) + 0.01)
-                await asyncio.sleep(self.interval)  # events come in bursts: one look for each burst
+                await asyncio.sleep(min(self.interval, DEBOUNCE))  # changes come in bursts: one look each
 
     async def _remember_verdict(self, watch: Watch, report: Report) -> None:
         """The last rollout of each set, for the fleet dashboard."""

@@ -190,6 +190,7 @@ class FakeKube:
     requests: list[tuple[float, str]] = field(default_factory=list)
     looks: int = 0
     tick: float = 0.05
+    delay: float = 0.0  # seconds each request takes (benchmarks: a real API server's latency)
     # Without a scenario: scale sets as stored objects, which PATCH (merge patch) changes.
     runner_sets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     writes: list[tuple[str, str, str, Any]] = field(default_factory=list)  # method, path, content type, body
@@ -276,6 +277,8 @@ class FakeKube:
     def _started(self, request: Request) -> bool:
         """Record the request; False when the cluster is down. A scenario starts its clock."""
         self.requests.append((time.monotonic(), request.url.path))
+        if self.delay:
+            time.sleep(self.delay)
         if self.unavailable:
             return False
         if self.scenario is None:
@@ -332,6 +335,15 @@ class FakeKube:
             return None
         return self.scenario(max(self.looks - 1, 0))
 
+    def _one(self, kind: str, request: Request) -> JSONResponse:
+        """One object of the scenario's cluster by namespace and name, as a GET answers."""
+        with self._lock:
+            found = self.stored[kind].get((request.path_params["namespace"], request.path_params["name"]))
+        if found is not None:
+            return JSONResponse(found)
+        plural = "applications.argoproj.io" if kind == "applications" else "autoscalingrunnersets.actions.github.com"
+        return self._not_found(plural, request.path_params["name"])
+
     @staticmethod
     def _not_found(kind: str, name: str) -> JSONResponse:
         body = {
@@ -348,10 +360,7 @@ class FakeKube:
         state = await asyncio.to_thread(self._now, request)
         if state is None:
             return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
-        found = state.get("application")
-        return (
-            JSONResponse(found) if found else self._not_found("applications.argoproj.io", request.path_params["name"])
-        )
+        return self._one("applications", request)
 
     async def _runner_set(self, request: Request) -> JSONResponse:
         key = (request.path_params["namespace"], request.path_params["name"])
@@ -360,12 +369,7 @@ class FakeKube:
         state = await asyncio.to_thread(self._now, request)
         if state is None:
             return JSONResponse({"kind": "Status", "code": 503}, status_code=503)
-        found = state.get("runner_set")
-        return (
-            JSONResponse(found)
-            if found
-            else self._not_found("autoscalingrunnersets.actions.github.com", request.path_params["name"])
-        )
+        return self._one("runner_sets", request)
 
     async def _stored_runner_set(self, request: Request, key: tuple[str, str]) -> JSONResponse:
         self.requests.append((time.monotonic(), request.url.path))

@@ -1,0 +1,335 @@
+"""The app at fleet sizes users run: 50, 1,000 and 10,000 scale sets.
+
+Every measurement runs the real app against the shared fakes, which enforce GitHub's
+limits (no JSON contents above 1 MB, 65,536-character bodies, 100 a page) and serve
+Kubernetes lists and watches; each table carries a baseline measured in the same run.
+
+1. Comment → reply with the pull request link, every GitHub call taking 100 ms (a warm
+   `scale`: the installation token and the permission known). Baseline: the sequential
+   chain the reply has to wait for, one call after another (`floor`).
+2. A dashboard refresh: GitHub calls, Kubernetes requests and time, every Kubernetes
+   request taking 5 ms. Baseline: the same sets read the old way, six requests per set
+   (measured up to 1,000 sets; at 10,000, 60,000 requests, counted, not timed).
+3. Peak RSS (VmHWM) of a `runners-bot serve` process after a `scale` on the fleet.
+   Baseline: the same process before any command.
+4. The rollout report's delay after the cluster turns healthy. Baseline: the polling it
+   replaced (5 s, doubling to 30 s), against the same fake cluster in the same run.
+
+Run: make bench-scale
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_api_calls import SECRET, TOKEN, Slow, settings_in  # noqa: E402
+from fakegithub import FakeGitHub  # noqa: E402
+from fakekube import FakeKube, application, listener, runner, runner_set  # noqa: E402
+from fleets import ORGS, fleet  # noqa: E402
+from servers import BotProcess, ThreadedServer  # noqa: E402
+from webhook_payloads import comment_payload, delivery, pull_closed_payload  # noqa: E402
+
+from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse  # noqa: E402
+from bot.kube import Kube, api_client  # noqa: E402
+from bot.server import App, build  # noqa: E402
+
+SIZES = (50, 1_000, 10_000)
+CONFIG = "Matchpoint-AI/runners-config"
+TEAM = "Matchpoint-AI/project-beta-api"
+CALL = 0.1  # seconds each GitHub call takes
+KUBE_CALL = 0.005  # seconds each Kubernetes request takes
+OLD_MEASURED_UP_TO = 1_000
+FLOOR_CHAIN = 5
+
+
+def keys() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem, public.decode()
+
+
+def world(key: tuple[str, str], size: int) -> tuple[FakeGitHub, ConfigFiles]:
+    bundled = ConfigFiles.read(ROOT)
+    files = ConfigFiles(fleet(size, bundled.repositories), bundled.base)
+    fake = FakeGitHub(1, key[1])
+    fake.add_repo(CONFIG, {REPOSITORIES_FILE: files.repositories, BASE_CONFIG_FILE: files.base}, {"admin": "admin"})
+    fake.add_repo(TEAM, {"README.md": "x"}, {"octocat": "write", "admin": "admin"})
+    return fake, files
+
+
+@contextlib.asynccontextmanager
+async def running(app: App) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app.asgi)
+    async with (
+        app.starlette.router.lifespan_context(app.starlette),
+        httpx.AsyncClient(transport=transport, base_url="http://bot") as client,
+    ):
+        yield client
+
+
+async def say(client: httpx.AsyncClient, app: App, text: str, user: str, comment_id: int) -> None:
+    body, headers = delivery(SECRET, "issue_comment", comment_payload(text, user=user, comment_id=comment_id))
+    await client.post("/api/github/webhooks", content=body, headers=headers)
+    await app.dispatcher.idle()
+
+
+# --- 1. comment → reply with the pull request link ---------------------------------------
+
+
+async def reply_latency(key: tuple[str, str], size: int) -> tuple[float, list[str]]:
+    """Seconds from a warm `scale` comment to its reply with the link; the calls before the reply."""
+    fake, _ = world(key, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = build(settings_in(tmp, key), transport=Slow(httpx.ASGITransport(app=fake.app), CALL, False))
+        async with running(app) as client:
+            await say(client, app, "/runners status service-00001", "admin", 1)  # warm: token, permission
+            first = len(fake.calls)
+            body, headers = delivery(
+                SECRET,
+                "issue_comment",
+                comment_payload("/runners scale service-00001 max=13", user="admin", comment_id=2),
+            )
+            start = time.perf_counter()
+            await client.post("/api/github/webhooks", content=body, headers=headers)
+            while not any("/pull/" in c["body"] for c in fake.thread_comments(TEAM, 7)):
+                await asyncio.sleep(0.005)
+            elapsed = time.perf_counter() - start
+            before_reply = [f"{c.method} {c.template}" for c in fake.calls[first:] if c.template != TOKEN]
+            await app.dispatcher.idle()
+    assert not fake.violations, fake.violations
+    return elapsed, before_reply
+
+
+# --- 2. a dashboard refresh -------------------------------------------------------------
+
+
+def cluster_of(files: ConfigFiles) -> Callable[[int], dict[str, Any]]:
+    config = parse(files.repositories, files.base)
+    sets = [config.effective(e) for e in config.entries]
+    state = {
+        "applications": [application(s.scale_set, sync="Synced", revision="a" * 40, health="Healthy") for s in sets],
+        "runner_sets": [runner_set(s.scale_set, s.namespace, low=1, high=5, current=1) for s in sets],
+        "listeners": [listener(s.scale_set) for s in sets],
+        "runners": [runner(s.scale_set, s.namespace, 1) for s in sets],
+    }
+    return lambda _look: state
+
+
+async def dashboard_refresh(key: tuple[str, str], size: int) -> tuple[int, int, int, float, int, float | None]:
+    """GitHub calls of the first refresh and of one with nothing changed, Kubernetes
+    requests and seconds of the first; and the old way's requests and seconds (None when
+    not timed)."""
+    fake, files = world(key, size)
+    kube = FakeKube(scenario=cluster_of(files), delay=KUBE_CALL)
+    with ThreadedServer(kube.app) as server, tempfile.TemporaryDirectory() as tmp:
+        settings = dataclasses.replace(
+            settings_in(tmp, key), dashboard="Runner fleet", kube_enabled=True, kube_api=server.url
+        )
+        app = build(settings, transport=httpx.ASGITransport(app=fake.app))
+        async with running(app):
+            await app.dashboard.stop()
+            await app.watcher.stop()  # the refresh alone: no watch in the way
+            app.dashboard.note_config(1, files)
+            calls, requests = len(fake.calls), len(kube.requests)
+            start = time.perf_counter()
+            await app.dashboard.update()
+            elapsed = time.perf_counter() - start
+            github, cluster = len(fake.calls) - calls, len(kube.requests) - requests
+            app.dashboard.min_gap = 0
+            calls = len(fake.calls)
+            await app.dashboard.update()  # nothing changed: no edit
+            again = len(fake.calls) - calls
+        old_requests, old_time = 6 * size, None
+        if size <= OLD_MEASURED_UP_TO:
+            reader = Kube(api_client(server.url), "argocd", "arc-systems")
+            config = parse(files.repositories, files.base)
+            requests = len(kube.requests)
+            start = time.perf_counter()
+            for entry in config.entries:
+                effective = config.effective(entry)
+                reader.read(effective.scale_set, effective.namespace)
+            old_time = time.perf_counter() - start
+            old_requests = len(kube.requests) - requests
+        kube.closing = True
+    return github, again, cluster, elapsed, old_requests, old_time
+
+
+# --- 3. peak RSS of serve ----------------------------------------------------------------
+
+
+def peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])  # kB
+    return 0
+
+
+def serve_rss(key: tuple[str, str], size: int) -> tuple[int, int]:
+    """Peak RSS (kB) of `serve` before any command and after a `scale`."""
+    fake, _ = world(key, size)
+    with ThreadedServer(fake.app) as github, tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_APP_ID": "1", "GITHUB_APP_PRIVATE_KEY": key[0],
+            "GITHUB_API_URL": github.url, "RUNNERS_CONFIG_REPO": CONFIG, "RUNNERS_BOT_STATE": f"{tmp}/state.sqlite3",
+            "RUNNERS_BOT_RECOVERY_INTERVAL": "0", "RUNNERS_BOT_KUBE": "off", "RUNNERS_BOT_DASHBOARD": "off",
+        }  # fmt: skip
+        bot = BotProcess(env, Path(tmp)).start()
+        try:
+            assert bot.process is not None
+            idle = peak_rss(bot.process.pid)
+            body, headers = delivery(
+                SECRET,
+                "issue_comment",
+                comment_payload("/runners scale service-00001 max=13", user="admin", comment_id=3),
+            )
+            httpx.post(f"{bot.url}/api/github/webhooks", content=body, headers=headers, timeout=30)
+            deadline = time.monotonic() + 120
+            while not any("/pull/" in c["body"] for c in fake.thread_comments(TEAM, 7)):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no reply from serve")
+                time.sleep(0.05)
+            return idle, peak_rss(bot.process.pid)
+        finally:
+            bot.stop()
+
+
+# --- 4. the rollout report's delay ---------------------------------------------------------
+
+QUIET = 20.0  # seconds the rollout waits before the cluster turns healthy
+
+
+def rollout_cluster(healthy_after: list[float], sha: str) -> Callable[[int], dict[str, Any]]:
+    name, namespace = "service-00001-runners", "arc-service-00001-runners"
+
+    def state(_look: int) -> dict[str, Any]:
+        ready = bool(healthy_after) and time.monotonic() >= healthy_after[0]
+        return {
+            "application": application(
+                name, sync="Synced" if ready else "OutOfSync", revision=sha if ready else "0" * 40,
+                health="Healthy" if ready else "Progressing",
+            ),
+            "runner_set": runner_set(name, namespace, low=1, high=13 if ready else 5, current=1),
+            "listeners": [listener(name)],
+            "runners": [runner(name, namespace, 1)],
+        }  # fmt: skip
+
+    return state
+
+
+async def rollout_delay(key: tuple[str, str]) -> tuple[float, float]:
+    """Seconds from the cluster turning healthy to the report saying live: the watch, and
+    the old polling (5 s doubling to 30 s, the judgement the same) in the same run."""
+    fake, _ = world(key, 50)
+    healthy_at: list[float] = []
+    kube = FakeKube(tick=0.05)
+    with ThreadedServer(kube.app) as server, tempfile.TemporaryDirectory() as tmp:
+        settings = dataclasses.replace(
+            settings_in(tmp, key), kube_enabled=True, kube_api=server.url, rollout_timeout=QUIET + 60
+        )
+        app = build(settings, transport=httpx.ASGITransport(app=fake.app))
+        async with running(app) as client:
+            await say(client, app, "/runners scale service-00001 max=13", "admin", 4)
+            pull = fake.merge(CONFIG, 100)
+            kube.scenario = rollout_cluster(healthy_at, pull["merge_commit_sha"])
+            payload = pull_closed_payload(
+                CONFIG, 100, "runners-bot/service-00001-runners", merged=True, merge_sha=pull["merge_commit_sha"]
+            )
+            body, headers = delivery(SECRET, "pull_request", payload)
+            await client.post("/api/github/webhooks", content=body, headers=headers)
+            await app.dispatcher.idle()
+            started = time.monotonic()
+            healthy_at.append(started + QUIET)
+            old = asyncio.create_task(old_polling(server.url, healthy_at, started))
+            while not any("Live" in c["body"] and "🚀" in c["body"] for c in fake.thread_comments(CONFIG, 100)):
+                await asyncio.sleep(0.01)
+            watched = time.monotonic() - healthy_at[0]
+            polled = await old
+            await app.watcher.stop()
+        kube.closing = True
+    return watched, polled
+
+
+async def old_polling(url: str, healthy_at: list[float], started: float) -> float:
+    """The replaced loop: look, then wait 5 s doubling to 30 s while nothing changes."""
+    reader = Kube(api_client(url), "argocd", "arc-systems")
+    wait = 5.0
+    while True:
+        state = await reader.aread("service-00001-runners", "arc-service-00001-runners")
+        app = state.application or {}
+        if (app.get("status") or {}).get("health", {}).get("status") == "Healthy":
+            return time.monotonic() - healthy_at[0]
+        await asyncio.sleep(max(0.0, min(wait, started + 120 - time.monotonic())))
+        wait = min(wait * 2, 30.0)
+
+
+async def main() -> int:
+    key = keys()
+    print("1. comment → reply with the pull request link, every GitHub call 100 ms (warm scale)\n")
+    header = f"{'entries':>8} {'file':>8} {'calls':>6} {'reply':>8} {'floor':>8} {'× floor':>8}"
+    print(header + "\n" + "-" * len(header))
+    chains = {}
+    for size in SIZES:
+        elapsed, calls = await reply_latency(key, size)
+        text = fleet(size, ConfigFiles.read(ROOT).repositories)
+        chains[size] = calls
+        print(
+            f"{size:>8,} {len(text.encode()) / 2**20:>6.2f}MB {len(calls):>6} {elapsed * 1e3:>6.0f}ms"
+            f" {FLOOR_CHAIN * CALL * 1e3:>6.0f}ms {elapsed / (FLOOR_CHAIN * CALL):>7.2f}x"
+        )
+    print(f"\n   floor: {FLOOR_CHAIN} calls one after another (read → ref → commit → pull request → reply)")
+    print("   sequential chain as built: [GraphQL read ∥ 👀 ∥ permission on the thread's repository]")
+    print("   → permission on the target's repository → ref → commit → pull request → reply; the label after it")
+    print(f"   calls before the reply ({len(chains[SIZES[-1]])}): " + ", ".join(chains[SIZES[-1]]))
+
+    print("\n2. a dashboard refresh (Kubernetes requests take 5 ms each)\n")
+    header = (
+        f"{'entries':>8} {'GitHub':>7} {'again':>6} {'k8s req':>8} {'time':>8} {'old req':>8} {'old time':>9}"
+        f" {'speed-up':>9}"
+    )
+    print(header + "\n" + "-" * len(header))
+    for size in SIZES:
+        github, again, requests, elapsed, old_requests, old_time = await dashboard_refresh(key, size)
+        timed = f"{old_time:>8.2f}s" if old_time is not None else f"{'(counted)':>9}"
+        ratio = f"{old_time / elapsed:>8.1f}x" if old_time is not None else f"{'—':>9}"
+        print(f"{size:>8,} {github:>7} {again:>6} {requests:>8} {elapsed:>7.2f}s {old_requests:>8,} {timed} {ratio}")
+    print("   GitHub: calls of the first refresh (issue and table pages); again: a refresh with nothing changed")
+
+    print("\n3. peak RSS of `runners-bot serve` after a scale\n")
+    header = f"{'entries':>8} {'idle':>9} {'after':>9} {'× idle':>7}"
+    print(header + "\n" + "-" * len(header))
+    for size in SIZES:
+        idle, after = await asyncio.to_thread(serve_rss, key, size)
+        print(f"{size:>8,} {idle / 1024:>7.1f}MB {after / 1024:>7.1f}MB {after / idle:>6.2f}x")
+
+    print(f"\n4. the rollout report after the cluster turns healthy ({QUIET:.0f} s after the merge)\n")
+    watched, polled = await rollout_delay(key)
+    print(f"   watch (as built):              {watched:>6.2f} s")
+    print(f"   baseline, polling 5 s → 30 s:  {polled:>6.2f} s   ({polled / max(watched, 1e-3):.0f}x later)")
+    print(f"\n   organisations in the generated fleets: {', '.join(ORGS)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
