@@ -49,7 +49,7 @@ from bot.server import App, build  # noqa: E402
 
 SIZES = (50, 1_000, 10_000)
 CONFIG = "Matchpoint-AI/runners-config"
-TEAM = "Matchpoint-AI/project-beta-api"
+TEAM = "Matchpoint-Labs/service-00001"  # the thread: the repository of the set the commands change
 CALL = 0.1  # seconds each GitHub call takes
 KUBE_CALL = 0.005  # seconds each Kubernetes request takes
 OLD_MEASURED_UP_TO = 1_000
@@ -76,6 +76,7 @@ def world(key: tuple[str, str], size: int) -> tuple[FakeGitHub, ConfigFiles]:
     fake = FakeGitHub(1, key[1])
     fake.add_repo(CONFIG, {REPOSITORIES_FILE: files.repositories, BASE_CONFIG_FILE: files.base}, {"admin": "admin"})
     fake.add_repo(TEAM, {"README.md": "x"}, {"octocat": "write", "admin": "admin"})
+    fake.add_repo("Matchpoint-AI/project-beta-api", {"README.md": "x"}, {"admin": "admin"})
     return fake, files
 
 
@@ -89,8 +90,13 @@ async def running(app: App) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def here(text: str, user: str, comment_id: int) -> dict[str, Any]:
+    """A comment on issue 7 of the set's own repository."""
+    return comment_payload(text, user=user, comment_id=comment_id, repo=TEAM)
+
+
 async def say(client: httpx.AsyncClient, app: App, text: str, user: str, comment_id: int) -> None:
-    body, headers = delivery(SECRET, "issue_comment", comment_payload(text, user=user, comment_id=comment_id))
+    body, headers = delivery(SECRET, "issue_comment", here(text, user, comment_id))
     await client.post("/api/github/webhooks", content=body, headers=headers)
     await app.dispatcher.idle()
 
@@ -109,7 +115,7 @@ async def reply_latency(key: tuple[str, str], size: int) -> tuple[float, list[st
             body, headers = delivery(
                 SECRET,
                 "issue_comment",
-                comment_payload("/runners scale service-00001 max=13", user="admin", comment_id=2),
+                here("/runners scale service-00001 max=13", "admin", 2),
             )
             start = time.perf_counter()
             await client.post("/api/github/webhooks", content=body, headers=headers)
@@ -202,7 +208,7 @@ def serve_rss(key: tuple[str, str], size: int) -> tuple[int, int]:
             body, headers = delivery(
                 SECRET,
                 "issue_comment",
-                comment_payload("/runners scale service-00001 max=13", user="admin", comment_id=3),
+                here("/runners scale service-00001 max=13", "admin", 3),
             )
             httpx.post(f"{bot.url}/api/github/webhooks", content=body, headers=headers, timeout=30)
             deadline = time.monotonic() + 120
@@ -299,8 +305,8 @@ async def main() -> int:
             f" {FLOOR_CHAIN * CALL * 1e3:>6.0f}ms {elapsed / (FLOOR_CHAIN * CALL):>7.2f}x"
         )
     print(f"\n   floor: {FLOOR_CHAIN} calls one after another (read → ref → commit → pull request → reply)")
-    print("   sequential chain as built: [GraphQL read ∥ 👀 ∥ permission on the thread's repository]")
-    print("   → permission on the target's repository → ref → commit → pull request → reply; the label after it")
+    print("   sequential chain as built: [GraphQL read ∥ 👀 ∥ permission] → ref → commit → pull request → reply;")
+    print("   the label after the reply. The comment is on the changed set's own repository, the common case.")
     print(f"   calls before the reply ({len(chains[SIZES[-1]])}): " + ", ".join(chains[SIZES[-1]]))
 
     print("\n2. a dashboard refresh (Kubernetes requests take 5 ms each)\n")

@@ -8,6 +8,14 @@ the hour, no authentication) for the App's id, private key and webhook secret. T
 into ``.env`` (mode 0600) and a private key file, and the ``kubectl`` command that puts
 them into the chart's Secret is printed. The page and its state parameter are only for
 this one exchange; the server stops once it is done.
+
+Whoever completes the exchange decides which App the files name, so the page trusts
+only this machine's browser: it answers only requests addressed to ``127.0.0.1:PORT``
+or ``localhost:PORT`` (a DNS-rebound name gets 421 and no state), the state is tied to
+a cookie the page set in that browser (SameSite=Lax: the browser sends it on GitHub's
+redirect back, a top-level navigation, and on nothing another site embeds or posts),
+GitHub is reached over https only (loopback excepted), and files are written without
+following a symlink planted in their place.
 """
 
 from __future__ import annotations
@@ -33,6 +41,20 @@ from starlette.routing import Route
 from bot import render
 
 CALLBACK = "/callback"
+COOKIE = "runners_bot_setup"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+class SetupError(ValueError):
+    """A setting ``runners-bot setup`` cannot work with; the message says what would do."""
+
+
+def check_url(label: str, url: str) -> str:
+    """``url`` when it is https, or http on a loopback address (tests, a local proxy)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.host in LOOPBACK_HOSTS):
+        return url
+    raise SetupError(f"{label} must be an https:// URL (got {url!r}): the App's private key travels over it")
 
 
 @dataclass(frozen=True)
@@ -107,11 +129,22 @@ def kubectl_command(options: SetupOptions) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Created owner-only before a byte is written (secrets)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Created owner-only before a byte is written (secrets), never through a symlink."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
-    path.chmod(0o600)
+
+
+def keep_previous(path: Path) -> Path | None:
+    """Copy an existing file to ``<name>.bak`` (owner-only) before it is replaced; the copy."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink():
+        raise SetupError(f"{path} is a symbolic link: remove it, or pass --env-file/--key-file")
+    backup = path.with_name(path.name + ".bak")
+    _write_private(backup, path.read_text(encoding="utf-8"))
+    return backup
 
 
 @dataclass
@@ -123,11 +156,25 @@ class SetupServer:
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     created: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    replaced: list[Path] = field(default_factory=list)  # earlier files kept aside before writing
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/", self.page), Route(CALLBACK, self.callback)])
 
-    async def page(self, _: Request) -> Response:
+    def _foreign(self, request: Request) -> Response | None:
+        """421 for a request not addressed to this machine's page (DNS rebinding)."""
+        wanted = {f"{host}:{self.options.port}" for host in ("127.0.0.1", "localhost", "[::1]")}
+        if request.headers.get("host", "").lower() in wanted:
+            return None
+        return HTMLResponse(
+            render.fill("setup_failed.html", reason="this page answers only at " + html.escape(self.options.local_url)),
+            421,
+        )
+
+    async def page(self, request: Request) -> Response:
+        refused = self._foreign(request)
+        if refused is not None:
+            return refused
         body = render.fill(
             "setup_page.html",
             action=html.escape(f"{self.options.new_app_url}?state={self.state}", quote=True),
@@ -136,16 +183,29 @@ class SetupServer:
             webhook=html.escape(self.options.webhook_url),
             github=html.escape(self.options.github_url),
         )
-        return HTMLResponse(body)
+        response = HTMLResponse(body)
+        response.set_cookie(COOKIE, self.state, httponly=True, samesite="lax", path="/")
+        return response
 
     async def callback(self, request: Request) -> Response:
+        refused = self._foreign(request)
+        if refused is not None:
+            return refused
         code, state = request.query_params.get("code", ""), request.query_params.get("state", "")
-        if not secrets.compare_digest(state, self.state) or not code.isascii() or not code:
+        cookie = request.cookies.get(COOKIE, "")
+        if (
+            not secrets.compare_digest(state.encode(), self.state.encode())
+            or not secrets.compare_digest(cookie.encode(), self.state.encode())
+            or not code.isascii()
+            or not code
+        ):
             return HTMLResponse(render.fill("setup_failed.html", reason="this page was not opened by this setup"), 400)
         try:
             app = await self._convert(code)
         except (httpx.HTTPError, ValueError) as exc:
+            print(f"runners-bot setup: the code exchange failed: {exc}", file=sys.stderr, flush=True)
             return HTMLResponse(render.fill("setup_failed.html", reason=html.escape(str(exc))), 502)
+        self.replaced = [kept for kept in (keep_previous(self.options.env_file),) if kept is not None]
         _write_private(self.options.key_file, str(app["pem"]))
         _write_private(self.options.env_file, env_text(app, self.options))
         self.created = app
@@ -190,6 +250,17 @@ async def serve_until_done(server: SetupServer) -> dict[str, Any]:
 
 def run_setup(options: SetupOptions) -> int:
     """``runners-bot setup``: print where to click, wait, write the files, say what next."""
+    try:
+        check_url("--github-url", options.github_url)
+        check_url("--api-url", options.api)
+    except SetupError as exc:
+        print(f"runners-bot setup: {exc}", file=sys.stderr)
+        return 2
+    if options.env_file.is_symlink() or options.key_file.is_symlink():
+        print("runners-bot setup: --env-file and --key-file must not be symbolic links", file=sys.stderr)
+        return 2
+    if options.env_file.exists():
+        print(f"Note: {options.env_file} exists; it is kept as {options.env_file}.bak when the App is created.")
     server = SetupServer(options)
     print(f"Open {options.local_url}/ in a browser and press the button to create the App on {options.github_url}.")
     print("Waiting for GitHub to send you back (Ctrl-C to stop)...", flush=True)
@@ -200,6 +271,8 @@ def run_setup(options: SetupOptions) -> int:
         return 1
     print(f"\nCreated the GitHub App {app.get('name') or app.get('slug')} (id {app['id']}).")
     print(f"Wrote {options.env_file} and {options.key_file} (mode 0600): `runners-bot serve` reads .env.")
+    for kept in server.replaced:
+        print(f"The previous {options.env_file} is kept as {kept}.")
     print(f"Install it: {str(app.get('html_url', '')).rstrip('/')}/installations/new")
     print("\nFor the Helm chart (charts/runners-bot), create its Secret:\n")
     print(kubectl_command(options))

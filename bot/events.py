@@ -7,6 +7,7 @@ other events and actions, comments with no command, and anything written by a bo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,11 +81,21 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
 
 
 def subject(event: str, payload: Mapping[str, Any]) -> str | None:
-    """What a delivery is about, for deduplication (SPEC §4): the signature covers the body,
-    not ``X-GitHub-Delivery``, so a captured payload replayed under a new delivery id is
-    the same comment, issue or pull request event, and is not acted on twice."""
+    """What a delivery is about, for deduplication: the signature covers the body, not
+    ``X-GitHub-Delivery``, so a captured payload replayed under a new delivery id is the
+    same comment, issue or pull request event, and is not acted on twice. An edit or a
+    close can happen again to the same issue or pull request (a second "Refresh now", a
+    pull request closed, reopened and merged): for those the subject holds what changed
+    (when, the body's hash, merged or not, the merge commit), so each new one counts."""
     key = {"issue_comment": "comment", "issues": "issue", "pull_request": "pull_request"}.get(event)
     thing = payload.get(key) if key else None
-    if isinstance(thing, Mapping) and isinstance(thing.get("id"), int):
-        return f"{event}:{thing['id']}:{payload.get('action')}"
-    return None
+    if not isinstance(thing, Mapping) or not isinstance(thing.get("id"), int):
+        return None
+    action = payload.get("action")
+    found = f"{event}:{thing['id']}:{action}"
+    if action == "edited":
+        body = thing.get("body") if isinstance(thing.get("body"), str) else ""
+        return f"{found}:{thing.get('updated_at')}:{hashlib.sha256(str(body).encode()).hexdigest()[:16]}"
+    if action == "closed":
+        return f"{found}:{thing.get('updated_at')}:{thing.get('merged')}:{thing.get('merge_commit_sha')}"
+    return found

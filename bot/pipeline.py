@@ -366,7 +366,21 @@ def _burst_order(command: Command, request: Request, effective: Effective) -> Bu
     top = high if isinstance(high, int) else allowance.max_runners
     if top is not None and top < low:
         raise _Refused(f"max ({top}) would be below min ({low})", f"max=M with M ≥ {low}")
+    _only_raises(effective, request, low, top)
     return BurstOrder(effective.scale_set, effective.namespace, low, top, request.now + span)
+
+
+def _only_raises(effective: Effective, request: Request, low: int, top: int | None) -> None:
+    """A burst adds warm runners without review; taking capacity away is a change that
+    needs one (a pull request). So neither bound may fall below what is in force now."""
+    now = _runners_now(effective, request)
+    if low < now.min_runners or (top is not None and top < now.max_runners):
+        raise _Refused(
+            f"a burst only raises capacity, and `{effective.scale_set}` has min {now.min_runners}, "
+            f"max {now.max_runners} in force now ({now.source})",
+            f"min=N with N ≥ {now.min_runners} and max=M with M ≥ {now.max_runners}; "
+            "`/runners scale` (a reviewed pull request) to lower them",
+        )
 
 
 def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:

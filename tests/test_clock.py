@@ -134,6 +134,19 @@ async def test_a_burst_outside_the_bounds_is_refused_with_them(clocked: Harness,
     assert no_burst_written(kube)
 
 
+async def test_a_burst_never_lowers_what_is_in_force(clocked: Harness, kube: FakeKube) -> None:
+    # Wednesday 10:00 in Berlin: the business-hours schedule holds min 4, max 10.
+    for n, command in enumerate(["/runners burst min=0 max=1 for=4h", "/runners burst min=8 max=9 for=1h"]):
+        await clocked.send("issue_comment", comment_payload(command, comment_id=940 + n))
+        await clocked.settle()
+    replies = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert len(replies) == 2
+    for reply in replies:
+        assert "a burst only raises capacity" in reply["body"] and "min 4, max 10 in force now" in reply["body"]
+        assert "min=N with N ≥ 4 and max=M with M ≥ 10" in reply["body"]
+    assert no_burst_written(kube)
+
+
 async def test_a_burst_needs_write_permission(clocked: Harness, kube: FakeKube) -> None:
     await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=1h", user="reader", comment_id=920))
     await clocked.settle()

@@ -319,3 +319,22 @@ async def test_a_planted_marker_neither_takes_over_nor_silences_the_report(rollo
         c for c in rollout.fake.thread_comments(CONFIG_REPO, 100) if c["id"] != stranger and c["body"].startswith("🚀")
     ]
     assert len(ours) == 1 and "✅ Live" in ours[0]["body"]
+
+
+async def test_a_pull_request_closed_reopened_and_merged_is_followed(rollout: Harness, kube: FakeKube) -> None:
+    await rollout.send("issue_comment", comment_payload("/runners scale max=12"))
+    await rollout.settle()
+    branch = f"runners-bot/{SET}"
+    closed = pull_closed_payload(CONFIG_REPO, 100, branch, merged=False)
+    closed["pull_request"]["updated_at"] = "2026-11-29T10:00:00Z"
+    assert (await rollout.send("pull_request", closed)).status_code == 202
+    await rollout.settle()
+    pull = rollout.fake.merge(CONFIG_REPO, 100)  # reopened, then merged: the same pull request
+    sha = pull["merge_commit_sha"]
+    kube.scenario = lambda look: healthy(look, sha)
+    merged = pull_closed_payload(CONFIG_REPO, 100, branch, merged=True, merge_sha=sha)
+    merged["pull_request"]["updated_at"] = "2026-11-29T10:30:00Z"
+    assert (await rollout.send("pull_request", merged)).status_code == 202, "not a duplicate of the first close"
+    await rollout.settle()
+    await rollout.app.watcher.idle()
+    assert "✅ Live" in report_on(rollout, CONFIG_REPO, 100)["body"]

@@ -132,7 +132,8 @@ async def test_a_callback_this_setup_did_not_start_writes_nothing(
     _, url = github
     options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
     server = SetupServer(options)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app()), base_url="http://setup") as client:
+    local = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
         forged = await client.get("/callback", params={"code": "code-1", "state": "guessed"})
         page = await client.get("/")
     assert forged.status_code == 400 and "was not set up" in forged.text
@@ -157,3 +158,88 @@ async def test_a_callback_this_setup_did_not_start_writes_nothing(
 def test_urls_for_github_and_enterprise_server(github_url: str, org: str | None, page: str, api: str) -> None:
     options = SetupOptions(webhook_url=WEBHOOK, github_url=github_url, org=org)
     assert (options.new_app_url, options.api) == (page, api)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("host", ["attacker.example:3333", "127.0.0.1.nip.io:3333", "127.0.0.1:80", "localhost"])
+async def test_a_foreign_host_gets_nothing(github: tuple[FakeGitHub, str], tmp_path: Path, host: str) -> None:
+    """DNS rebinding: a page of another site whose name now points here gets no state and
+    cannot complete an exchange."""
+    _, url = github
+    options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
+    server = SetupServer(options)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app()), base_url=f"http://{host}") as client:
+        page = await client.get("/")
+        callback = await client.get("/callback", params={"code": "code-1", "state": server.state})
+    assert page.status_code == callback.status_code == 421
+    assert server.state not in page.text and "set-cookie" not in page.headers
+    assert not (tmp_path / ".env").exists()
+
+
+@pytest.mark.anyio
+async def test_the_state_alone_is_not_enough_without_the_pages_cookie(
+    github: tuple[FakeGitHub, str], tmp_path: Path
+) -> None:
+    _, url = github
+    options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
+    server = SetupServer(options)
+    local = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
+        stolen = await client.get("/callback", params={"code": "code-1", "state": server.state})
+        page = await client.get("/")
+    assert stolen.status_code == 400 and not (tmp_path / ".env").exists()
+    cookie = page.headers["set-cookie"]
+    assert server.state in cookie and "samesite=lax" in cookie.lower() and "httponly" in cookie.lower()
+
+
+@pytest.mark.anyio
+async def test_a_failed_exchange_is_told_in_the_terminal_too(
+    github: tuple[FakeGitHub, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, url = github
+    options = SetupOptions(
+        webhook_url=WEBHOOK,
+        github_url=url,
+        api_url=f"{url}/api/v3",
+        env_file=tmp_path / ".env",
+        key_file=tmp_path / "k",
+    )
+    server = SetupServer(options)
+    local = httpx.ASGITransport(app=server.app())
+    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
+        await client.get("/")
+        answer = await client.get("/callback", params={"code": "expired", "state": server.state})
+    assert answer.status_code == 502
+    assert "the code exchange failed: GitHub answered 404" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--github-url", "--api-url"])
+def test_github_is_reached_over_https_only(tmp_path: Path, flag: str) -> None:
+    value = "http://ghe.acme.com"
+    command = [str(Path(sys.executable).parent / "runners-bot"), "setup", "--webhook-url", WEBHOOK, flag, value]
+    done = subprocess.run(command, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "must be an https:// URL" in done.stderr
+
+
+def test_files_are_never_written_through_a_symlink(tmp_path: Path) -> None:
+    from bot.app_setup import _write_private, keep_previous
+
+    target = tmp_path / "elsewhere"
+    target.write_text("untouched\n")
+    link = tmp_path / ".env"
+    link.symlink_to(target)
+    with pytest.raises(OSError, match=r"symbolic links|Too many levels"):
+        _write_private(link, "GITHUB_APP_ID=1\n")
+    with pytest.raises(ValueError, match="symbolic link"):
+        keep_previous(link)
+    assert target.read_text() == "untouched\n"
+
+
+def test_an_existing_env_is_kept_aside_not_lost(tmp_path: Path) -> None:
+    from bot.app_setup import keep_previous
+
+    env = tmp_path / ".env"
+    env.write_text("GITHUB_APP_ID=7\n")
+    kept = keep_previous(env)
+    assert kept == tmp_path / ".env.bak" and kept.read_text() == "GITHUB_APP_ID=7\n"
+    assert kept.stat().st_mode & 0o777 == 0o600
