@@ -228,7 +228,7 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
         options[key] = value.lower()
     elif key == "for":
         if parse_duration(value) is None:
-            return f"for must be a duration such as 4h, 90m or 1h30m, not {_show(value)}"
+            return f"for must be a duration such as 4h, 90m or 1h30m (at most 366d), not {_show(value)}"
         options[key] = value
     elif key == "org":
         if not names.is_login(value):

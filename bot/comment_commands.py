@@ -178,12 +178,37 @@ async def run_commands(
     dashboard: Dashboard | None = None,
 ) -> None:
     """parse → authorise → execute → report for the commands in ``thread.body``."""
-    started = time.monotonic()
     if delivery.installation is None:
         raise PermanentError("the delivery names no installation", 0)
     inst = services.github.installation(delivery.installation)
     if not await _within_budget(services, inst, delivery, thread):
         return
+    try:
+        await _answer(services, pulls, delivery, thread, inst, closes=closes, kube=kube, scheduler=scheduler,
+                      dashboard=dashboard)  # fmt: skip
+    except Exception:
+        # Admitted, then failed: it still costs its author (and the installation) a reply,
+        # so a comment that makes the handler fail cannot be repeated for free.
+        await once(
+            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+        )
+        raise
+
+
+async def _answer(
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    thread: Thread,
+    inst: Installation,
+    *,
+    closes: str | None,
+    kube: Kube | None,
+    scheduler: Scheduler | None,
+    dashboard: Dashboard | None,
+) -> None:
+    started = time.monotonic()
+    assert delivery.installation is not None  # run_commands checked it
     config = config_source.repository(services.settings, thread.owner, thread.repo)
     early = _permission_worth_asking_now(thread, config)
     # Independent of each other: acknowledge, read the configuration, ask the permission
@@ -246,7 +271,9 @@ async def run_commands(
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):
-        await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
+        await once(
+            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+        )
     services.metrics.command_latency.observe(time.monotonic() - started)
 
 
@@ -257,7 +284,9 @@ async def _refuse_unreadable(
     text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
     await reply(services, inst, delivery, thread, index=0, text=text)
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
-    await once(services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user))
+    await once(
+        services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+    )
     services.metrics.commands.labels("other", "refused").inc()
 
 
@@ -284,41 +313,55 @@ def _budget_key(user: str) -> str:
     return f"replies:{user.lower()}"
 
 
+def _installation_key(installation: int) -> str:
+    # GitHub logins hold no ':', so no user's key can be this one.
+    return f"replies:installation:{installation}"
+
+
 async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
-    """False when the author's reply budget is spent (bot.reply_limits): one notice, then nothing."""
+    """False when the author's reply budget, or the installation's, is spent
+    (bot.reply_limits): one notice, then nothing. The installation's bounds what many
+    throwaway accounts cost together on a public repository."""
     if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
-    limit = services.settings.reply_limit
+    settings = services.settings
+    budgets = [(_budget_key(thread.user), settings.reply_limit, "reply_rate_limited.md")]
+    if delivery.installation is not None:
+        key = _installation_key(delivery.installation)
+        budgets.append((key, settings.installation_reply_limit, "reply_installation_limited.md"))
+    for key, limit, template in budgets:
 
-    def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-        decision, budget = reply_limits.decide(saved, time.time(), limit)
-        return decision, budget if decision == "notice" else None  # only a notice is written now
+        def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+            decision, budget = reply_limits.decide(saved, time.time(), limit)  # noqa: B023 (called at once)
+            return decision, budget if decision == "notice" else None  # only a notice is written now
 
-    decision, budget = await _update_budget(services, thread.user, decide)
-    if decision == "answer":
-        return True
-    if budget is not None:  # the notice
-        until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
-        text = render.fill("reply_rate_limited.md", limit=limit, until=until)
-        await reply(services, inst, delivery, thread, index=0, text=text)
-    services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
-    return False
+        decision, budget = await _update_budget(services, key, decide)
+        if decision == "answer":
+            continue
+        if budget is not None:  # the notice
+            until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
+            await reply(services, inst, delivery, thread, index=0, text=render.fill(template, limit=limit, until=until))
+        services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
+        return False
+    return True
 
 
-async def _spend(services: Services, user: str) -> None:
-    await _update_budget(services, user, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
+async def _spend(services: Services, user: str, installation: int | None) -> None:
+    keys = [_budget_key(user)] + ([_installation_key(installation)] if installation is not None else [])
+    for key in keys:
+        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
 
 
 BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
 
 
 async def _update_budget(
-    services: Services, user: str, change: BudgetChange
+    services: Services, key: str, change: BudgetChange
 ) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-    """Read, change and write back (unless the change is None) a user's budget as one step:
+    """Read, change and write back (unless the change is None) a budget as one step:
     comments handled at once, by other workers or replicas, each count, and only one of
     them gets the notice."""
-    key, inbox = _budget_key(user), services.inbox
+    inbox = services.inbox
     while True:
         text = await asyncio.to_thread(inbox.get, key)
         decision, budget = change(reply_limits.Budget.load(text))

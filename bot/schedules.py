@@ -21,6 +21,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE_KEYS = ("name", "days", "from", "to", "timezone", "minRunners", "maxRunners", "overnight")
 BURST_KEYS = ("minRunners", "maxRunners", "maxDuration")
 MAX_BURST = timedelta(days=7)
+MAX_SPAN_MINUTES = 366 * 24 * 60  # the longest duration read at all: anything longer is a mistake
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -152,15 +153,17 @@ def next_change(schedule: list[Window], now: datetime) -> datetime | None:
 
 
 def parse_duration(value: Any) -> timedelta | None:
-    """``8h``, ``90m``, ``1h30m``, ``2d``: a positive duration, or None."""
+    """``8h``, ``90m``, ``1h30m``, ``2d``: a positive duration of at most 366 days, or None."""
     if not isinstance(value, str):
         return None
     match = _DURATION.fullmatch(value.strip())
     if match is None or not any(match.groups()):
         return None
     days, hours, minutes = (int(g or 0) for g in match.groups())
-    span = timedelta(days=days, hours=hours, minutes=minutes)
-    return span if span > timedelta(0) else None
+    total = (days * 24 + hours) * 60 + minutes  # in minutes, before a timedelta can overflow
+    if not 0 < total <= MAX_SPAN_MINUTES:
+        return None
+    return timedelta(minutes=total)
 
 
 def _clock(value: Any) -> time | None:

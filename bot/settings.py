@@ -53,6 +53,7 @@ class Settings:
     kube_enabled: bool = True
     rollout_interval: float = 5.0
     reply_limit: int = 10
+    installation_reply_limit: int = 100
     retention_days: float = 14.0
     clock_interval: float = 300.0
     dashboard: str | None = "Runner fleet"  # the title; None: no dashboard
@@ -153,6 +154,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", 5.0, minimum=0.01),
         rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", 900.0, minimum=1),
         reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", 10, minimum=0, integer=True)),
+        installation_reply_limit=int(number("RUNNERS_BOT_INSTALLATION_REPLY_LIMIT", 100, minimum=0, integer=True)),
         # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
         retention_days=number("RUNNERS_BOT_RETENTION_DAYS", 14.0, minimum=4),
         clock_interval=number("RUNNERS_BOT_CLOCK_INTERVAL", 300.0, minimum=10),

@@ -717,16 +717,20 @@ def _expected_set(entry: Any, edit: SetFields) -> Any:
     return copy
 
 
-def _plain(value: Any, budget: list[int] | None = None) -> Any:
-    """A deep copy that shares nothing (aliases become separate values), size-bounded."""
+def _plain(value: Any, budget: list[int] | None = None, inside: frozenset[int] = frozenset()) -> Any:
+    """A deep copy that shares nothing (aliases become separate values), size-bounded; a
+    value that contains itself (``&l [a, *l]``) has no such copy and is refused."""
     budget = budget if budget is not None else [_MAX_COPY_NODES]
     budget[0] -= 1
     if budget[0] < 0:
         raise EditRefused("the entry is too large to edit safely")
-    if isinstance(value, dict):
-        return {k: _plain(v, budget) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v, budget) for v in value]
+    if isinstance(value, dict | list):
+        if id(value) in inside:
+            raise EditRefused("the entry contains itself through an alias (a recursive anchor); nothing was changed")
+        inside = inside | {id(value)}
+        if isinstance(value, dict):
+            return {k: _plain(v, budget, inside) for k, v in value.items()}
+        return [_plain(v, budget, inside) for v in value]
     return value
 
 
