@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.commands import has_command
@@ -99,3 +100,25 @@ def subject(event: str, payload: Mapping[str, Any]) -> str | None:
     if action == "closed":
         return f"{found}:{thing.get('updated_at')}:{thing.get('merged')}:{thing.get('merge_commit_sha')}"
     return found
+
+
+# The moment each kind of delivery happened, as GitHub stamps it in the payload.
+_WHEN = {"issue_comment": ("comment", "created_at"), "issues": ("issue", "updated_at"),
+         "pull_request": ("pull_request", "updated_at")}  # fmt: skip
+REPLAY_MARGIN = 86_400.0  # a day short of the retention: a delivery is still remembered then
+
+
+def too_old(event: str, payload: Mapping[str, Any], now: float, retention: float) -> bool:
+    """Whether the event happened longer ago than the app remembers deliveries (less a
+    margin): a signed payload captured earlier and replayed after its record was purged
+    would otherwise count as new. An event without a readable time is not judged here."""
+    where, field = _WHEN.get(event, ("", ""))
+    thing = payload.get(where) if where else None
+    stamp = thing.get(field) if isinstance(thing, Mapping) else None
+    if not isinstance(stamp, str):
+        return False
+    try:
+        happened = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return True  # a stamp GitHub never writes: not a real delivery
+    return now - happened > retention - REPLAY_MARGIN

@@ -19,13 +19,14 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from bot.events import classify, subject
+from bot.events import classify, subject, too_old
 from bot.inbox import Delivery, Inbox
 from bot.metrics import Metrics
 
@@ -46,8 +47,11 @@ class WebhookEndpoint:
     """A raw ASGI app (the hot path skips request/response objects); ``submit`` hands
     stored delivery ids to the workers."""
 
-    def __init__(self, secret: str, inbox: Inbox, metrics: Metrics, submit: Callable[[str], None]) -> None:
+    def __init__(
+        self, secret: str, inbox: Inbox, metrics: Metrics, submit: Callable[[str], None], *, retention: float
+    ) -> None:
         self.secret = secret.encode()
+        self.retention = retention  # seconds deliveries are remembered (replays older than that are refused)
         self.inbox = inbox
         self.metrics = metrics
         self.submit = submit
@@ -121,6 +125,9 @@ class WebhookEndpoint:
         if verdict.work is None:
             self._count(event, "ignored")
             return 200, f"ignored: {verdict.reason}"
+        if too_old(event, payload, time.time(), self.retention):
+            self._count(event, "too_old")
+            return 200, "ignored: the event is older than runners-bot remembers deliveries (a replay)"
         installation = payload.get("installation")
         delivery = Delivery(
             id=delivery_id,

@@ -55,6 +55,7 @@ class StoredBurst:
                 "min": b.min_runners,
                 "max": b.max_runners,
                 "until": b.until.isoformat(),
+                "started": b.started.isoformat() if b.started else None,
                 "reply": self.reply,
                 "text": self.text,
             }
@@ -63,7 +64,8 @@ class StoredBurst:
     @classmethod
     def load(cls, text: str) -> StoredBurst:
         data = json.loads(text)
-        burst = ActiveBurst(int(data["min"]), data["max"], datetime.fromisoformat(data["until"]))
+        started = datetime.fromisoformat(data["started"]) if data.get("started") else None
+        burst = ActiveBurst(int(data["min"]), data["max"], datetime.fromisoformat(data["until"]), started)
         reply = tuple(data["reply"]) if data.get("reply") else None
         return cls(burst, reply, str(data.get("text", "")))
 
@@ -106,9 +108,10 @@ class Scheduler:
             if saved is not None:
                 await self._announce_end(StoredBurst.load(saved), "ended early")
         else:
-            stored = StoredBurst(ActiveBurst(order.min_runners, order.max_runners, order.until), None, "")
-            await asyncio.to_thread(self.services.inbox.put, key, stored.dump())
+            burst = ActiveBurst(order.min_runners, order.max_runners, order.until, self.clock())
+            await asyncio.to_thread(self.services.inbox.put, key, StoredBurst(burst, None, "").dump())
         failed = await self._enforce(parse(files.repositories, files.base), only=order.scale_set)
+        self.wake()  # the replica that runs the schedules plans this burst's end now, not at its next pass
         return (
             f"The cluster could not be reached right now ({failed}); runners-bot keeps trying."
             if failed
@@ -122,15 +125,33 @@ class Scheduler:
             stored = StoredBurst.load(saved)
             await asyncio.to_thread(self.services.inbox.put, key, StoredBurst(stored.burst, where, text).dump())
 
-    async def _expire(self, now: datetime) -> None:
+    async def _expire(self, now: datetime, config: Config | None) -> None:
+        """End the bursts whose time is up, and cut the others to their entry's ``burst:``
+        as it is now (a tightened allowance, or none)."""
+        allowances = {}
+        if config is not None:
+            for entry in config.entries:
+                effective = config.effective(entry)
+                allowances[effective.scale_set] = effective.burst
+        fence = self.services.leadership.fence()
         for key in await asyncio.to_thread(self.services.inbox.keys, BURSTS):
             saved = await asyncio.to_thread(self.services.inbox.get, key)
             if saved is None:
                 continue
             stored = StoredBurst.load(saved)
-            if now >= stored.burst.until:
-                await asyncio.to_thread(self.services.inbox.delete, key, self.services.leadership.fence())
-                await self._announce_end(stored, f"ended at {render.moment(stored.burst.until)}")
+            burst: ActiveBurst | None = stored.burst
+            if config is not None:
+                burst = stored.burst.within(allowances.get(key.removeprefix(BURSTS)))
+            if burst is None:
+                await asyncio.to_thread(self.services.inbox.delete, key, fence)
+                await self._announce_end(stored, "ended: its entry no longer allows a burst")
+            elif now >= burst.until:
+                await asyncio.to_thread(self.services.inbox.delete, key, fence)
+                await self._announce_end(stored, f"ended at {render.moment(burst.until)}")
+            elif burst != stored.burst:
+                cut = StoredBurst(burst, stored.reply, stored.text)
+                await asyncio.to_thread(self.services.inbox.put, key, cut.dump(), fence)
+                log.info("%s: burst cut to its entry's allowance: %s", key.removeprefix(BURSTS), burst)
 
     async def _announce_end(self, stored: StoredBurst, how: str) -> None:
         if stored.reply is None or self._installation is None:
@@ -169,8 +190,8 @@ class Scheduler:
     async def reconcile(self) -> datetime | None:
         """One pass over the configuration; returns when the next one is due."""
         now = self.clock()
-        await self._expire(now)
         config = await self._config()
+        await self._expire(now, config)
         if config is None:
             return now + timedelta(seconds=RETRY)
         failed = await self._enforce(config)

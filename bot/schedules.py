@@ -73,11 +73,28 @@ class BurstAllowance:
 
 @dataclass(frozen=True)
 class ActiveBurst:
-    """A burst in force (persisted by the app)."""
+    """A burst in force (persisted by the app); ``started`` is None for one stored before
+    it was recorded."""
 
     min_runners: int
     max_runners: int | None
     until: datetime
+    started: datetime | None = None
+
+    def within(self, allowance: BurstAllowance | None) -> ActiveBurst | None:
+        """This burst cut to what ``allowance`` (the entry's ``burst:`` now) permits: lower
+        bounds, an earlier end; None when the entry allows no burst any more. A burst
+        ordered under a wider allowance never outlives a tightened one."""
+        if allowance is None:
+            return None
+        low = min(self.min_runners, allowance.min_runners)
+        high = self.max_runners
+        if allowance.max_runners is not None:
+            high = min(high, allowance.max_runners) if high is not None else allowance.max_runners
+        until = self.until
+        if self.started is not None:
+            until = min(until, self.started + allowance.max_duration)
+        return ActiveBurst(low, max(high, low) if high is not None else None, until, self.started)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,9 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
     leadership.jobs = [watcher, scheduler, dashboard, recovery, housekeeping]
-    endpoint = WebhookEndpoint(settings.webhook_secret, store, metrics, dispatcher.submit)
+    endpoint = WebhookEndpoint(
+        settings.webhook_secret, store, metrics, dispatcher.submit, retention=settings.retention_days * 86_400
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -147,6 +147,37 @@ async def test_a_burst_never_lowers_what_is_in_force(clocked: Harness, kube: Fak
     assert no_burst_written(kube)
 
 
+async def test_a_burst_is_cut_to_a_tightened_allowance_and_ends_by_it(
+    clocked: Harness, kube: FakeKube, clock: Clock
+) -> None:
+    await clocked.send("issue_comment", comment_payload("/runners burst min=8 max=30 for=4h", comment_id=950))
+    await clocked.settle()
+    assert spec(kube) == (8, 30)
+    text = clocked.fake.file(CONFIG_REPO, REPOSITORIES_FILE)
+    tightened = text.replace("      minRunners: 8\n      maxRunners: 30\n      maxDuration: 4h\n",
+                             "      minRunners: 5\n      maxRunners: 12\n      maxDuration: 1h\n")  # fmt: skip
+    assert tightened != text
+    clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, tightened)  # merged through review
+    await clocked.app.scheduler.reconcile()
+    assert spec(kube) == (5, 12), "cut to the bounds in force"
+    clock.now += timedelta(minutes=61)
+    await clocked.app.scheduler.reconcile()
+    assert spec(kube) == (4, 10), "ended by the new maxDuration, not the 4h asked"
+    (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert "⏹️ The burst ended at 2026-01-07 10:00 UTC" in clocked.fake.comments[reply["id"]]["body"]
+
+
+async def test_a_burst_ends_when_its_allowance_is_removed(clocked: Harness, kube: FakeKube) -> None:
+    await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=2h", comment_id=960))
+    await clocked.settle()
+    text = clocked.fake.file(CONFIG_REPO, REPOSITORIES_FILE)
+    clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(CLOCKED, CLOCKED.split("    burst:")[0]))
+    await clocked.app.scheduler.reconcile()
+    assert spec(kube) == (4, 10) and clocked.app.scheduler.bursts() == {}
+    (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert "its entry no longer allows a burst" in clocked.fake.comments[reply["id"]]["body"]
+
+
 async def test_a_burst_needs_write_permission(clocked: Harness, kube: FakeKube) -> None:
     await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=1h", user="reader", comment_id=920))
     await clocked.settle()

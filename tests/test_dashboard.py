@@ -136,9 +136,11 @@ async def test_at_most_one_edit_a_minute(board: Harness, kube: FakeKube) -> None
     assert len(the_issue(board)["_history"]) == 2 and "listener is not running" in the_issue(board)["body"]
 
 
-def edited(issue: dict[str, Any], body: str, user: str, at: str = "2026-11-29T10:00:00Z") -> dict[str, Any]:
+def edited(issue: dict[str, Any], body: str, user: str, at: str | None = None) -> dict[str, Any]:
     payload = example("issues", "edited")
-    payload["issue"].update(number=issue["number"], body=body, labels=[{"name": "runners-bot"}], updated_at=at)
+    payload["issue"].update(
+        number=issue["number"], body=body, labels=[{"name": "runners-bot"}], updated_at=at or stamp()
+    )
     payload["sender"].update(login=user, type="User")
     _owner(payload["repository"], CONFIG_REPO)
     payload["installation"] = {"id": 42}
@@ -161,7 +163,7 @@ async def test_refresh_now_works_every_time_it_is_ticked(board: Harness, kube: F
     kube.scenario = healthy_fleet
     await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
-    for n, at in enumerate(["2026-11-29T10:00:00Z", "2026-11-29T10:05:00Z", "2026-11-29T10:09:00Z"]):
+    for n, at in enumerate([stamp(120), stamp(60), stamp()]):
         issue = the_issue(board)
         ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
         issue["body"] = ticked  # the same text each time: only the moment of the edit differs

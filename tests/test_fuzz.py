@@ -81,7 +81,7 @@ def test_ingress_answers_anything_with_a_4xx_or_2xx_and_stores_only_signed(
     body: bytes, extra: dict[bytes, bytes], signed: bool, chunks: int
 ) -> None:
     inbox = Recorder()
-    endpoint = WebhookEndpoint(SECRET, inbox, Metrics(), lambda _: None)  # type: ignore[arg-type]
+    endpoint = WebhookEndpoint(SECRET, inbox, Metrics(), lambda _: None, retention=14 * 86_400)  # type: ignore[arg-type]
     headers = {b"x-github-event": b"issue_comment", b"x-github-delivery": b"fuzz", **extra}
     if signed:
         headers[b"x-hub-signature-256"] = sign(SECRET, body).encode()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from conftest import SECRET, TEAM_REPO, Harness
-from webhook_payloads import comment_payload, example, sign
+from webhook_payloads import comment_payload, example, sign, stamp
 
 pytestmark = pytest.mark.anyio
 
@@ -147,3 +147,14 @@ async def test_a_replayed_payload_under_a_new_delivery_id_is_the_same_comment(ha
     await harness.settle()
     assert response.status_code == 200 and "duplicate" in response.json()["message"]
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 1
+
+
+async def test_a_payload_replayed_after_retention_is_refused(harness: Harness) -> None:
+    """A signed comment captured earlier and replayed once its delivery record was purged
+    (RUNNERS_BOT_RETENTION_DAYS) would count as new: its own time says it is too old."""
+    payload = comment_payload("/runners scale max=12", user="maintainer")
+    payload["comment"]["created_at"] = stamp(harness.app.settings.retention_days * 86_400 - 3_600)
+    answer = await harness.send("issue_comment", payload)
+    await harness.settle()
+    assert answer.status_code == 200 and "older than runners-bot remembers" in answer.text
+    assert harness.fake.calls == [] and harness.app.inbox.keys("") == []

@@ -14,7 +14,7 @@ import conftest
 import pytest
 from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, event, listener, runner, runner_set
-from webhook_payloads import comment_payload, pull_closed_payload
+from webhook_payloads import comment_payload, pull_closed_payload, stamp
 
 from bot.settings import Settings
 
@@ -326,14 +326,14 @@ async def test_a_pull_request_closed_reopened_and_merged_is_followed(rollout: Ha
     await rollout.settle()
     branch = f"runners-bot/{SET}"
     closed = pull_closed_payload(CONFIG_REPO, 100, branch, merged=False)
-    closed["pull_request"]["updated_at"] = "2026-11-29T10:00:00Z"
+    closed["pull_request"]["updated_at"] = stamp(60)
     assert (await rollout.send("pull_request", closed)).status_code == 202
     await rollout.settle()
     pull = rollout.fake.merge(CONFIG_REPO, 100)  # reopened, then merged: the same pull request
     sha = pull["merge_commit_sha"]
     kube.scenario = lambda look: healthy(look, sha)
     merged = pull_closed_payload(CONFIG_REPO, 100, branch, merged=True, merge_sha=sha)
-    merged["pull_request"]["updated_at"] = "2026-11-29T10:30:00Z"
+    merged["pull_request"]["updated_at"] = stamp()
     assert (await rollout.send("pull_request", merged)).status_code == 202, "not a duplicate of the first close"
     await rollout.settle()
     await rollout.app.watcher.idle()

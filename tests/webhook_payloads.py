@@ -12,6 +12,7 @@ import functools
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ def example(event: str, action: str | None = None) -> dict[str, Any]:
     return copy.deepcopy(candidates[0])
 
 
+def stamp(seconds_ago: float = 0.0) -> str:
+    """A time as GitHub writes it in payloads; a live delivery's is a moment ago."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - seconds_ago))
+
+
 def _owner(example_repo: dict[str, Any], full_name: str) -> None:
     owner, name = full_name.split("/")
     example_repo["name"], example_repo["full_name"] = name, full_name
@@ -54,7 +60,11 @@ def comment_payload(
 ) -> dict[str, Any]:
     payload = example("issue_comment", action)
     payload["comment"].update(
-        id=comment_id, body=body, html_url=f"https://github.com/{repo}/issues/{number}#issuecomment-{comment_id}"
+        id=comment_id,
+        body=body,
+        html_url=f"https://github.com/{repo}/issues/{number}#issuecomment-{comment_id}",
+        created_at=stamp(),
+        updated_at=stamp(),
     )
     payload["comment"]["user"].update(login=user, type=user_type)
     payload["sender"].update(login=user, type=user_type)
@@ -89,7 +99,7 @@ def pull_closed_payload(
 ) -> dict[str, Any]:
     payload = example("pull_request", "closed")
     pull = payload["pull_request"]
-    pull.update(number=number, merged=merged, merge_commit_sha=merge_sha, state="closed")
+    pull.update(number=number, merged=merged, merge_commit_sha=merge_sha, state="closed", updated_at=stamp())
     pull["head"]["ref"] = branch
     payload["number"] = number
     _owner(payload["repository"], repo)
@@ -103,7 +113,7 @@ def issue_opened_payload(
 ) -> dict[str, Any]:
     payload = example("issues", "opened")
     issue = payload["issue"]
-    issue.update(number=number, body=body, html_url=f"https://github.com/{repo}/issues/{number}")
+    issue.update(number=number, body=body, html_url=f"https://github.com/{repo}/issues/{number}", updated_at=stamp())
     issue["labels"] = [
         {"id": 1, "node_id": "x", "url": "", "name": label, "color": "ededed", "default": False, "description": None}
     ]
