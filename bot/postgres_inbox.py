@@ -106,15 +106,20 @@ class DatabaseUnavailable(Exception):
 def _check_reachable(url: str) -> None:
     """Fail at start with what is wrong (never the password), not a pool's timeout later."""
     try:
+        where = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        raise DatabaseUnavailable("RUNNERS_BOT_DATABASE_URL does not parse as a PostgreSQL connection string") from None
+    place = f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
+    try:
         with psycopg.connect(url, connect_timeout=10):
             return
     except psycopg.Error as exc:
-        where = psycopg.conninfo.conninfo_to_dict(url)
-        place = f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for secret in {url, str(where.get("password") or "")} - {""}:
+            reason = reason.replace(secret, "***")  # libpq may quote what it was given
         raise DatabaseUnavailable(
             f"RUNNERS_BOT_DATABASE_URL: cannot connect to PostgreSQL at {place}: {reason}"
-        ) from exc
+        ) from None
 
 
 def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Result:

@@ -19,6 +19,21 @@ _REPO = re.compile(r"[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+def database_problem(dsn: str) -> str | None:
+    """What is wrong with a PostgreSQL connection string, naming none of it: it holds a
+    password, and this text goes to the terminal and the logs."""
+    accepted = "postgresql://user:password@host:5432/db, or key=value pairs such as host=… dbname=… user=…"
+    if not re.match(r"postgres(ql)?://", dsn) and "=" not in dsn:
+        return f"RUNNERS_BOT_DATABASE_URL must be a PostgreSQL connection string ({accepted})"
+    from psycopg import conninfo  # only where a database is configured
+
+    try:
+        conninfo.conninfo_to_dict(dsn)
+    except Exception:  # psycopg's message quotes the string: say only that it did not parse
+        return f"RUNNERS_BOT_DATABASE_URL does not parse as a PostgreSQL connection string ({accepted})"
+    return None
+
+
 class SettingsError(Exception):
     """One or more settings are missing or malformed; ``problems`` names each."""
 
@@ -122,11 +137,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     database_url = get("RUNNERS_BOT_DATABASE_URL")
-    if database_url is not None and not re.match(r"postgres(ql)?://", database_url):
-        problems.append(
-            "RUNNERS_BOT_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host:5432/db),"
-            f" not one starting {database_url.split(':', 1)[0]!r}"
-        )
+    problems.extend(filter(None, [database_problem(database_url) if database_url is not None else None]))
     port = int(number("PORT", 3000, minimum=1, integer=True))
     if port > 65535:
         problems.append(f"PORT must be at most 65535, not {port}")

@@ -109,8 +109,29 @@ def test_a_database_url_selects_postgresql_and_stays_out_of_logs() -> None:
     assert Settings.load(base, dotenv=None).database_url is None, "SQLite stays the default"
     with pytest.raises(SettingsError) as info:
         Settings.load({**base, "RUNNERS_BOT_DATABASE_URL": "mysql://bot@db/runners"}, dotenv=None)
-    assert "RUNNERS_BOT_DATABASE_URL must be a PostgreSQL URL (postgresql://" in str(info.value)
+    assert "RUNNERS_BOT_DATABASE_URL must be a PostgreSQL connection string (postgresql://" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://bot:hunter2@db:notaport/runners",  # a URL that does not parse
+        "host=db password=hunter2 dbname",  # a key=value DSN missing its '='
+        "password=hunter2",  # no scheme and nothing else: still a DSN, and valid
+        "hunter2@db/runners",  # neither
+    ],
+)
+def test_no_dsn_text_reaches_the_terminal(tmp_path: Path, dsn: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_WEBHOOK_SECRET": "s", "RUNNERS_CONFIG_REPO": "a/b",
+           "RUNNERS_BOT_DATABASE_URL": dsn, "PGCONNECT_TIMEOUT": "2"}  # fmt: skip
+    exe = Path(sys.executable).parent / "runners-bot"
+    done = subprocess.run(
+        [str(exe), "serve"], check=False, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "RUNNERS_BOT_DATABASE_URL" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout, done.stderr
 
 
 def test_serve_names_an_unreachable_database(tmp_path: Path) -> None:
