@@ -171,7 +171,7 @@ async def test_a_burst_ends_when_its_allowance_is_removed(clocked: Harness, kube
     await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=2h", comment_id=960))
     await clocked.settle()
     text = clocked.fake.file(CONFIG_REPO, REPOSITORIES_FILE)
-    clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(CLOCKED, CLOCKED.split("    burst:")[0]))
+    clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(CLOCKED, CLOCKED.partition("    burst:")[0]))
     await clocked.app.scheduler.reconcile()
     assert spec(kube) == (4, 10) and clocked.app.scheduler.bursts() == {}
     (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
