@@ -1,7 +1,9 @@
 """Parsing ``/runners`` commands out of a comment body (SPEC §3). Pure, no I/O.
 
-A command is a line starting with ``/runners`` (leading spaces allowed); lines in fenced
-code blocks and block quotes are not commands, so quoting a command never re-runs it.
+A command is a line starting with ``/runners`` (leading spaces allowed) in text that
+GitHub shows as text: a paragraph or a heading, read as CommonMark reads it
+(markdown-it-py). Fenced and indented code, block quotes, HTML blocks and comments are
+not commands, so quoting, showing or hiding a command never runs it.
 Each line becomes a :class:`Command` or a :class:`Refusal` that says what was wrong and
 what would be accepted. Whether a target or profile exists is not known here: that
 needs the configuration and is checked by :mod:`bot.pipeline`.
@@ -13,6 +15,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from markdown_it import MarkdownIt
 
 from bot import names
 from bot.schedules import parse_duration
@@ -43,8 +47,6 @@ OPTIONS: dict[Verb, tuple[str, ...]] = {
 }
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
 _COUNT_KEYS = ("min", "max")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_QUOTE = re.compile(r"^[ \t]*>")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KEY_VALUE = re.compile(r"^(?:--)?([A-Za-z][A-Za-z-]*)=(.*)$")
 _FLAG = re.compile(r"^--([A-Za-z][A-Za-z-]*)$")
@@ -104,28 +106,35 @@ def markdown_lines(body: str) -> list[str]:
 
 
 def command_lines(body: str) -> list[str]:
-    """Lines that may hold commands: not in fenced code, not quoted. A line that goes on
-    a block quote's paragraph (a lazy continuation line) is quoted too."""
-    lines: list[str] = []
-    fence: str | None = None
-    quoted = False
-    for line in markdown_lines(body):
-        match = _FENCE.match(line)
-        if fence is not None:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
-                fence = None
-            continue
-        if match:
-            fence, quoted = match.group(1), False
-            continue
-        stripped = line.strip(" \t")
-        if _QUOTE.match(line) or (quoted and stripped):
-            quoted = True
-            continue
-        quoted = False
-        if stripped.startswith(PREFIX) and (len(stripped) == len(PREFIX) or stripped[len(PREFIX)] in " \t"):
-            lines.append(stripped)
-    return lines
+    """Lines that may hold commands: in a paragraph or heading that is not in a block
+    quote, as CommonMark parses the comment (a lazy continuation line of a quote belongs
+    to the quote; a fence closes only with a bare fence; HTML and comments are not text)."""
+    if PREFIX not in body:
+        return []
+    lines = markdown_lines(body)
+    found: list[str] = []
+    quotes = 0
+    for token in _markdown().parse(body):
+        if token.type == "blockquote_open":
+            quotes += 1
+        elif token.type == "blockquote_close":
+            quotes -= 1
+        elif token.type == "inline" and quotes == 0 and token.map is not None:
+            found += [
+                line for line in (s.strip(" \t") for s in lines[token.map[0] : token.map[1]]) if _is_command(line)
+            ]
+    return found
+
+
+def _is_command(line: str) -> bool:
+    return line.startswith(PREFIX) and (len(line) == len(PREFIX) or line[len(PREFIX)] in " \t")
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    # CommonMark, as GitHub's renderer (cmark-gfm) reads block structure; GitHub's table
+    # extension only adds rows that hold "|", which no command line starts with.
+    return MarkdownIt("commonmark")
 
 
 def parse_comment(body: str) -> ParsedComment:

@@ -156,6 +156,48 @@ def test_lines_are_lines_as_github_draws_them(body: str) -> None:
     assert parse_comment(body).items == []
 
 
+# What GitHub renders as code, hides, or quotes: none of it runs (CommonMark's rules).
+NOT_COMMANDS = [
+    "```\n/runners help\n```bash\n/runners remove project-beta\n```",  # only a bare fence closes
+    "~~~\n/runners help\n~~~ python\n/runners remove project-beta\n~~~",
+    "- a list item\n\n  ```\n  /runners remove project-beta\n  ```",  # a fence inside a list item
+    "1. step one\n   ```\n   /runners remove project-beta\n   ```",
+    "<!-- /runners remove project-beta -->",  # an HTML comment: hidden
+    "<!--\n/runners remove project-beta\n-->",
+    "text\n\n<!-- a note\n\n/runners remove project-beta\n-->",  # a comment spans blank lines
+    "a paragraph\n\n    /runners remove project-beta",  # an indented code block
+    "    /runners remove project-beta",
+    "<details>\n/runners remove project-beta\n</details>",  # an HTML block
+    "> - quoted list\n>   /runners remove project-beta",
+    "> ```\n> /runners remove project-beta\n> ```",
+    ">> nested quote\n/runners remove project-beta",  # lazy continuation of a nested quote
+    "- item\n\n  > quoted in a list\n  /runners remove project-beta",
+    "````\n```\n/runners remove project-beta\n````",  # a shorter fence does not close a longer one
+]
+
+
+@pytest.mark.parametrize("body", NOT_COMMANDS)
+def test_what_github_shows_as_code_hides_or_quotes_never_runs(body: str) -> None:
+    assert parse_comment(body).items == [] and not has_command(body)
+
+
+# Text GitHub shows as text: these run.
+COMMANDS = [
+    "- a list item\n\n  /runners help",  # a paragraph inside a list item
+    "Please:\n    /runners help",  # a paragraph's continuation line, however indented
+    "```\ncode\n```\n/runners help",
+    "> quoted\n\n/runners help",
+    "<!-- a note -->\n\n/runners help",
+    "/runners help\n---",  # a setext heading shows the line as text
+]
+
+
+@pytest.mark.parametrize("body", COMMANDS)
+def test_what_github_shows_as_text_runs(body: str) -> None:
+    (command,) = parse_comment(body).items
+    assert isinstance(command, Command) and command.verb == "help"
+
+
 def test_a_blank_line_ends_the_quote() -> None:
     (command,) = parse_comment("> quoted\n\n/runners help").items
     assert isinstance(command, Command) and command.verb == "help"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from webhook_payloads import comment_payload, sign
 
 from bot import pipeline
-from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, parse_comment
+from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
 from bot.config import ConfigFiles, parse
 from bot.ingress import WebhookEndpoint
 from bot.metrics import Metrics
@@ -32,7 +32,8 @@ pieces = st.sampled_from(
         "/runners", " ", "\n", "\r\n", "\r", "\u2028", "\u0085", "\x0c", "> ", "```", "~~~", "    ", "help", "status",
         "scale", "add", "remove", "min=", "max=", "profile=", "org=", "dind=", "--min", "=", "3", "-1", "99999999",
         "1e3", "large", "project-beta", "arc-api-runners", "Matchpoint-AI/", "@org/team", "![x](http://e)", "`",
-        "fixes #1", "é", "\x00", "\t", "y", "on",
+        "fixes #1", "é", "\x00", "\t", "y", "on", "<!--", "-->", "<details>", "- ", "1. ", "```bash", "burst",
+        "for=", "4h", "90m", "1000000000d", "off", "min=0",
     ]
 )  # fmt: skip
 comments = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=40).map("".join))
@@ -103,6 +104,37 @@ def test_parser_never_crashes_and_never_runs_quoted_or_fenced_text(comment: str)
             assert item.reason and item.accepted
     for line in command_lines(comment):
         assert "\n" not in line and "\r" not in line and line.startswith("/runners")
+
+
+@FUZZ
+@given(comment=comments)
+def test_the_markdown_scanner_runs_nothing_github_shows_as_code_quote_or_html(comment: str) -> None:
+    """Every command line the scanner finds is text of a paragraph or heading: never a
+    line GitHub shows inside code, a quote or an HTML block."""
+    from markdown_it import MarkdownIt
+
+    hidden: set[int] = set()
+    lines = markdown_lines(comment)
+    for token in MarkdownIt("commonmark").parse(comment):
+        if token.map and (token.type in ("fence", "code_block", "html_block") or token.type == "blockquote_open"):
+            hidden.update(range(*token.map))
+    shown = {line.strip(" \t") for n, line in enumerate(lines) if n not in hidden}
+    assert set(command_lines(comment)) <= shown
+
+
+@FUZZ
+@given(
+    minimum=st.one_of(st.integers(-5, 10**12).map(str), st.text(max_size=12)),
+    span=st.one_of(st.from_regex(r"[0-9]{1,12}[dhm]([0-9]{1,6}[hm])?", fullmatch=True), st.text(max_size=12)),
+    top=st.one_of(st.none(), st.integers(-5, 10**12).map(str)),
+)
+def test_the_burst_parser_answers_any_numbers(files: ConfigFiles, minimum: str, span: str, top: str | None) -> None:
+    comment = f"/runners burst arc-api-runners min={minimum} for={span}" + (f" max={top}" if top is not None else "")
+    request = pipeline.Request(
+        comment=comment, user="fuzzer", permission="admin", repo="Matchpoint-AI/project-beta-api"
+    )
+    (reply,) = pipeline.run(request, files).replies
+    assert reply.text
 
 
 @pytest.fixture(scope="module")
