@@ -162,8 +162,10 @@ class Dashboard:
         await self._save(record)
 
     async def _save(self, record: dict[str, Any]) -> None:
-        text = json.dumps(record)
-        await asyncio.to_thread(self.services.inbox.put, self._key(), text, self.services.leadership.fence())
+        # The loop's writes are the leader's, fenced; a "Refresh now" handled by another
+        # replica (a webhook handler, not the singleton) writes as handlers do.
+        fence = self.services.leadership.fence() if self._loop.running else None
+        await asyncio.to_thread(self.services.inbox.put, self._key(), json.dumps(record), fence)
 
     def _later(self, delay: float) -> None:
         async def again() -> None:
@@ -258,8 +260,10 @@ class Dashboard:
         payload = json.loads(delivery.body)
         saved = await self._saved()
         issue, sender = payload["issue"], payload.get("sender") or {}
-        if saved is None or int(issue["number"]) != saved["number"] or delivery.installation is None:
-            return  # not our dashboard (the marker alone proves nothing)
+        where = str((payload.get("repository") or {}).get("full_name") or "").lower()
+        ours = "/".join(self._repo()).lower()
+        if saved is None or where != ours or int(issue["number"]) != saved["number"] or delivery.installation is None:
+            return  # not our dashboard: another repository's issue of that number, or the marker alone
         self.installation = self.installation or delivery.installation
         inst = self.services.github.installation(delivery.installation)
         owner, repo = self._repo()

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from bot.inbox import Fence, Inbox
+from bot.inbox import Fence, Inbox, LeaseLost
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,12 @@ class Leadership:
     def leading(self) -> bool:
         return self._token is not None
 
-    def fence(self) -> Fence | None:
-        """The current term, for fenced writes; None when this replica does not lead."""
-        return Fence(NAME, self._token) if self._token is not None else None
+    def fence(self) -> Fence:
+        """The current term, for a singleton's writes; :class:`LeaseLost` when this replica
+        does not lead (a fenced write never falls back to an unchecked one)."""
+        if self._token is None:
+            raise LeaseLost(f"this replica does not hold the {NAME} lease: the write is the leader's to make")
+        return Fence(NAME, self._token)
 
     def on(self, name: str, action: Callable[[], None]) -> None:
         """Register what signal ``name`` does on the replica that leads."""

@@ -49,7 +49,7 @@ class Recovery:
         inbox: Inbox,
         metrics: Metrics,
         interval: float,
-        fence: Callable[[], Fence | None] = lambda: None,
+        fence: Callable[[], Fence | None] = lambda: None,  # the leader's term (Leadership.fence)
     ) -> None:
         self.github = github
         self.inbox = inbox

@@ -13,7 +13,7 @@ from typing import Any
 
 import conftest
 import pytest
-from conftest import CONFIG_REPO, Harness, serve
+from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
 from webhook_payloads import _owner, example
 
@@ -184,6 +184,23 @@ async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> No
     await board.send("issues", edited(issue, vandalised, "reader"))
     await board.settle()
     assert the_issue(board)["body"] == original
+
+
+async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(
+    board: Harness, kube: FakeKube
+) -> None:
+    kube.scenario = healthy_fleet
+    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await board.app.dashboard.update()
+    issue = dict(the_issue(board))
+    ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
+    payload = edited(issue, ticked, "maintainer")  # a writer here, ticking a box in a repository of their own
+    _owner(payload["repository"], TEAM_REPO)
+    calls = len(board.fake.calls)
+    await board.send("issues", payload)
+    await board.settle()
+    assert len(board.fake.calls) == calls, "no refresh, no permission lookup, no edit"
+    assert len(the_issue(board)["_history"]) == 1
 
 
 async def test_the_marker_counts_only_in_the_apps_own_issue(board: Harness, kube: FakeKube) -> None:
