@@ -395,7 +395,7 @@ async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, 
         try:
             state = await kube.aread(target.scale_set, target.namespace)
         except KubeUnavailable as exc:
-            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({exc})."
+            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
             continue
         found[target.scale_set] = rollout.live_summary(state)
     return found

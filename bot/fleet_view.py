@@ -121,7 +121,7 @@ def _body(views: list[SetView], cluster: str | None, table: str) -> str:
     if len(needs) > len(shown):
         listed += f"\n- … and {len(needs) - len(shown):,} more: see the table."
     note = (
-        f"\n> Live state unavailable: {render.code(cluster)}. The table shows the configuration.\n" if cluster else ""
+        f"\n> Live state unavailable: {render.inert(cluster)}. The table shows the configuration.\n" if cluster else ""
     )
     return render.fill(
         "dashboard.md",

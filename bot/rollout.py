@@ -100,13 +100,13 @@ def _synced(expected: Expected, app: dict[str, Any] | None, memory: Memory) -> t
         return "wait", "Application not created yet"
     phase = _get(app, "status", "operationState", "phase")
     if phase in ("Failed", "Error"):
-        return "fail", f"sync {phase.lower()}: {_get(app, 'status', 'operationState', 'message') or 'no message'}"
+        return "fail", f"sync {phase.lower()}: {said(_get(app, 'status', 'operationState', 'message') or 'no message')}"
     revision, status = _get(app, "status", "sync", "revision"), _get(app, "status", "sync", "status")
     if status == "Synced" and revision == expected.merge_sha:
         return "ok", f"revision {expected.merge_sha[:7]}"
     if status == "Synced" and memory.contains.get(str(revision)):
-        return "ok", f"revision {str(revision)[:7]}, which includes {expected.merge_sha[:7]}"
-    return "wait", f"{status or 'Unknown'} at {str(revision or '?')[:7]}"
+        return "ok", f"revision {said(str(revision)[:7])}, which includes {expected.merge_sha[:7]}"
+    return "wait", f"{said(status or 'Unknown')} at {said(str(revision or '?')[:7])}"
 
 
 def _healthy(app: dict[str, Any] | None) -> tuple[str, str]:
@@ -114,11 +114,9 @@ def _healthy(app: dict[str, Any] | None) -> tuple[str, str]:
     if health == "Healthy":
         return "ok", ""
     if health == "Degraded":
-        return (
-            "fail",
-            f"Degraded: {_get(app, 'status', 'health', 'message') or 'a resource of the scale set is failing'}",
-        )
-    return "wait", health
+        message = _get(app, "status", "health", "message")
+        return "fail", f"Degraded: {said(message) if message else 'a resource of the scale set is failing'}"
+    return "wait", said(health)
 
 
 def _scale_set(expected: Expected, ars: dict[str, Any] | None) -> tuple[str, str]:
@@ -128,7 +126,7 @@ def _scale_set(expected: Expected, ars: dict[str, Any] | None) -> tuple[str, str
     got = (spec.get("minRunners"), spec.get("maxRunners"))
     if got == (expected.min_runners, expected.max_runners):
         return "ok", f"min {expected.min_runners}, max {expected.max_runners}"
-    return "wait", f"min {got[0]}, max {got[1]} (want {expected.min_runners}, {expected.max_runners})"
+    return "wait", f"min {said(got[0])}, max {said(got[1])} (want {expected.min_runners}, {expected.max_runners})"
 
 
 # What a Warning event's text means for a scale set, most specific first: (pattern, diagnosis, permanent).
@@ -164,7 +162,7 @@ class Finding:
     permanent: bool
 
     def __str__(self) -> str:
-        return f"{self.meaning} (Kubernetes: {self.said})"
+        return f"{self.meaning} (Kubernetes: {said(self.said)})"
 
 
 def diagnose(events: list[dict[str, Any]]) -> Finding | None:
@@ -185,8 +183,8 @@ def _termination(pods: list[dict[str, Any]]) -> str:
             ended = _get(status, "state", "terminated") or _get(status, "lastState", "terminated")
             if ended:
                 message = str(ended.get("message") or "").strip().splitlines()
-                return f"{ended.get('reason') or 'exited'} (exit {ended.get('exitCode', '?')})" + (
-                    f": {message[-1][:200]}" if message else ""
+                return said(f"{ended.get('reason') or 'exited'} (exit {ended.get('exitCode', '?')})") + (
+                    f": {said(message[-1])}" if message else ""
                 )
     return ""
 
@@ -209,7 +207,7 @@ def _listener(pods: list[dict[str, Any]], memory: Memory, finding: Finding | Non
         )
     running = [s for s in statuses if _get(s, "state", "running")]
     if running and all(_get(p, "status", "phase") == "Running" for p in pods):
-        return "ok", str(_get(pods[0], "metadata", "name"))
+        return "ok", said(_get(pods[0], "metadata", "name"))
     if finding is not None and finding.permanent:
         return "fail", f"no running listener: {finding}"
     if not pods and waited >= NO_LISTENER_GRACE:
@@ -219,14 +217,14 @@ def _listener(pods: list[dict[str, Any]], memory: Memory, finding: Finding | Non
         )
     return (
         "wait",
-        "no listener pod yet" if not pods else f"listener {_get(pods[0], 'status', 'phase') or 'starting'}{why}",
+        "no listener pod yet" if not pods else f"listener {said(_get(pods[0], 'status', 'phase') or 'starting')}{why}",
     )
 
 
 def _pending_reason(pod: dict[str, Any]) -> str | None:
     for condition in _get(pod, "status", "conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".strip()
+            return said(f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".strip())
     for status in _get(pod, "status", "containerStatuses") or []:
         waiting = _get(status, "state", "waiting")
         if waiting and waiting.get("reason") in (
@@ -235,7 +233,7 @@ def _pending_reason(pod: dict[str, Any]) -> str | None:
             "CrashLoopBackOff",
             "CreateContainerConfigError",
         ):
-            return f"{waiting['reason']}: {waiting.get('message', '')}".strip()
+            return said(f"{waiting['reason']}: {waiting.get('message', '')}".strip())
     return None
 
 
@@ -299,20 +297,20 @@ def live_summary(state: ClusterState) -> str:
     """``/runners status``'s live part: ArgoCD, the scale set, the listener, the runners."""
     app, ars = state.application, state.runner_set
     argo = (
-        f"ArgoCD {_get(app, 'status', 'sync', 'status') or 'Unknown'} at `{str(_get(app, 'status', 'sync', 'revision') or '?')[:7]}`, "
-        f"{_get(app, 'status', 'health', 'status') or 'Unknown'}"
+        f"ArgoCD {said(_get(app, 'status', 'sync', 'status') or 'Unknown')} at {said(str(_get(app, 'status', 'sync', 'revision') or '?')[:7])}, "
+        f"{said(_get(app, 'status', 'health', 'status') or 'Unknown')}"
         if app
         else "no ArgoCD Application"
     )
     spec = (ars or {}).get("spec", {})
     status = (ars or {}).get("status", {})
     scale = (
-        f"scale set min {spec.get('minRunners')}, max {spec.get('maxRunners')}, {status.get('currentRunners', 0)} current"
+        f"scale set min {said(spec.get('minRunners'))}, max {said(spec.get('maxRunners'))}, {said(status.get('currentRunners', 0))} current"
         if ars
         else "no AutoscalingRunnerSet"
     )
     listeners = [_get(p, "status", "phase") for p in state.listeners]
-    listener = f"listener {listeners[0]}" if listeners else "no listener pod"
+    listener = f"listener {said(listeners[0])}" if listeners else "no listener pod"
     phases = [_get(p, "status", "phase") for p in state.runners]
     runners = f"runners: {phases.count('Running')} running, {phases.count('Pending')} pending"
     pending = [reason for p in state.runners if (reason := _pending_reason(p))]
@@ -346,9 +344,16 @@ def elapsed_text(seconds: float | None) -> str:
     return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
+def said(value: object) -> str:
+    """What the cluster said, as an inert code span: Argo CD's, Helm's and Kubernetes'
+    messages can carry configuration values, so no mention, link, image or HTML in them
+    may come alive in a reply."""
+    return render.inert(str(value))
+
+
 def _cell(text: str) -> str:
-    """Cluster text made safe for a Markdown table cell."""
-    return render.code(text).replace("|", "\\|")
+    """A stage's detail in a Markdown table cell (cluster text in it is already inert)."""
+    return text.replace("\r", " ").replace("\n", " ").replace("|", "\\|")
 
 
 def render_report(report: Report, expected: Expected, title: str, final: bool) -> str:
@@ -371,11 +376,11 @@ def render_report(report: Report, expected: Expected, title: str, final: bool) -
         verdict = f"✅ Live: `runs-on: {expected.scale_set}` now gets the new settings."
     elif report.unreachable and final:
         verdict = (
-            f"❌ The cluster could not be reached until the time limit ({report.unreachable}).\n\n"
+            f"❌ The cluster could not be reached until the time limit ({said(report.unreachable)}).\n\n"
             "Next: check runners-bot's access to the Kubernetes API (service account and RBAC in-cluster, or KUBECONFIG)."
         )
     elif report.unreachable:
-        verdict = f"⚠️ The cluster cannot be reached right now ({report.unreachable}); still trying."
+        verdict = f"⚠️ The cluster cannot be reached right now ({said(report.unreachable)}); still trying."
     else:
         verdict = "⏳ Waiting for the rollout."
     return render.fill("rollout.md", title=title, rows=rows, verdict=verdict)

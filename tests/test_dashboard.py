@@ -186,9 +186,7 @@ async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> No
     assert the_issue(board)["body"] == original
 
 
-async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(
-    board: Harness, kube: FakeKube
-) -> None:
+async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
     await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()

@@ -245,7 +245,7 @@ async def test_status_shows_live_state(rollout: Harness, kube: FakeKube) -> None
     await rollout.settle()
     (reply,) = rollout.fake.thread_comments(TEAM_REPO, 7)
     assert (
-        "Live state: ArgoCD Synced at `abcdef1`, Healthy; scale set min 1, max 12, 1 current; listener Running; runners: 1 running, 0 pending."
+        "Live state: ArgoCD `Synced` at `abcdef1`, `Healthy`; scale set min `1`, max `12`, `1` current; listener `Running`; runners: 1 running, 0 pending."
         in reply["body"]
     )
 
@@ -282,7 +282,7 @@ async def test_a_later_synced_commit_that_includes_the_merge_counts(rollout: Har
 
     sha = await merge(rollout, kube, synced_later)
     body = report_on(rollout, CONFIG_REPO, 100)["body"]
-    assert "✅ Live" in body and f"revision {later[0][:7]}, which includes {sha[:7]}" in body
+    assert "✅ Live" in body and f"revision `{later[0][:7]}`, which includes {sha[:7]}" in body
     compares = rollout.fake.count("GET", "/repos/{owner}/{repo}/compare/{basehead}")
     assert compares == 1, "asked once per revision"
 
@@ -297,7 +297,7 @@ async def test_an_unrelated_synced_commit_is_not_the_merge(rollout: Harness, kub
 
     sha = await merge(rollout, kube, other_branch)
     body = report_on(rollout, CONFIG_REPO, 100)["body"]
-    assert "✅ Live" not in body and f"at {'f' * 7}" in body and sha
+    assert "✅ Live" not in body and f"at `{'f' * 7}`" in body and sha
 
 
 async def test_a_planted_marker_neither_takes_over_nor_silences_the_report(rollout: Harness, kube: FakeKube) -> None:

@@ -3,6 +3,8 @@ state; the meaningful Warning event among many."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fakekube import event, listener
 
@@ -58,3 +60,40 @@ def test_the_most_telling_event_wins_over_noise() -> None:
     found = diagnose([noise, secret])
     assert found is not None and found.permanent and "secret" in found.meaning
     assert diagnose([noise]) is None
+
+
+HOSTILE = (
+    "token=s3cr3t @Matchpoint-AI/admins [click](https://evil.example) ![x](https://t.example/p.png) <img src=x> #1 `"
+)
+
+
+def _outside_code(markdown: str) -> str:
+    """The text of ``markdown`` outside inline code spans (what GitHub would render live)."""
+    return re.sub(r"`[^`\n]*`", "", markdown)
+
+
+def test_cluster_text_is_inert_in_every_report_cell_and_verdict() -> None:
+    from fakekube import application, pod, runner_set
+
+    from bot.kube import ClusterState
+    from bot.rollout import Expected, assess, live_summary, render_report
+
+    expected = Expected(SET, NS, "a" * 40, 1, 12)
+    app = application(SET, sync="OutOfSync", revision=HOSTILE, health="Degraded", phase="Failed", message=HOSTILE,
+                      health_message=HOSTILE)  # fmt: skip
+    stuck = pod(f"{SET}-runner-1", NS, phase="Pending", labels={"app.kubernetes.io/component": "runner"},
+                age=600, unschedulable=HOSTILE)  # fmt: skip
+    failing = listener(SET, 0, "Failed", exit_message=HOSTILE)
+    state = ClusterState(
+        app,
+        runner_set(SET, NS, low=1, high=12),
+        [failing],
+        [stuck],
+        [event(NS, "Pod", "x", "FailedScheduling", HOSTILE)],
+    )
+    report = assess(expected, state, Memory(), 900.0, 1e10)
+    body = render_report(report, expected, "title", final=True) + "\n" + live_summary(state)
+    assert "s3cr3t" in body, "the cluster's words are shown..."
+    live = _outside_code(body)
+    for active in ("@Matchpoint-AI", "](https://", "<img", "s3cr3t"):
+        assert active not in live, f"...but only inside code spans: {active!r} is live"
