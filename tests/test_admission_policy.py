@@ -10,6 +10,7 @@ from typing import Any
 import celpy
 import pytest
 import yaml
+from celpy.adapter import json_to_cel
 from test_charts import render
 from upstream import upstream_file
 
@@ -50,9 +51,9 @@ def admitted(policy: dict[str, Any], old: dict[str, Any], new: dict[str, Any], u
     then every validation must be true."""
     env = celpy.Environment()
     activation = {
-        "object": celpy.json_to_cel(new),
-        "oldObject": celpy.json_to_cel(old),
-        "request": celpy.json_to_cel({"userInfo": {"username": user}, "operation": "UPDATE"}),
+        "object": json_to_cel(new),
+        "oldObject": json_to_cel(old),
+        "request": json_to_cel({"userInfo": {"username": user}, "operation": "UPDATE"}),
     }
 
     def holds(expression: str) -> bool:
