@@ -6,3 +6,7 @@ server_class = "gp.vs1.medium-dfw"
 bid_price    = 0.012
 min_nodes    = 1
 max_nodes    = 3
+
+# The untainted system pool (Argo CD, ARC's controller and listeners, runners-bot).
+system_server_class = "gp.vs1.medium-dfw"
+system_bid_price    = 0.02

@@ -1,5 +1,7 @@
-# A runner cluster on Rackspace Spot: cloudspace, runner node pool, Argo CD with the
-# root Applications. Names and node labels follow the seed's convention (modules/naming);
+# A runner cluster on Rackspace Spot: cloudspace, an untainted system node pool (a
+# cloudspace has no workers of its own: Argo CD, ARC's controller and listeners,
+# runners-bot and External Secrets run there), the tainted runner node pool, Argo CD with
+# the root Applications. Names and node labels follow the seed's convention (modules/naming);
 # the node pool's labels and taint are what values/repositories.yaml's globalOverrides
 # select and tolerate (a test keeps them in step).
 
@@ -36,6 +38,18 @@ module "runner_pool" {
   taints          = [module.naming.runner_taint]
 }
 
+module "system_pool" {
+  source          = "./modules/nodepool"
+  cloudspace_name = module.cloudspace.name
+  server_class    = var.system_server_class
+  on_demand       = var.system_on_demand
+  bid_price       = var.system_on_demand ? null : var.system_bid_price
+  min_nodes       = var.system_min_nodes
+  max_nodes       = var.system_max_nodes
+  labels          = module.naming.system_node_labels
+  taints          = []
+}
+
 provider "helm" {
   kubernetes {
     host     = module.cloudspace.kubeconfig.host
@@ -49,5 +63,7 @@ module "argocd" {
   apps_dir           = "${path.root}/../argocd/apps-live"
   health_checks_file = "${path.root}/../argocd/argocd-cm-health.yaml"
 
-  depends_on = [module.runner_pool]
+  # Argo CD's pods (its redis-secret-init hook first) tolerate no taint: the untainted
+  # system pool must exist before the install, or helm_release waits until it times out.
+  depends_on = [module.system_pool, module.runner_pool]
 }

@@ -6,3 +6,7 @@ server_class = "gp.vs1.large-dfw"
 bid_price    = 0.035
 min_nodes    = 2
 max_nodes    = 10
+
+# The untainted system pool (Argo CD, ARC's controller and listeners, runners-bot).
+system_server_class = "gp.vs1.medium-dfw"
+system_bid_price    = 0.02

@@ -63,3 +63,32 @@ variable "preemption_webhook" {
   default     = null
   sensitive   = true
 }
+
+variable "system_server_class" {
+  description = "Server class of the system pool (Argo CD, ARC's controller and listeners, runners-bot)."
+  type        = string
+}
+
+variable "system_on_demand" {
+  description = "On-demand system servers (never preempted) instead of spot ones."
+  type        = bool
+  default     = false
+}
+
+variable "system_bid_price" {
+  description = "Bid per system server and hour (USD), for a spot system pool."
+  type        = number
+  default     = null
+}
+
+variable "system_min_nodes" {
+  description = "Fewest system nodes (on-demand: the number of servers). Two keep runners-bot's replicas apart."
+  type        = number
+  default     = 2
+}
+
+variable "system_max_nodes" {
+  description = "Most system nodes (spot only)."
+  type        = number
+  default     = 3
+}

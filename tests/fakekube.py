@@ -291,10 +291,12 @@ class FakeKube:
 
     def _list(self, kind: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
+            watching = request.query_params.get("watch") in ("true", "1")
+            self.watches += watching  # counted with the request, so lists = requests - watches
             if not await asyncio.to_thread(self._started, request):
                 return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
             wanted = _matcher(request)
-            if request.query_params.get("watch") in ("true", "1"):
+            if watching:
                 return self._watch(kind, request, wanted)
             with self._lock:
                 items = [o for o in self.stored[kind].values() if wanted(o)]
@@ -308,7 +310,6 @@ class FakeKube:
     def _watch(self, kind: str, request: Request, wanted: Callable[[dict[str, Any]], bool]) -> Response:
         since = int(request.query_params.get("resourceVersion") or 0)
         until = time.monotonic() + float(request.query_params.get("timeoutSeconds") or 60)
-        self.watches += 1
 
         async def stream() -> AsyncIterator[bytes]:
             seen = since

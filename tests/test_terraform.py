@@ -93,7 +93,8 @@ def reference() -> dict[str, Any]:
 
 
 def attributes(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if not k.startswith("__") and k not in ("depends_on", "count", "for_each")}
+    meta = ("depends_on", "count", "for_each", "lifecycle", "provider")  # Terraform's own, on every resource
+    return {k: v for k, v in body.items() if not k.startswith("__") and k not in meta}
 
 
 @pytest.mark.parametrize("kind", ["resource", "data"])

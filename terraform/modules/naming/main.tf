@@ -14,6 +14,13 @@ locals {
     "matchpoint.ai/runner-pool" = var.runner_pool
   }
 
+  # The untainted system pool: Argo CD, ARC's controller and listeners, runners-bot,
+  # External Secrets (everything that does not tolerate the runner taint).
+  system_node_labels = {
+    "matchpoint.ai/purpose"     = "system"
+    "matchpoint.ai/environment" = var.environment
+  }
+
   # Keeps other workloads off the runner nodes; runner pods tolerate it.
   runner_taint = {
     key    = "matchpoint.ai/runner-pool"

@@ -1,9 +1,9 @@
 output "name" {
   description = "The node pool's name, as Spot named it."
-  value       = spot_spotnodepool.runners.name
+  value       = one(concat(spot_spotnodepool.runners[*].name, spot_ondemandnodepool.pool[*].name))
 }
 
 output "labels" {
   description = "Labels the pool's nodes carry."
-  value       = spot_spotnodepool.runners.labels
+  value       = var.labels
 }

@@ -8,12 +8,19 @@ variable "server_class" {
   type        = string
 }
 
+variable "on_demand" {
+  description = "On-demand servers (never preempted; min_nodes of them) instead of spot ones."
+  type        = bool
+  default     = false
+}
+
 variable "bid_price" {
-  description = "Bid per server and hour, in USD (three decimals)."
+  description = "Bid per server and hour, in USD (three decimals); null for an on-demand pool."
   type        = number
+  default     = null
 
   validation {
-    condition     = var.bid_price > 0 && var.bid_price < 10
+    condition     = var.bid_price == null || try(var.bid_price > 0 && var.bid_price < 10, false)
     error_message = "bid_price is in USD per hour: more than 0 and less than 10."
   }
 }
