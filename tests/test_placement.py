@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import hcl2
 import pytest
-import yaml
-from conftest import ROOT, ConfigFiles
+from conftest import ROOT
 from test_fleet import charts, deploy, fleet_values  # noqa: F401 (the module's fixture)
 from test_terraform import NAMING, TERRAFORM, root_defaults, run
 from upstream import RealCharts, render_dir
+
+from bot.config import ConfigFiles
 
 Pool = dict[str, Any]
 
@@ -149,6 +149,3 @@ def test_argo_cd_is_installed_after_the_pool_it_runs_on() -> None:
 def test_the_docs_say_what_runs_where() -> None:
     text = (ROOT / "DEPLOYMENT.md").read_text(encoding="utf-8")
     assert "system pool" in text and "runner pool" in text
-
-
-_ = (Path, yaml)
