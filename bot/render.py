@@ -149,11 +149,14 @@ def change_notes(change: ChangeText) -> str:
         return f"\nUse it in workflows with `runs-on: {change.scale_set}` (ARC matches on the scale set name only).\n"
     if change.verb == "remove":
         namespace = change.before.namespace if change.before else "?"
-        return (
-            f"\nOnce merged, ArgoCD deletes Application `{change.scale_set}`, its AutoscalingRunnerSet and runner pods, "
-            f"and the namespace `{namespace}`; jobs running on these runners are cancelled.\n"
-        )
+        return render_remove_note(change.scale_set, namespace)
     return ""
+
+
+def render_remove_note(scale_set: str, namespace: str) -> str:
+    """What merging a remove does, as the manifests do it (SCALING.md): Argo CD prunes the
+    Application and what it deployed; the namespace it created and the kept cache stay."""
+    return fill("remove_note.md", scale_set=scale_set, namespace=namespace)
 
 
 def change_reply(command: str, user: str, change: ChangeText, next_step: str) -> str:

@@ -147,6 +147,11 @@ _FINDINGS = (
         True,
     ),
     (r"invalid.*(config url|githubconfigurl|url)", "the githubConfigUrl is not a valid GitHub URL", True),
+    (
+        r"ProvisioningFailed|storageclass.* not found",
+        "a volume cannot be provisioned: its storage class is missing or fails (caches need a ReadWriteMany class)",
+        True,
+    ),
     (r"exceeded quota|forbidden: .*quota", "a ResourceQuota in the namespace refuses the runner pods", False),
     (r"pull(ing)? image|ErrImagePull|ImagePullBackOff", "a runner image cannot be pulled", False),
     (r"FailedScheduling|Insufficient|didn't match|untolerated taint", "runner pods cannot be scheduled", False),

@@ -51,7 +51,12 @@ def test_scale_set_health_from_arcs_counts(counts: dict[str, int], expected: str
 
 
 def _pvc(phase: str, *, component: str = "runner-cache", selected: bool = False) -> dict[str, Any]:
-    annotations = {"volume.kubernetes.io/selected-node": "node-1"} if selected else {}
+    # A pod was scheduled (selected-node) and the class's provisioner took the claim.
+    annotations = (
+        {"volume.kubernetes.io/selected-node": "node-1", "volume.kubernetes.io/storage-provisioner": "nfs.csi.k8s.io"}
+        if selected
+        else {}
+    )
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
@@ -70,6 +75,17 @@ def test_a_cache_waiting_for_its_first_consumer_is_not_stuck() -> None:
     assert health("PersistentVolumeClaim", _pvc("Pending", selected=True))[0] == "Progressing"
     assert health("PersistentVolumeClaim", _pvc("Bound"))[0] == "Healthy"
     assert health("PersistentVolumeClaim", _pvc("Lost"))[0] == "Degraded"
+
+
+def test_a_cache_no_storage_class_can_provision_is_degraded() -> None:
+    """A runner waits for it (selected-node) and no provisioner took it: the class is
+    missing (Kubernetes: ProvisioningFailed, storageclass "nfs-rwx" not found)."""
+    waiting = _pvc("Pending", selected=True)
+    waiting["metadata"]["annotations"].pop("volume.kubernetes.io/storage-provisioner", None)
+    status, message = health("PersistentVolumeClaim", waiting)
+    assert status == "Degraded" and "No provisioner for storage class" in message
+    waiting["metadata"]["annotations"]["volume.kubernetes.io/storage-provisioner"] = "nfs.csi.k8s.io"
+    assert health("PersistentVolumeClaim", waiting)[0] == "Progressing", "provisioning under way"
 
 
 def test_other_volumes_keep_argo_cds_usual_verdict() -> None:

@@ -376,3 +376,20 @@ def test_fleet_deploys_what_the_bot_says(charts: RealCharts, repositories: str) 
         assert spec["runnerScaleSetName"] == effective.scale_set
         assert spec["githubConfigUrl"] == f"https://github.com/{effective.org}/{effective.name}"
         check_pod(deployed, effective)
+
+
+def test_the_remove_reply_promises_only_what_the_manifests_do(charts: RealCharts, bundled: ConfigFiles) -> None:
+    """Argo CD never deletes a namespace it created (CreateNamespace=true) nor a resource
+    Helm is told to keep: the reply and pull request of a remove must not say otherwise."""
+    from bot import render
+
+    entry = deploy(charts, fleet_values(bundled.repositories, bundled.base))["arc-beta-runners"]
+    namespace = entry.application["spec"]["destination"]["namespace"]
+    created = "CreateNamespace=true" in entry.application["spec"]["syncPolicy"]["syncOptions"]
+    kept = [
+        d for d in entry.manifests if (d["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep"
+    ]
+    note = render.render_remove_note("arc-beta-runners", namespace)
+    assert created and kept, "the bundled entry has both: the test covers both promises"
+    assert f"The namespace `{namespace}` stays" in note and "cache volume kept" in note
+    assert not re.search(rf"deletes[^.]*namespace `{namespace}`", note), note

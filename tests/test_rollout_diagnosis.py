@@ -97,3 +97,11 @@ def test_cluster_text_is_inert_in_every_report_cell_and_verdict() -> None:
     live = _outside_code(body)
     for active in ("@Matchpoint-AI", "](https://", "<img", "s3cr3t"):
         assert active not in live, f"...but only inside code spans: {active!r} is live"
+
+
+def test_a_cache_without_its_storage_class_is_named() -> None:
+    found = diagnose(
+        [event(NS, "PersistentVolumeClaim", "arc-beta-runners-cache", "ProvisioningFailed",
+               'storageclass.storage.k8s.io "nfs-rwx" not found', source="persistentvolume-controller")]
+    )  # fmt: skip
+    assert found is not None and found.permanent and "storage class is missing" in found.meaning
