@@ -391,5 +391,5 @@ def test_the_remove_reply_promises_only_what_the_manifests_do(charts: RealCharts
     ]
     note = render.render_remove_note("arc-beta-runners", namespace)
     assert created and kept, "the bundled entry has both: the test covers both promises"
-    assert f"The namespace `{namespace}` stays" in note and "cache volume kept" in note
+    assert f"The namespace `{namespace}` stays" in note and "cache volume if the set has one" in note
     assert not re.search(rf"deletes[^.]*namespace `{namespace}`", note), note

@@ -199,7 +199,8 @@ async def test_remove_opens_offboarding_pull_request(harness: Harness) -> None:
     await command(harness, "/runners remove project-beta-api", user="admin")
     (pull,) = pulls(harness)
     assert pull["title"] == "runners: remove project-beta-api (arc-api-runners)"
-    assert "ArgoCD deletes Application `arc-api-runners`" in str(pull["body"])
+    assert "Argo CD deletes Application `arc-api-runners`" in str(pull["body"])
+    assert "The namespace `arc-project-beta-api-runners` stays" in str(pull["body"])
     removed = changed_lines(harness.fake, "runners-bot/arc-api-runners")
     assert all(line.startswith("-") for line in removed) and "-  - name: project-beta-api" in removed
 
