@@ -185,3 +185,18 @@ def test_kubeconfig_output_is_sensitive_and_the_state_backend_is_http() -> None:
     for env in ("prod", "dev"):
         values = hcl2.load((TERRAFORM / f"{env}.tfvars").open(encoding="utf-8"))
         assert unquote(values["environment"]) == env
+
+
+def test_environments_have_their_own_state_and_no_doc_switches_workspaces() -> None:
+    """The http backend has no workspaces; each environment has a state address of its own."""
+    texts = [p for p in ROOT.rglob("*.md") if "node_modules" not in p.parts and ".venv" not in p.parts]
+    texts += list((ROOT / ".github").rglob("*.yml"))
+    switching = re.compile(r"terraform workspace (select|new|switch)")
+    offenders = [str(p) for p in texts if switching.search(p.read_text(encoding="utf-8"))]
+    assert offenders == [], offenders
+    addresses = set()
+    for env in ("prod", "dev"):
+        backend = hcl2.load((TERRAFORM / "backends" / f"{env}.hcl").open(encoding="utf-8"))
+        addresses.add(unquote(backend["address"]))
+        assert (TERRAFORM / f"{env}.tfvars").exists()
+    assert len(addresses) == 2, "one state address per environment"
