@@ -134,9 +134,20 @@ def test_replicas_on_postgresql_roll_without_a_gap() -> None:
     assert [v["name"] for v in pod["volumes"]] == ["tmp"]
     pdb = docs["PodDisruptionBudget"]["spec"]
     assert pdb["minAvailable"] == 1 and pdb["selector"]["matchLabels"] == deployment["selector"]["matchLabels"]
+    (spread,) = pod["topologySpreadConstraints"]  # Spot preempts a node: never both replicas on it
+    assert spread["topologyKey"] == "kubernetes.io/hostname" and spread["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["labelSelector"]["matchLabels"] == deployment["selector"]["matchLabels"]
 
 
-@pytest.mark.parametrize("manifest", sorted((ROOT / "argocd" / "apps-live").glob("*.yaml")), ids=lambda p: p.name)
+def test_terraform_installs_the_fleet_but_not_the_bot_it_cannot_configure() -> None:
+    main = (ROOT / "terraform" / "main.tf").read_text(encoding="utf-8")
+    installed = re.search(r'apps_dir\s*=\s*"\$\{path\.root\}/\.\./(argocd/[\w-]+)"', main)
+    assert installed is not None
+    names = {p.name for p in (ROOT / installed.group(1)).glob("*.yaml")}
+    assert names == {"controller.yaml", "fleet.yaml"}, "runners-bot's Application needs its App first (DEPLOYMENT.md)"
+
+
+@pytest.mark.parametrize("manifest", sorted((ROOT / "argocd").glob("apps-*/*.yaml")), ids=lambda p: p.name)
 def test_root_applications(manifest: Path) -> None:
     app = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     assert app["kind"] == "Application" and app["spec"]["syncPolicy"]["automated"]["prune"] is True

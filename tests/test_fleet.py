@@ -289,7 +289,7 @@ def test_examples_deploy_through_real_arc(charts: RealCharts, example: Any) -> N
 
 
 def test_root_applications_are_valid_argo_cd_applications() -> None:
-    for manifest in sorted((ROOT / "argocd" / "apps-live").glob("*.yaml")):
+    for manifest in sorted((ROOT / "argocd").glob("apps-*/*.yaml")):
         valid(yaml.safe_load(manifest.read_text(encoding="utf-8")))
 
 

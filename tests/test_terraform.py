@@ -200,3 +200,12 @@ def test_environments_have_their_own_state_and_no_doc_switches_workspaces() -> N
         addresses.add(unquote(backend["address"]))
         assert (TERRAFORM / f"{env}.tfvars").exists()
     assert len(addresses) == 2, "one state address per environment"
+
+
+def test_argo_cd_is_the_version_the_tests_validate() -> None:
+    variables = hcl2.load((TERRAFORM / "modules" / "argocd" / "variables.tf").open(encoding="utf-8"))
+    defaults = {unquote(k): unquote(str(v.get("default"))) for g in variables["variable"] for k, v in g.items()}
+    crd = upstream_file("argo-cd-*/application-crd.yaml")
+    assert crd.parent.name == f"argo-cd-{defaults['argocd_version']}", "Argo CD is pinned to the CRD the tests use"
+    main = (TERRAFORM / "modules" / "argocd" / "main.tf").read_text(encoding="utf-8")
+    assert re.search(r"global\s*=\s*\{\s*image\s*=\s*\{\s*tag\s*=\s*var\.argocd_version", main)

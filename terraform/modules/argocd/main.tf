@@ -30,6 +30,9 @@ resource "helm_release" "argocd" {
   create_namespace = true
 
   values = [yamlencode({
+    # The Argo CD the tests validate the fleet's Applications against (its CRD in
+    # tests/upstream.py), whatever the chart's own appVersion.
+    global = { image = { tag = var.argocd_version } }
     configs = {
       cm = merge(local.health_checks, {
         # ARC copies labels onto objects it creates; tracking by annotation keeps Argo CD

@@ -5,9 +5,15 @@ variable "namespace" {
 }
 
 variable "argocd_chart_version" {
-  description = "Version of the argo-cd Helm chart (Argo CD 3.x)."
+  description = "Version of the argo-cd Helm chart (10.1.1: the newest read, for Argo CD 3.4)."
   type        = string
-  default     = "9.1.4"
+  default     = "10.1.1"
+}
+
+variable "argocd_version" {
+  description = "Argo CD itself (global.image.tag): the version the tests validate the fleet's Applications against."
+  type        = string
+  default     = "v3.5.1"
 }
 
 variable "argocd_apps_chart_version" {
