@@ -26,7 +26,7 @@ from bot.commands import Command, parse_comment
 from bot.config import ConfigFiles, Effective
 from bot.github import Installation, PermanentError, Reaction, Unreadable
 from bot.inbox import Delivery, Inbox
-from bot.kube import Kube, KubeUnavailable
+from bot.kube import Kube, KubeUnavailable, NotDeployed
 from bot.permissions import WRITE_LEVELS, Permission, best
 from bot.pull_requests import PullRequests, Requested, Result, Target
 from bot.scheduler import Scheduler
@@ -394,6 +394,12 @@ async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, 
     for target in targets:
         try:
             state = await kube.aread(target.scale_set, target.namespace)
+        except NotDeployed:
+            found[target.scale_set] = (
+                f"Live state: not deployed yet: Argo CD has not created `{target.namespace}` (or runners-bot's access "
+                "to it) so far; the configuration is what will be deployed."
+            )
+            continue
         except KubeUnavailable as exc:
             found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
             continue

@@ -47,6 +47,12 @@ class KubeUnavailable(Exception):
     """The Kubernetes API could not be reached or refused the call."""
 
 
+class NotDeployed(KubeUnavailable):
+    """403 in a runner namespace: kube-apiserver answers it (not 404) until Argo CD has
+    created the namespace and the RoleBinding that lets runners-bot read it. The set is
+    not deployed yet; waiting is the answer."""
+
+
 @dataclass(frozen=True)
 class ClusterState:
     """What one look at the cluster saw for a scale set (raw objects as plain dicts)."""
@@ -88,6 +94,10 @@ class Kube:
         except ApiException as exc:
             if exc.status == 404 and missing is not _RAISE:
                 return missing
+            if exc.status == 403:
+                raise NotDeployed(
+                    f"{what}: not readable yet (403: its namespace and RoleBinding come with the set)"
+                ) from exc
             raise KubeUnavailable(f"{what}: {exc.status} {exc.reason}") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeUnavailable(f"the Kubernetes API cannot be reached: {type(exc).__name__}") from exc

@@ -26,7 +26,7 @@ from bot import config_source, render
 from bot.background import Background
 from bot.config import Config, ConfigFiles, Effective, parse
 from bot.github import GitHubError
-from bot.kube import Kube, KubeUnavailable
+from bot.kube import Kube, KubeUnavailable, NotDeployed
 from bot.pipeline import BurstOrder
 from bot.schedules import ActiveBurst, Runners, next_change, runners_at
 from bot.services import Services
@@ -253,6 +253,8 @@ class Scheduler:
             metrics.labels(effective.scale_set, "max").set(runners.max_runners)
             try:
                 await self._set(effective, runners)
+            except NotDeployed:
+                continue  # Argo CD creates it with the declared values; the next pass follows
             except KubeUnavailable as exc:
                 self.services.metrics.scale_writes.labels("failed").inc()
                 log.warning("could not set %s to %s: %s", effective.scale_set, runners, exc)

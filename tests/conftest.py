@@ -199,13 +199,16 @@ def process_env(tmp_path: Path, rsa_keys: tuple[str, str], request: pytest.Fixtu
 def kube() -> Iterator[Any]:
     """The fake Kubernetes API on a real port (the official client needs one)."""
     from fakekube import FakeKube
+    from kube_rbac import rendered
     from servers import ThreadedServer
 
-    fake = FakeKube()
+    fake = FakeKube(rbac=rendered())  # runners-bot may do only what its charts grant it
     with ThreadedServer(fake.app) as server:
         fake.url = server.url  # type: ignore[attr-defined]
         yield fake
         fake.closing = True  # open watches end, so the server stops at once
+    # A call the charts' RBAC does not grant would fail on a real cluster: it fails here.
+    assert fake.allow_forbidden or fake.forbidden == [], fake.forbidden
 
 
 def golden(path: Path, body: str) -> None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -195,6 +196,9 @@ class FakeKube:
     runner_sets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     writes: list[tuple[str, str, str, Any]] = field(default_factory=list)  # method, path, content type, body
     fail_patches: int = 0
+    # Who may do what (tests/kube_rbac.py): None lets every request through.
+    rbac: Any = None
+    allow_forbidden: bool = False  # a test that makes RBAC refuse on purpose
 
     def __post_init__(self) -> None:
         self.version = 1
@@ -202,27 +206,45 @@ class FakeKube:
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # version, kind, type, object
         self.oldest = 0  # watches from a version before this are answered 410 Gone
         self.watches = 0
+        self.forbidden: list[str] = []  # requests RBAC refused (method and path)
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
         self.closing = False
         self._ticker = threading.Thread(target=self._advance, daemon=True)
         self._ticker.start()
-        self.app = Starlette(
-            routes=[
-                Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications/{name}", self._application),
-                Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications", self._list("applications")),
-                Route(
-                    "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalingrunnersets/{name}",
-                    self._runner_set,
-                    methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
-                ),
-                Route("/apis/actions.github.com/v1alpha1/autoscalingrunnersets", self._list("runner_sets")),
-                Route("/api/v1/namespaces/{namespace}/pods", self._list("pods")),
-                Route("/api/v1/pods", self._list("pods")),
-                Route("/api/v1/namespaces/{namespace}/events", self._list("events")),
-                Route("/api/v1/events", self._list("events")),
-            ]
+        self.app = self._authorised(
+            Starlette(
+                routes=[
+                    Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications/{name}", self._application),
+                    Route("/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications", self._list("applications")),
+                    Route(
+                        "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalingrunnersets/{name}",
+                        self._runner_set,
+                        methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
+                    ),
+                    Route("/apis/actions.github.com/v1alpha1/autoscalingrunnersets", self._list("runner_sets")),
+                    Route("/api/v1/namespaces/{namespace}/pods", self._list("pods")),
+                    Route("/api/v1/pods", self._list("pods")),
+                    Route("/api/v1/namespaces/{namespace}/events", self._list("events")),
+                    Route("/api/v1/events", self._list("events")),
+                ]
+            )
         )
+
+    def _authorised(self, app: Any) -> Any:
+        """``app`` behind the API server's authorisation: 403 for what RBAC does not grant."""
+
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and self.rbac is not None:
+                query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+                refused = self.rbac.check(scope["method"], scope["path"], query.get("watch") in ("true", "1"))
+                if refused is not None:
+                    self.forbidden.append(f"{scope['method']} {scope['path']}")
+                    await JSONResponse(refused, status_code=403)(scope, receive, send)
+                    return
+            await app(scope, receive, send)
+
+        return asgi
 
     # --- the cluster moving on a clock ------------------------------------------------
 

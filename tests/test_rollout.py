@@ -250,6 +250,19 @@ async def test_status_shows_live_state(rollout: Harness, kube: FakeKube) -> None
     )
 
 
+async def test_status_of_a_set_argo_cd_has_not_deployed_yet(rollout: Harness, kube: FakeKube) -> None:
+    """Its namespace and RoleBinding do not exist yet: the API server answers 403, which is
+    not an unreachable cluster."""
+    kube.scenario = lambda look: healthy(5, "abcdef1" + "0" * 33)
+    kube.rbac.namespaced.pop(NS)
+    kube.allow_forbidden = True
+    await rollout.send("issue_comment", comment_payload("/runners status", user="reader"))
+    await rollout.settle()
+    (reply,) = rollout.fake.thread_comments(TEAM_REPO, 7)
+    assert "Live state: not deployed yet" in reply["body"] and "cannot be reached" not in reply["body"]
+    assert kube.forbidden, "the fake API server refused as kube-apiserver does"
+
+
 async def test_status_without_cluster_says_so(harness: Harness) -> None:
     await harness.send("issue_comment", comment_payload("/runners status", user="reader"))
     await harness.settle()
