@@ -33,7 +33,7 @@ USAGE: dict[Verb, str] = {
     "help": "/runners help",
     "status": "/runners status [TARGET]",
     "scale": "/runners scale [TARGET] [min=N] [max=N] [profile=P]",
-    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false]",
+    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false] [runnerScaleSetName=NAME]",
     "remove": "/runners remove TARGET",
     "burst": "/runners burst [TARGET] min=N [max=M] for=DURATION, or /runners burst [TARGET] off",
 }
@@ -41,11 +41,12 @@ OPTIONS: dict[Verb, tuple[str, ...]] = {
     "help": (),
     "status": (),
     "scale": ("min", "max", "profile"),
-    "add": ("org", "profile", "category", "min", "max", "dind"),
+    "add": ("org", "profile", "category", "min", "max", "dind", "runnerscalesetname"),
     "remove": (),
     "burst": ("min", "max", "for"),
 }
-_SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max"}
+_SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max",
+             "scale-set": "runnerscalesetname", "scaleset": "runnerscalesetname"}  # fmt: skip
 _COUNT_KEYS = ("min", "max")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KEY_VALUE = re.compile(r"^(?:--)?([A-Za-z][A-Za-z-]*)=(.*)$")
@@ -238,6 +239,11 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
     elif key == "for":
         if parse_duration(value) is None:
             return f"for must be a duration such as 4h, 90m or 1h30m (at most 366d), not {_show(value)}"
+        options[key] = value
+    elif key == "runnerscalesetname":
+        problem = names.scale_set_problem(value)
+        if problem is not None:
+            return problem
         options[key] = value
     elif key == "org":
         if not names.is_login(value):

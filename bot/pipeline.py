@@ -515,13 +515,19 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     _check_known("profile", profile, config.base_config.profiles)
     low, high = opts.get("min"), opts.get("max")
     _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, None)
-    problem = names.scale_set_problem(names.default_scale_set(name))
+    explicit = opts.get("runnerscalesetname")
+    problem = names.scale_set_problem(str(explicit)) if explicit else names.scale_set_problem(names.default_scale_set(name))
     if problem is not None:
-        longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
-        raise _Refused(f"{render.inert(name)} gives {problem}", f"a repository name of at most {longest} characters")
+        raise _Refused(
+            f"{render.inert(name)} gives {problem}",
+            f"a shorter scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME` "
+            f"(at most {names.MAX_SCALE_SET} characters)",
+        )
     data: dict[str, object] = {"name": name, "org": org}
     if category:
         data["category"] = category
+    if explicit:
+        data["runnerScaleSetName"] = explicit
     data["scaling"] = {
         "minRunners": low if isinstance(low, int) else config.base_config.default_min,
         "maxRunners": high if isinstance(high, int) else config.base_config.default_max,

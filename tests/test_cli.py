@@ -227,7 +227,8 @@ def test_console_script_runs() -> None:
 def test_add_refuses_a_name_arc_cannot_deploy(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run_json(capsys, "/runners add acme/" + "r" * 38)
     assert code == 1 and out["new_text"] is None
-    assert "has 46 characters; ARC allows at most 45" in out["reply"] and "at most 37 characters" in out["reply"]
+    assert "has 46 characters; ARC allows at most 45" in out["reply"]
+    assert f"`/runners add {'r' * 38} runnerScaleSetName=NAME`" in out["reply"], "what would be accepted"
 
 
 @pytest.mark.parametrize("word", ["y", "on", "1e3", "0o17", "09"])

@@ -215,3 +215,10 @@ def test_a_blank_line_ends_the_quote() -> None:
 def test_echoed_values_are_inert(line: str, echoed: str) -> None:
     (refusal,) = parse_comment(line).items
     assert isinstance(refusal, Refusal) and echoed in refusal.reason
+
+
+def test_add_takes_an_explicit_scale_set_name_arc_can_deploy() -> None:
+    (command,) = parse_comment("/runners add a-long-repository-name runnerScaleSetName=short-runners").items
+    assert isinstance(command, Command) and command.options["runnerscalesetname"] == "short-runners"
+    (refused,) = parse_comment("/runners add repo runnerScaleSetName=" + "x" * 46).items
+    assert isinstance(refused, Refusal) and "ARC allows at most 45" in refused.reason

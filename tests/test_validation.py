@@ -174,3 +174,11 @@ def test_names_helm_reads_as_non_strings_must_be_quoted(word: str, bundled: Conf
     assert not [
         p for p in problems(f'repositories:\n  - name: "{word}"\n    org: acme\n', bundled.base) if "Go YAML" in p
     ]
+
+
+def test_a_derived_name_over_arcs_limit_suggests_runner_scale_set_name(bundled: ConfigFiles) -> None:
+    long_name = "a-repository-name-long-enough-to-pass-arcs-limit"
+    entry = f"  - name: {long_name}\n    org: acme\n    scaling: {{minRunners: 0, maxRunners: 2}}\n    profile: small\n"
+    text = bundled.repositories.replace("repositories:\n", "repositories:\n" + entry, 1)
+    problems = [p.message for p in validate(parse(text, bundled.base))]
+    assert any("ARC allows at most 45" in p and f"/runners add {long_name} runnerScaleSetName=NAME" in p for p in problems)
