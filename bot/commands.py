@@ -240,20 +240,22 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
         if parse_duration(value) is None:
             return f"for must be a duration such as 4h, 90m or 1h30m (at most 366d), not {_show(value)}"
         options[key] = value
-    elif key == "runnerscalesetname":
-        problem = names.scale_set_problem(value)
+    elif key in ("org", "runnerscalesetname"):
+        problem = _name_problem(key, value)
         if problem is not None:
             return problem
-        options[key] = value
-    elif key == "org":
-        if not names.is_login(value):
-            return f"org {_show(value)} is not a GitHub organisation or user name"
         options[key] = value
     else:
         if not _SLUG.fullmatch(value):
             return f"{key} {_show(value)} is not a valid name (lower-case letters, digits, '-' or '_')"
         options[key] = value
     return None
+
+
+def _name_problem(key: str, value: str) -> str | None:
+    if key == "org":
+        return None if names.is_login(value) else f"org {_show(value)} is not a GitHub organisation or user name"
+    return names.scale_set_problem(value)
 
 
 def _target_problem(target: str) -> str | None:
