@@ -9,7 +9,7 @@ WORKDIR /src
 RUN python -m venv /opt/runners-bot
 COPY requirements.lock ./
 RUN /opt/runners-bot/bin/pip install --require-hashes -r requirements.lock
-COPY pyproject.toml README.md app.yml ./
+COPY pyproject.toml README.md app.yml arc-app.yml ./
 COPY bot ./bot
 COPY templates ./templates
 # Only the app: its dependencies are all in the venv already, hash-checked.

@@ -71,6 +71,11 @@ class SetupOptions:
     port: int = 3333
     env_file: Path = Path(".env")
     key_file: Path = Path("runners-bot.private-key.pem")
+    purpose: str = "runners-bot"  # or "arc": ARC's own App (arc-app.yml), a key file and no .env
+
+    @property
+    def for_arc(self) -> bool:
+        return self.purpose == "arc"
 
     @property
     def api(self) -> str:
@@ -91,16 +96,18 @@ class SetupOptions:
 
 def manifest(options: SetupOptions) -> dict[str, Any]:
     """``app.yml`` with this installation's webhook URL, name and way back."""
-    data: dict[str, Any] = yaml.safe_load(_manifest_path().read_text(encoding="utf-8"))
+    source = _manifest_path("arc-app.yml" if options.for_arc else "app.yml")
+    data: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["name"] = options.name
-    data["hook_attributes"] = {**data.get("hook_attributes", {}), "url": options.webhook_url}
+    if not options.for_arc:  # ARC's App takes no webhook
+        data["hook_attributes"] = {**data.get("hook_attributes", {}), "url": options.webhook_url}
     data["redirect_url"] = options.local_url + CALLBACK
     return data
 
 
-def _manifest_path() -> Path:
-    packaged = render.TEMPLATE_DIR / "app.yml"
-    return packaged if packaged.exists() else render.TEMPLATE_DIR.parent / "app.yml"
+def _manifest_path(name: str = "app.yml") -> Path:
+    packaged = render.TEMPLATE_DIR / name
+    return packaged if packaged.exists() else render.TEMPLATE_DIR.parent / name
 
 
 def env_text(app: dict[str, Any], options: SetupOptions) -> str:
@@ -116,6 +123,30 @@ def env_text(app: dict[str, Any], options: SetupOptions) -> str:
     if options.config_repo:
         lines.append(f"RUNNERS_CONFIG_REPO={options.config_repo}")
     return "\n".join(lines) + "\n"
+
+
+def arc_secret_command(app: dict[str, Any], options: SetupOptions) -> str:
+    """The Secret ARC's chart names (``githubConfigSecret``), in a runner namespace."""
+    return (
+        "kubectl -n <runner namespace> create secret generic arc-github-app \\\n"
+        f"  --from-literal=github_app_id={app['id']} \\\n"
+        "  --from-literal=github_app_installation_id=<installation id> \\\n"
+        f"  --from-file=github_app_private_key={options.key_file}"
+    )
+
+
+def installation_hint(app: dict[str, Any], options: SetupOptions) -> str:
+    """Where the installation id is: GitHub shows it in the URL of the installation's page."""
+    base = options.github_url.rstrip("/")
+    settings = (
+        f"{base}/organizations/{options.org}/settings/installations"
+        if options.org
+        else f"{base}/settings/installations"
+    )
+    return (
+        f"After installing it, open {settings}, choose {app.get('name') or options.name} (Configure): the number "
+        "at the end of that page's URL (…/settings/installations/<installation id>) is github_app_installation_id."
+    )
 
 
 def kubectl_command(options: SetupOptions) -> str:
@@ -205,9 +236,10 @@ class SetupServer:
         except (httpx.HTTPError, ValueError) as exc:
             print(f"runners-bot setup: the code exchange failed: {exc}", file=sys.stderr, flush=True)
             return HTMLResponse(render.fill("setup_failed.html", reason=html.escape(str(exc))), 502)
-        self.replaced = [kept for kept in (keep_previous(self.options.env_file),) if kept is not None]
         _write_private(self.options.key_file, str(app["pem"]))
-        _write_private(self.options.env_file, env_text(app, self.options))
+        if not self.options.for_arc:  # ARC's App: its key is all it needs (a Secret, not a .env)
+            self.replaced = [kept for kept in (keep_previous(self.options.env_file),) if kept is not None]
+            _write_private(self.options.env_file, env_text(app, self.options))
         self.created = app
         self.done.set()
         install = f"{str(app.get('html_url', '')).rstrip('/')}/installations/new"
@@ -216,7 +248,7 @@ class SetupServer:
                 "setup_done.html",
                 name=html.escape(str(app.get("name") or app.get("slug") or self.options.name)),
                 install=html.escape(install, quote=True),
-                env_file=html.escape(str(self.options.env_file)),
+                env_file=html.escape(str(self.options.key_file if self.options.for_arc else self.options.env_file)),
             )
         )
 
@@ -259,7 +291,7 @@ def run_setup(options: SetupOptions) -> int:
     if options.env_file.is_symlink() or options.key_file.is_symlink():
         print("runners-bot setup: --env-file and --key-file must not be symbolic links", file=sys.stderr)
         return 2
-    if options.env_file.exists():
+    if options.env_file.exists() and not options.for_arc:
         print(f"Note: {options.env_file} exists; it is kept as {options.env_file}.bak when the App is created.")
     server = SetupServer(options)
     print(f"Open {options.local_url}/ in a browser and press the button to create the App on {options.github_url}.")
@@ -270,6 +302,16 @@ def run_setup(options: SetupOptions) -> int:
         print("runners-bot setup: stopped; nothing was written", file=sys.stderr)
         return 1
     print(f"\nCreated the GitHub App {app.get('name') or app.get('slug')} (id {app['id']}).")
+    if options.for_arc:
+        print(f"Wrote {options.key_file} (mode 0600): ARC's private key.")
+        print(
+            f"Install it on the repositories (or the organisation) whose runners ARC registers: "
+            f"{str(app.get('html_url', '')).rstrip('/')}/installations/new"
+        )
+        print(installation_hint(app, options))
+        print("\nThen give every runner namespace the Secret ARC's chart names (DEPLOYMENT.md step 1):\n")
+        print(arc_secret_command(app, options))
+        return 0
     print(f"Wrote {options.env_file} and {options.key_file} (mode 0600): `runners-bot serve` reads .env.")
     for kept in server.replaced:
         print(f"The previous {options.env_file} is kept as {kept}.")

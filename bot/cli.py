@@ -81,7 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         "new-App page; when GitHub sends the browser back, exchange the code for the App's id, private key and "
         "webhook secret, write them to .env and a key file (mode 0600) and print the kubectl command for the chart.",
     )
-    setup.add_argument("--webhook-url", required=True, help="public URL of runners-bot's /api/github/webhooks")
+    setup.add_argument(
+        "--for",
+        dest="purpose",
+        choices=("runners-bot", "arc"),
+        default="runners-bot",
+        help="runners-bot: this app (app.yml, writes .env); arc: Actions Runner Controller's own App (arc-app.yml: "
+        "runner registration permissions, no webhook; writes its key and prints the Secret and where the "
+        "installation id is)",
+    )
+    setup.add_argument("--webhook-url", help="public URL of runners-bot's /api/github/webhooks (--for runners-bot)")
     setup.add_argument("--github-url", default="https://github.com", help="GitHub, or your Enterprise Server's URL")
     setup.add_argument("--api-url", help="REST API root (default: from --github-url)")
     setup.add_argument("--org", help="create the App for this organisation (default: your user account)")
@@ -137,9 +146,16 @@ def _setup(args: argparse.Namespace) -> int:
     if args.config_repo is not None and args.config_repo.count("/") != 1:
         print("runners-bot setup: --config-repo must be OWNER/NAME", file=sys.stderr)
         return EXIT_USAGE
+    if args.purpose == "runners-bot" and not args.webhook_url:
+        print("runners-bot setup: --webhook-url is required (the public URL of /api/github/webhooks)", file=sys.stderr)
+        return EXIT_USAGE
+    arc = args.purpose == "arc"
+    default_key = Path("runners-bot.private-key.pem")
     options = SetupOptions(
-        webhook_url=args.webhook_url, github_url=args.github_url, api_url=args.api_url, org=args.org,
-        config_repo=args.config_repo, name=args.name, port=args.port, env_file=args.env_file, key_file=args.key_file,
+        github_url=args.github_url, api_url=args.api_url, org=args.org,
+        config_repo=args.config_repo, name=args.name if not (arc and args.name == "runners-bot") else "arc-runners",
+        port=args.port, env_file=args.env_file, purpose=args.purpose, webhook_url=args.webhook_url or "",
+        key_file=Path("arc-github-app.private-key.pem") if arc and args.key_file == default_key else args.key_file,
     )  # fmt: skip
     return run_setup(options)
 

@@ -516,7 +516,9 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     low, high = opts.get("min"), opts.get("max")
     _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, None)
     explicit = opts.get("runnerscalesetname")
-    problem = names.scale_set_problem(str(explicit)) if explicit else names.scale_set_problem(names.default_scale_set(name))
+    problem = (
+        names.scale_set_problem(str(explicit)) if explicit else names.scale_set_problem(names.default_scale_set(name))
+    )
     if problem is not None:
         raise _Refused(
             f"{render.inert(name)} gives {problem}",

@@ -250,8 +250,12 @@ def _check_identity(entry: Entry, report: _Report, where: str) -> None:
     if "runnerScaleSetName" in raw and entry.runner_scale_set_name is None:
         report.add(raw.line_of("runnerScaleSetName"), f"runnerScaleSetName of {where} must be a string")
     elif entry.name is not None and (problem := names.scale_set_problem(entry.scale_set)):
-        hint = "" if entry.runner_scale_set_name else (
-            f"; give the entry a shorter runnerScaleSetName (or `/runners add {entry.name} runnerScaleSetName=NAME`)"
+        hint = (
+            ""
+            if entry.runner_scale_set_name
+            else (
+                f"; give the entry a shorter runnerScaleSetName (or `/runners add {entry.name} runnerScaleSetName=NAME`)"
+            )
         )
         report.add(raw.line_of("runnerScaleSetName" if entry.runner_scale_set_name else "name"), problem + hint)
 

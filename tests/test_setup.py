@@ -243,3 +243,46 @@ def test_an_existing_env_is_kept_aside_not_lost(tmp_path: Path) -> None:
     kept = keep_previous(env)
     assert kept == tmp_path / ".env.bak" and kept.read_text() == "GITHUB_APP_ID=7\n"
     assert kept.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.anyio
+async def test_arcs_own_app_gets_runner_permissions_a_key_and_no_env(
+    github: tuple[FakeGitHub, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`setup --for arc`: ARC's App (arc-app.yml), through GitHub's manifest flow as a
+    browser walks it: the key is written, no .env, and the terminal says where the
+    installation id is and which Secret ARC's chart reads."""
+    import html
+    import re
+
+    fake, url = github
+    options = SetupOptions(
+        webhook_url="", github_url=url, api_url=f"{url}/api/v3", org="acme", purpose="arc", name="arc-runners",
+        env_file=tmp_path / ".env", key_file=tmp_path / "arc.pem",
+    )  # fmt: skip
+    server = SetupServer(options)
+    local = httpx.ASGITransport(app=server.app())
+    async with (
+        httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as browser,
+        httpx.AsyncClient(base_url=url) as github_web,
+    ):
+        page = await browser.get("/")
+        form = html.unescape(re.search(r'name="manifest" value="([^"]*)"', page.text).group(1))  # type: ignore[union-attr]
+        confirm = await github_web.post(
+            f"/organizations/acme/settings/apps/new?state={server.state}", data={"manifest": form}
+        )
+        ticket = re.search(r'name="ticket" value="([^"]+)"', confirm.text).group(1)  # type: ignore[union-attr]
+        back = await github_web.post("/settings/apps/new/confirm", data={"ticket": ticket})
+        done = await browser.get(back.headers["location"].replace("http://127.0.0.1:3333", ""))
+    assert done.status_code == 200, done.text
+    (created,) = fake.apps_created
+    assert created["manifest"]["default_permissions"] == {
+        "actions": "read", "administration": "write", "metadata": "read", "organization_self_hosted_runners": "write"
+    }  # fmt: skip
+    assert created["manifest"]["hook_attributes"]["active"] is False and created["manifest"]["default_events"] == []
+    assert (tmp_path / "arc.pem").read_text() == created["pem"] and not (tmp_path / ".env").exists()
+    from bot.app_setup import arc_secret_command, installation_hint
+
+    hint = installation_hint(created, options)
+    assert f"{url}/organizations/acme/settings/installations" in hint and "github_app_installation_id" in hint
+    assert f"--from-literal=github_app_id={created['id']}" in arc_secret_command(created, options)

@@ -181,4 +181,6 @@ def test_a_derived_name_over_arcs_limit_suggests_runner_scale_set_name(bundled: 
     entry = f"  - name: {long_name}\n    org: acme\n    scaling: {{minRunners: 0, maxRunners: 2}}\n    profile: small\n"
     text = bundled.repositories.replace("repositories:\n", "repositories:\n" + entry, 1)
     problems = [p.message for p in validate(parse(text, bundled.base))]
-    assert any("ARC allows at most 45" in p and f"/runners add {long_name} runnerScaleSetName=NAME" in p for p in problems)
+    assert any(
+        "ARC allows at most 45" in p and f"/runners add {long_name} runnerScaleSetName=NAME" in p for p in problems
+    )
