@@ -20,7 +20,10 @@ from bot.yamlload import LineMap, Loaded, YamlError, load
 
 REPOSITORIES_FILE = "values/repositories.yaml"
 BASE_CONFIG_FILE = "values/base-config.yaml"
-DEFAULT_DIND_PROFILE = "standard"  # the daemon's size for an entry whose category names none
+DEFAULT_DIND_PROFILE = "standard"
+DEFAULT_GITHUB = "https://github.com"
+DEFAULT_SECRET = "arc-github-app"  # charts/runners-fleet's default githubConfigSecret
+FLEET_ENVIRONMENT = "prod"  # charts/runners-fleet's fleet.environment, as the root Application sets it  # the daemon's size for an entry whose category names none
 
 
 def _str(value: Any) -> str | None:
@@ -50,6 +53,10 @@ class Entry:
     profile: str | None
     # Lines this entry moved since ``raw`` was parsed (an edit above it in the same text).
     line_shift: int = 0
+    # ``scope: organization``: one scale set for the whole organisation (an organisation
+    # pool), registered at <githubUrl>/<org>; ``name`` is the pool's name.
+    pool: bool = False
+    runner_group: str | None = None
 
     @classmethod
     def from_raw(cls, index: int, raw: Any) -> Entry:
@@ -65,6 +72,8 @@ class Entry:
             min_runners=_int(scaling.get("minRunners")),
             max_runners=_int(scaling.get("maxRunners")),
             profile=_str(data.get("profile")),
+            pool=data.get("scope") == "organization",
+            runner_group=_str(data.get("runnerGroup")),
         )
 
     @property
@@ -73,7 +82,9 @@ class Entry:
 
     @property
     def scale_set(self) -> str:
-        return self.runner_scale_set_name or names.default_scale_set(self.name or "")
+        if self.runner_scale_set_name:
+            return self.runner_scale_set_name
+        return names.normalise(self.name or "") if self.pool else names.default_scale_set(self.name or "")
 
     @property
     def namespace(self) -> str:
@@ -82,6 +93,12 @@ class Entry:
     @property
     def full_name(self) -> str:
         return f"{self.org}/{self.name}"
+
+    @property
+    def repository(self) -> str | None:
+        """``owner/name`` of the repository whose runners these are; None for a pool, which
+        serves a whole organisation (and so is changed by configuration writers only)."""
+        return None if self.pool else self.full_name
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,35 @@ class BaseConfig:
 
 
 @dataclass(frozen=True)
+class GitHubTarget:
+    """``environments.<env>``: the GitHub ARC registers with (github.com or an Enterprise
+    Server) and the credentials Secret of each organisation (one App installation serves
+    one organisation)."""
+
+    url: str = DEFAULT_GITHUB
+    secret: str = DEFAULT_SECRET
+    secrets: dict[str, str] = field(default_factory=dict)
+    raw: LineMap = field(default_factory=LineMap)
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> GitHubTarget:
+        data = _map(raw)
+        secrets = _map(data.get("githubConfigSecrets"))
+        return cls(
+            url=(_str(data.get("githubUrl")) or DEFAULT_GITHUB).rstrip("/"),
+            secret=_str(data.get("githubConfigSecret")) or DEFAULT_SECRET,
+            secrets={str(k): str(v) for k, v in secrets.items() if isinstance(v, str)},
+            raw=data,
+        )
+
+    def url_of(self, org: str, repository: str | None) -> str:
+        return f"{self.url}/{org}" + (f"/{repository}" if repository is not None else "")
+
+    def secret_of(self, org: str) -> str:
+        return self.secrets.get(org, self.secret)
+
+
+@dataclass(frozen=True)
 class Effective:
     """What one scale set really runs with, once defaults and profiles apply."""
 
@@ -173,6 +219,10 @@ class Effective:
     cache: str | None = None
     schedules: tuple[Window, ...] = ()
     burst: BurstAllowance | None = None
+    github_config_url: str = ""
+    github_config_secret: str = DEFAULT_SECRET
+    runner_group: str | None = None
+    pool: bool = False
 
     @property
     def runs_by_the_clock(self) -> bool:
@@ -229,8 +279,18 @@ class Config:
             base_config=self.base_config,
         )
 
+    @functools.cached_property
+    def environments(self) -> dict[str, GitHubTarget]:
+        """``environments.<env>`` of repositories.yaml: where and with what ARC registers."""
+        found = _map(_map(self.repositories.data).get("environments"))
+        return {str(name): GitHubTarget.from_raw(raw) for name, raw in found.items()}
+
+    def target(self, environment: str = FLEET_ENVIRONMENT) -> GitHubTarget:
+        return self.environments.get(environment) or GitHubTarget.from_raw(None)
+
     def effective(self, entry: Entry) -> Effective:
         base = self.base_config
+        github = self.target()
         category = base.categories.get(entry.category or "", LineMap())
         profile = entry.profile or _str(category.get("profile")) or base.default_profile or ""
         resources = base.profiles.get(profile)
@@ -256,6 +316,10 @@ class Config:
             cache=str(cache) if cache is not None else None,
             schedules=tuple(windows(entry.raw.get("schedules"))),
             burst=allowance(entry.raw.get("burst")),
+            github_config_url=github.url_of(entry.org or "", None if entry.pool else entry.name or ""),
+            github_config_secret=github.secret_of(entry.org or ""),
+            runner_group=entry.runner_group,
+            pool=entry.pool,
         )
 
 

@@ -200,7 +200,9 @@ class Dashboard:
             )
             views.append(
                 fleet_view.SetView(
-                    repository=effective.org + "/" + effective.name,
+                    repository=f"{effective.org} (organisation pool)"
+                    if effective.pool
+                    else f"{effective.org}/{effective.name}",
                     scale_set=effective.scale_set,
                     profile=effective.profile,
                     min_runners=runners.min_runners,

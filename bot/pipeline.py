@@ -65,9 +65,12 @@ class Request:
         return sees_fleet(self.permission)
 
     def sees(self, entry: Entry) -> bool:
-        """Whether this commenter may learn that ``entry`` exists and how it is set."""
-        full = entry.full_name.lower()
-        return self.sees_fleet or full == (self.repo or "").lower() or self.permissions.get(full) in WRITE_LEVELS
+        """Whether this commenter may learn that ``entry`` exists and how it is set (an
+        organisation pool serves no one repository: only those who see the fleet)."""
+        if self.sees_fleet or entry.repository is None:
+            return self.sees_fleet
+        full = entry.repository.lower()
+        return full == (self.repo or "").lower() or self.permissions.get(full) in WRITE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,10 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
             continue
         if item.verb == "status":
             statuses.setdefault(entry.scale_set, config.effective(entry))
+        elif item.needs_write and entry.repository is not None:
+            writes.append(entry.repository)
         elif item.needs_write:
-            writes.append(entry.full_name)
+            fleet = True  # an organisation pool: the configuration repository's permission decides
     return Plan(
         comment,
         tuple(parsed.items),
@@ -178,7 +183,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
 
 
 def _entry_of(effective: Effective) -> Entry:
-    return Entry(-1, LineMap(), effective.name, effective.org, None, None, None, None, None)
+    return Entry(-1, LineMap(), effective.name, effective.org, None, None, None, None, None, pool=effective.pool)
 
 
 def run(request: Request, files: ConfigFiles, live: LiveState | None = None) -> Outcome:
@@ -299,7 +304,9 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
         edit, name = _plan_add(command, request, config)
         return _change(command, request, state, edit, name)
     entry = resolve_target(visible, command.target, request.repo)
-    _authorise(command, request, entry.full_name)
+    # A pool serves many repositories: write on one of them is not enough, only on the
+    # configuration repository (None: its permission alone decides).
+    _authorise(command, request, entry.repository)
     if command.verb == "status":
         effective = config.effective(entry)
         clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
@@ -409,7 +416,7 @@ def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -
     if target is None:
         if repo is None:
             raise _Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
-        here = [e for e in entries if e.full_name.lower() == repo.lower()]
+        here = [e for e in entries if (e.repository or "").lower() == repo.lower()]
         if len(here) == 1:
             return here[0]
         why = f"{repo} has {len(here)} scale sets" if here else f"{repo} has no runner scale set"

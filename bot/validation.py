@@ -20,8 +20,10 @@ from bot.yamlload import LineMap
 
 ENTRY_KEYS = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
-    "labels", "storage", "environment", "dind", "schedules", "burst",
+    "labels", "storage", "environment", "dind", "schedules", "burst", "scope", "runnerGroup",
 )  # fmt: skip
+SCOPES = ("repository", "organization")
+ENVIRONMENT_KEYS = ("githubUrl", "githubConfigSecret", "githubConfigSecrets")
 SCALING_KEYS = ("minRunners", "maxRunners")
 STORAGE_KEYS = ("work", "cache")
 REPOSITORIES_TOP = ("repositories", "globalOverrides", "environments")
@@ -194,6 +196,7 @@ def _check_repositories(config: Config, report: _Report) -> None:
     for entry in config.entries:
         _check_entry(config, entry, report)
     _check_unique(config.entries, report)
+    _check_environments(config, report)
 
 
 def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
@@ -218,6 +221,70 @@ def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
     _check_extras(raw, report, where)
     _check_volumes_and_docker(config, entry, report, where)
     _check_schedules(config, entry, report, where)
+    _check_scope(config, entry, report, where)
+
+
+def _check_scope(config: Config, entry: Entry, report: _Report, where: str) -> None:
+    """An organisation pool's keys, and credentials for the entry's organisation."""
+    raw = entry.raw
+    if "scope" in raw and raw.get("scope") not in SCOPES:
+        report.add(raw.line_of("scope"), f"scope of {where} must be {' or '.join(SCOPES)}, not {raw.get('scope')!r}")
+    if "runnerGroup" in raw and (entry.runner_group is None or not entry.pool):
+        report.add(
+            raw.line_of("runnerGroup"),
+            f"runnerGroup of {where} must be a runner group's name, on an organisation pool (scope: organization)",
+        )
+    missing = _org_without_credentials(config, entry)
+    if missing is not None:
+        report.add(raw.line_of("org"), missing)
+
+
+def _org_without_credentials(config: Config, entry: Entry) -> str | None:
+    """One GitHub App installation serves one organisation: when the fleet spans several,
+    every organisation but the first (in file order, which the default
+    ``githubConfigSecret`` serves) needs ``githubConfigSecrets.<org>`` in each environment."""
+    orgs = list(dict.fromkeys(e.org for e in config.entries if e.org))
+    if entry.org is None or len(orgs) < 2 or entry.org == orgs[0]:
+        return None
+    lacking = [env for env, target in config.environments.items() if entry.org not in target.secrets]
+    if not lacking and config.environments:
+        return None
+    where = (
+        ", ".join(f"environments.{env}.githubConfigSecrets" for env in lacking)
+        or "environments.<env>.githubConfigSecrets"
+    )
+    return (
+        f"org '{entry.org}' has no GitHub App credentials of its own: the default githubConfigSecret serves "
+        f"'{orgs[0]}' (one App installation serves one organisation); add '{entry.org}: <Secret name>' to {where}"
+    )
+
+
+def _check_environments(config: Config, report: _Report) -> None:
+    found = _map_or_none(config.repositories.data, "environments")
+    for name, raw in (found or {}).items():
+        if not isinstance(raw, LineMap):
+            report.add(found.line_of(name) if found else 1, f"environments.{name} must be a mapping")
+            continue
+        report.keys(raw, ENVIRONMENT_KEYS, f"environments.{name}")
+        url = raw.get("githubUrl")
+        if url is not None and not (isinstance(url, str) and re.fullmatch(r"https://[^/\s]+(/[^\s]*)?", url)):
+            report.add(
+                raw.line_of("githubUrl"),
+                f"environments.{name}.githubUrl must be an https:// URL, such as https://github.com or your GitHub Enterprise Server's",
+            )
+        secrets = raw.get("githubConfigSecrets")
+        if secrets is not None and not (
+            isinstance(secrets, LineMap) and all(isinstance(v, str) for v in secrets.values())
+        ):
+            report.add(
+                raw.line_of("githubConfigSecrets"),
+                f"environments.{name}.githubConfigSecrets must map organisations to Secret names",
+            )
+
+
+def _map_or_none(data: object, key: str) -> LineMap | None:
+    found = data.get(key) if isinstance(data, LineMap) else None
+    return found if isinstance(found, LineMap) else None
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:

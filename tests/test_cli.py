@@ -233,7 +233,7 @@ def test_add_refuses_a_name_arc_cannot_deploy(capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize("word", ["y", "on", "1e3", "0o17", "09"])
 def test_add_quotes_names_helm_would_not_read_as_strings(word: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run_json(capsys, f"/runners add acme/{word}")
+    code, out = run_json(capsys, f"/runners add Matchpoint-AI/{word}")
     assert code == 0, out["reply"]
     assert f'- name: "{word}"' in out["new_text"]
     assert yaml.safe_load(out["new_text"])["repositories"][-1]["name"] == word
@@ -264,3 +264,12 @@ def test_validate_as_github_annotations(config_dir: Path, capsys: pytest.Capture
     assert main(["validate", "--config-dir", str(config_dir), "--format", "github"]) == 1
     (line,) = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"::error file=values/repositories\.yaml,line=\d+::unknown key 'maxRunner'.*", line), line
+
+
+def test_add_for_an_organisation_without_credentials_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """One App installation serves one organisation: ARC would register Other-Org's runners
+    with an App that is not installed there."""
+    code, out = run_json(capsys, "/runners add api org=Other-Org")
+    assert code == 1 and out["new_text"] is None
+    assert "org 'Other-Org' has no GitHub App credentials of its own" in out["reply"]
+    assert "environments.prod.githubConfigSecrets" in out["reply"]

@@ -374,7 +374,11 @@ def test_fleet_deploys_what_the_bot_says(charts: RealCharts, repositories: str) 
         spec = deployed.one("AutoscalingRunnerSet")["spec"]
         assert (spec["minRunners"], spec["maxRunners"]) == (effective.min_runners, effective.max_runners)
         assert spec["runnerScaleSetName"] == effective.scale_set
-        assert spec["githubConfigUrl"] == f"https://github.com/{effective.org}/{effective.name}"
+        assert (
+            spec["githubConfigUrl"]
+            == effective.github_config_url
+            == f"https://github.com/{effective.org}/{effective.name}"
+        )
         check_pod(deployed, effective)
 
 
@@ -393,3 +397,66 @@ def test_the_remove_reply_promises_only_what_the_manifests_do(charts: RealCharts
     assert created and kept, "the bundled entry has both: the test covers both promises"
     assert f"The namespace `{namespace}` stays" in note and "cache volume if the set has one" in note
     assert not re.search(rf"deletes[^.]*namespace `{namespace}`", note), note
+
+
+SEVERAL_ORGS = """\
+repositories:
+  - name: api
+    org: Matchpoint-AI
+    scaling: {minRunners: 1, maxRunners: 5}
+  - name: billing
+    org: Other-Org
+    scaling: {minRunners: 0, maxRunners: 3}
+  - name: shared-linux
+    org: Matchpoint-AI
+    scope: organization
+    runnerGroup: big-builds
+    scaling: {minRunners: 2, maxRunners: 40}
+environments:
+  prod:
+    githubUrl: https://ghe.acme.internal
+    githubConfigSecret: arc-github-app
+    githubConfigSecrets:
+      Other-Org: arc-github-app-other
+"""
+
+
+def test_enterprise_server_a_second_organisation_and_a_pool_through_real_arc(charts: RealCharts) -> None:
+    """GitHub Enterprise Server, a second organisation with its own App credentials and an
+    organisation pool render through ARC 0.12.1's chart and CRDs as the bot says."""
+    config = parse(SEVERAL_ORGS, BASE_TEXT)
+    assert validate(config) == []
+    fleet = deploy(charts, fleet_values(SEVERAL_ORGS))
+    seen = {}
+    for entry in config.entries:
+        effective = config.effective(entry)
+        deployed = fleet[effective.scale_set]
+        spec = deployed.one("AutoscalingRunnerSet")["spec"]
+        assert spec["githubConfigUrl"] == effective.github_config_url
+        assert spec["githubConfigSecret"] == effective.github_config_secret
+        assert spec.get("runnerGroup") == effective.runner_group
+        secret = deployed.one("ExternalSecret")["spec"]
+        assert secret["target"]["name"] == effective.github_config_secret
+        seen[effective.scale_set] = (
+            spec["githubConfigUrl"],
+            spec["githubConfigSecret"],
+            secret["data"][0]["remoteRef"]["key"],
+        )
+    assert seen == {
+        "api-runners": ("https://ghe.acme.internal/Matchpoint-AI/api", "arc-github-app", "arc-github-app"),
+        "billing-runners": (
+            "https://ghe.acme.internal/Other-Org/billing",
+            "arc-github-app-other",
+            "arc-github-app-other",
+        ),
+        "shared-linux": ("https://ghe.acme.internal/Matchpoint-AI", "arc-github-app", "arc-github-app"),
+    }
+    pool = fleet["shared-linux"]
+    assert pool.application["spec"]["destination"]["namespace"] == "arc-shared-linux-runners"
+    assert pool.one("AutoscalingRunnerSet")["spec"]["runnerGroup"] == "big-builds"
+
+
+def test_a_second_organisation_without_credentials_is_refused() -> None:
+    without = SEVERAL_ORGS.replace("    githubConfigSecrets:\n      Other-Org: arc-github-app-other\n", "")
+    problems = [p.message for p in validate(parse(without, BASE_TEXT))]
+    assert any("org 'Other-Org' has no GitHub App credentials of its own" in p for p in problems), problems

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from bot import pipeline
 from bot.commands import VERBS, Verb
+from bot.config import ConfigFiles
 from bot.permissions import PERMISSIONS, Permission, authorise, best
 
 
@@ -33,3 +37,32 @@ def test_best_permission_of_target_and_config_repository() -> None:
     assert best("read", "maintain") == "maintain"
     assert best("none", "triage") == "triage"
     assert best() == "none"
+
+
+POOL = """\
+  - name: shared-linux
+    org: Matchpoint-AI
+    scope: organization
+    scaling: {minRunners: 2, maxRunners: 40}
+"""
+
+
+@pytest.mark.parametrize(
+    ("config_permission", "accepted"), [("read", False), ("triage", False), ("write", True), ("maintain", True)]
+)
+def test_an_organisation_pool_is_changed_by_configuration_writers_only(
+    bundled: ConfigFiles, config_permission: Permission, accepted: bool
+) -> None:
+    """A pool serves many repositories: write on one of them (even one named like the pool)
+    is not enough."""
+    files = ConfigFiles(bundled.repositories.replace("repositories:\n", "repositories:\n" + POOL, 1), bundled.base)
+    request = pipeline.Request(
+        comment="/runners scale shared-linux max=45", user="dev", permission=config_permission,
+        repo="Matchpoint-AI/shared-linux", permissions={"matchpoint-ai/shared-linux": "admin"},
+    )  # fmt: skip
+    outcome = pipeline.run(request, files)
+    assert (outcome.new_text is not None) == accepted, outcome.replies[0].text
+    if not accepted:
+        stranger = pipeline.run(dataclasses.replace(request, comment="/runners status shared-linux"), files)
+        visible = config_permission in ("triage",)
+        assert ("unknown target" in stranger.replies[0].text) != visible, "a pool shows only to fleet viewers"

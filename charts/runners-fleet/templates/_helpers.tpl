@@ -37,7 +37,18 @@ what the fleet runs.
 {{- $scaling := $entry.scaling | default dict -}}
 {{- $storage := $entry.storage | default dict -}}
 {{- $dindProfile := get (($root.Values.dind | default dict).profiles | default dict) ($category.dind | default "standard") | default dict -}}
-scaleSet: {{ $entry.runnerScaleSetName | default (printf "%s-runners" $name) }}
+{{- /* Where ARC registers: the environment's GitHub (github.com or an Enterprise Server), the
+entry's repository, or its whole organisation for a pool (scope: organization). */ -}}
+{{- $env := get ($root.Values.environments | default dict) (($root.Values.fleet | default dict).environment | default "prod") | default dict -}}
+{{- $github := $env.githubUrl | default "https://github.com" | trimSuffix "/" -}}
+{{- $pool := eq ($entry.scope | default "repository") "organization" -}}
+{{- $secret := get ($env.githubConfigSecrets | default dict) ($entry.org | toString) | default $env.githubConfigSecret | default "arc-github-app" -}}
+scaleSet: {{ $entry.runnerScaleSetName | default ($pool | ternary $name (printf "%s-runners" $name)) }}
+githubConfigUrl: {{ $pool | ternary (printf "%s/%s" $github $entry.org) (printf "%s/%s/%s" $github $entry.org $entry.name) | quote }}
+githubConfigSecret: {{ $secret | quote }}
+githubConfigSecretOfOrg: {{ hasKey ($env.githubConfigSecrets | default dict) ($entry.org | toString) }}
+runnerGroup: {{ $entry.runnerGroup | default "" | quote }}
+pool: {{ $pool }}
 namespace: {{ printf "arc-%s-runners" $name }}
 minRunners: {{ hasKey $scaling "minRunners" | ternary $scaling.minRunners ($defaults.minRunners | default 0) }}
 maxRunners: {{ hasKey $scaling "maxRunners" | ternary $scaling.maxRunners ($defaults.maxRunners | default 1) }}
