@@ -289,6 +289,11 @@ def assess(expected: Expected, state: ClusterState, memory: Memory, elapsed: flo
     blocked = False
     for name in STAGES:
         status, detail = checks[name]
+        if status == "fail" and state.application is None:
+            # Nothing is judged failed before Argo CD has created the Application: what the
+            # cluster shows then is older than this change (and the kinds' watches do not
+            # arrive together, so the Application may simply not be in view yet).
+            status = "wait"
         if blocked and status == "ok":
             status, detail = "wait", "after the stages above"  # not done before the ones it depends on
         if status == "ok":
