@@ -24,9 +24,17 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-## demo: what the app would do with a real command, against the bundled values/
-demo: setup
-	$(BIN)/runners-bot simulate --user octocat "/runners scale project-beta-frontend max=20"
+## demo: what the app would do with a real command, against the bundled values/ (the app
+## alone: no test or benchmark tools, no node_modules)
+DEMO_VENV ?= .venv-demo
+$(DEMO_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/python -m pip install --quiet -e .
+	touch $@
+
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/runners-bot simulate --user octocat "/runners scale project-beta-frontend max=20"
 
 ## lint: ruff (lint + format check), mypy --strict, and the repository's own values/
 lint: setup
@@ -79,4 +87,4 @@ lock: setup
 		--output-file requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

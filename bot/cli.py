@@ -1,4 +1,4 @@
-"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (SPEC §5).
+"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (README, "CLI").
 
 Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's own).
 """

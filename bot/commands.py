@@ -1,4 +1,4 @@
-"""Parsing ``/runners`` commands out of a comment body (SPEC §3). Pure, no I/O.
+"""Parsing ``/runners`` commands out of a comment body (README, "Commands"). Pure, no I/O.
 
 A command is a line starting with ``/runners`` (leading spaces allowed) in text that
 GitHub shows as text: a paragraph or a heading, read as CommonMark reads it
@@ -271,7 +271,7 @@ def _target_problem(target: str) -> str | None:
 
 
 def _show(value: str) -> str:
-    """User text echoed back inert (SPEC §4): bounded, printable, inside a code span, so no
+    """User text echoed back inert : bounded, printable, inside a code span, so no
     @-mention, link, image or closing keyword in it is live."""
     clean = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in value)
     return f"`{clean if len(clean) <= 40 else clean[:37] + '...'}`"

@@ -33,7 +33,7 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 # GitHub's issue_comment, issues and pull_request payloads, with bodies at GitHub's
-# 65,536-character maximum, stay well under this (SPEC §5).
+# 65,536-character maximum, stay well under this.
 MAX_BODY = 2 * 1024 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a whole body: GitHub itself gives up after 10
 

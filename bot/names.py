@@ -1,6 +1,6 @@
 """Naming rules: GitHub names accepted in commands and files, and the Kubernetes names derived from them.
 
-Pure functions, no I/O. SPEC §2: scale set = ``runnerScaleSetName`` or ``<name>-runners``,
+Pure functions, no I/O. The naming convention (README, "The values files"): scale set = ``runnerScaleSetName`` or ``<name>-runners``,
 namespace ``arc-<name>-runners``, ArgoCD Application = scale set name; every derived
 name is an RFC 1123 label.
 """
@@ -23,7 +23,7 @@ MAX_SCALE_SET = 45
 RUNNERS_SUFFIX = "-runners"
 
 
-# Helm reads values with Go YAML (YAML 1.1 rules of its own, see SPEC §2): these plain
+# Helm reads values with Go YAML (YAML 1.1 rules of its own): these plain
 # scalars are booleans, nulls or numbers there, where PyYAML may read some as strings.
 _GO_NOT_STRING = re.compile(
     r"y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"

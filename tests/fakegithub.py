@@ -37,7 +37,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 SPEC = OpenAPI()
-# GitHub's documented limits, enforced as GitHub enforces them (shared/SPEC.md §7).
+# GitHub's documented limits, enforced as GitHub enforces them (its REST and GraphQL documentation).
 MAX_BODY = 65_536  # characters in an issue, pull request or comment body: 422 above
 JSON_CONTENT_LIMIT = 1024 * 1024  # above: the JSON contents answer has no content
 RAW_LIMIT = 100 * 1024 * 1024  # the raw media type and the blobs API serve up to this

@@ -1,4 +1,4 @@
-"""``runners-bot simulate`` and ``validate`` as SPEC §5 describes them: flags, JSON fields, exit codes."""
+"""``runners-bot simulate`` and ``validate`` as the README's "CLI" describes them: flags, JSON fields, exit codes."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def test_read_only_commands(capsys: pytest.CaptureFixture[str], comment: str) ->
     ],
 )
 def test_strangers_learn_nothing_about_other_repositories(capsys: pytest.CaptureFixture[str], comment: str) -> None:
-    """SPEC §3: on a public repository anyone may comment; below triage on the config
+    """On a public repository anyone may comment; below triage on the config
     repository, no reply names another repository's entry."""
     _, out = run_json(capsys, "--permission", "read", "--repo", "someone/public-repo", comment)
     secrets = (

@@ -96,7 +96,7 @@ async def test_ping_is_answered(harness: Harness) -> None:
         ("issue_comment", comment_payload("/runners remove project-beta", user="runners-bot[bot]", user_type="Bot")),
         ("issue_comment", comment_payload("/runners remove project-beta", user="dependabot[bot]", user_type="Bot")),
         ("issue_comment", comment_payload("/runners remove project-beta", action="edited")),
-        # Another App posting on a user's behalf: the user did not type it (SPEC §3).
+        # Another App posting on a user's behalf: the user did not type it.
         (
             "issue_comment",
             {

@@ -1,4 +1,4 @@
-"""Who may run what (SPEC §3)."""
+"""Who may run what (README, "Commands")."""
 
 from __future__ import annotations
 
