@@ -271,7 +271,7 @@ def _target_problem(target: str) -> str | None:
 
 
 def _show(value: str) -> str:
-    """User text echoed back inert : bounded, printable, inside a code span, so no
+    """User text echoed back inert: bounded, printable, inside a code span, so no
     @-mention, link, image or closing keyword in it is live."""
     clean = "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in value)
     return f"`{clean if len(clean) <= 40 else clean[:37] + '...'}`"

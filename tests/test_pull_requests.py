@@ -1,4 +1,4 @@
-"""Commands become pull requests on the configuration repository , through the
+"""Commands become pull requests on the configuration repository, through the
 real ASGI app and the shared fake GitHub."""
 
 from __future__ import annotations
