@@ -64,13 +64,18 @@ async def test_help_on_10000_sets_fits_and_summarises(large: Harness) -> None:
     assert "Unknown" not in reply and "unknown target" not in reply
 
 
-async def test_a_scale_on_10000_sets_changes_only_its_lines(large: Harness, big: str) -> None:
-    await large.send("issue_comment", comment_payload("/runners scale service-05000 max=9", user="maintainer"))
-    await large.settle()
-    (reply,) = replies(large)
+async def proposed(harness: Harness, command: str) -> tuple[dict[str, Any], str]:
+    """The pull request a maintainer's command opens, and the file on its branch."""
+    await harness.send("issue_comment", comment_payload(command, user="maintainer"))
+    await harness.settle()
+    (reply,) = replies(harness)
     assert "Opened pull request" in reply, reply
-    (pull,) = large.fake.pulls[CONFIG_REPO.lower()]
-    after = large.fake.file(CONFIG_REPO, REPOSITORIES_FILE, pull["head"]["ref"])
+    (pull,) = harness.fake.pulls[CONFIG_REPO.lower()]
+    return pull, harness.fake.file(CONFIG_REPO, REPOSITORIES_FILE, pull["head"]["ref"])
+
+
+async def test_a_scale_on_10000_sets_changes_only_its_lines(large: Harness, big: str) -> None:
+    pull, after = await proposed(large, "/runners scale service-05000 max=9")
     changed = [
         line
         for line in difflib.unified_diff(big.splitlines(), after.splitlines(), lineterm="", n=0)
@@ -82,12 +87,7 @@ async def test_a_scale_on_10000_sets_changes_only_its_lines(large: Harness, big:
 
 
 async def test_an_add_on_10000_sets_keeps_every_entry(large: Harness, big: str) -> None:
-    await large.send("issue_comment", comment_payload("/runners add brand-new-service", user="maintainer"))
-    await large.settle()
-    (reply,) = replies(large)
-    assert "Opened pull request" in reply, reply
-    (pull,) = large.fake.pulls[CONFIG_REPO.lower()]
-    after = large.fake.file(CONFIG_REPO, REPOSITORIES_FILE, pull["head"]["ref"])
+    _, after = await proposed(large, "/runners add brand-new-service")
     assert names(after) == [*names(big), "brand-new-service"]
     assert after.startswith(big[: big.index("\n# Settings applied")])
 

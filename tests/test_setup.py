@@ -125,20 +125,28 @@ def test_one_click_creates_the_app_and_writes_a_working_env(github: tuple[FakeGi
     assert "kubectl -n runners-bot create secret generic runners-bot" in out
 
 
+def local_setup(url: str, tmp_path: Path, **options: Any) -> SetupServer:
+    """A setup page for the fake GitHub at ``url``, writing into ``tmp_path``."""
+    files: dict[str, Any] = {"env_file": tmp_path / ".env", "key_file": tmp_path / "k.pem"}
+    return SetupServer(SetupOptions(webhook_url=WEBHOOK, github_url=url, **{**files, **options}))
+
+
+def page_client(server: SetupServer, host: str = "127.0.0.1:3333") -> httpx.AsyncClient:
+    """A browser on this machine, talking to the setup page."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app()), base_url=f"http://{host}")
+
+
 @pytest.mark.anyio
 async def test_a_callback_this_setup_did_not_start_writes_nothing(
     github: tuple[FakeGitHub, str], tmp_path: Path
 ) -> None:
-    _, url = github
-    options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
-    server = SetupServer(options)
-    local = httpx.ASGITransport(app=server.app())
-    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
+    server = local_setup(github[1], tmp_path)
+    async with page_client(server) as client:
         forged = await client.get("/callback", params={"code": "code-1", "state": "guessed"})
         page = await client.get("/")
     assert forged.status_code == 400 and "was not set up" in forged.text
     assert not (tmp_path / ".env").exists()
-    assert f'action="{url}/settings/apps/new?state={server.state}"' in page.text
+    assert f'action="{github[1]}/settings/apps/new?state={server.state}"' in page.text
     assert "&quot;redirect_url&quot;: &quot;http://127.0.0.1:3333/callback&quot;" in page.text
 
 
@@ -165,10 +173,8 @@ def test_urls_for_github_and_enterprise_server(github_url: str, org: str | None,
 async def test_a_foreign_host_gets_nothing(github: tuple[FakeGitHub, str], tmp_path: Path, host: str) -> None:
     """DNS rebinding: a page of another site whose name now points here gets no state and
     cannot complete an exchange."""
-    _, url = github
-    options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
-    server = SetupServer(options)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app()), base_url=f"http://{host}") as client:
+    server = local_setup(github[1], tmp_path)
+    async with page_client(server, host) as client:
         page = await client.get("/")
         callback = await client.get("/callback", params={"code": "code-1", "state": server.state})
     assert page.status_code == callback.status_code == 421
@@ -180,11 +186,8 @@ async def test_a_foreign_host_gets_nothing(github: tuple[FakeGitHub, str], tmp_p
 async def test_the_state_alone_is_not_enough_without_the_pages_cookie(
     github: tuple[FakeGitHub, str], tmp_path: Path
 ) -> None:
-    _, url = github
-    options = SetupOptions(webhook_url=WEBHOOK, github_url=url, env_file=tmp_path / ".env", key_file=tmp_path / "k.pem")
-    server = SetupServer(options)
-    local = httpx.ASGITransport(app=server.app())
-    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
+    server = local_setup(github[1], tmp_path)
+    async with page_client(server) as client:
         stolen = await client.get("/callback", params={"code": "code-1", "state": server.state})
         page = await client.get("/")
     assert stolen.status_code == 400 and not (tmp_path / ".env").exists()
@@ -196,17 +199,8 @@ async def test_the_state_alone_is_not_enough_without_the_pages_cookie(
 async def test_a_failed_exchange_is_told_in_the_terminal_too(
     github: tuple[FakeGitHub, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, url = github
-    options = SetupOptions(
-        webhook_url=WEBHOOK,
-        github_url=url,
-        api_url=f"{url}/api/v3",
-        env_file=tmp_path / ".env",
-        key_file=tmp_path / "k",
-    )
-    server = SetupServer(options)
-    local = httpx.ASGITransport(app=server.app())
-    async with httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as client:
+    server = local_setup(github[1], tmp_path, api_url=f"{github[1]}/api/v3")
+    async with page_client(server) as client:
         await client.get("/")
         answer = await client.get("/callback", params={"code": "expired", "state": server.state})
     assert answer.status_code == 502
