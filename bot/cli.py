@@ -1,4 +1,4 @@
-"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (README, "CLI").
+"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (docs/commands.md).
 
 Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's own).
 """
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "HOST, PORT (default 3000), LOG_LEVEL; tuning (RUNNERS_BOT_WORKERS, RUNNERS_BOT_RECOVERY_INTERVAL, "
         "RUNNERS_BOT_ROLLOUT_TIMEOUT, RUNNERS_BOT_REPLY_LIMIT, RUNNERS_BOT_RETENTION_DAYS, RUNNERS_BOT_CLOCK_INTERVAL, "
         "RUNNERS_BOT_DASHBOARD, RUNNERS_BOT_DASHBOARD_INTERVAL, RUNNERS_BOT_LEASE_SECONDS, "
-        "...) in the README. "
+        "RUNNERS_BOT_INSTALLATION_REPLY_LIMIT, ...) in docs/operating.md. "
         "Exit 2 when a setting is missing or malformed.",
     )
     return parser

@@ -1,4 +1,4 @@
-"""Parsing ``/runners`` commands out of a comment body (README, "Commands"). Pure, no I/O.
+"""Parsing ``/runners`` commands out of a comment body (docs/commands.md). Pure, no I/O.
 
 A command is a line starting with ``/runners`` (leading spaces allowed) in text that
 GitHub shows as text: a paragraph or a heading, read as CommonMark reads it

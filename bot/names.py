@@ -1,6 +1,6 @@
 """Naming rules: GitHub names accepted in commands and files, and the Kubernetes names derived from them.
 
-Pure functions, no I/O. The naming convention (README, "The values files"): scale set = ``runnerScaleSetName`` or ``<name>-runners``,
+Pure functions, no I/O. The naming convention (docs/configuration.md): scale set = ``runnerScaleSetName`` or ``<name>-runners``,
 namespace ``arc-<name>-runners``, ArgoCD Application = scale set name; every derived
 name is an RFC 1123 label.
 """

@@ -1,4 +1,4 @@
-"""Who may run what, and who may see what (README, "Commands"). Pure.
+"""Who may run what, and who may see what (docs/commands.md). Pure.
 
 ``help`` and ``status`` are open to anyone who can comment; ``scale``, ``add`` and
 ``remove`` need write, maintain or admin permission on the target repository or on the

@@ -7,7 +7,7 @@ and the cluster, concurrently; ``simulate`` has them given) and :func:`execute` 
 one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
 the text of one pull request per touched scale set.
 
-Who sees what (README, "Commands"): commenters with at least triage on the configuration
+Who sees what (docs/commands.md): commenters with at least triage on the configuration
 repository see the whole fleet; everyone else sees only the entries of the thread's own
 repository and of repositories they may write to, in every reply: status, help and
 every "did you mean".

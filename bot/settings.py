@@ -44,7 +44,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Typed settings; see the README's "Running the app" for each variable."""
+    """Typed settings; docs/operating.md lists each variable."""
 
     webhook_secret: str = field(repr=False)
     app_id: int | None = None

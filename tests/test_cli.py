@@ -1,4 +1,4 @@
-"""``runners-bot simulate`` and ``validate`` as the README's "CLI" describes them: flags, JSON fields, exit codes."""
+"""``runners-bot simulate`` and ``validate`` as docs/commands.md describes them: flags, JSON fields, exit codes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may run what (README, "Commands")."""
+"""Who may run what (docs/commands.md)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ async def test_help_gets_reaction_reply_and_final_reaction(harness: Harness) -> 
     assert len(replies) == 1
     assert "**runners-bot** changes this fleet" in replies[0]["body"]
     # One permission read, on the configuration repository: it decides whether the reply
-    # may list the whole fleet (README, "Commands"). "reader" has read there: only their repository's.
+    # may list the whole fleet (docs/commands.md). "reader" has read there: only their repository's.
     permission_calls = [c for c in fake.calls if c.template.endswith("/collaborators/{username}/permission")]
     assert [c.path.split("/")[3] for c in permission_calls] == ["runners-config"]
     assert "`arc-api-runners` (this repository's only" in replies[0]["body"]
