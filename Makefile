@@ -36,11 +36,12 @@ $(DEMO_VENV)/.installed: pyproject.toml
 demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/runners-bot simulate --user octocat "/runners scale project-beta-frontend max=20"
 
-## lint: ruff (lint + format check), mypy --strict, and the repository's own values/
+## lint: ruff (lint + format check), mypy --strict, the layers (import-linter), and the repository's own values/
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/runners-bot validate
 
 # The tests that run the app on its store, run again on PostgreSQL (test_store.py and

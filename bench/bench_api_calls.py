@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakegithub import FakeGitHub  # noqa: E402
 from webhook_payloads import comment_payload, delivery  # noqa: E402
 
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles  # noqa: E402
+from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles  # noqa: E402
+from bot.runtime.settings import Settings  # noqa: E402
 from bot.server import build  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 
 SECRET = "bench"
 CONFIG = "Matchpoint-AI/runners-config"

@@ -30,10 +30,10 @@ from ruamel.yaml import YAML
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import ConfigFiles, parse
-from bot.pipeline import Request, run
-from bot.yamledit import SetFields, apply_edit
-from bot.yamlload import load
+from bot.commands.pipeline import Request, run
+from bot.fleet.config import ConfigFiles, parse
+from bot.fleet.yamledit import SetFields, apply_edit
+from bot.fleet.yamlload import load
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR_RATIO = 8.0

@@ -43,8 +43,8 @@ from fleets import ORGS, fleet  # noqa: E402
 from servers import BotProcess, ThreadedServer  # noqa: E402
 from webhook_payloads import comment_payload, delivery, pull_closed_payload  # noqa: E402
 
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse  # noqa: E402
-from bot.kube import Kube, api_client  # noqa: E402
+from bot.clients.kube import Kube, api_client  # noqa: E402
+from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse  # noqa: E402
 from bot.server import App, build  # noqa: E402
 
 SIZES = (50, 1_000, 10_000)

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from bot import render
+from bot.commands import render
 
 CALLBACK = "/callback"
 COOKIE = "runners_bot_setup"

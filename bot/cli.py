@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import __version__, diffs, pipeline
-from bot.config import REPOSITORIES_FILE, ConfigFiles, parse
-from bot.permissions import PERMISSIONS
-from bot.validation import Problem, validate
-from bot.yamlload import YamlError
+from bot import __version__
+from bot.commands import pipeline
+from bot.commands.permissions import PERMISSIONS
+from bot.fleet import diffs
+from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles, parse
+from bot.fleet.validation import Problem, validate
+from bot.fleet.yamlload import YamlError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 

@@ -29,22 +29,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bot import comment_commands, logs, onboarding, pull_closed
-from bot.dashboard import Dashboard
-from bot.dispatch import Dispatcher, Handler
-from bot.github import GitHubApp
-from bot.housekeeping import Housekeeping
-from bot.inbox import Inbox, SQLiteInbox
-from bot.ingress import WebhookEndpoint
-from bot.kube import Kube, api_client
-from bot.leadership import Leadership
-from bot.metrics import Metrics
-from bot.pull_requests import PullRequests
-from bot.recovery import Recovery
-from bot.rollout_watch import RolloutWatcher
-from bot.scheduler import Scheduler
+from bot.clients.github import GitHubApp
+from bot.clients.kube import Kube, api_client
+from bot.features import comment_commands, onboarding, pull_closed
+from bot.features.dashboard import Dashboard
+from bot.features.pull_requests import PullRequests
+from bot.features.rollout_watch import RolloutWatcher
+from bot.features.scheduler import Scheduler
+from bot.runtime import logs
+from bot.runtime.housekeeping import Housekeeping
+from bot.runtime.leadership import Leadership
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings, SettingsError
 from bot.services import Services
-from bot.settings import Settings, SettingsError
+from bot.store.inbox import Inbox, SQLiteInbox
+from bot.webhooks.dispatch import Dispatcher, Handler
+from bot.webhooks.endpoint import WebhookEndpoint
+from bot.webhooks.recovery import Recovery
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ def replica_name() -> str:
 def open_store(settings: Settings) -> Inbox:
     """PostgreSQL when a database URL is set (replicas share it), else the embedded SQLite."""
     if settings.database_url:
-        from bot.postgres_inbox import PostgresInbox  # psycopg only where it is used
+        from bot.store.postgres import PostgresInbox  # psycopg only where it is used
 
         return PostgresInbox(settings.database_url, replica_name(), settings.lease_seconds, settings.workers + 6)
     return SQLiteInbox(settings.state_path, replica_name(), settings.lease_seconds)

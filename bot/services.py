@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.github import GitHubApp
-from bot.inbox import Inbox
-from bot.leadership import Leadership
-from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.clients.github import GitHubApp
+from bot.runtime.leadership import Leadership
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings
+from bot.store.inbox import Inbox
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bot.config import ConfigFiles  # noqa: E402
+from bot.fleet.config import ConfigFiles  # noqa: E402
 
 
 @pytest.fixture
@@ -30,9 +30,9 @@ import httpx  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE  # noqa: E402
+from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE  # noqa: E402
+from bot.runtime.settings import Settings  # noqa: E402
 from bot.server import App, build  # noqa: E402
-from bot.settings import Settings  # noqa: E402
 
 SECRET = "It's a Secret to Everybody"
 APP_ID = 4242

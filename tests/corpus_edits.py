@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.yamledit import AddEntry, Edit, RemoveEntry, SetFields
+from bot.fleet.yamledit import AddEntry, Edit, RemoveEntry, SetFields
 
 CORPUS = Path(__file__).parent / "corpus"
 

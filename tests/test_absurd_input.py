@@ -16,9 +16,9 @@ from conftest import CONFIG_REPO, ROOT, TEAM_REPO, Harness, serve
 from fakegithub import Fault
 from webhook_payloads import comment_payload
 
-from bot import reply_limits
-from bot.config import REPOSITORIES_FILE
-from bot.settings import Settings
+from bot.commands import reply_limits
+from bot.fleet.config import REPOSITORIES_FILE
+from bot.runtime.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -10,10 +10,10 @@ import pytest
 from conftest import TEAM_REPO, Harness
 from webhook_payloads import comment_payload
 
-from bot import reply_limits
-from bot.housekeeping import Housekeeping
-from bot.inbox import Delivery, SQLiteInbox
-from bot.metrics import Metrics
+from bot.commands import reply_limits
+from bot.runtime.housekeeping import Housekeeping
+from bot.runtime.metrics import Metrics
+from bot.store.inbox import Delivery, SQLiteInbox
 
 pytestmark = pytest.mark.anyio
 

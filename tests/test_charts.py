@@ -76,7 +76,7 @@ def test_bot_rbac_is_least_privilege_and_writes_per_namespace() -> None:
         for res in rule["resources"]
         for verb in rule["verbs"]
     }
-    # Exactly the calls bot/kube.py makes: get, list and watch Applications; get a scale set and
+    # Exactly the calls bot/clients/kube.py makes: get, list and watch Applications; get a scale set and
     # list pods and events in a namespace; list and watch the fleet's scale sets, pods and
     # events across namespaces; patch a scale set run by the clock (its min/max: its only write).
     assert rules == {

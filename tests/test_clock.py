@@ -15,9 +15,9 @@ from conftest import APP_ID, CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, runner_set
 from webhook_payloads import comment_payload
 
-from bot.config import REPOSITORIES_FILE
+from bot.fleet.config import REPOSITORIES_FILE
+from bot.runtime.settings import Settings
 from bot.server import App
-from bot.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fakekube import FakeKube, application, listener, runner, runner_set
 
-from bot.kube import ClusterWatch, Kube, api_client
+from bot.clients.kube import ClusterWatch, Kube, api_client
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import MAX_COMMANDS, Command, Refusal, has_command, parse_comment, parse_line
+from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, has_command, parse_comment, parse_line
 
 
 def one(line: str) -> Command | Refusal:

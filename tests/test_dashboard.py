@@ -17,9 +17,9 @@ from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
 from webhook_payloads import _owner, example
 
-from bot import fleet_view
-from bot.config import ConfigFiles
-from bot.settings import Settings
+from bot.commands import fleet_view
+from bot.fleet.config import ConfigFiles
+from bot.runtime.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

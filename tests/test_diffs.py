@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.diffs import unified
+from bot.fleet.diffs import unified
 
 # Whole lines: difflib writes a last line that lacks its newline as it is, glued to the next.
 lines = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "d\r\n", "e\n"]), max_size=40)

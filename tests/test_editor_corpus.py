@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from corpus_edits import cases, load_edit, read_bytes_text
 
-from bot.yamledit import EditRefused, RemoveEntry, SetFields, apply_edit
+from bot.fleet.yamledit import EditRefused, RemoveEntry, SetFields, apply_edit
 
 CASES = cases()
 

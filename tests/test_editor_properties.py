@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.yamledit import AddEntry, Edit, RemoveEntry, SetFields, apply_edit
+from bot.fleet.yamledit import AddEntry, Edit, RemoveEntry, SetFields, apply_edit
 
 PROFILES = ("small", "medium", "large")
 

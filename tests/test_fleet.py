@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from upstream import RealCharts, crd_errors, real_charts, render_dir
 
-from bot.config import ConfigFiles, Effective, parse
-from bot.validation import validate
+from bot.fleet.config import ConfigFiles, Effective, parse
+from bot.fleet.validation import validate
 
 K8S = "1.33.0"
 FLEET = ROOT / "charts" / "runners-fleet"
@@ -385,7 +385,7 @@ def test_fleet_deploys_what_the_bot_says(charts: RealCharts, repositories: str) 
 def test_the_remove_reply_promises_only_what_the_manifests_do(charts: RealCharts, bundled: ConfigFiles) -> None:
     """Argo CD never deletes a namespace it created (CreateNamespace=true) nor a resource
     Helm is told to keep: the reply and pull request of a remove must not say otherwise."""
-    from bot import render
+    from bot.commands import render
 
     entry = deploy(charts, fleet_values(bundled.repositories, bundled.base))["arc-beta-runners"]
     namespace = entry.application["spec"]["destination"]["namespace"]

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webhook_payloads import comment_payload, sign
 
-from bot import pipeline
-from bot.commands import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
-from bot.config import ConfigFiles, parse
-from bot.ingress import WebhookEndpoint
-from bot.metrics import Metrics
-from bot.validation import validate
+from bot.commands import pipeline
+from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
+from bot.fleet.config import ConfigFiles, parse
+from bot.fleet.validation import validate
+from bot.runtime.metrics import Metrics
+from bot.webhooks.endpoint import WebhookEndpoint
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

@@ -11,9 +11,9 @@ import pytest
 from conftest import TEAM_REPO
 from servers import ThreadedServer
 
-from bot.github import GitHubApp
-from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.clients.github import GitHubApp
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigFiles
-from bot.permissions import Permission
-from bot.pipeline import Outcome, Request, run
+from bot.commands.permissions import Permission
+from bot.commands.pipeline import Outcome, Request, run
+from bot.fleet.config import ConfigFiles
 
 GOLDEN = Path(__file__).parent / "golden"
 

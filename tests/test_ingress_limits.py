@@ -15,7 +15,7 @@ import httpx
 import pytest
 from servers import BotProcess
 
-from bot.ingress import BODY_TIMEOUT, MAX_BODY
+from bot.webhooks.endpoint import BODY_TIMEOUT, MAX_BODY
 
 ATTACKERS = 20
 # Every unsigned 2 MiB body is in memory at once while its HMAC is computed: one buffer

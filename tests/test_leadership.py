@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot.inbox import LeaseLost
-from bot.leadership import Leadership
-from bot.metrics import Metrics
-from bot.postgres_inbox import PostgresInbox
+from bot.runtime.leadership import Leadership
+from bot.runtime.metrics import Metrics
+from bot.store.inbox import LeaseLost
+from bot.store.postgres import PostgresInbox
 
 pytestmark = pytest.mark.anyio
 
@@ -116,8 +116,8 @@ async def test_a_signal_from_another_replica_reaches_the_leader(
 
 
 async def test_a_stopping_replica_hands_its_deliveries_over_at_once(database_url: str) -> None:
-    from bot.dispatch import Dispatcher
-    from bot.inbox import Delivery
+    from bot.store.inbox import Delivery
+    from bot.webhooks.dispatch import Dispatcher
 
     a, b = PostgresInbox(database_url, "a", lease_seconds=30), PostgresInbox(database_url, "b", lease_seconds=30)
     started = asyncio.Event()

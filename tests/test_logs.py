@@ -11,7 +11,7 @@ from conftest import SECRET, Harness
 from fakegithub import Fault
 from webhook_payloads import comment_payload
 
-from bot.logs import JsonFormatter, mask
+from bot.runtime.logs import JsonFormatter, mask
 
 pytestmark = pytest.mark.anyio
 

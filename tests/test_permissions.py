@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from bot import pipeline
-from bot.commands import VERBS, Verb
-from bot.config import ConfigFiles
-from bot.permissions import PERMISSIONS, Permission, authorise, best
+from bot.commands import pipeline
+from bot.commands.grammar import VERBS, Verb
+from bot.commands.permissions import PERMISSIONS, Permission, authorise, best
+from bot.fleet.config import ConfigFiles
 
 
 @pytest.mark.parametrize("permission", PERMISSIONS)

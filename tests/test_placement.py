@@ -17,7 +17,7 @@ from test_fleet import charts, deploy, fleet_values  # noqa: F401 (the module's 
 from test_terraform import NAMING, TERRAFORM, root_defaults, run
 from upstream import RealCharts, render_dir
 
-from bot.config import ConfigFiles
+from bot.fleet.config import ConfigFiles
 
 Pool = dict[str, Any]
 

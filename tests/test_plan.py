@@ -10,8 +10,9 @@ import pytest
 from conftest import Harness
 from webhook_payloads import comment_payload
 
-from bot import commands, yamlload
-from bot.config import parse
+from bot.commands import grammar as commands
+from bot.fleet import yamlload
+from bot.fleet.config import parse
 
 pytestmark = pytest.mark.anyio
 

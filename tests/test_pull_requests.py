@@ -13,9 +13,9 @@ from conftest import CONFIG_REPO, ROOT, TEAM_REPO, Harness
 from fakegithub import Fault
 from webhook_payloads import comment_payload, issue_opened_payload, pull_closed_payload, rendered_form
 
-from bot import pipeline
-from bot.config import REPOSITORIES_FILE, ConfigFiles
-from bot.pull_requests import OpenPull
+from bot.commands import pipeline
+from bot.features.pull_requests import OpenPull
+from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,8 @@ import pytest
 from conftest import Harness
 from fakegithub import SPEC
 
-from bot.inbox import Delivery
-from bot.recovery import to_redeliver
+from bot.store.inbox import Delivery
+from bot.webhooks.recovery import to_redeliver
 
 pytestmark = pytest.mark.anyio
 

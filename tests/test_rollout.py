@@ -16,7 +16,7 @@ from conftest import CONFIG_REPO, TEAM_REPO, Harness, serve
 from fakekube import FakeKube, application, event, listener, runner, runner_set
 from webhook_payloads import comment_payload, pull_closed_payload, stamp
 
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from fakekube import event, listener
 
-from bot.rollout import CHURN, Memory, _listener, diagnose
+from bot.commands.rollout import CHURN, Memory, _listener, diagnose
 
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
 
@@ -75,8 +75,7 @@ def _outside_code(markdown: str) -> str:
 def test_cluster_text_is_inert_in_every_report_cell_and_verdict() -> None:
     from fakekube import application, pod, runner_set
 
-    from bot.kube import ClusterState
-    from bot.rollout import Expected, assess, live_summary, render_report
+    from bot.commands.rollout import ClusterState, Expected, assess, live_summary, render_report
 
     expected = Expected(SET, NS, "a" * 40, 1, 12)
     app = application(SET, sync="OutOfSync", revision=HOSTILE, health="Degraded", phase="Failed", message=HOSTILE,

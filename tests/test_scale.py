@@ -16,9 +16,9 @@ from fakegithub import JSON_CONTENT_LIMIT, MAX_BODY, Fault
 from fleets import fleet
 from webhook_payloads import comment_payload
 
-from bot.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
-from bot.github import Unreadable, git_blob_sha, whole_text
-from bot.settings import Settings
+from bot.clients.github import Unreadable, git_blob_sha, whole_text
+from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
+from bot.runtime.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

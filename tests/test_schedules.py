@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import ConfigFiles, parse
-from bot.schedules import ActiveBurst, next_change, runners_at, windows
-from bot.validation import validate
+from bot.fleet.config import ConfigFiles, parse
+from bot.fleet.schedules import ActiveBurst, next_change, runners_at, windows
+from bot.fleet.validation import validate
 
 BUSINESS = {
     "name": "business-hours", "days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "18:00",

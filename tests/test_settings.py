@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError
+from bot.runtime.settings import Settings, SettingsError
 
 
 def test_defaults_and_types(tmp_path: Path) -> None:
@@ -90,7 +90,7 @@ def test_config_repository_is_required() -> None:
 
 
 def test_state_database_is_owner_only(tmp_path: Path) -> None:
-    from bot.inbox import SQLiteInbox
+    from bot.store.inbox import SQLiteInbox
 
     path = tmp_path / "state" / "state.sqlite3"
     inbox = SQLiteInbox(path)

@@ -22,7 +22,7 @@ from servers import ThreadedServer, free_port
 from starlette.types import Receive, Scope, Send
 
 from bot.app_setup import SetupOptions, SetupServer
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 WEBHOOK = "https://runners-bot.example.com/api/github/webhooks"

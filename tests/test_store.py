@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.inbox import Delivery, Fence, Inbox, LeaseLost, SQLiteInbox
+from bot.store.inbox import Delivery, Fence, Inbox, LeaseLost, SQLiteInbox
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +34,7 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]
             return store
 
     else:
-        from bot.postgres_inbox import PostgresInbox
+        from bot.store.postgres import PostgresInbox
 
         url = request.getfixturevalue("database_url")
 
@@ -210,7 +210,7 @@ async def test_the_lock_admits_one_holder_at_a_time(replicas: Opener, request: p
 
 
 async def test_a_dead_replicas_lock_is_free(database_url: str) -> None:
-    from bot.postgres_inbox import PostgresInbox
+    from bot.store.postgres import PostgresInbox
 
     a, b = PostgresInbox(database_url, "a"), PostgresInbox(database_url, "b")
     try:
@@ -267,7 +267,7 @@ async def test_swap_counts_every_increment_of_concurrent_replicas(replicas: Open
 async def test_postgresql_connections_dropped_by_the_server_are_replaced(database_url: str) -> None:
     import psycopg
 
-    from bot.postgres_inbox import PostgresInbox
+    from bot.store.postgres import PostgresInbox
 
     store = PostgresInbox(database_url, "a", lease_seconds=30)
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigFiles, parse
-from bot.validation import validate
+from bot.fleet.config import ConfigFiles, parse
+from bot.fleet.validation import validate
 
 
 def problems(repositories: str, base: str) -> list[str]:

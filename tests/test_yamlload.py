@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from bot.yamlload import LineMap, YamlError, load
+from bot.fleet.yamlload import LineMap, YamlError, load
 
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*/input.yaml"))
 MERGES = """\

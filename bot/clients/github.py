@@ -1,0 +1,706 @@
+"""The one module that talks to GitHub (REST, through githubkit).
+
+App routes use the App's JWT; everything else an installation token, cached by
+githubkit until shortly before it expires, with one client per installation reused.
+Retries: 5xx and timeouts with exponential backoff (only for requests that may be sent
+twice: a POST that creates something may have been carried out before its answer was
+lost, so it fails with :class:`TemporaryError` and the delivery's retry, which first
+looks for what it created, takes over), rate limits (primary and
+secondary) by waiting for ``Retry-After`` or the reset time, but never longer than
+``max_rate_limit_wait``: past that the call fails with :class:`TemporaryError` and the
+delivery is retried later, so one throttled call never holds up the others for long.
+Repeated reads (file contents, branch heads) are conditional (``If-None-Match``): an
+unchanged answer is a 304 and costs no rate limit.
+
+Errors say whether trying again can help: :class:`TemporaryError` or
+:class:`PermanentError` (as kopf does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import httpx
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import (
+    GitHubException,
+    GraphQLFailed,
+    RateLimitExceeded,
+    RequestError,
+    RequestFailed,
+    RequestTimeout,
+)
+from githubkit.retry import RetryOption
+
+from bot.commands.bodies import fit
+from bot.commands.permissions import PERMISSIONS, Permission
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"^\d+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
+
+
+class GitHubError(Exception):
+    """A GitHub call failed."""
+
+
+class TemporaryError(GitHubError):
+    """Trying again later may succeed (5xx, timeouts, rate limits); ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: float = 30.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Conflict(GitHubError):
+    """A write lost a race (the file or branch moved): re-read, re-apply and try again."""
+
+
+class PermanentError(GitHubError):
+    """Trying again will not help (4xx other than rate limits); ``status`` is the HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreadable(PermanentError):
+    """A file could not be read whole (too large for every API GitHub offers, cut, not
+    UTF-8, or not matching its blob): the app must not judge or edit it. ``reason`` says
+    what went wrong, for the reply."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} could not be read whole: {reason}", 422)
+        self.path = path
+        self.reason = reason
+
+
+def endpoint(path: str) -> str:
+    """A request path with its variable parts replaced, for metric labels."""
+    parts = path.strip("/").split("/")
+    out: list[str] = []
+    for index, part in enumerate(parts):
+        before = parts[index - 1] if index else ""
+        if before == "repos" or (index >= 2 and parts[index - 2] == "repos"):
+            out.append("{owner}" if before == "repos" else "{repo}")
+        elif before in ("contents", "ref", "refs", "heads") or (out and out[-1] == "{path}"):
+            out.append("{path}")
+            if before in ("contents", "ref", "refs", "heads"):
+                break
+        elif before in ("collaborators", "installations") or _ID.match(part):
+            out.append("{id}")
+        else:
+            out.append(part)
+    return "/" + "/".join(out)
+
+
+_TOKEN = re.compile(r"/app/installations/\d+/access_tokens$")
+
+
+class MeteredTransport(httpx.AsyncBaseTransport):
+    """Counts every GitHub call by endpoint and status and keeps the rate limit in view.
+
+    One transport (one connection pool) serves every client of the app. githubkit makes
+    an ``httpx.AsyncClient`` per request and closes it afterwards, which closes its
+    transport: passed on, that would cut every other call in flight (a ``ReadError``
+    for each, and a repeated request where the first had been carried out). So closing
+    is :meth:`shutdown`'s, at the end of the app."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self._tokens: dict[str, asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and _TOKEN.search(request.url.path):
+            return await self._token(request)
+        return await self._send(request)
+
+    async def _token(self, request: httpx.Request) -> httpx.Response:
+        """One installation token request at a time per installation: calls made together
+        on a cold start (reaction, configuration, permission) share the first one's answer
+        instead of each asking GitHub for a token of its own."""
+        path = request.url.path
+        pending = self._tokens.get(path)
+        if pending is None:
+            pending = self._tokens[path] = asyncio.get_running_loop().create_future()
+            pending.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even unshared
+            try:
+                response = await self._send(request)
+                content = await response.aread()
+                pending.set_result((response.status_code, response.headers.raw, content))
+            except BaseException as exc:
+                pending.set_exception(exc)
+                raise
+            finally:
+                del self._tokens[path]
+            return response
+        status, headers, content = await asyncio.shield(pending)
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.TransportError:
+            self.metrics.github_calls.labels(request.method, endpoint(request.url.path), "error").inc()
+            raise
+        self.metrics.github_calls.labels(request.method, endpoint(request.url.path), str(response.status_code)).inc()
+        remaining = response.headers.get("x-ratelimit-remaining")
+        if remaining is not None and remaining.isdigit():
+            self.metrics.rate_limit_remaining.set(int(remaining))
+        return response
+
+    async def aclose(self) -> None:
+        """A client that used the shared pool is done with it: the pool stays."""
+
+    async def shutdown(self) -> None:
+        await self.inner.aclose()
+
+
+class RetryPolicy:
+    """githubkit retry decision: bounded backoff for 5xx/timeouts, bounded waits for rate limits."""
+
+    def __init__(self, base_delay: float, max_rate_limit_wait: float, attempts: int = 3) -> None:
+        self.base_delay = base_delay
+        self.max_wait = max_rate_limit_wait
+        self.attempts = attempts
+
+    def __call__(self, exc: GitHubException, retry_count: int) -> RetryOption:
+        if retry_count >= self.attempts:
+            return RetryOption(False)
+        if isinstance(exc, RateLimitExceeded):
+            wait = exc.retry_after.total_seconds()
+            if wait > self.max_wait:
+                return RetryOption(False)
+            return RetryOption(True, timedelta(seconds=max(wait, self.base_delay)))
+        server_error = isinstance(exc, RequestFailed) and exc.response.status_code >= 500
+        lost = isinstance(exc, RequestTimeout) or type(exc) is RequestError
+        if (server_error or lost) and _may_repeat(exc):
+            return RetryOption(True, timedelta(seconds=self.base_delay * 2**retry_count))
+        return RetryOption(False)
+
+
+# POSTs that create a new thing each time they are carried out (a comment, a pull request,
+# an issue). Other POSTs repeat safely: a reaction or a label already there, a branch that
+# exists (422), GraphQL (runners-bot only reads through it).
+_CREATES = re.compile(r"/(comments|pulls|issues)$")
+
+
+def _may_repeat(exc: GitHubException) -> bool:
+    """Whether the failed request may be sent again as it is: not when its first try may
+    have been carried out and a second would create a duplicate."""
+    request: httpx.Request | None = None
+    if isinstance(exc, RequestFailed):
+        request = exc.response.raw_response.request
+    elif isinstance(exc, RequestError) and isinstance(exc.exc, httpx.RequestError):
+        with contextlib.suppress(RuntimeError):  # an httpx error raised before it had a request
+            request = exc.exc.request
+    return request is None or request.method != "POST" or not _CREATES.search(request.url.path)
+
+
+def _translate(exc: GitHubException, what: str) -> GitHubError:
+    if isinstance(exc, RateLimitExceeded):
+        return TemporaryError(f"{what}: GitHub rate limit", max(exc.retry_after.total_seconds(), 1.0))
+    if isinstance(exc, RequestFailed):
+        status = exc.response.status_code
+        if status >= 500:
+            return TemporaryError(f"{what}: GitHub answered {status}")
+        message = _message(exc.response.raw_response)
+        return PermanentError(f"{what}: GitHub answered {status}: {message}", status)
+    # The connection failed or timed out: soon, as the next try will probably get through.
+    return TemporaryError(f"{what}: {type(exc).__name__}", 2.0)
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(data.get("message", ""))[:200] if isinstance(data, dict) else ""
+
+
+@dataclass(frozen=True)
+class FileContent:
+    """A file read from a repository: its text and blob sha (the guard for writing it back)."""
+
+    text: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class BranchFiles:
+    """Files at the head of a repository's default branch, read in one request.
+
+    ``files`` maps each path to its content, or to None when GraphQL could not give it
+    whole (missing, binary or truncated): the caller reads those at ``commit`` by REST."""
+
+    branch: str
+    commit: str
+    files: dict[str, FileContent | None]
+
+
+# One request for what reading the configuration needs: the default branch's name and
+# head commit, and the files at that very commit (REST needs a call for each).
+_BRANCH_FILES = """
+query($owner: String!, $name: String!, $first: String!, $second: String!) {
+  repository(owner: $owner, name: $name) {
+    defaultBranchRef {
+      name
+      target {
+        ... on Commit {
+          oid
+          first: file(path: $first) { object { ... on Blob { oid text isTruncated isBinary } } }
+          second: file(path: $second) { object { ... on Blob { oid text isTruncated isBinary } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _blob(entry: Any) -> FileContent | None:
+    """The blob's text when GraphQL gave it whole: not cut (``isTruncated``), and its
+    bytes hash to the blob's oid, so no cut GitHub did not announce goes unnoticed."""
+    blob = entry.get("object") if isinstance(entry, dict) else None
+    if not isinstance(blob, dict) or blob.get("isTruncated") or blob.get("isBinary") or blob.get("text") is None:
+        return None
+    text, oid = str(blob["text"]), str(blob["oid"])
+    return FileContent(text, oid) if git_blob_sha(text.encode("utf-8")) == oid else None
+
+
+def git_blob_sha(data: bytes) -> str:
+    """The id git gives a blob of ``data``: what GitHub reports as a file's ``sha``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+# Above 1 MB the JSON contents API sends no content (``encoding: "none"``); the raw media
+# type serves files up to 100 MB, GitHub's own limit for a file in a repository.
+RAW = "application/vnd.github.raw"
+MAX_FILE_BYTES = 100 * 1024 * 1024
+PER_PAGE = 100  # GitHub's largest page
+MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
+_FILES_KEPT = 8  # files at a commit kept in memory: the last few commits' values files
+
+
+class GitHubApp:
+    """The App: JWT-authenticated routes and a client per installation."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if settings.app_id is None or settings.private_key is None:
+            raise PermanentError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are needed to call GitHub", 0)
+        self.settings = settings
+        self.transport = MeteredTransport(transport or httpx.AsyncHTTPTransport(), metrics)
+        self.auth = AppAuthStrategy(settings.app_id, settings.private_key)
+        self.cache = MemCacheStrategy()
+        self.app = self._client(self.auth)
+        self._installations: dict[int, Installation] = {}
+        self._etags: dict[str, tuple[str, Any]] = {}
+
+    def _client(self, auth: Any) -> GitHub[Any]:
+        return GitHub(
+            auth,
+            base_url=self.settings.api_url + "/",
+            async_transport=self.transport,
+            http_cache=False,
+            cache_strategy=self.cache,
+            auto_retry=RetryPolicy(self.settings.retry_base_delay, self.settings.max_rate_limit_wait),
+            timeout=self.settings.github_timeout,
+            user_agent="runners-bot",
+        )
+
+    async def close(self) -> None:
+        """Close the connections to GitHub (the end of the app)."""
+        await self.transport.shutdown()
+
+    def installation(self, installation_id: int) -> Installation:
+        found = self._installations.get(installation_id)
+        if found is None:
+            client = self._client(self.auth.as_installation(installation_id))
+            found = self._installations[installation_id] = Installation(client, self._etags, self.settings.app_id)
+        return found
+
+    async def failed_deliveries(self, limit_pages: int = 30) -> list[dict[str, Any]]:
+        """The App's recent deliveries (newest first), every page GitHub keeps, as plain dicts."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(limit_pages):
+            kwargs: dict[str, Any] = {"per_page": 100}
+            if cursor:
+                kwargs["cursor"] = cursor
+            try:
+                response = await self.app.rest.apps.async_list_webhook_deliveries(**kwargs)
+            except GitHubException as exc:
+                raise _translate(exc, "listing deliveries") from exc
+            page = _data(response)
+            items.extend(page if isinstance(page, list) else [])
+            cursor = _next_cursor(response.headers.get("link", ""))
+            if not cursor:
+                break
+        return items
+
+    async def redeliver(self, delivery_id: int) -> None:
+        try:
+            await self.app.rest.apps.async_redeliver_webhook_delivery(delivery_id)
+        except GitHubException as exc:
+            raise _translate(exc, f"redelivering {delivery_id}") from exc
+
+
+def _file_meta(data: Any, owner: str, repo: str, path: str) -> tuple[str, int]:
+    """The blob sha and size the contents API reports for a file."""
+    if not isinstance(data, dict) or data.get("type") != "file":
+        raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
+    size = data.get("size")
+    if not isinstance(size, int) or size < 0:
+        raise Unreadable(path, "GitHub did not say how large it is")
+    return str(data.get("sha", "")), size
+
+
+def _inline_content(data: dict[str, Any]) -> bytes | None:
+    """The file's bytes when the JSON answer carries them (base64), else None."""
+    if data.get("encoding") != "base64":
+        return None  # "none": the file is over 1 MB and must be read raw
+    try:
+        return base64.b64decode(str(data.get("content", "")), validate=False)
+    except ValueError:
+        return None
+
+
+def whole_text(path: str, data: bytes, sha: str, size: int) -> FileContent:
+    """``data`` as text, only if it is the whole blob: its size and git sha match."""
+    if len(data) != size:
+        raise Unreadable(path, f"GitHub sent {len(data):,} of its {size:,} bytes")
+    if git_blob_sha(data) != sha:
+        raise Unreadable(path, "what GitHub sent does not match the file's blob sha")
+    try:
+        return FileContent(data.decode("utf-8"), sha)
+    except UnicodeDecodeError:
+        raise Unreadable(path, "it is not UTF-8 text") from None
+
+
+def _data(response: Any) -> Any:
+    """The JSON body as plain data: the app reads what it needs and skips model validation."""
+    return response.json()
+
+
+def _next_cursor(link: str) -> str | None:
+    for part in link.split(","):
+        if 'rel="next"' in part:
+            match = re.search(r"[?&]cursor=([^&>]+)", part)
+            if match:
+                return match.group(1)
+    return None
+
+
+class Installation:
+    """Calls made as one installation of the App."""
+
+    def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]], app_id: int | None = None) -> None:
+        self.gh = client
+        self.app_id = app_id
+        self._etags = etags
+        self._files: dict[str, FileContent] = {}
+        self._default_branches: dict[str, str] = {}
+
+    async def _conditional(self, key: str, call: Any) -> Any:
+        """Run ``call(headers)``; reuse the cached body when GitHub answers 304 Not Modified."""
+        cached = self._etags.get(key)
+        headers = {"If-None-Match": cached[0]} if cached else {}
+        response = await call(headers)
+        if response.status_code == 304 and cached is not None:
+            return cached[1]
+        data = _data(response)
+        etag = response.headers.get("etag")
+        if etag:
+            self._etags[key] = (etag, data)
+        return data
+
+    async def react(self, owner: str, repo: str, comment_id: int, content: Reaction) -> None:
+        try:
+            await self.gh.rest.reactions.async_create_for_issue_comment(owner, repo, comment_id, content=content)
+        except GitHubException as exc:
+            raise _translate(exc, "adding a reaction") from exc
+
+    async def react_to_issue(self, owner: str, repo: str, number: int, content: Reaction) -> None:
+        try:
+            await self.gh.rest.reactions.async_create_for_issue(owner, repo, number, content=content)
+        except GitHubException as exc:
+            raise _translate(exc, "adding a reaction") from exc
+
+    async def permission(self, owner: str, repo: str, user: str) -> Permission:
+        """The user's permission on the repository ('none' for non-collaborators)."""
+        try:
+            response = await self.gh.rest.repos.async_get_collaborator_permission_level(owner, repo, user)
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return "none"
+            raise _translate(exc, "reading a permission") from exc
+        except GitHubException as exc:
+            raise _translate(exc, "reading a permission") from exc
+        data = _data(response)
+        # role_name carries maintain and triage, which `permission` folds into write and read.
+        for value in (data.get("role_name"), data.get("permission")):
+            if value in PERMISSIONS:
+                return PERMISSIONS[PERMISSIONS.index(value)]
+        return "none"
+
+    async def file(self, owner: str, repo: str, path: str, ref: str | None = None) -> FileContent:
+        """The whole file, verified against its blob sha and size; :class:`Unreadable`
+        when GitHub cannot give it whole (never an empty or cut text)."""
+        key = f"contents:{owner}/{repo}/{path}@{ref or ''}"
+        if ref is not None and _COMMIT.match(ref) and key in self._files:
+            return self._files[key]  # contents at a commit sha never change: no call at all
+
+        async def call(headers: dict[str, str]) -> Any:
+            if ref:
+                return await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
+            return await self.gh.rest.repos.async_get_content(owner, repo, path, headers=headers)
+
+        try:
+            data = await self._conditional(key, call)
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {path}") from exc
+        sha, size = _file_meta(data, owner, repo, path)
+        if size > MAX_FILE_BYTES:
+            raise Unreadable(path, f"it is {size:,} bytes, over the 100 MB GitHub serves through its API")
+        content = _inline_content(data)
+        at_commit = ref is not None and _COMMIT.match(ref) is not None
+        if content is None:
+            content = await self._raw(owner, repo, path, ref if at_commit and ref else sha, by_blob=not at_commit)
+        found = whole_text(path, content, sha, size)
+        if at_commit:
+            self._files[key] = found
+            while len(self._files) > _FILES_KEPT:
+                del self._files[next(iter(self._files))]
+        return found
+
+    async def _raw(self, owner: str, repo: str, path: str, ref: str, *, by_blob: bool) -> bytes:
+        """A file's bytes through the raw media type (up to 100 MB): at commit ``ref``, or
+        (``by_blob``) the blob ``ref`` itself, so a branch that moved in between cannot
+        give another version than the one the metadata described."""
+        headers = {"Accept": RAW}
+        response: Any
+        try:
+            if by_blob:
+                response = await self.gh.rest.git.async_get_blob(owner, repo, ref, headers=headers)
+            else:
+                response = await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
+        except RequestFailed as exc:
+            if exc.response.status_code in (403, 413, 422):
+                message = _message(exc.response.raw_response)
+                raise Unreadable(path, f"GitHub refused to send it ({message or exc.response.status_code})") from exc
+            raise _translate(exc, f"reading {path}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {path}") from exc
+        return bytes(response.content)
+
+    async def branch_files(self, owner: str, repo: str, first: str, second: str) -> BranchFiles:
+        """The default branch, its head and two files there, in one GraphQL request."""
+        variables = {"owner": owner, "name": repo, "first": first, "second": second}
+        try:
+            data = await self.gh.async_graphql(_BRANCH_FILES, variables)
+        except GraphQLFailed as exc:
+            raise PermanentError(f"reading {owner}/{repo}: {exc}", 422) from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading {owner}/{repo}") from exc
+        ref: dict[str, Any] = (data.get("repository") or {}).get("defaultBranchRef") or {}
+        target: dict[str, Any] = ref.get("target") or {}
+        if not target.get("oid"):
+            raise PermanentError(f"{owner}/{repo} has no default branch the App can read", 404)
+        self._default_branches[f"{owner}/{repo}"] = str(ref["name"])
+        return BranchFiles(
+            str(ref["name"]),
+            str(target["oid"]),
+            {first: _blob(target.get("first")), second: _blob(target.get("second"))},
+        )
+
+    async def default_branch(self, owner: str, repo: str) -> str:
+        """The repository's default branch, asked once per process."""
+        key = f"{owner}/{repo}"
+        if key not in self._default_branches:
+            try:
+                response = await self.gh.rest.repos.async_get(owner, repo)
+            except GitHubException as exc:
+                raise _translate(exc, f"reading {owner}/{repo}") from exc
+            self._default_branches[key] = str(_data(response)["default_branch"])
+        return self._default_branches[key]
+
+    async def contains(self, owner: str, repo: str, commit: str, later: str) -> bool:
+        """True when ``later`` is ``commit`` or a descendant of it (``commit...later`` is
+        identical or ahead)."""
+        try:
+            response = await self.gh.rest.repos.async_compare_commits(owner, repo, f"{commit}...{later}", per_page=1)
+        except GitHubException as exc:
+            raise _translate(exc, f"comparing {commit[:7]} with {later[:7]}") from exc
+        return _data(response).get("status") in ("identical", "ahead")
+
+    async def head(self, owner: str, repo: str, branch: str) -> str | None:
+        """The commit a branch points at, or None when the branch does not exist."""
+        key = f"ref:{owner}/{repo}/{branch}"
+        try:
+            data = await self._conditional(
+                key, lambda h: self.gh.rest.git.async_get_ref(owner, repo, f"heads/{branch}", headers=h)
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise _translate(exc, f"reading branch {branch}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"reading branch {branch}") from exc
+        return str(data["object"]["sha"])
+
+    async def create_branch(self, owner: str, repo: str, branch: str, sha: str) -> bool:
+        """Create ``branch`` at ``sha``; False when it already exists."""
+        try:
+            await self.gh.rest.git.async_create_ref(owner, repo, ref=f"refs/heads/{branch}", sha=sha)
+        except RequestFailed as exc:
+            if exc.response.status_code == 422 and "already exists" in _message(exc.response.raw_response):
+                return False
+            raise _translate(exc, f"creating branch {branch}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"creating branch {branch}") from exc
+        return True
+
+    async def reset_branch(self, owner: str, repo: str, branch: str, sha: str) -> None:
+        try:
+            await self.gh.rest.git.async_update_ref(owner, repo, f"heads/{branch}", sha=sha, force=True)
+        except GitHubException as exc:
+            raise _translate(exc, f"moving branch {branch}") from exc
+
+    async def put_file(
+        self, owner: str, repo: str, path: str, *, text: str, sha: str, branch: str, message: str
+    ) -> str:
+        """Commit ``text`` to ``path`` on ``branch``; ``sha`` is the blob being replaced. Returns the commit sha.
+
+        Raises :class:`Conflict` when the file changed under us (409/422)."""
+        content = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        try:
+            response = await self.gh.rest.repos.async_create_or_update_file_contents(
+                owner, repo, path, message=message, content=content, sha=sha, branch=branch
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code in (409, 422):
+                raise Conflict(f"{path} changed on {branch}: {_message(exc.response.raw_response)}") from exc
+            raise _translate(exc, f"committing {path}") from exc
+        except GitHubException as exc:
+            raise _translate(exc, f"committing {path}") from exc
+        return str(_data(response)["commit"]["sha"])
+
+    async def create_pull(
+        self, owner: str, repo: str, *, head: str, base: str, title: str, body: str
+    ) -> dict[str, Any] | None:
+        """The new pull request, or None when one is already open for ``head``."""
+        try:
+            response = await self.gh.rest.pulls.async_create(
+                owner, repo, head=head, base=base, title=title, body=fit(body)
+            )
+        except RequestFailed as exc:
+            if exc.response.status_code == 422 and "already exists" in _message(exc.response.raw_response):
+                return None
+            raise _translate(exc, "opening a pull request") from exc
+        except GitHubException as exc:
+            raise _translate(exc, "opening a pull request") from exc
+        return dict(_data(response))
+
+    async def open_pull(self, owner: str, repo: str, head: str) -> dict[str, Any] | None:
+        try:
+            response = await self.gh.rest.pulls.async_list(owner, repo, state="open", head=f"{owner}:{head}")
+        except GitHubException as exc:
+            raise _translate(exc, "listing pull requests") from exc
+        found = _data(response)
+        return dict(found[0]) if found else None
+
+    async def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> dict[str, Any]:
+        try:
+            response = await self.gh.rest.pulls.async_update(owner, repo, number, title=title, body=fit(body))
+        except GitHubException as exc:
+            raise _translate(exc, f"updating pull request #{number}") from exc
+        return dict(_data(response))
+
+    async def label(self, owner: str, repo: str, number: int, labels: list[str]) -> None:
+        try:
+            await self.gh.rest.issues.async_add_labels(owner, repo, number, labels=labels)
+        except GitHubException as exc:
+            raise _translate(exc, f"labelling #{number}") from exc
+
+    async def comment(self, owner: str, repo: str, number: int, body: str) -> int:
+        try:
+            response = await self.gh.rest.issues.async_create_comment(owner, repo, number, body=fit(body))
+        except GitHubException as exc:
+            raise _translate(exc, "posting a comment") from exc
+        return int(_data(response)["id"])
+
+    async def edit_comment(self, owner: str, repo: str, comment_id: int, body: str) -> None:
+        try:
+            await self.gh.rest.issues.async_update_comment(owner, repo, comment_id, body=fit(body))
+        except GitHubException as exc:
+            raise _translate(exc, "editing a comment") from exc
+
+    async def open_issue(self, owner: str, repo: str, title: str, body: str, labels: list[str]) -> int:
+        try:
+            response = await self.gh.rest.issues.async_create(owner, repo, title=title, body=fit(body), labels=labels)
+        except GitHubException as exc:
+            raise _translate(exc, "opening an issue") from exc
+        return int(_data(response)["number"])
+
+    async def edit_issue(self, owner: str, repo: str, number: int, body: str) -> None:
+        try:
+            await self.gh.rest.issues.async_update(owner, repo, number, body=fit(body))
+        except GitHubException as exc:
+            raise _translate(exc, f"editing issue #{number}") from exc
+
+    async def find_issue(self, owner: str, repo: str, label: str, marker: str) -> int | None:
+        """The newest open issue *this App opened* with ``label`` whose body holds ``marker``,
+        on any page."""
+        found: list[int] = []
+        async for page in self._pages(
+            "listing issues",
+            lambda n: self.gh.rest.issues.async_list_for_repo(
+                owner, repo, labels=label, state="open", per_page=PER_PAGE, page=n
+            ),
+        ):
+            found += [int(i["number"]) for i in page if self._wrote(i) and marker in (i.get("body") or "")]
+        return max(found) if found else None
+
+    async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
+        """The id of the newest comment *this App wrote* on the thread whose body holds
+        ``marker``, on any page. Markers are predictable; a comment anyone else posted with
+        one (to take over or silence a report) is not the App's, whatever it holds."""
+        found: list[int] = []
+        async for page in self._pages(
+            "listing comments",
+            lambda n: self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=PER_PAGE, page=n),
+        ):
+            found += [int(c["id"]) for c in page if self._wrote(c) and marker in (c.get("body") or "")]
+        return found[-1] if found else None
+
+    async def _pages(self, what: str, call: Callable[[int], Awaitable[Any]]) -> AsyncIterator[list[Any]]:
+        """Every page of a list (GitHub serves at most 100 items a page), up to ``MAX_PAGES``."""
+        for number in range(1, MAX_PAGES + 1):
+            try:
+                response = await call(number)
+            except GitHubException as exc:
+                raise _translate(exc, what) from exc
+            page = _data(response)
+            page = page if isinstance(page, list) else []
+            yield page
+            if len(page) < PER_PAGE or 'rel="next"' not in response.headers.get("link", ""):
+                return
+
+    def _wrote(self, comment: dict[str, Any]) -> bool:
+        app = comment.get("performed_via_github_app") or {}
+        return self.app_id is not None and app.get("id") == self.app_id

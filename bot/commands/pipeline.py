@@ -1,0 +1,598 @@
+"""The command pipeline shared by the app and ``simulate``: plan → authorise → validate → edit.
+
+Pure. :func:`plan` reads a comment once, against the values files, into a :class:`Plan`
+that says what answering it needs from outside: whose permission on which repositories,
+and the live state of which scale sets. The caller fetches those (the app from GitHub
+and the cluster, concurrently; ``simulate`` has them given) and :func:`execute` answers:
+one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
+the text of one pull request per touched scale set.
+
+Who sees what (docs/commands.md): commenters with at least triage on the configuration
+repository see the whole fleet; everyone else sees only the entries of the thread's own
+repository and of repositories they may write to, in every reply: status, help and
+every "did you mean".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.commands import render
+from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
+from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
+from bot.commands.render import ChangeText, PullRequestText
+from bot.fleet import names
+from bot.fleet.config import Config, ConfigFiles, Effective, Entry, parse
+from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
+from bot.fleet.suggest import closest
+from bot.fleet.validation import validate_change
+from bot.fleet.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
+from bot.fleet.yamlload import LineMap, YamlError, load
+
+TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
+OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asked, where, and with what permission.
+
+    ``permission`` is the commenter's permission on the configuration repository (in
+    ``simulate``: everywhere); ``permissions`` adds what GitHub said for target
+    repositories, keyed by lower-case ``owner/name``.
+    """
+
+    comment: str
+    user: str
+    permission: Permission
+    is_bot: bool = False
+    repo: str | None = None
+    source: str = "a simulated comment"
+    closes: str | None = None
+    permissions: Mapping[str, Permission] = field(default_factory=dict)
+    # The clock and the bursts in force (the app's state), for burst and status.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    bursts: Mapping[str, ActiveBurst] = field(default_factory=dict)
+
+    def permission_for(self, target: str | None) -> Permission:
+        """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
+        on_target = self.permissions.get(target.lower(), "none") if target else "none"
+        return best(on_target, self.permission)
+
+    @property
+    def sees_fleet(self) -> bool:
+        return sees_fleet(self.permission)
+
+    def sees(self, entry: Entry) -> bool:
+        """Whether this commenter may learn that ``entry`` exists and how it is set (an
+        organisation pool serves no one repository: only those who see the fleet)."""
+        if self.sees_fleet or entry.repository is None:
+            return self.sees_fleet
+        full = entry.repository.lower()
+        return full == (self.repo or "").lower() or self.permissions.get(full) in WRITE_LEVELS
+
+
+@dataclass(frozen=True)
+class BurstOrder:
+    """What an accepted ``burst`` asks the app to do: start one (``until``) or end it (None)."""
+
+    scale_set: str
+    namespace: str
+    min_runners: int
+    max_runners: int | None
+    until: datetime | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one command; ``change`` is set when it edits the configuration,
+    ``burst`` when it starts or ends a burst."""
+
+    command: str
+    ok: bool
+    text: str
+    change: ChangeText | None = None
+    burst: BurstOrder | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything a comment leads to."""
+
+    replies: list[Reply]
+    old_text: str
+    new_text: str | None
+    pull_requests: list[PullRequestText] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.replies)
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, accepted: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.accepted = accepted
+
+
+LiveState = Callable[[Effective], str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One comment, read once: its commands, and what answering them needs from outside.
+
+    ``write_targets``: ``owner/name`` of each repository a config-changing command aims at
+    (the permission there decides it). ``asks_about_fleet``: some reply may show entries
+    (help, status, a target to resolve or suggest), so the commenter's permission on the
+    configuration repository decides what it shows. ``status_sets``: the scale sets whose
+    live state a ``status`` asks for."""
+
+    comment: str
+    items: tuple[Command | Refusal, ...]
+    ignored: int
+    files: ConfigFiles
+    write_targets: tuple[str, ...] = ()
+    status_sets: tuple[Effective, ...] = ()
+    asks_about_fleet: bool = False
+
+    def visible_status_sets(self, request: Request) -> list[Effective]:
+        """The status sets this commenter may see: only those are read from the cluster."""
+        return [s for s in self.status_sets if request.sees_fleet or request.sees(_entry_of(s))]
+
+
+def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
+    """Parse ``comment`` once and resolve what it names against ``files``."""
+    parsed = parse_comment(comment)
+    try:
+        config: Config | None = parse(files.repositories, files.base)
+    except YamlError:
+        config = None
+    writes: list[str] = []
+    statuses: dict[str, Effective] = {}
+    fleet = False
+    for item in parsed.items:
+        if not isinstance(item, Command) or config is None:
+            continue
+        fleet = fleet or item.verb in ("help", "status")
+        try:
+            if item.verb == "add":
+                writes.append(_add_target(item, repo, config))
+                continue
+            entry = resolve_target(config.entries, item.target, repo)
+        except _Refused:
+            fleet = True  # the refusal may suggest entries
+            continue
+        if item.verb == "status":
+            statuses.setdefault(entry.scale_set, config.effective(entry))
+        elif item.needs_write and entry.repository is not None:
+            writes.append(entry.repository)
+        elif item.needs_write:
+            fleet = True  # an organisation pool: the configuration repository's permission decides
+    return Plan(
+        comment,
+        tuple(parsed.items),
+        parsed.ignored,
+        files,
+        tuple(dict.fromkeys(writes)),
+        tuple(statuses.values()),
+        fleet,
+    )
+
+
+def _entry_of(effective: Effective) -> Entry:
+    return Entry(-1, LineMap(), effective.name, effective.org, None, None, None, None, None, pool=effective.pool)
+
+
+def run(request: Request, files: ConfigFiles, live: LiveState | None = None) -> Outcome:
+    """Plan and execute in one go, with the permissions ``request`` already holds (``simulate``, replays)."""
+    return execute(plan(request.comment, files, request.repo), request, live)
+
+
+def execute(planned: Plan, request: Request, live: LiveState | None = None) -> Outcome:
+    """Answer every command of ``planned`` for ``request`` (its permissions filled in)."""
+    files = planned.files
+    state = _State(files)
+    replies = [_handle(item, request, state, live) for item in planned.items]
+    if planned.ignored:
+        note = render.ignored(MAX_COMMANDS, planned.ignored)
+        replies.append(Reply(f"{planned.ignored} more commands", False, note))
+    changed = state.text != files.repositories
+    return Outcome(
+        replies=replies,
+        old_text=files.repositories,
+        new_text=state.text if changed else None,
+        pull_requests=_pull_requests(replies, request) if changed else [],
+    )
+
+
+class _State:
+    """The configuration as the commands so far have left it."""
+
+    def __init__(self, files: ConfigFiles) -> None:
+        self.text = files.repositories
+        self.base_text = files.base
+        self.error: str | None = None
+        try:
+            self.config: Config | None = parse(files.repositories, files.base)
+        except YamlError as exc:
+            self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
+
+    def accept(self, new_text: str, edit: Edit) -> None:
+        """Take ``new_text`` (``edit`` applied) unless it adds a problem. Validation is in
+        proportion to the change: the edited entry's rules and the uniqueness index."""
+        before = self.config
+        assert before is not None
+        old, new = _positions(edit, len(before.entries))
+        after = _edited(before, new_text, old, new) or parse(new_text, self.base_text)
+        added = validate_change(before, after, old, new)
+        if added:
+            raise _Refused(
+                "the result would not be valid: " + "; ".join(added),
+                "a change that keeps values/repositories.yaml valid (see `runners-bot validate`)",
+            )
+        self.text, self.config = new_text, after
+
+
+def _positions(edit: Edit, count: int) -> tuple[int | None, int | None]:
+    """Index of the edited entry before and after the edit (None: absent)."""
+    if isinstance(edit, AddEntry):
+        return None, count
+    if isinstance(edit, RemoveEntry):
+        return edit.index, None
+    return edit.index, edit.index
+
+
+def _edited(before: Config, new_text: str, old: int | None, new: int | None) -> Config | None:
+    """The model of ``new_text`` from ``before`` and a parse of the edited entry alone,
+    or None when the layout asks for parsing the whole text."""
+    if new is None:
+        return before.edited(new_text, old or 0, None)
+    span = item_span(new_text, new)
+    if span is None:
+        return None
+    start, end = span
+    try:
+        # Leading newlines give the entry its real line numbers.
+        items = load("\n" * new_text.count("\n", 0, start) + new_text[start:end]).data
+    except YamlError:
+        return None
+    if not (isinstance(items, list) and len(items) == 1 and isinstance(items[0], LineMap)):
+        return None
+    return before.edited(new_text, new, items[0])
+
+
+def _handle(item: Command | Refusal, request: Request, state: _State, live: LiveState | None) -> Reply:
+    if isinstance(item, Refusal):
+        return Reply(item.text, False, render.refusal(item.text, item.reason, item.accepted))
+    try:
+        if request.is_bot:
+            _authorise(item, request, None)
+        if state.config is None:
+            raise _Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
+        return _execute(item, request, state, live)
+    except _Refused as refused:
+        return Reply(item.text, False, render.refusal(item.text, refused.reason, refused.accepted))
+    except EditRefused as refused:
+        reason = str(refused).rstrip(".")
+        return Reply(
+            item.text,
+            False,
+            render.refusal(item.text, reason, "an edit runners-bot can make without touching anything else"),
+        )
+
+
+def _authorise(command: Command, request: Request, target: str | None) -> None:
+    """Refuse unless the commenter may run ``command`` on ``target`` (``owner/name``)."""
+    decision = authorise(command.verb, request.user, request.permission_for(target), is_bot=request.is_bot)
+    if not decision.allowed:
+        raise _Refused(decision.reason, decision.needed)
+
+
+def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
+    config = state.config
+    assert config is not None
+    visible = [e for e in config.entries if request.sees(e)]
+    if command.verb == "help":
+        _authorise(command, request, None)
+        return Reply(command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
+    if command.verb == "add":
+        # Authorised before anything about the target is said (whether it has runners).
+        _authorise(command, request, _add_target(command, request.repo, config))
+        edit, name = _plan_add(command, request, config)
+        return _change(command, request, state, edit, name)
+    entry = resolve_target(visible, command.target, request.repo)
+    # A pool serves many repositories: write on one of them is not enough, only on the
+    # configuration repository (None: its permission alone decides).
+    _authorise(command, request, entry.repository)
+    if command.verb == "status":
+        effective = config.effective(entry)
+        clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
+        text = render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE, clock)
+        return Reply(command.text, True, text)
+    if command.verb == "burst":
+        return _burst(command, request, config.effective(entry))
+    if command.verb == "remove":
+        return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
+    return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
+
+
+def _runners_now(effective: Effective, request: Request) -> Runners:
+    burst = request.bursts.get(effective.scale_set)
+    return runners_at(effective.min_runners, effective.max_runners, list(effective.schedules), burst, request.now)
+
+
+def _burst(command: Command, request: Request, effective: Effective) -> Reply:
+    """A burst within the entry's reviewed ``burst`` bounds, or its end."""
+    if command.ends_burst:
+        active = request.bursts.get(effective.scale_set)
+        detail = (
+            "runners-bot puts the scheduled or declared values back now."
+            if active is not None and request.now < active.until
+            else "No burst was in force; nothing changes."
+        )
+        order = BurstOrder(effective.scale_set, effective.namespace, 0, None, None)
+        text = render.burst_reply(command.text, f"burst of `{effective.scale_set}` ended", detail)
+        return Reply(command.text, True, text, burst=order)
+    order = _burst_order(command, request, effective)
+    top = f", max {order.max_runners}" if order.max_runners is not None else ""
+    assert order.until is not None
+    summary = f"`{effective.scale_set}` bursts to min {order.min_runners}{top} until {render.moment(order.until)}"
+    detail = (
+        "runners-bot sets it on the scale set now, without a pull request (within the bounds reviewed in "
+        f"values/repositories.yaml), and puts the scheduled or declared values back when it ends. "
+        f"End it early with `/runners burst {effective.scale_set} off`."
+    )
+    return Reply(command.text, True, render.burst_reply(command.text, summary, detail), burst=order)
+
+
+def _burst_order(command: Command, request: Request, effective: Effective) -> BurstOrder:
+    allowance = effective.burst
+    if allowance is None:
+        raise _Refused(
+            f"`{effective.scale_set}` declares no burst allowance",
+            "a `burst:` (minRunners, maxRunners, maxDuration) in its entry of values/repositories.yaml, "
+            "merged through review once",
+        )
+    low, high = int(command.options["min"]), command.options.get("max")
+    span = parse_duration(str(command.options["for"]))
+    assert span is not None  # the parser checked it
+    bounds = render.burst_text(allowance)
+    too_many = isinstance(high, int) and allowance.max_runners is not None and high > allowance.max_runners
+    if low > allowance.min_runners or too_many:
+        raise _Refused(
+            f"the burst asks for more than `{effective.scale_set}` allows ({bounds})", f"values within {bounds}"
+        )
+    if span > allowance.max_duration:
+        raise _Refused(
+            f"for={command.options['for']} is longer than `{effective.scale_set}` allows ({bounds})",
+            f"for=DURATION within {bounds}",
+        )
+    top = high if isinstance(high, int) else allowance.max_runners
+    if top is not None and top < low:
+        raise _Refused(f"max ({top}) would be below min ({low})", f"max=M with M ≥ {low}")
+    _only_raises(effective, request, low, top)
+    return BurstOrder(effective.scale_set, effective.namespace, low, top, request.now + span)
+
+
+def _only_raises(effective: Effective, request: Request, low: int, top: int | None) -> None:
+    """A burst adds warm runners without review; taking capacity away is a change that
+    needs one (a pull request). So neither bound may fall below what is in force now."""
+    now = _runners_now(effective, request)
+    if low < now.min_runners or (top is not None and top < now.max_runners):
+        raise _Refused(
+            f"a burst only raises capacity, and `{effective.scale_set}` has min {now.min_runners}, "
+            f"max {now.max_runners} in force now ({now.source})",
+            f"min=N with N ≥ {now.min_runners} and max=M with M ≥ {now.max_runners}; "
+            "`/runners scale` (a reviewed pull request) to lower them",
+        )
+
+
+def _change(command: Command, request: Request, state: _State, edit: Edit, name: str) -> Reply:
+    config = state.config
+    assert config is not None
+    before = _effective_by_name(config, name)
+    state.accept(apply_edit(state.text, edit), edit)
+    after = _effective_by_name(state.config, name) if command.verb != "remove" else None
+    known = after or before
+    scale_set = known.scale_set if known else ""
+    change = ChangeText(command.verb, name, scale_set, before, after)
+    next_step = f"Next: a pull request on branch `runners-bot/{scale_set}` for a maintainer to review and merge."
+    return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change)
+
+
+def _effective_by_name(config: Config | None, name: str) -> Effective | None:
+    for entry in config.entries if config else []:
+        if entry.name == name:
+            return config.effective(entry) if config else None
+    return None
+
+
+def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -> Entry:
+    """The entry among ``entries`` a command means; raises a refusal naming the closest of them."""
+    entries = [e for e in entries if e.name]
+    if target is None:
+        if repo is None:
+            raise _Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
+        here = [e for e in entries if (e.repository or "").lower() == repo.lower()]
+        if len(here) == 1:
+            return here[0]
+        why = f"{repo} has {len(here)} scale sets" if here else f"{repo} has no runner scale set"
+        raise _Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {_listed(here or entries)}")
+    wanted = target.lower()
+    found = [e for e in entries if wanted in (e.name.lower() if e.name else "", e.full_name.lower(), e.scale_set)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        options = ", ".join(f"`{e.full_name}`" for e in found)
+        raise _Refused(f"{render.inert(target)} matches {len(found)} entries", f"one of {options}")
+    candidates = [e.name or "" for e in entries] + [e.scale_set for e in entries]
+    near = closest(target, candidates)
+    hint = f"; closest: {', '.join(f'`{n}`' for n in near)}" if near else ""
+    raise _Refused(f"unknown target {render.inert(target)}{hint}", TARGET_ACCEPTED)
+
+
+def _listed(entries: list[Entry]) -> str:
+    shown = ", ".join(f"`{e.name}`" for e in entries[:5]) or "none"
+    return shown + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+
+
+def _plan_scale(command: Command, config: Config, entry: Entry) -> SetFields:
+    opts = command.options
+    current = config.effective(entry)
+    low = opts.get("min")
+    high = opts.get("max")
+    profile = opts.get("profile")
+    _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, current)
+    if isinstance(profile, str):
+        _check_known("profile", profile, config.base_config.profiles)
+    new = (
+        low if isinstance(low, int) else current.min_runners,
+        high if isinstance(high, int) else current.max_runners,
+        profile if isinstance(profile, str) else current.profile,
+    )
+    if new == (current.min_runners, current.max_runners, current.profile):
+        raise _Refused(
+            f"nothing to change: {entry.name} already has min {current.min_runners}, max {current.max_runners}, profile {current.profile}",
+            "a value different from the current one",
+        )
+    return SetFields(
+        entry.index,
+        entry.name or "",
+        low if isinstance(low, int) else None,
+        high if isinstance(high, int) else None,
+        profile if isinstance(profile, str) else None,
+    )
+
+
+def _check_counts(config: Config, low: int | None, high: int | None, current: Effective | None) -> None:
+    limits = config.base_config.limits
+    for label, value, cap in (
+        ("min", low, limits.min_runners if limits else None),
+        ("max", high, limits.max_runners if limits else None),
+    ):
+        if value is not None and cap is not None and value > cap:
+            raise _Refused(
+                f"{label}={value} is above the limit of {cap}",
+                f"{label}=N with N ≤ {cap} (scaling.limits in values/base-config.yaml)",
+            )
+    new_low = low if low is not None else (current.min_runners if current else config.base_config.default_min)
+    new_high = high if high is not None else (current.max_runners if current else config.base_config.default_max)
+    if new_low > new_high:
+        raise _Refused(
+            f"min {new_low} would be above max {new_high}",
+            f"min=N with N ≤ {new_high}, or max in the same command (e.g. min={new_low} max={new_low})",
+        )
+
+
+def _check_known(what: str, value: str, known: Mapping[str, object]) -> None:
+    if value not in known:
+        near = closest(value, known, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise _Refused(f"unknown {what} {render.inert(value)}{hint}", f"{what}={'|'.join(sorted(known))}")
+
+
+def _add_target(command: Command, repo: str | None, config: Config) -> str:
+    """``owner/name`` of the repository an ``add`` onboards."""
+    owner, _, name = (command.target or "").rpartition("/")
+    org = str(command.options.get("org") or owner or _default_org(config, repo) or "")
+    if not org:
+        raise _Refused(
+            "the owner of the repository is not known", f"{USAGE['add']}, e.g. org=<owner> or <owner>/<name>"
+        )
+    return f"{org}/{name}"
+
+
+def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEntry, str]:
+    org, _, name = _add_target(command, request.repo, config).partition("/")
+    opts = command.options
+    existing = [
+        e for e in config.entries if e.name and e.name.lower() == name.lower() and (e.org or "").lower() == org.lower()
+    ]
+    if existing:
+        raise _Refused(f"{org}/{name} already has runners (`{existing[0].scale_set}`)", "`/runners scale` to change it")
+    category = opts.get("category")
+    if isinstance(category, str):
+        _check_known("category", category, config.base_config.categories)
+    category_profile = config.base_config.categories.get(str(category or ""), LineMap()).get("profile")
+    profile = opts.get("profile") or category_profile
+    profile = str(profile or config.base_config.default_profile or "")
+    _check_known("profile", profile, config.base_config.profiles)
+    low, high = opts.get("min"), opts.get("max")
+    _check_counts(config, low if isinstance(low, int) else None, high if isinstance(high, int) else None, None)
+    explicit = opts.get("runnerscalesetname")
+    problem = (
+        names.scale_set_problem(str(explicit)) if explicit else names.scale_set_problem(names.default_scale_set(name))
+    )
+    if problem is not None:
+        raise _Refused(
+            f"{render.inert(name)} gives {problem}",
+            f"a shorter scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME` "
+            f"(at most {names.MAX_SCALE_SET} characters)",
+        )
+    data: dict[str, object] = {"name": name, "org": org}
+    if category:
+        data["category"] = category
+    if explicit:
+        data["runnerScaleSetName"] = explicit
+    data["scaling"] = {
+        "minRunners": low if isinstance(low, int) else config.base_config.default_min,
+        "maxRunners": high if isinstance(high, int) else config.base_config.default_max,
+    }
+    data["profile"] = profile
+    if "dind" in opts:
+        data["dind"] = opts["dind"] in ("true", "yes")
+    return AddEntry(data), name
+
+
+def _default_org(config: Config, repo: str | None) -> str | None:
+    if repo:
+        return repo.split("/", 1)[0]
+    orgs = {e.org for e in config.entries if e.org}
+    return orgs.pop() if len(orgs) == 1 else None
+
+
+def replay(
+    files: ConfigFiles, commands: list[tuple[str, str, str | None, str | None]]
+) -> tuple[str | None, ChangeText | None]:
+    """Apply already-authorised command lines ``(line, user, repository of the thread,
+    org/name it was authorised for)`` in order to ``files``.
+
+    Used to rebuild a pull request's change on top of the current default branch. A
+    command that no longer applies (its entry is gone, nothing left to change) is
+    skipped. Returns the new repositories.yaml (None if nothing changes) and the combined
+    change of the scale set: first state before → last state after.
+    """
+    text = files.repositories
+    combined: ChangeText | None = None
+    for line, user, repo, target in commands:
+        outcome = run(Request(comment=line, user=user, permission="admin", repo=repo), ConfigFiles(text, files.base))
+        changes = [reply.change for reply in outcome.replies if reply.change is not None]
+        if target is not None and any(c.full_name.lower() != target.lower() for c in changes):
+            # The line now means another entry than the one it was authorised for (the
+            # entry was renamed, removed or re-added elsewhere): it is not replayed.
+            continue
+        for change in changes:
+            combined = _combine(combined, change)
+        if outcome.new_text is not None:
+            text = outcome.new_text
+    return (text if text != files.repositories else None), combined
+
+
+def _combine(first: ChangeText | None, change: ChangeText) -> ChangeText:
+    if first is None:
+        return change
+    verb = change.verb if change.verb != "scale" or first.verb == "scale" else first.verb
+    return ChangeText(verb, change.name, change.scale_set, first.before, change.after)
+
+
+def _pull_requests(replies: list[Reply], request: Request) -> list[PullRequestText]:
+    """One pull request per scale set: first state before → last state after."""
+    merged: dict[str, ChangeText] = {}
+    for reply in replies:
+        if reply.change is not None:
+            merged[reply.change.scale_set] = _combine(merged.get(reply.change.scale_set), reply.change)
+    return [render.pull_request(c, [(request.user, request.source)], request.closes) for c in merged.values()]

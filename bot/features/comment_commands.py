@@ -1,0 +1,421 @@
+"""Feature: ``/runners`` commands in issue and pull request comments.
+
+parse → authorise → execute → report, as a delivery handler: a 👀 reaction at once,
+the commenter's permission from GitHub, the values files from the configuration
+repository, the shared pipeline, one reply per command, and a final reaction (👍 all
+accepted, 👎 something refused). Every side effect is recorded as a step of the
+delivery, so a handler resumed after a crash never reacts, replies or opens anything
+twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.clients import config_source
+from bot.clients.github import Installation, PermanentError, Reaction, Unreadable
+from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
+from bot.commands import pipeline, render, reply_limits, rollout
+from bot.commands.grammar import Command, parse_comment
+from bot.commands.permissions import WRITE_LEVELS, Permission, best
+from bot.features.pull_requests import PullRequests, Requested, Result, Target
+from bot.features.scheduler import Scheduler
+from bot.fleet.config import ConfigFiles, Effective
+from bot.services import Services
+from bot.store.inbox import Delivery, Inbox
+
+if TYPE_CHECKING:
+    from bot.features.dashboard import Dashboard
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """Where a command was written: the repository, issue/PR number and comment."""
+
+    owner: str
+    repo: str
+    number: int
+    comment_id: int | None
+    comment_url: str
+    user: str
+    is_bot: bool
+    body: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Thread:
+        repository, issue, comment = payload["repository"], payload["issue"], payload["comment"]
+        user = comment.get("user") or {}
+        return cls(
+            owner=repository["owner"]["login"],
+            repo=repository["name"],
+            number=int(issue["number"]),
+            comment_id=int(comment["id"]),
+            comment_url=str(comment.get("html_url", "")),
+            user=str(user.get("login", "")),
+            is_bot=user.get("type") == "Bot",
+            body=str(comment.get("body") or ""),
+        )
+
+
+def marker(delivery_id: str, index: int) -> str:
+    """A hidden tag in each reply, so a reply posted just before a crash is found again."""
+    return f"<!-- runners-bot:{delivery_id}:{index} -->"
+
+
+async def once(inbox: Inbox, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:
+    """Run ``action`` unless the delivery already recorded step ``name``."""
+    if await asyncio.to_thread(inbox.step, delivery_id, name) is not None:
+        return
+    await action()
+    await asyncio.to_thread(inbox.record, delivery_id, name, "done")
+
+
+async def reply(
+    services: Services, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str
+) -> int:
+    """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
+    inbox, name = services.inbox, f"reply:{index}"
+    body = f"{text.rstrip()}\n\n{marker(delivery.id, index)}\n"
+    known = await asyncio.to_thread(inbox.step, delivery.id, name)
+    if known is None and await asyncio.to_thread(inbox.step, delivery.id, name + ":intent") is not None:
+        # A crash may have come between posting and recording: look before posting again.
+        found = await inst.find_comment(thread.owner, thread.repo, thread.number, marker(delivery.id, index))
+        known = str(found) if found is not None else None
+    if known is not None:
+        await inst.edit_comment(thread.owner, thread.repo, int(known), body)
+        return int(known)
+    await asyncio.to_thread(inbox.record, delivery.id, name + ":intent", "1")
+    comment_id = await inst.comment(thread.owner, thread.repo, thread.number, body)
+    await asyncio.to_thread(inbox.record, delivery.id, name, str(comment_id))
+    return comment_id
+
+
+async def permissions(
+    inst: Installation,
+    request: pipeline.Request,
+    planned: pipeline.Plan,
+    config: tuple[str, str],
+    known: dict[str, Permission] | None = None,
+) -> pipeline.Request:
+    """The request with the commenter's permissions filled in, asking GitHub only what the
+    plan needs and ``known`` lacks, concurrently: each write target's, and the
+    configuration repository's when a reply may show the fleet or a target's permission
+    is not enough."""
+    config_name = f"{config[0]}/{config[1]}".lower()
+    found = dict(known or {})
+    wanted = [t.lower() for t in planned.write_targets]
+    if planned.asks_about_fleet:
+        wanted.append(config_name)
+    found.update(await _ask_permissions(inst, request.user, [w for w in dict.fromkeys(wanted) if w not in found]))
+    if config_name not in found and any(found[t.lower()] not in WRITE_LEVELS for t in planned.write_targets):
+        found.update(await _ask_permissions(inst, request.user, [config_name]))
+    return dataclasses.replace(request, permission=best(found.get(config_name, "none")), permissions=found)
+
+
+async def _ask_permissions(inst: Installation, user: str, repos: list[str]) -> dict[str, Permission]:
+    """The user's permission on each ``owner/name``, asked concurrently."""
+
+    async def ask(full: str) -> Permission:
+        owner, name = full.split("/", 1)
+        return await inst.permission(owner, name, user)
+
+    return dict(zip(repos, await asyncio.gather(*(ask(r) for r in repos)), strict=True))
+
+
+def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str | None:
+    """The permission the comment will most likely need, read from the comment alone, so
+    it can be asked while the configuration is read: a command that changes something
+    in the thread's repository (the common case) needs the one there; a comment of only
+    help and status needs the configuration repository's (what the replies may show)."""
+    items = [i for i in parse_comment(thread.body).items if isinstance(i, Command)]
+    if not items:
+        return None
+    if all(i.verb in ("help", "status") for i in items):
+        return f"{config[0]}/{config[1]}".lower()
+    if all(i.target is None for i in items if i.needs_write):
+        return thread.full_name.lower()
+    return None
+
+
+async def handle(
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    *,
+    kube: Kube | None,
+    scheduler: Scheduler,
+    dashboard: Dashboard,
+) -> None:
+    """The handler for a comment holding ``/runners`` commands."""
+    payload = json.loads(delivery.body)
+    thread = Thread.from_payload(payload)
+    await run_commands(services, pulls, delivery, thread, kube=kube, scheduler=scheduler, dashboard=dashboard)
+
+
+async def run_commands(
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    thread: Thread,
+    *,
+    closes: str | None = None,
+    kube: Kube | None = None,
+    scheduler: Scheduler | None = None,
+    dashboard: Dashboard | None = None,
+) -> None:
+    """parse → authorise → execute → report for the commands in ``thread.body``."""
+    if delivery.installation is None:
+        raise PermanentError("the delivery names no installation", 0)
+    inst = services.github.installation(delivery.installation)
+    if not await _within_budget(services, inst, delivery, thread):
+        return
+    try:
+        await _answer(services, pulls, delivery, thread, inst, closes=closes, kube=kube, scheduler=scheduler,
+                      dashboard=dashboard)  # fmt: skip
+    except Exception:
+        # Admitted, then failed: it still costs its author (and the installation) a reply,
+        # so a comment that makes the handler fail cannot be repeated for free.
+        await once(
+            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+        )
+        raise
+
+
+async def _answer(
+    services: Services,
+    pulls: PullRequests,
+    delivery: Delivery,
+    thread: Thread,
+    inst: Installation,
+    *,
+    closes: str | None,
+    kube: Kube | None,
+    scheduler: Scheduler | None,
+    dashboard: Dashboard | None,
+) -> None:
+    started = time.monotonic()
+    assert delivery.installation is not None  # run_commands checked it
+    config = config_source.repository(services.settings, thread.owner, thread.repo)
+    early = _permission_worth_asking_now(thread, config)
+    # Independent of each other: acknowledge, read the configuration, ask the permission
+    # the comment most likely needs (the rest of what the plan needs follows it).
+    try:
+        _, snapshot, known = await asyncio.gather(
+            once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+            config_source.latest(inst, *config),
+            _ask_permissions(inst, thread.user, [early] if early else []),
+        )
+    except Unreadable as exc:
+        # Judged against a file read in part, every target would look unknown and an add
+        # would replace the whole fleet: refuse, and say why.
+        await _refuse_unreadable(services, inst, delivery, thread, exc)
+        return
+    if scheduler is not None:
+        scheduler.known_installation(delivery.installation)
+    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
+    # Only status and burst show or change bursts: other comments do not read them.
+    clocked = scheduler is not None and any(
+        isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
+    )
+    request = pipeline.Request(
+        bursts=await asyncio.to_thread(scheduler.bursts) if scheduler is not None and clocked else {},
+        now=scheduler.clock() if scheduler else datetime.now(UTC),
+        comment=thread.body,
+        user=thread.user,
+        permission="none",
+        is_bot=thread.is_bot,
+        repo=thread.full_name,
+        source=thread.comment_url,
+        closes=closes,
+    )
+    request = await permissions(inst, request, planned, config, known)
+    live = await live_states(kube, planned.visible_status_sets(request))
+    outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
+    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
+    results = await _pull_requests(pulls, target, outcome, request)
+    if dashboard is not None:
+        dashboard.note_config(delivery.installation, snapshot.files)
+        if results:
+            dashboard.poke()  # a pull request opened or changed
+    all_ok = outcome.ok
+    for index, answer in enumerate(outcome.replies):
+        text = answer.text
+        if answer.change is not None:
+            result = results[answer.change.scale_set]
+            all_ok = all_ok and result.number is not None
+            text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
+        if answer.burst is not None:
+            text = await _apply_burst(
+                services, scheduler, delivery=delivery, index=index, order=answer.burst, files=snapshot.files, text=text
+            )
+        comment_id = await reply(services, inst, delivery, thread, index=index, text=text)
+        if answer.burst is not None and answer.burst.until is not None and scheduler is not None:
+            await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
+        services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
+    for scale_set, result in results.items():
+        await once(services.inbox, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
+    final: Reaction = "+1" if all_ok else "-1"
+    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
+    if not any(answer.change is not None for answer in outcome.replies):
+        await once(
+            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+        )
+    services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+async def _refuse_unreadable(
+    services: Services, inst: Installation, delivery: Delivery, thread: Thread, exc: Unreadable
+) -> None:
+    log.warning("refusing a comment: %s", exc)
+    text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
+    await reply(services, inst, delivery, thread, index=0, text=text)
+    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
+    await once(
+        services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+    )
+    services.metrics.commands.labels("other", "refused").inc()
+
+
+async def _apply_burst(
+    services: Services,
+    scheduler: Scheduler | None,
+    *,
+    delivery: Delivery,
+    index: int,
+    order: pipeline.BurstOrder,
+    files: ConfigFiles,
+    text: str,
+) -> str:
+    """Start or end the burst once per delivery (a resumed handler does not do it twice)."""
+    step = f"burst:{index}"
+    done = await asyncio.to_thread(services.inbox.step, delivery.id, step)
+    if done is None:
+        done = await scheduler.order(order, files) if scheduler else "runners-bot runs no schedules here."
+        await asyncio.to_thread(services.inbox.record, delivery.id, step, done)
+    return f"{text.rstrip()}\n\n{done}\n"
+
+
+def _budget_key(user: str) -> str:
+    return f"replies:{user.lower()}"
+
+
+def _installation_key(installation: int) -> str:
+    # GitHub logins hold no ':', so no user's key can be this one.
+    return f"replies:installation:{installation}"
+
+
+async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
+    """False when the author's reply budget, or the installation's, is spent
+    (bot.reply_limits): one notice, then nothing. The installation's bounds what many
+    throwaway accounts cost together on a public repository."""
+    if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
+        return True  # resumed after a crash: this comment was admitted already
+    settings = services.settings
+    budgets = [(_budget_key(thread.user), settings.reply_limit, "reply_rate_limited.md")]
+    if delivery.installation is not None:
+        key = _installation_key(delivery.installation)
+        budgets.append((key, settings.installation_reply_limit, "reply_installation_limited.md"))
+    for key, limit, template in budgets:
+
+        def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+            decision, budget = reply_limits.decide(saved, time.time(), limit)  # noqa: B023 (called at once)
+            return decision, budget if decision == "notice" else None  # only a notice is written now
+
+        decision, budget = await _update_budget(services, key, decide)
+        if decision == "answer":
+            continue
+        if budget is not None:  # the notice
+            until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
+            await reply(services, inst, delivery, thread, index=0, text=render.fill(template, limit=limit, until=until))
+        services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
+        return False
+    return True
+
+
+async def _spend(services: Services, user: str, installation: int | None) -> None:
+    keys = [_budget_key(user)] + ([_installation_key(installation)] if installation is not None else [])
+    for key in keys:
+        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
+
+
+BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
+
+
+async def _update_budget(
+    services: Services, key: str, change: BudgetChange
+) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+    """Read, change and write back (unless the change is None) a budget as one step:
+    comments handled at once, by other workers or replicas, each count, and only one of
+    them gets the notice."""
+    inbox = services.inbox
+    while True:
+        text = await asyncio.to_thread(inbox.get, key)
+        decision, budget = change(reply_limits.Budget.load(text))
+        if budget is None or await asyncio.to_thread(inbox.swap, key, text, budget.dump()):
+            return decision, budget
+
+
+async def _pull_requests(
+    pulls: PullRequests, target: Target, outcome: pipeline.Outcome, request: pipeline.Request
+) -> dict[str, Result]:
+    """One pull request per scale set the accepted commands touch."""
+    by_set: dict[str, list[Requested]] = {}
+    for answer in outcome.replies:
+        if answer.change is not None:
+            by_set.setdefault(answer.change.scale_set, []).append(
+                Requested(answer.command, request.user, request.source, request.repo, answer.change.full_name)
+            )
+    return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
+
+
+async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:
+    """The live state of the given scale sets, as reply text."""
+    if not targets:
+        return {}
+    if kube is None:
+        return {
+            t.scale_set: "Live state: not available (runners-bot has no cluster access configured)." for t in targets
+        }
+    found = {}
+    for target in targets:
+        try:
+            state = await kube.aread(target.scale_set, target.namespace)
+        except NotDeployed:
+            found[target.scale_set] = (
+                f"Live state: not deployed yet: Argo CD has not created `{target.namespace}` (or runners-bot's access "
+                "to it) so far; the configuration is what will be deployed."
+            )
+            continue
+        except KubeUnavailable as exc:
+            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
+            continue
+        found[target.scale_set] = rollout.live_summary(state)
+    return found
+
+
+async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:
+    if thread.comment_id is None:
+        await inst.react_to_issue(thread.owner, thread.repo, thread.number, content)
+    else:
+        await inst.react(thread.owner, thread.repo, thread.comment_id, content)
+
+
+def _verb(command: str) -> str:
+    words = command.split()
+    verb = words[1].lower() if len(words) > 1 else ""
+    return verb if verb in ("help", "status", "scale", "add", "remove") else "other"

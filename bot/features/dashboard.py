@@ -1,0 +1,309 @@
+"""Feature: one issue in the configuration repository that shows the whole fleet.
+
+The issue ("Runner fleet", ``RUNNERS_BOT_DASHBOARD``; ``off`` turns it off) is found
+again by its marker, in an issue the App itself opened (``performed_via_github_app``),
+or opened when missing. Its body (:mod:`bot.fleet_view`) lists every scale set with its
+live state, last rollout and open pull request, and what needs attention. It is updated
+after a merge, at the end of a rollout, after a command that opens or updates a pull
+request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
+read. An update reads the cluster once per set and calls GitHub only when the text
+changed, and edits the issue at most once a minute (later changes wait for the next
+slot). A user with write on the configuration repository who ticks "Refresh now"
+gets a fresh body at once (the box clears); anyone else's edit is undone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.clients import config_source
+from bot.clients.github import GitHubError, Installation
+from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
+from bot.commands import fleet_view, rollout
+from bot.commands.permissions import WRITE_LEVELS
+from bot.commands.rollout import PENDING_GRACE
+from bot.features.pull_requests import OpenPull, state_key
+from bot.features.rollout_watch import LAST
+from bot.features.scheduler import Scheduler
+from bot.fleet.config import Config, ConfigFiles, parse
+from bot.fleet.yamlload import YamlError
+from bot.runtime.background import Background
+from bot.services import Services
+from bot.store.inbox import Delivery
+
+log = logging.getLogger(__name__)
+
+LABEL = "runners-bot"
+CONFIG_CHANGED = "dashboard-config"
+
+
+def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
+    pages = [page for _, page in saved.get("pages", [])]
+    shown = pages[: len(text.pages)]
+    unused = pages[len(text.pages) :]
+    return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the app itself remembers of each set: its last rollout and open pull request."""
+
+    rollouts: dict[str, tuple[str, str]]
+    pulls: dict[str, str]
+
+
+class Dashboard:
+    def __init__(
+        self,
+        services: Services,
+        kube: Kube | None,
+        scheduler: Scheduler,
+        *,
+        interval: float = 600.0,
+        min_gap: float = 60.0,
+    ) -> None:
+        self.services = services
+        self.kube = kube
+        self.cluster: ClusterWatch | None = None  # the rollout watches' view, when it runs here
+        self.scheduler = scheduler
+        self.interval = interval
+        self.min_gap = min_gap
+        self.files: ConfigFiles | None = None
+        self.installation: int | None = None
+        self._lock = asyncio.Lock()
+        self._loop = Background(
+            "dashboard", self._step, first_pause=interval, after_failure=interval, relay=services.leadership
+        )
+        services.leadership.on(CONFIG_CHANGED, self._config_changed_here)
+
+    @property
+    def enabled(self) -> bool:
+        return self.services.settings.dashboard is not None and self.services.settings.config_owner_repo is not None
+
+    def note_config(self, installation: int, files: ConfigFiles) -> None:
+        """The configuration as a command just read it (saves reading it again)."""
+        self.installation, self.files = installation, files
+
+    def forget_config(self) -> None:
+        """The configuration changed (a merge): read it again at the next update (on the
+        replica that runs the dashboard)."""
+        self.files = None
+        if not self._loop.running:
+            self.services.leadership.signal(CONFIG_CHANGED)
+
+    def poke(self) -> None:
+        """Something changed (a merge, a pull request, a rollout's end): update soon."""
+        self._loop.poke()
+
+    def _config_changed_here(self) -> None:
+        self.files = None
+        self._loop.poke_here()
+
+    # --- one update ----------------------------------------------------------------------
+
+    async def update(self, *, force: bool = False) -> bool:
+        """Render and, when the text changed (or ``force``), edit the issue; True when edited."""
+        if not self.enabled:
+            return False
+        async with self._lock:
+            files = self.files or await self._read_config()
+            if files is None:
+                return False
+            views, cluster = await self._views(parse(files.repositories, files.base))
+            text = fleet_view.render_text(views, cluster)
+            saved = await self._saved()
+            if saved and _unchanged(saved, text) and not force:
+                return False  # nothing changed: no GitHub call
+            wait = self.min_gap - (time.time() - saved["at"]) if saved else 0.0
+            if wait > 0 and not force:
+                self._later(wait)
+                return False
+            await self._publish(saved, text, force=force)
+            return True
+
+    async def _publish(self, saved: dict[str, Any] | None, text: fleet_view.Text, *, force: bool = False) -> None:
+        owner, repo = self._repo()
+        inst = self.services.github.installation(self._installation())
+        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
+        if number is None:
+            title = self.services.settings.dashboard or "Runner fleet"
+            number = await inst.open_issue(owner, repo, title, text.body, [LABEL])
+        elif force or not saved or saved["body"] != text.body:  # a forced refresh clears the ticked box
+            await inst.edit_issue(owner, repo, int(number), text.body)
+        record = {"number": int(number), "body": text.body, "at": time.time(), "pages": (saved or {}).get("pages", [])}
+        await self._publish_pages(inst, int(number), record, text.pages)
+
+    async def _publish_pages(
+        self, inst: Installation, number: int, record: dict[str, Any], pages: tuple[str, ...]
+    ) -> None:
+        """The table's pages as comments on the issue, each edited in place only when its
+        text changed; pages no longer needed say so. The record is saved after each new
+        comment, so a crash in between never posts a page twice (its marker finds it)."""
+        owner, repo = self._repo()
+        saved: list[list[Any]] = record["pages"]  # [comment id, text]
+        wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
+        for index, page in enumerate(wanted):
+            if index < len(saved):
+                if saved[index][1] != page:
+                    await inst.edit_comment(owner, repo, int(saved[index][0]), page)
+                    saved[index][1] = page
+                continue
+            found = await inst.find_comment(owner, repo, number, fleet_view.page_marker(index + 1))
+            if found is None:
+                found = await inst.comment(owner, repo, number, page)
+            else:
+                await inst.edit_comment(owner, repo, found, page)
+            saved.append([found, page])
+            await self._save(record)
+        await self._save(record)
+
+    async def _save(self, record: dict[str, Any]) -> None:
+        # The loop's writes are the leader's, fenced; a "Refresh now" handled by another
+        # replica (a webhook handler, not the singleton) writes as handlers do.
+        fence = self.services.leadership.fence() if self._loop.running else None
+        await asyncio.to_thread(self.services.inbox.put, self._key(), json.dumps(record), fence)
+
+    def _later(self, delay: float) -> None:
+        async def again() -> None:
+            await asyncio.sleep(delay)
+            self.poke()
+
+        asyncio.get_running_loop().create_task(again())
+
+    async def _fleet(self) -> tuple[Fleet | None, str | None]:
+        """The cluster's view of the fleet: the rollout watches' when it is whole (no request
+        at all), else one list per kind (five requests, whatever the fleet's size)."""
+        if self.kube is None:
+            return None, "runners-bot has no cluster access configured"
+        if self.cluster is not None and self.cluster.ready and self.cluster.problem is None:
+            return self.cluster.fleet(), None
+        try:
+            return await self.kube.afleet(), None
+        except KubeUnavailable as exc:
+            return None, str(exc)
+
+    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
+        bursts = await asyncio.to_thread(self.scheduler.bursts)
+        fleet, cluster = await self._fleet()
+        owner, repo = self._repo()
+        records = await asyncio.to_thread(self._records, owner, repo)
+        views = []
+        for entry in config.entries:
+            effective = config.effective(entry)
+            runners = self.scheduler.target(effective, bursts)
+            live = (
+                self._live(effective.scale_set, fleet.of(effective.scale_set, effective.namespace)) if fleet else None
+            )
+            views.append(
+                fleet_view.SetView(
+                    repository=f"{effective.org} (organisation pool)"
+                    if effective.pool
+                    else f"{effective.org}/{effective.name}",
+                    scale_set=effective.scale_set,
+                    profile=effective.profile,
+                    min_runners=runners.min_runners,
+                    max_runners=runners.max_runners,
+                    source=runners.source,
+                    live=live,
+                    rollout=records.rollouts.get(effective.scale_set),
+                    pull=records.pulls.get(effective.scale_set),
+                )
+            )
+        return views, cluster
+
+    def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
+        phases = [(p.get("status") or {}).get("phase") for p in state.runners]
+        now = time.time()
+        too_long = sum(
+            1
+            for p in state.runners
+            if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
+        )
+        listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+        metrics = self.services.metrics
+        metrics.runners.labels(scale_set, "running").set(phases.count("Running"))
+        metrics.runners.labels(scale_set, "pending").set(phases.count("Pending"))
+        metrics.listener_up.labels(scale_set).set(1 if listener_up else 0)
+        return fleet_view.Live(
+            state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
+        )
+
+    def _records(self, owner: str, repo: str) -> Records:
+        """Every set's last rollout and open pull request, in two reads of the store
+        (not two per set)."""
+        rollouts = {}
+        for key, saved in self.services.inbox.items(LAST):
+            data = json.loads(saved)
+            rollouts[key.removeprefix(LAST)] = (str(data["verdict"]), str(data["where"]))
+        prefix = state_key(owner, repo, "")
+        pulls = {key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in self.services.inbox.items(prefix)}
+        return Records(rollouts, pulls)
+
+    async def _read_config(self) -> ConfigFiles | None:
+        installation = self.installation or self.scheduler.installation()
+        if installation is None:
+            return None  # no delivery yet: the first command or merge brings one
+        try:
+            snapshot = await config_source.latest(self.services.github.installation(installation), *self._repo())
+        except (GitHubError, YamlError) as exc:
+            log.warning("dashboard: cannot read the configuration: %s", exc)
+            return None
+        self.installation, self.files = installation, snapshot.files
+        return snapshot.files
+
+    # --- "Refresh now" -------------------------------------------------------------------
+
+    async def edited(self, delivery: Delivery) -> None:
+        """Someone edited the dashboard: a writer's ticked box refreshes it, the rest is undone."""
+        payload = json.loads(delivery.body)
+        saved = await self._saved()
+        issue, sender = payload["issue"], payload.get("sender") or {}
+        where = str((payload.get("repository") or {}).get("full_name") or "").lower()
+        ours = "/".join(self._repo()).lower()
+        if saved is None or where != ours or int(issue["number"]) != saved["number"] or delivery.installation is None:
+            return  # not our dashboard: another repository's issue of that number, or the marker alone
+        self.installation = self.installation or delivery.installation
+        inst = self.services.github.installation(delivery.installation)
+        owner, repo = self._repo()
+        permission = await inst.permission(owner, repo, str(sender.get("login", "")))
+        if permission in WRITE_LEVELS and fleet_view.REFRESH_ON in str(issue.get("body") or ""):
+            await self.update(force=True)
+        elif issue.get("body") != saved["body"]:
+            await inst.edit_issue(owner, repo, saved["number"], saved["body"])
+
+    # --- helpers and the loop ------------------------------------------------------------
+
+    def _repo(self) -> tuple[str, str]:
+        found = self.services.settings.config_owner_repo
+        assert found is not None
+        return found
+
+    def _installation(self) -> int:
+        found = self.installation or self.scheduler.installation()
+        assert found is not None
+        return found
+
+    def _key(self) -> str:
+        owner, repo = self._repo()
+        return f"dashboard:{owner}/{repo}".lower()
+
+    async def _saved(self) -> dict[str, Any] | None:
+        text = await asyncio.to_thread(self.services.inbox.get, self._key())
+        return dict(json.loads(text)) if text else None
+
+    async def start(self) -> None:
+        if self.enabled:
+            self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _step(self, poked: bool) -> float:
+        if poked or self.kube is not None:  # the timer only where there is live state to show
+            await self.update()
+        return self.interval

@@ -1,0 +1,159 @@
+"""Feature: onboarding by issue form.
+
+An issue opened from ``templates/onboarding-form.yml`` (recognised by its label) is read
+field by field and handled like ``/runners add`` with those fields; the pull request
+closes the issue. A form with missing or invalid fields gets one reply naming each
+problem. The form file is the single source of the field labels.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from bot.commands import render
+from bot.features.comment_commands import Thread, once, reply, run_commands
+from bot.features.pull_requests import PullRequests
+from bot.fleet import names
+from bot.services import Services
+from bot.store.inbox import Delivery
+
+FORM = "onboarding-form.yml"
+NO_RESPONSE = "_No response_"
+_HEADING = re.compile(r"^###\s+(.+?)\s*$")
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """The ``/runners add`` line the form asks for, or the problems that stop it."""
+
+    command: str | None
+    problems: list[str]
+    suggestion: str
+
+
+@functools.cache
+def _form() -> list[dict[str, object]]:
+    form = yaml.safe_load((render.TEMPLATE_DIR / FORM).read_text(encoding="utf-8"))
+    return [item for item in form["body"] if "id" in item]
+
+
+def _labels() -> dict[str, str]:
+    """Heading label → field id, from the form itself."""
+    return {item["attributes"]["label"]: str(item["id"]) for item in _form()}  # type: ignore[index]
+
+
+def _one_line_fields() -> dict[str, str]:
+    """Field id → label of every input and dropdown: their answers are one line."""
+    return {str(i["id"]): i["attributes"]["label"] for i in _form() if i["type"] != "textarea"}  # type: ignore[index]
+
+
+def fields(body: str) -> dict[str, str]:
+    """The answers of a rendered issue form: field id → text ('' when not answered).
+
+    The first heading of each field wins: a textarea that repeats a heading (``### Repository``)
+    adds text to itself, it does not answer another field again."""
+    labels = _labels()
+    found: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in [*re.split(r"\r\n|\r|\n", body), "### \x00end"]:
+        heading = _HEADING.match(line)
+        field_id = labels.get(heading.group(1)) if heading else None
+        if heading and field_id not in found and (field_id is not None or line == "### \x00end"):
+            if current is not None:
+                value = "\n".join(lines).strip()
+                found[current] = "" if value == NO_RESPONSE else value
+            current, lines = field_id, []
+        elif current is not None:
+            lines.append(line)
+    return found
+
+
+def _field_problems(answers: dict[str, str]) -> list[str]:
+    problems = [f"**{label}** is missing" for label, key in _labels().items() if not answers.get(key)]
+    for key, label in _one_line_fields().items():
+        if "\n" in answers.get(key, ""):
+            problems.append(f"**{label}** must be one line")
+    repo, org = answers.get("repository", ""), answers.get("org", "")
+    if repo and not names.is_repo_name(repo):
+        problems.append(
+            f"**Repository** `{render.code(repo)}` is not a GitHub repository name (letters, digits, '.', '-', '_')"
+        )
+    elif repo and (problem := names.scale_set_problem(names.default_scale_set(repo))):
+        longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
+        problems.append(f"**Repository** gives {render.code(problem)}: use a name of at most {longest} characters")
+    if org and not names.is_login(org):
+        problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
+    for key, label in (("category", "Category"), ("profile", "Resource profile")):
+        value = answers.get(key, "")
+        if value and not _SLUG.fullmatch(value):
+            problems.append(f"**{label}** `{render.code(value)}` is not one of the form's choices")
+    for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
+        value = answers.get(key, "")
+        if value and not re.fullmatch(r"[0-9]{1,6}", value):
+            problems.append(f"**{label}** must be a whole number, not `{render.code(value)}`")
+    if answers.get("docker") and answers["docker"] not in ("Yes", "No"):
+        problems.append(f"**Needs Docker** must be Yes or No, not `{render.code(answers['docker'])}`")
+    return problems
+
+
+def parse_form(body: str) -> FormResult:
+    """Pure: check every field, then build the command from checked fields only."""
+    answers = fields(body)
+    problems = _field_problems(answers)
+    parts = [f"{answers.get('org', '')}/{answers.get('repository', '')}"]
+    for key in ("profile", "category", "min", "max"):
+        if answers.get(key):
+            parts.append(f"{key}={answers[key]}")
+    if answers.get("docker"):
+        parts.append(f"dind={'true' if answers['docker'] == 'Yes' else 'false'}")
+    suggestion = " ".join(render.code(p) for p in parts)
+    command = None if problems else "/runners add " + " ".join(parts)
+    return FormResult(command, problems, suggestion)
+
+
+async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
+    payload = json.loads(delivery.body)
+    issue, repository = payload["issue"], payload["repository"]
+    user = issue.get("user") or {}
+    result = parse_form(str(issue.get("body") or ""))
+    thread = Thread(
+        owner=repository["owner"]["login"],
+        repo=repository["name"],
+        number=int(issue["number"]),
+        comment_id=None,
+        comment_url=str(issue.get("html_url", "")),
+        user=str(user.get("login", "")),
+        is_bot=user.get("type") == "Bot",
+        body=result.command or "",
+    )
+    if result.command is None:
+        if delivery.installation is None:
+            return
+        inst = services.github.installation(delivery.installation)
+        text = render.fill(
+            "reply_onboarding_invalid.md",
+            problems="\n".join(f"- {p}" for p in result.problems),
+            suggestion=result.suggestion,
+        )
+        await reply(services, inst, delivery, thread, index=0, text=text)
+        await once(
+            services.inbox,
+            delivery.id,
+            "reaction:final",
+            lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
+        )
+        return
+    await run_commands(
+        services,
+        pulls,
+        delivery,
+        thread,
+        closes=f"{thread.owner}/{thread.repo}#{thread.number}",
+    )

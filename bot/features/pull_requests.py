@@ -1,0 +1,219 @@
+"""Feature: accepted ``scale``/``add``/``remove`` commands become one pull request per scale set.
+
+Branch ``runners-bot/<scale-set>``, one open pull request per set. Every command that
+went into a set's open pull request is remembered (state database), so a later command
+rebuilds the whole change on top of the *current* default branch: the branch is reset
+to the default head, one commit is made with the combined file, and title and body are
+rewritten. The file's blob sha guards the write; a conflict re-reads, re-applies and
+tries again (bounded). A branch that already exists is the idempotent case. A pull
+request closed without merge is forgotten, so the next command opens a new one.
+
+Commands for the same set are serialised by the store's lock, across every replica, so
+two commands arriving together end in one pull request holding both. Each step is recorded on the
+delivery, so a handler resumed after a crash neither commits nor opens twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from bot.clients import config_source
+from bot.clients.github import Conflict, Installation, TemporaryError, Unreadable
+from bot.commands import pipeline, render
+from bot.fleet.config import REPOSITORIES_FILE
+from bot.store.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+LABELS = ["runners-bot"]
+MAX_CONFLICTS = 3
+
+
+@dataclass(frozen=True)
+class Requested:
+    """One command that went into a pull request: its line, who asked and where."""
+
+    line: str
+    user: str
+    source: str
+    repo: str | None = None
+    target: str | None = None  # org/name the command resolved to when it was accepted
+
+
+@dataclass
+class OpenPull:
+    """What the state database remembers of a set's open pull request."""
+
+    number: int
+    url: str
+    branch: str
+    commands: list[Requested] = field(default_factory=list)
+    closes: str | None = None
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, text: str) -> OpenPull:
+        data = json.loads(text)
+        data["commands"] = [Requested(**c) for c in data.get("commands", [])]
+        if not isinstance(data.get("closes"), str):
+            data["closes"] = None  # stored by a version that wrote a bare number: ambiguous
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The pull request a set's commands ended up in, or why there is none."""
+
+    number: int | None
+    url: str
+    created: bool
+    problem: str | None = None
+    needs_label: bool = False
+
+    @property
+    def next_step(self) -> str:
+        if self.number is None:
+            return f"No pull request: {self.problem}"
+        verb = "Opened" if self.created else "Updated"
+        return f"{verb} pull request [#{self.number}]({self.url}) for a maintainer to review and merge."
+
+
+def state_key(owner: str, repo: str, scale_set: str) -> str:
+    return f"pull:{owner}/{repo}:{scale_set}".lower()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery's pull request work goes: the installation, the configuration
+    repository as last read, and the issue a pull request should close."""
+
+    inst: Installation
+    delivery_id: str
+    owner: str
+    repo: str
+    snapshot: config_source.Snapshot
+    closes: str | None = None
+
+
+class PullRequests:
+    """Opens and updates the pull requests of one configuration repository."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
+        """Put ``requested`` into the set's pull request, opening one if needed.
+
+        ``target.snapshot`` is the default branch as the caller just read it; it is read
+        again only after a write conflict."""
+        key = state_key(target.owner, target.repo, scale_set)
+        async with self.inbox.lock(key):
+            done = await asyncio.to_thread(self.inbox.step, target.delivery_id, f"pull:{scale_set}")
+            if done is not None:
+                number, url = done.split(" ", 1)
+                # Resumed: whether it was opened now is not known, and labelling is idempotent.
+                return Result(int(number), url, created=False, needs_label=True)
+            saved = await asyncio.to_thread(self.inbox.get, key)
+            current = OpenPull.load(saved) if saved else None
+            known = current.commands if current else []
+            commands = known + [r for r in requested if r not in known]
+            if current is not None and target.closes is None:
+                target = replace(target, closes=current.closes)
+            try:
+                result = await self._write(target, scale_set, current, commands)
+            except Unreadable as exc:
+                problem = f"`{exc.path}` could not be read whole ({exc.reason}), so nothing was changed"
+                return Result(None, "", False, problem=problem)
+            if result.number is not None:
+                await asyncio.to_thread(
+                    self.inbox.record, target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}"
+                )
+            return result
+
+    async def _write(
+        self, target: Target, scale_set: str, current: OpenPull | None, commands: list[Requested]
+    ) -> Result:
+        branch = f"runners-bot/{scale_set}"
+        for attempt in range(MAX_CONFLICTS):
+            if attempt:
+                fresh = await config_source.latest(target.inst, target.owner, target.repo)
+                target = replace(target, snapshot=fresh)
+            new_text, change = pipeline.replay(
+                target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands]
+            )
+            if new_text is None or change is None:
+                return Result(
+                    None, "", False, problem="the change is already on the default branch, or no longer applies"
+                )
+            text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes)
+            try:
+                await self._commit(target, branch, new_text, text.commit_message)
+            except Conflict as exc:
+                log.info("retrying after a write conflict: %s", exc)
+                continue
+            pull = await self._pull(target, branch, current, text)
+            state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
+            await asyncio.to_thread(self.inbox.put, state_key(target.owner, target.repo, scale_set), state.dump())
+            created = current is None or current.number != state.number
+            return Result(state.number, state.url, created=created, needs_label=created)
+        raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
+
+    async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
+        # Keyed by the content: resumed after a crash, the delivery skips a commit it made
+        # only if nothing was added since (another command for the set, perhaps handled by
+        # another replica, changes the content and so needs a commit of its own).
+        step = f"commit:{branch}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        if await asyncio.to_thread(self.inbox.step, target.delivery_id, step) is not None:
+            return
+        inst, owner, repo, snapshot = target.inst, target.owner, target.repo, target.snapshot
+        if not await inst.create_branch(owner, repo, branch, snapshot.commit):
+            # The branch exists (an open pull request, or a stale one): rebuild it on the head.
+            await inst.reset_branch(owner, repo, branch, snapshot.commit)
+        commit = await inst.put_file(
+            owner, repo, REPOSITORIES_FILE, text=text, sha=snapshot.repositories_sha, branch=branch, message=message
+        )
+        await asyncio.to_thread(self.inbox.record, target.delivery_id, step, commit)
+
+    async def _pull(
+        self, target: Target, branch: str, current: OpenPull | None, text: render.PullRequestText
+    ) -> dict[str, Any]:
+        inst, owner, repo = target.inst, target.owner, target.repo
+        if current is not None:
+            updated = await inst.update_pull(owner, repo, current.number, title=text.title, body=text.body)
+            if updated.get("state") == "open":
+                return updated
+        created = await inst.create_pull(
+            owner, repo, head=branch, base=target.snapshot.base, title=text.title, body=text.body
+        )
+        if created is None:
+            # Opened before the state database knew (a crash, or a restored database).
+            existing = await inst.open_pull(owner, repo, branch)
+            if existing is None:
+                raise TemporaryError(f"GitHub says a pull request exists for {branch} but lists none", 10)
+            return await inst.update_pull(owner, repo, int(existing["number"]), title=text.title, body=text.body)
+        return created
+
+    async def label(self, target: Target, result: Result) -> None:
+        """Label a pull request this delivery opened (after the reply: the commenter hears
+        first; the label is for finding it later)."""
+        if result.number is not None and result.needs_label:
+            await target.inst.label(target.owner, target.repo, result.number, LABELS)
+
+    async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> OpenPull | None:
+        """A bot pull request was closed (merged or not): the next command starts a new one.
+
+        Returns what was remembered of it (who asked, where), or None."""
+        key = state_key(*config, scale_set)
+        async with self.inbox.lock(key):
+            saved = await asyncio.to_thread(self.inbox.get, key)
+            if saved and OpenPull.load(saved).number == number:
+                await asyncio.to_thread(self.inbox.delete, key)
+                return OpenPull.load(saved)
+            return None

@@ -1,0 +1,271 @@
+"""Feature: after a runners-bot pull request merges, follow the rollout and report it.
+
+A merged bot pull request starts a *watch*, stored in the state database so that a
+restarted server resumes every unfinished watch (and never starts one twice). Every
+watch in flight reads one shared view of the cluster, :class:`bot.kube.ClusterWatch`
+(one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
+soon as the cluster changes (and at least every ``max_interval`` seconds, for the stages
+judged by time). It judges the stages with :mod:`bot.rollout` and edits its comments in
+place: one on the merged pull request and one on each thread where the change was asked
+for. It ends when the change is live, when a stage fails, or at the time limit with a
+report of what is stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.clients import config_source
+from bot.clients.github import GitHubError
+from bot.clients.kube import ClusterWatch, Kube
+from bot.commands import rollout
+from bot.commands.rollout import Expected, Memory, Report
+from bot.features.pull_requests import OpenPull
+from bot.fleet.config import parse
+from bot.runtime.leadership import run_soon
+from bot.services import Services
+from bot.store.inbox import LeaseLost
+
+if TYPE_CHECKING:
+    from bot.features.scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+PREFIX = "watch:"
+ADOPT = "watches"  # the signal that asks the lead replica to follow new watches
+LAST = "rollout:last:"
+DEBOUNCE = 0.2  # seconds a look waits after a change, so one burst of watch events makes one look
+_THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
+
+
+@dataclass
+class Watch:
+    """One rollout being followed (persisted as JSON)."""
+
+    key: str
+    installation: int
+    expected: Expected
+    started: float
+    title: str
+    threads: list[list[Any]]  # [owner, repo, number, comment id or None]
+    memory: Memory = field(default_factory=Memory)
+    last_body: str = ""
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, text: str) -> Watch:
+        data = json.loads(text)
+        data["expected"] = Expected(**data["expected"])
+        data["memory"] = Memory(**data["memory"])
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A merged runners-bot pull request: where, which, at what commit, for which scale set."""
+
+    config: tuple[str, str]
+    number: int
+    merge_sha: str
+    scale_set: str
+    installation: int
+
+
+def threads_of(pull: OpenPull | None, config: tuple[str, str], number: int) -> list[list[Any]]:
+    """The merged pull request itself, then every thread a command came from (once each)."""
+    found = [[config[0], config[1], number, None]]
+    for command in pull.commands if pull else []:
+        match = _THREAD_URL.match(command.source)
+        if match:
+            thread = [match.group(1), match.group(2), int(match.group(3)), None]
+            if thread[:3] not in [t[:3] for t in found]:
+                found.append(thread)
+    return found
+
+
+def marker(key: str, index: int) -> str:
+    return f"<!-- runners-bot:{key}:{index} -->"
+
+
+class RolloutWatcher:
+    """Runs every watch as a task; the cluster is read through :class:`bot.kube.Kube`."""
+
+    def __init__(
+        self,
+        services: Services,
+        kube: Kube | None,
+        *,
+        interval: float,
+        limit: float,
+        max_interval: float = 30.0,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.services = services
+        self.scheduler = scheduler
+        self.on_end: Callable[[], None] | None = None  # told when a rollout ends (the dashboard)
+        self.kube = kube
+        self.cluster = ClusterWatch(kube) if kube is not None else None
+        self.interval = interval
+        self.limit = limit
+        self.max_interval = max(max_interval, interval)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.running = False
+        services.leadership.on(ADOPT, run_soon(self.adopt))
+
+    async def start(self) -> None:
+        """Follow every stored watch (and, from now on, every new one) on this replica."""
+        self.running = True
+        if self.cluster is not None:
+            self.cluster.start()
+        await self.adopt()
+
+    async def adopt(self) -> None:
+        """Follow the stored watches this replica does not follow yet (begun elsewhere)."""
+        if self.running:
+            for key in await asyncio.to_thread(self.services.inbox.keys, PREFIX):
+                self._spawn(key)
+
+    async def stop(self) -> None:
+        self.running = False
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self.cluster is not None:
+            await asyncio.to_thread(self.cluster.stop)
+
+    async def idle(self) -> None:
+        """Wait for every running watch to end (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def begin(self, merged: Merged, pull: OpenPull | None) -> None:
+        """Start following a merged change, unless it is followed already."""
+        config, pull_number, merge_sha, scale_set = merged.config, merged.number, merged.merge_sha, merged.scale_set
+        key = f"{PREFIX}{scale_set}@{merge_sha}"
+        if await asyncio.to_thread(self.services.inbox.get, key) is not None:
+            return
+        inst = self.services.github.installation(merged.installation)
+        base = await inst.default_branch(*config)
+        snapshot = await config_source.read(inst, config[0], config[1], merge_sha, base)
+        parsed = parse(snapshot.files.repositories, snapshot.files.base)
+        entry = next((e for e in parsed.entries if e.scale_set == scale_set), None)
+        if entry is None:
+            log.info("merged pull request #%s removes %s: nothing to follow", pull_number, scale_set)
+            return
+        effective = parsed.effective(entry)
+        low, high = effective.min_runners, effective.max_runners
+        if effective.runs_by_the_clock and self.scheduler is not None:
+            # Schedules and bursts decide min/max of this set: expect what they say now.
+            now = await asyncio.to_thread(self.scheduler.target, effective)
+            low, high = now.min_runners, now.max_runners
+        expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
+        title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
+        watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
+        await asyncio.to_thread(self.services.inbox.put, key, watch.dump())
+        if self.running:
+            self._spawn(key)
+        else:
+            self.services.leadership.signal(ADOPT)
+
+    def _spawn(self, key: str) -> None:
+        if key not in self._tasks:
+            task = asyncio.create_task(self._follow_while_leading(key), name=key)
+            self._tasks[key] = task
+            task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def _follow_while_leading(self, key: str) -> None:
+        try:
+            await self._follow(key)
+        except LeaseLost as exc:
+            log.info("another replica follows %s now: %s", key, exc)
+
+    async def _follow(self, key: str) -> None:
+        saved = await asyncio.to_thread(self.services.inbox.get, key)
+        if saved is None:
+            return
+        watch = Watch.load(saved)
+        wait = self.interval
+        report = rollout.initial(watch.expected)
+        while True:
+            elapsed = time.time() - watch.started
+            seen = self.cluster.version if self.cluster is not None else 0
+            report = await self._look(watch, elapsed, report)
+            final = report.done or report.failed or elapsed >= self.limit
+            if elapsed >= self.limit and not (report.done or report.failed):
+                report = rollout.timed_out(report)
+            changed = await self._publish(watch, report, final)
+            if final:
+                await self._remember_verdict(watch, report)
+                await asyncio.to_thread(self.services.inbox.delete, key, self.services.leadership.fence())
+                if self.on_end is not None:
+                    self.on_end()
+                return
+            wait = self.interval if changed else min(wait * 2, self.max_interval)
+            left = max(self.limit - elapsed, 0.0)
+            if self.cluster is None:
+                await asyncio.sleep(min(wait, left))
+            else:
+                await self.cluster.changed(seen, min(self.max_interval, left) + 0.01)
+                await asyncio.sleep(min(self.interval, DEBOUNCE))  # changes come in bursts: one look each
+
+    async def _remember_verdict(self, watch: Watch, report: Report) -> None:
+        """The last rollout of each set, for the fleet dashboard."""
+        verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
+        owner, repo, number = watch.threads[0][:3]
+        record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
+        fence = self.services.leadership.fence()
+        await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record, fence)
+
+    async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
+        if self.cluster is None:
+            return Report(previous.stages, unreachable="runners-bot has no cluster access configured")
+        if self.cluster.problem is not None:
+            return Report(previous.stages, unreachable=self.cluster.problem)
+        if not self.cluster.ready:
+            return previous  # the first lists are on their way
+        state = self.cluster.fleet().of(watch.expected.scale_set, watch.expected.namespace)
+        await self._learn_revision(watch, rollout.synced_revision(state.application))
+        return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time())
+
+    async def _learn_revision(self, watch: Watch, revision: str | None) -> None:
+        """Argo CD may sync a later commit than the merge (a second merge came after it):
+        ask GitHub once per revision whether it includes the merge commit."""
+        if revision is None or revision == watch.expected.merge_sha or revision in watch.memory.contains:
+            return
+        owner, repo = watch.threads[0][0], watch.threads[0][1]
+        inst = self.services.github.installation(watch.installation)
+        try:
+            watch.memory.contains[revision] = await inst.contains(owner, repo, watch.expected.merge_sha, revision)
+        except GitHubError as exc:
+            log.warning("could not compare %s with %s: %s", watch.expected.merge_sha[:7], revision[:7], exc)
+
+    async def _publish(self, watch: Watch, report: Report, final: bool) -> bool:
+        body = rollout.render_report(report, watch.expected, watch.title, final)
+        if body == watch.last_body:
+            return False
+        inst = self.services.github.installation(watch.installation)
+        for index, thread in enumerate(watch.threads):
+            owner, repo, number, comment_id = thread
+            text = f"{body}\n\n{marker(watch.key, index)}\n"
+            try:
+                if comment_id is None:
+                    comment_id = await inst.find_comment(owner, repo, number, marker(watch.key, index))
+                if comment_id is None:
+                    thread[3] = await inst.comment(owner, repo, number, text)
+                else:
+                    thread[3] = comment_id
+                    await inst.edit_comment(owner, repo, comment_id, text)
+            except GitHubError as exc:
+                log.warning("could not update the rollout report on %s/%s#%s: %s", owner, repo, number, exc)
+        watch.last_body = body
+        await asyncio.to_thread(self.services.inbox.put, watch.key, watch.dump(), self.services.leadership.fence())
+        return True

@@ -1,0 +1,194 @@
+"""Workers that take accepted deliveries from the inbox and run their handlers.
+
+A delivery is worked on only under this replica's claim (:mod:`bot.inbox`): the one
+that accepted it holds it from the start; a heartbeat renews the claims of running
+work; a handler whose claim was lost (this replica stalled past the lease and another
+took over) is cancelled. A poll claims what nobody holds: work accepted before a crash
+or restart, work of a replica that died, and retries whose time has come. A
+:class:`bot.github.TemporaryError` reschedules the delivery with backoff (bounded
+attempts) and lets its claim go, so any replica may run it next; a
+:class:`bot.github.PermanentError` ends it as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from bot.clients.github import PermanentError, TemporaryError
+from bot.runtime import logs
+from bot.runtime.metrics import Metrics
+from bot.store.inbox import Delivery, Inbox, LeaseLost
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Delivery], Awaitable[None]]
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = 600.0
+POLL_BATCH = 50
+
+
+class Dispatcher:
+    """A queue of delivery ids, ``workers`` tasks draining it, a heartbeat and a poll."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        handlers: Mapping[str, Handler],
+        metrics: Metrics,
+        workers: int,
+        *,
+        lease: float = 30.0,
+        poll: float = 5.0,
+    ) -> None:
+        self.inbox = inbox
+        self.handlers = handlers
+        self.metrics = metrics
+        self.workers = workers
+        self.lease = lease
+        self.poll = poll
+        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: list[asyncio.TimerHandle] = []
+        # Deliveries this replica works on: their task, or None while the claim is being made.
+        self._running: dict[str, asyncio.Task[None] | None] = {}
+
+    async def start(self) -> None:
+        await self._claim_ready()
+        self._tasks = [asyncio.create_task(self._work(), name=f"worker-{n}") for n in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="claims-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._poll(), name="claims-poll"))
+
+    async def stop(self) -> None:
+        # What this replica holds goes back at once, for another replica (or the next start):
+        # noted before the workers stop, as a stopped worker forgets what it was doing.
+        held = list(self._running)
+        for timer in self._timers:
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while not self.queue.empty():
+            held.append(self.queue.get_nowait())
+            self.queue.task_done()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.inbox.release, held)
+
+    def submit(self, delivery_id: str) -> None:
+        self.queue.put_nowait(delivery_id)
+        self.metrics.queue_depth.set(self.queue.qsize())
+
+    def schedule(self, delivery_id: str, not_before: float) -> None:
+        delay = not_before - time.time()
+        if delay <= 0:
+            self.submit(delivery_id)
+        else:
+            self._timers.append(asyncio.get_running_loop().call_later(delay, self.submit, delivery_id))
+
+    async def idle(self) -> None:
+        """Wait until the queue is empty and no delivery is being worked on (tests, shutdown)."""
+        await self.queue.join()
+
+    async def _claim_ready(self) -> None:
+        while True:
+            found = await asyncio.to_thread(self.inbox.claim_ready, POLL_BATCH)
+            for delivery_id in found:
+                self.submit(delivery_id)
+            if len(found) < POLL_BATCH:
+                return
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll)
+            try:
+                await self._claim_ready()
+            except Exception:
+                log.exception("could not look for unclaimed deliveries")
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            running = dict(self._running)
+            try:
+                ours = await asyncio.to_thread(self.inbox.renew, running)
+            except Exception:
+                log.exception("could not renew this replica's claims")
+                continue
+            for delivery_id, task in running.items():
+                if delivery_id not in ours and task is not None and not task.done():
+                    log.warning("lost the claim on delivery %s to another replica: stopping", delivery_id)
+                    self.metrics.claims_lost.inc()
+                    task.cancel()
+
+    async def _work(self) -> None:
+        while True:
+            delivery_id = await self.queue.get()
+            self.metrics.queue_depth.set(self.queue.qsize())
+            # The same id may be queued twice (accepted here, then found by the poll when its
+            # claim ran out in the queue): one worker at a time, marked before any await.
+            if delivery_id in self._running:
+                self.queue.task_done()
+                continue
+            self._running[delivery_id] = None
+            try:
+                await self._claimed(delivery_id)
+            finally:
+                self._running.pop(delivery_id, None)
+                self.queue.task_done()
+
+    async def _claimed(self, delivery_id: str) -> None:
+        token = logs.delivery_id.set(delivery_id)
+        try:
+            delivery = await asyncio.to_thread(self.inbox.claim, delivery_id)
+            if delivery is None:
+                log.debug("delivery %s is done or another replica's", delivery_id)
+                return  # done already, or another replica's claim holds
+            log.debug("working on delivery %s (attempt %d)", delivery_id, delivery.attempts + 1)
+            task = asyncio.create_task(self._process(delivery), name=f"delivery-{delivery_id}")
+            self._running[delivery_id] = task
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.cancelled():  # the worker is stopping: stop the delivery's work too
+                    task.cancel()
+                    raise
+        except LeaseLost as exc:
+            log.info("another replica carries on with delivery %s: %s", delivery_id, exc)
+        finally:
+            logs.delivery_id.reset(token)
+
+    async def _process(self, delivery: Delivery) -> None:
+        handler = self.handlers.get(delivery.kind)
+        if handler is None:
+            await asyncio.to_thread(self.inbox.fail, delivery.id, f"no handler for {delivery.kind}")
+            return
+        try:
+            await handler(delivery)
+        except PermanentError as exc:
+            log.error("delivery failed: %s", exc)
+            await asyncio.to_thread(self.inbox.fail, delivery.id, str(exc))
+            return
+        except TemporaryError as exc:
+            await self._retry(delivery, str(exc), exc.retry_after)
+            return
+        except LeaseLost:
+            raise
+        except Exception as exc:  # a bug must not kill the worker; retry a bounded number of times
+            log.exception("delivery handler crashed")
+            await self._retry(delivery, f"{type(exc).__name__}: {exc}", 5.0)
+            return
+        await asyncio.to_thread(self.inbox.finish, delivery.id)
+
+    async def _retry(self, delivery: Delivery, error: str, retry_after: float) -> None:
+        if delivery.attempts + 1 >= MAX_ATTEMPTS:
+            log.error("delivery gave up after %d attempts: %s", delivery.attempts + 1, error)
+            await asyncio.to_thread(self.inbox.fail, delivery.id, error)
+            return
+        # Backoff is capped; a rate-limit reset is honoured in full (an earlier try would fail again).
+        delay = max(retry_after, min(2.0 ** (delivery.attempts + 1), MAX_BACKOFF))
+        attempts = await asyncio.to_thread(self.inbox.retry_later, delivery.id, delay, error)
+        log.warning("delivery will be retried in %.0fs: %s", delay, error, extra={"attempt": attempts})
+        self.schedule(delivery.id, time.time() + delay)
