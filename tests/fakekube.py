@@ -206,6 +206,7 @@ class FakeKube:
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # version, kind, type, object
         self.oldest = 0  # watches from a version before this are answered 410 Gone
         self.watches = 0
+        self.lists = 0
         self.forbidden: list[str] = []  # requests RBAC refused (method and path)
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
@@ -314,7 +315,10 @@ class FakeKube:
     def _list(self, kind: str) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             watching = request.query_params.get("watch") in ("true", "1")
-            self.watches += watching  # counted with the request, so lists = requests - watches
+            if watching:
+                self.watches += 1
+            else:
+                self.lists += 1
             if not await asyncio.to_thread(self._started, request):
                 return JSONResponse({"kind": "Status", "message": "service unavailable", "code": 503}, status_code=503)
             wanted = _matcher(request)

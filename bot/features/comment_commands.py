@@ -31,6 +31,7 @@ from bot.features.pull_requests import PullRequests, Requested, Result, Target
 from bot.features.scheduler import Scheduler
 from bot.fleet.config import ConfigFiles, Effective
 from bot.services import Services
+from bot.store import keys
 from bot.store.inbox import Delivery, Inbox
 
 if TYPE_CHECKING:
@@ -310,15 +311,6 @@ async def _apply_burst(
     return f"{text.rstrip()}\n\n{done}\n"
 
 
-def _budget_key(user: str) -> str:
-    return f"replies:{user.lower()}"
-
-
-def _installation_key(installation: int) -> str:
-    # GitHub logins hold no ':', so no user's key can be this one.
-    return f"replies:installation:{installation}"
-
-
 async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
     """False when the author's reply budget, or the installation's, is spent
     (bot.reply_limits): one notice, then nothing. The installation's bounds what many
@@ -326,9 +318,9 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
     if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
     settings = services.settings
-    budgets = [(_budget_key(thread.user), settings.reply_limit, "reply_rate_limited.md")]
+    budgets = [(keys.user_replies(thread.user), settings.reply_limit, "reply_rate_limited.md")]
     if delivery.installation is not None:
-        key = _installation_key(delivery.installation)
+        key = keys.installation_replies(delivery.installation)
         budgets.append((key, settings.installation_reply_limit, "reply_installation_limited.md"))
     for key, limit, template in budgets:
 
@@ -348,8 +340,10 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
 
 
 async def _spend(services: Services, user: str, installation: int | None) -> None:
-    keys = [_budget_key(user)] + ([_installation_key(installation)] if installation is not None else [])
-    for key in keys:
+    budgets = [keys.user_replies(user)] + (
+        [keys.installation_replies(installation)] if installation is not None else []
+    )
+    for key in budgets:
         await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
 
 

@@ -27,13 +27,13 @@ from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
 from bot.commands import fleet_view, rollout
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
-from bot.features.pull_requests import OpenPull, state_key
-from bot.features.rollout_watch import LAST
+from bot.features.pull_requests import OpenPull
 from bot.features.scheduler import Scheduler
 from bot.fleet.config import Config, ConfigFiles, parse
 from bot.fleet.yamlload import YamlError
 from bot.runtime.background import Background
 from bot.services import Services
+from bot.store import keys
 from bot.store.inbox import Delivery
 
 log = logging.getLogger(__name__)
@@ -237,10 +237,10 @@ class Dashboard:
         """Every set's last rollout and open pull request, in two reads of the store
         (not two per set)."""
         rollouts = {}
-        for key, saved in self.services.inbox.items(LAST):
+        for key, saved in self.services.inbox.items(keys.LAST_ROLLOUT):
             data = json.loads(saved)
-            rollouts[key.removeprefix(LAST)] = (str(data["verdict"]), str(data["where"]))
-        prefix = state_key(owner, repo, "")
+            rollouts[key.removeprefix(keys.LAST_ROLLOUT)] = (str(data["verdict"]), str(data["where"]))
+        prefix = keys.pull(owner, repo, "")
         pulls = {key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in self.services.inbox.items(prefix)}
         return Records(rollouts, pulls)
 
@@ -290,7 +290,7 @@ class Dashboard:
 
     def _key(self) -> str:
         owner, repo = self._repo()
-        return f"dashboard:{owner}/{repo}".lower()
+        return keys.dashboard(owner, repo)
 
     async def _saved(self) -> dict[str, Any] | None:
         text = await asyncio.to_thread(self.services.inbox.get, self._key())

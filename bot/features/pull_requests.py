@@ -26,6 +26,7 @@ from bot.clients import config_source
 from bot.clients.github import Conflict, Installation, TemporaryError, Unreadable
 from bot.commands import pipeline, render
 from bot.fleet.config import REPOSITORIES_FILE
+from bot.store import keys
 from bot.store.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Result:
 
 
 def state_key(owner: str, repo: str, scale_set: str) -> str:
-    return f"pull:{owner}/{repo}:{scale_set}".lower()
+    return keys.pull(owner, repo, scale_set)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from bot.features.pull_requests import OpenPull
 from bot.fleet.config import parse
 from bot.runtime.leadership import run_soon
 from bot.services import Services
+from bot.store import keys
 from bot.store.inbox import LeaseLost
 
 if TYPE_CHECKING:
@@ -38,9 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREFIX = "watch:"
 ADOPT = "watches"  # the signal that asks the lead replica to follow new watches
-LAST = "rollout:last:"
 DEBOUNCE = 0.2  # seconds a look waits after a change, so one burst of watch events makes one look
 _THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
 
@@ -131,7 +130,7 @@ class RolloutWatcher:
     async def adopt(self) -> None:
         """Follow the stored watches this replica does not follow yet (begun elsewhere)."""
         if self.running:
-            for key in await asyncio.to_thread(self.services.inbox.keys, PREFIX):
+            for key in await asyncio.to_thread(self.services.inbox.keys, keys.WATCH):
                 self._spawn(key)
 
     async def stop(self) -> None:
@@ -150,7 +149,7 @@ class RolloutWatcher:
     async def begin(self, merged: Merged, pull: OpenPull | None) -> None:
         """Start following a merged change, unless it is followed already."""
         config, pull_number, merge_sha, scale_set = merged.config, merged.number, merged.merge_sha, merged.scale_set
-        key = f"{PREFIX}{scale_set}@{merge_sha}"
+        key = keys.watch(scale_set, merge_sha)
         if await asyncio.to_thread(self.services.inbox.get, key) is not None:
             return
         inst = self.services.github.installation(merged.installation)
@@ -223,7 +222,7 @@ class RolloutWatcher:
         owner, repo, number = watch.threads[0][:3]
         record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
         fence = self.services.leadership.fence()
-        await asyncio.to_thread(self.services.inbox.put, LAST + watch.expected.scale_set, record, fence)
+        await asyncio.to_thread(self.services.inbox.put, keys.last_rollout(watch.expected.scale_set), record, fence)
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
         if self.cluster is None:

@@ -32,12 +32,10 @@ from bot.fleet.schedules import ActiveBurst, Runners, next_change, runners_at
 from bot.fleet.yamlload import YamlError
 from bot.runtime.background import Background
 from bot.services import Services
+from bot.store import keys
 
 log = logging.getLogger(__name__)
 
-BURSTS = "burst:"
-INSTALLATION = "clock:installation"
-WRITES = "clock:writes"  # the lock on writing min/max to the cluster
 RETRY = 60.0  # seconds before a failed write is tried again
 
 
@@ -94,15 +92,15 @@ class Scheduler:
         """The bursts in force (blocking: the state database)."""
         inbox = self.services.inbox
         found = {}
-        for key in inbox.keys(BURSTS):
+        for key in inbox.keys(keys.BURST):
             saved = inbox.get(key)
             if saved is not None:
-                found[key.removeprefix(BURSTS)] = StoredBurst.load(saved).burst
+                found[key.removeprefix(keys.BURST)] = StoredBurst.load(saved).burst
         return found
 
     async def order(self, order: BurstOrder, files: ConfigFiles) -> str:
         """Start or end a burst at once; returns a sentence on how it went."""
-        key = BURSTS + order.scale_set
+        key = keys.burst(order.scale_set)
         if order.until is None:
             saved = await asyncio.to_thread(self.services.inbox.get, key)
             await asyncio.to_thread(self.services.inbox.delete, key)
@@ -120,7 +118,7 @@ class Scheduler:
         )
 
     async def remember_reply(self, scale_set: str, where: tuple[str, str, int], text: str) -> None:
-        key = BURSTS + scale_set
+        key = keys.burst(scale_set)
         saved = await asyncio.to_thread(self.services.inbox.get, key)
         if saved is not None:
             stored = StoredBurst.load(saved)
@@ -135,14 +133,14 @@ class Scheduler:
                 effective = config.effective(entry)
                 allowances[effective.scale_set] = effective.burst
         fence = self.services.leadership.fence()
-        for key in await asyncio.to_thread(self.services.inbox.keys, BURSTS):
+        for key in await asyncio.to_thread(self.services.inbox.keys, keys.BURST):
             saved = await asyncio.to_thread(self.services.inbox.get, key)
             if saved is None:
                 continue
             stored = StoredBurst.load(saved)
             burst: ActiveBurst | None = stored.burst
             if config is not None:
-                burst = stored.burst.within(allowances.get(key.removeprefix(BURSTS)))
+                burst = stored.burst.within(allowances.get(key.removeprefix(keys.BURST)))
             if burst is None:
                 await asyncio.to_thread(self.services.inbox.delete, key, fence)
                 await self._announce_end(stored, "ended: its entry no longer allows a burst")
@@ -152,7 +150,7 @@ class Scheduler:
             elif burst != stored.burst:
                 cut = StoredBurst(burst, stored.reply, stored.text)
                 await asyncio.to_thread(self.services.inbox.put, key, cut.dump(), fence)
-                log.info("%s: burst cut to its entry's allowance: %s", key.removeprefix(BURSTS), burst)
+                log.info("%s: burst cut to its entry's allowance: %s", key.removeprefix(keys.BURST), burst)
 
     async def _announce_end(self, stored: StoredBurst, how: str) -> None:
         if stored.reply is None or self._installation is None:
@@ -172,7 +170,7 @@ class Scheduler:
     def installation(self) -> int | None:
         """The installation the configuration repository is read through, when known (blocking)."""
         if self._installation is None:
-            remembered = self.services.inbox.get(INSTALLATION)
+            remembered = self.services.inbox.get(keys.CLOCK_INSTALLATION)
             self._installation = int(remembered) if remembered else None
         return self._installation
 
@@ -181,7 +179,7 @@ class Scheduler:
         across restarts: the loop starts reading the configuration once it knows one)."""
         if self._installation != installation:
             self._installation = installation
-            self.services.inbox.put(INSTALLATION, str(installation))
+            self.services.inbox.put(keys.CLOCK_INSTALLATION, str(installation))
             self.wake()
 
     def wake(self) -> None:
@@ -212,7 +210,7 @@ class Scheduler:
         if owner_repo is None:
             return None
         if self._installation is None:
-            remembered = await asyncio.to_thread(self.services.inbox.get, INSTALLATION)
+            remembered = await asyncio.to_thread(self.services.inbox.get, keys.CLOCK_INSTALLATION)
             if remembered is None:
                 return None  # no delivery yet: nothing can have asked for a burst or merged a schedule
             self._installation = int(remembered)
@@ -238,7 +236,7 @@ class Scheduler:
         """Patch every set run by the clock whose min/max differ; returns the last failure."""
         # One pass at a time, across replicas: a burst ordered on one and the loop on the one
         # that runs the schedules never race, and the last to write read the latest bursts.
-        async with self.services.inbox.lock(WRITES):
+        async with self.services.inbox.lock(keys.CLOCK_WRITES):
             return await self._enforce_now(config, only)
 
     async def _enforce_now(self, config: Config, only: str | None) -> str | None:

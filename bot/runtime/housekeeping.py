@@ -16,12 +16,12 @@ import time
 
 from bot.runtime.background import Background
 from bot.runtime.metrics import Metrics
+from bot.store import keys
 from bot.store.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
 INTERVAL = 3600.0
-EXPIRING = ("redelivered:", "replies:")  # kv state that is only useful for a while
 
 
 class Housekeeping:
@@ -33,7 +33,7 @@ class Housekeeping:
 
     def sweep(self, now: float | None = None) -> dict[str, int]:
         """One pass (blocking); returns what was removed, by kind."""
-        removed = self.inbox.purge((now or time.time()) - self.retention, EXPIRING)
+        removed = self.inbox.purge((now or time.time()) - self.retention, keys.EXPIRING)
         for kind, count in removed.items():
             self.metrics.purged.labels(kind).inc(count)
         self.metrics.stored_deliveries.set(self.inbox.stored())

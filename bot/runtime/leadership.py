@@ -24,12 +24,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from bot.runtime.metrics import Metrics
+from bot.store import keys
 from bot.store.inbox import Fence, Inbox, LeaseLost
 
 log = logging.getLogger(__name__)
 
 NAME = "singletons"
-SIGNALS = "signal:"
 MARGIN = 0.2  # of the lease time: stop this early, for clocks and slow stops
 
 
@@ -82,7 +82,7 @@ class Leadership:
 
     def _leave(self, name: str) -> None:
         try:
-            self.inbox.put(SIGNALS + name, str(time.time()))
+            self.inbox.put(keys.signal(name), str(time.time()))
         except Exception:  # the job's own timer will get there
             log.exception("could not leave signal %s for the lead replica", name)
 
@@ -159,10 +159,10 @@ class Leadership:
 
     async def _take_signals(self) -> None:
         try:
-            names = await asyncio.to_thread(self.inbox.keys, SIGNALS)
+            names = await asyncio.to_thread(self.inbox.keys, keys.SIGNAL)
             for key in names:
                 await asyncio.to_thread(self.inbox.delete, key)
-                action = self.signals.get(key.removeprefix(SIGNALS))
+                action = self.signals.get(key.removeprefix(keys.SIGNAL))
                 if action is not None:
                     action()
         except Exception:

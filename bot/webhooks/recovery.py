@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.clients.github import GitHubApp, GitHubError
 from bot.runtime.metrics import Metrics
+from bot.store import keys
 from bot.store.inbox import Fence, Inbox, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,10 @@ class Recovery:
         seen = await asyncio.to_thread(self.inbox.seen, guids)
         count = 0
         for guid, delivery_id in to_redeliver(deliveries, seen, set()):
-            if await asyncio.to_thread(self.inbox.get, f"redelivered:{guid}"):
+            if await asyncio.to_thread(self.inbox.get, keys.redelivered(guid)):
                 continue
             await self.github.redeliver(delivery_id)
-            await asyncio.to_thread(self.inbox.put, f"redelivered:{guid}", str(delivery_id), self.fence())
+            await asyncio.to_thread(self.inbox.put, keys.redelivered(guid), str(delivery_id), self.fence())
             self.metrics.redeliveries.inc()
             count += 1
         if count:
