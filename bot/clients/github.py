@@ -44,6 +44,7 @@ from githubkit.retry import RetryOption
 
 from bot.commands.bodies import fit
 from bot.commands.permissions import PERMISSIONS, Permission
+from bot.runtime import errors
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings
 
@@ -58,24 +59,16 @@ class GitHubError(Exception):
     """A GitHub call failed."""
 
 
-class TemporaryError(GitHubError):
+class TemporaryError(GitHubError, errors.TemporaryError):
     """Trying again later may succeed (5xx, timeouts, rate limits); ``retry_after`` in seconds."""
-
-    def __init__(self, message: str, retry_after: float = 30.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class Conflict(GitHubError):
     """A write lost a race (the file or branch moved): re-read, re-apply and try again."""
 
 
-class PermanentError(GitHubError):
+class PermanentError(GitHubError, errors.PermanentError):
     """Trying again will not help (4xx other than rate limits); ``status`` is the HTTP status."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Unreadable(PermanentError):

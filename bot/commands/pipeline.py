@@ -3,7 +3,7 @@
 Pure. :func:`plan` reads a comment once, against the values files, into a :class:`Plan`
 that says what answering it needs from outside: whose permission on which repositories,
 and the live state of which scale sets. The caller fetches those (the app from GitHub
-and the cluster, concurrently; ``simulate`` has them given) and :func:`execute` answers:
+and the cluster, concurrently; ``simulate`` has them given) and :func:`decide` answers:
 one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
 the text of one pull request per touched scale set.
 
@@ -189,10 +189,10 @@ def _entry_of(effective: Effective) -> Entry:
 
 def run(request: Request, files: ConfigFiles, live: LiveState | None = None) -> Outcome:
     """Plan and execute in one go, with the permissions ``request`` already holds (``simulate``, replays)."""
-    return execute(plan(request.comment, files, request.repo), request, live)
+    return decide(plan(request.comment, files, request.repo), request, live)
 
 
-def execute(planned: Plan, request: Request, live: LiveState | None = None) -> Outcome:
+def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Outcome:
     """Answer every command of ``planned`` for ``request`` (its permissions filled in)."""
     files = planned.files
     state = _State(files)
@@ -400,7 +400,7 @@ def _change(command: Command, request: Request, state: _State, edit: Edit, name:
     known = after or before
     scale_set = known.scale_set if known else ""
     change = ChangeText(command.verb, name, scale_set, before, after)
-    next_step = f"Next: a pull request on branch `runners-bot/{scale_set}` for a maintainer to review and merge."
+    next_step = f"Next: a pull request on branch `{names.branch(scale_set)}` for a maintainer to review and merge."
     return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change)
 
 

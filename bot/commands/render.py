@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from string import Template
 
+from bot.fleet import names
 from bot.fleet.config import Config, Effective, Entry, Limits
 from bot.fleet.schedules import DAYS, BurstAllowance, Runners, Window
 
@@ -308,7 +309,7 @@ def pull_request(change: ChangeText, requests: Sequence[tuple[str, str]], closes
     )
     return PullRequestText(
         scale_set=change.scale_set,
-        branch=f"runners-bot/{change.scale_set}",
+        branch=names.branch(change.scale_set),
         title=fill("pr_title.txt", summary=summary).strip(),
         body=body,
         commit_message=fill("commit_message.txt", summary=summary, requesters=who).strip() + "\n",

@@ -1,11 +1,18 @@
 """Feature: ``/runners`` commands in issue and pull request comments.
 
-parse → authorise → execute → report, as a delivery handler: a 👀 reaction at once,
-the commenter's permission from GitHub, the values files from the configuration
-repository, the shared pipeline, one reply per command, and a final reaction (👍 all
-accepted, 👎 something refused). Every side effect is recorded as a step of the
-delivery, so a handler resumed after a crash never reacts, replies or opens anything
-twice.
+A delivery handler in five phases, as Atlantis names its runners:
+
+- **admit** (``run_commands``): the author's and the installation's reply budgets;
+- **gather** (``_gather``): a 👀 reaction, the values files from the configuration
+  repository and the permissions and live state the plan needs, concurrently;
+- **decide** (``bot.commands.pipeline.decide``, pure): one answer per command and the
+  edited file;
+- **apply** (``_pull_requests``, ``_apply_burst``): the pull requests and bursts;
+- **report** (``_report``): one reply per command, labels, and a final reaction (👍 all
+  accepted, 👎 something refused).
+
+Every side effect is recorded as a step of the delivery, so a handler resumed after a
+crash never reacts, replies or opens anything twice.
 """
 
 from __future__ import annotations
@@ -179,7 +186,7 @@ async def run_commands(
     scheduler: Scheduler | None = None,
     dashboard: Dashboard | None = None,
 ) -> None:
-    """parse → authorise → execute → report for the commands in ``thread.body``."""
+    """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
     if delivery.installation is None:
         raise PermanentError("the delivery names no installation", 0)
     inst = services.github.installation(delivery.installation)
@@ -197,6 +204,18 @@ async def run_commands(
         raise
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """What deciding a comment needs from outside, fetched once: the configuration, the
+    plan, the commenter's permissions and the live state the replies show."""
+
+    config: tuple[str, str]
+    snapshot: config_source.Snapshot
+    planned: pipeline.Plan
+    request: pipeline.Request
+    live: dict[str, str]
+
+
 async def _answer(
     services: Services,
     pulls: PullRequests,
@@ -209,23 +228,55 @@ async def _answer(
     scheduler: Scheduler | None,
     dashboard: Dashboard | None,
 ) -> None:
+    """The phases after admission: gather → decide → apply → report."""
     started = time.monotonic()
-    assert delivery.installation is not None  # run_commands checked it
-    config = config_source.repository(services.settings, thread.owner, thread.repo)
-    early = _permission_worth_asking_now(thread, config)
-    # Independent of each other: acknowledge, read the configuration, ask the permission
-    # the comment most likely needs (the rest of what the plan needs follows it).
     try:
-        _, snapshot, known = await asyncio.gather(
-            once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
-            config_source.latest(inst, *config),
-            _ask_permissions(inst, thread.user, [early] if early else []),
-        )
+        gathered = await _gather(services, delivery, thread, inst, closes=closes, kube=kube, scheduler=scheduler)
     except Unreadable as exc:
         # Judged against a file read in part, every target would look unknown and an add
         # would replace the whole fleet: refuse, and say why.
         await _refuse_unreadable(services, inst, delivery, thread, exc)
         return
+    live = gathered.live
+    outcome = pipeline.decide(
+        gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
+    )
+    config, snapshot = gathered.config, gathered.snapshot
+    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
+    results = await _pull_requests(pulls, target, outcome, gathered.request)
+    if dashboard is not None:
+        assert delivery.installation is not None  # run_commands checked it
+        dashboard.note_config(delivery.installation, snapshot.files)
+        if results:
+            dashboard.poke()  # a pull request opened or changed
+    await _report(
+        services, delivery, thread, inst=inst, pulls=pulls, outcome=outcome, target=target, results=results,
+        scheduler=scheduler,
+    )  # fmt: skip
+    services.metrics.command_latency.observe(time.monotonic() - started)
+
+
+async def _gather(
+    services: Services,
+    delivery: Delivery,
+    thread: Thread,
+    inst: Installation,
+    *,
+    closes: str | None,
+    kube: Kube | None,
+    scheduler: Scheduler | None,
+) -> Gathered:
+    """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
+    assert delivery.installation is not None  # run_commands checked it
+    config = config_source.repository(services.settings, thread.owner, thread.repo)
+    early = _permission_worth_asking_now(thread, config)
+    # Independent of each other: acknowledge, read the configuration, ask the permission
+    # the comment most likely needs (the rest of what the plan needs follows it).
+    _, snapshot, known = await asyncio.gather(
+        once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+        config_source.latest(inst, *config),
+        _ask_permissions(inst, thread.user, [early] if early else []),
+    )
     if scheduler is not None:
         scheduler.known_installation(delivery.installation)
     planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
@@ -246,13 +297,23 @@ async def _answer(
     )
     request = await permissions(inst, request, planned, config, known)
     live = await live_states(kube, planned.visible_status_sets(request))
-    outcome = pipeline.execute(planned, request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE))
-    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
-    results = await _pull_requests(pulls, target, outcome, request)
-    if dashboard is not None:
-        dashboard.note_config(delivery.installation, snapshot.files)
-        if results:
-            dashboard.poke()  # a pull request opened or changed
+    return Gathered(config, snapshot, planned, request, live)
+
+
+async def _report(
+    services: Services,
+    delivery: Delivery,
+    thread: Thread,
+    *,
+    inst: Installation,
+    pulls: PullRequests,
+    outcome: pipeline.Outcome,
+    target: Target,
+    results: dict[str, Result],
+    scheduler: Scheduler | None,
+) -> None:
+    """One reply per command (a burst applied as its reply is written), then the labels,
+    the final reaction and, when nothing changed, the reply budget."""
     all_ok = outcome.ok
     for index, answer in enumerate(outcome.replies):
         text = answer.text
@@ -262,8 +323,9 @@ async def _answer(
             text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
         if answer.burst is not None:
             text = await _apply_burst(
-                services, scheduler, delivery=delivery, index=index, order=answer.burst, files=snapshot.files, text=text
-            )
+                services, scheduler, delivery=delivery, index=index, order=answer.burst,
+                files=target.snapshot.files, text=text,
+            )  # fmt: skip
         comment_id = await reply(services, inst, delivery, thread, index=index, text=text)
         if answer.burst is not None and answer.burst.until is not None and scheduler is not None:
             await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
@@ -276,7 +338,6 @@ async def _answer(
         await once(
             services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
         )
-    services.metrics.command_latency.observe(time.monotonic() - started)
 
 
 async def _refuse_unreadable(

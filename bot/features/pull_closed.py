@@ -14,9 +14,9 @@ from bot.clients import config_source
 from bot.features.pull_requests import PullRequests
 from bot.features.rollout_watch import Merged, RolloutWatcher
 from bot.features.scheduler import Scheduler
+from bot.fleet import names
 from bot.services import Services
 from bot.store.inbox import Delivery
-from bot.webhooks.routing import BOT_BRANCH_PREFIX
 
 if TYPE_CHECKING:
     from bot.features.dashboard import Dashboard
@@ -39,7 +39,7 @@ async def handle(
     owner, repo = repository["owner"]["login"], repository["name"]
     if config_source.repository(services.settings, owner, repo) != (owner, repo):
         return  # a branch of the same name in some other repository
-    scale_set = str(pull["head"]["ref"]).removeprefix(BOT_BRANCH_PREFIX)
+    scale_set = str(pull["head"]["ref"]).removeprefix(names.BRANCH_PREFIX)
     state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
     if pull.get("merged"):
         dashboard.forget_config()

@@ -25,6 +25,7 @@ from typing import Any
 from bot.clients import config_source
 from bot.clients.github import Conflict, Installation, TemporaryError, Unreadable
 from bot.commands import pipeline, render
+from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
 from bot.store import keys
 from bot.store.inbox import Inbox
@@ -141,7 +142,7 @@ class PullRequests:
     async def _write(
         self, target: Target, scale_set: str, current: OpenPull | None, commands: list[Requested]
     ) -> Result:
-        branch = f"runners-bot/{scale_set}"
+        branch = names.branch(scale_set)
         for attempt in range(MAX_CONFLICTS):
             if attempt:
                 fresh = await config_source.latest(target.inst, target.owner, target.repo)

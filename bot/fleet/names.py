@@ -20,6 +20,7 @@ MAX_LABEL = 63
 # ARC 0.12.1's chart refuses longer scale set names: the listener is named
 # "<set>-<8-char hash>-listener" and must stay within 63.
 MAX_SCALE_SET = 45
+BRANCH_PREFIX = "runners-bot/"  # the branches of the app's pull requests, one a scale set
 RUNNERS_SUFFIX = "-runners"
 
 
@@ -76,3 +77,8 @@ def scale_set_problem(scale_set: str) -> str | None:
 def namespace(name: str) -> str:
     """The namespace a repository's runners live in."""
     return f"arc-{normalise(name)}-runners"
+
+
+def branch(scale_set: str) -> str:
+    """The branch of a scale set's pull request."""
+    return BRANCH_PREFIX + scale_set

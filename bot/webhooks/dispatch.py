@@ -5,9 +5,9 @@ that accepted it holds it from the start; a heartbeat renews the claims of runni
 work; a handler whose claim was lost (this replica stalled past the lease and another
 took over) is cancelled. A poll claims what nobody holds: work accepted before a crash
 or restart, work of a replica that died, and retries whose time has come. A
-:class:`bot.github.TemporaryError` reschedules the delivery with backoff (bounded
+:class:`bot.runtime.errors.TemporaryError` reschedules the delivery with backoff (bounded
 attempts) and lets its claim go, so any replica may run it next; a
-:class:`bot.github.PermanentError` ends it as failed.
+:class:`bot.runtime.errors.PermanentError` ends it as failed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from bot.clients.github import PermanentError, TemporaryError
 from bot.runtime import logs
+from bot.runtime.errors import PermanentError, TemporaryError
 from bot.runtime.metrics import Metrics
 from bot.store.inbox import Delivery, Inbox, LeaseLost
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from bot.commands.fleet_view import MARKER
 from bot.commands.grammar import has_command
+from bot.fleet import names
 
 ONBOARDING_LABEL = "runners-onboarding"
-BOT_BRANCH_PREFIX = "runners-bot/"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
         pull = payload.get("pull_request")
         head = pull.get("head", {}) if isinstance(pull, Mapping) else {}
         ref = head.get("ref", "") if isinstance(head, Mapping) else ""
-        if action == "closed" and isinstance(ref, str) and ref.startswith(BOT_BRANCH_PREFIX):
+        if action == "closed" and isinstance(ref, str) and ref.startswith(names.BRANCH_PREFIX):
             return Verdict("bot_pull_closed")
         return Verdict(None, "not a runners-bot pull request closing")
     return Verdict(None, f"{event} is not acted on")
