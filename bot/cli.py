@@ -100,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--name", default="runners-bot", help="the App's name (unique on GitHub)")
     setup.add_argument("--port", type=int, default=3333, help="local port of the setup page (default: 3333)")
     setup.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write the settings")
-    setup.add_argument("--key-file", type=Path, default=Path("runners-bot.private-key.pem"), help="the private key")
+    setup.add_argument(
+        "--key-file",
+        type=Path,
+        default=Path("runners-bot.private-key.pem"),
+        help="the private key (--for arc: arc-github-app.private-key.pem unless given)",
+    )
 
     sub.add_parser(
         "serve",
