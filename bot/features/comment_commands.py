@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -170,7 +169,7 @@ async def handle(
     dashboard: Dashboard,
 ) -> None:
     """The handler for a comment holding ``/runners`` commands."""
-    payload = json.loads(delivery.body)
+    payload = delivery.payload
     thread = Thread.from_payload(payload)
     await run_commands(services, pulls, delivery, thread, kube=kube, scheduler=scheduler, dashboard=dashboard)
 

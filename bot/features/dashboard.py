@@ -260,7 +260,7 @@ class Dashboard:
 
     async def edited(self, delivery: Delivery) -> None:
         """Someone edited the dashboard: a writer's ticked box refreshes it, the rest is undone."""
-        payload = json.loads(delivery.body)
+        payload = delivery.payload
         saved = await self._saved()
         issue, sender = payload["issue"], payload.get("sender") or {}
         where = str((payload.get("repository") or {}).get("full_name") or "").lower()

@@ -9,7 +9,6 @@ problem. The form file is the single source of the field labels.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 
@@ -119,7 +118,7 @@ def parse_form(body: str) -> FormResult:
 
 
 async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
-    payload = json.loads(delivery.body)
+    payload = delivery.payload
     issue, repository = payload["issue"], payload["repository"]
     user = issue.get("user") or {}
     result = parse_form(str(issue.get("body") or ""))

@@ -6,7 +6,6 @@ opens a new one. A merged one starts following the rollout (:mod:`bot.rollout_wa
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -33,7 +32,7 @@ async def handle(
     scheduler: Scheduler,
     dashboard: Dashboard,
 ) -> None:
-    payload = json.loads(delivery.body)
+    payload = delivery.payload
     pull = payload["pull_request"]
     repository = payload["repository"]
     owner, repo = repository["owner"]["login"], repository["name"]

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import fcntl
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -53,7 +54,14 @@ class Delivery:
     body: bytes
     received_at: float = 0.0
     attempts: int = 0
-    subject: str | None = None  # what it is about (bot.events.subject): one delivery per subject
+    subject: str | None = None  # what it is about (bot.webhooks.routing.subject): one delivery per subject
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        """The body as JSON, parsed once for whichever handler reads it (the endpoint
+        accepted only a JSON object)."""
+        found = json.loads(self.body)
+        return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
