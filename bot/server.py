@@ -4,7 +4,7 @@ Routes (explicit, in one list): ``POST /api/github/webhooks``, ``GET /healthz``
 (process alive), ``GET /readyz`` (state database writable, settings loaded),
 ``GET /metrics`` (Prometheus text). Workers run in the application's lifespan on every
 replica; the singletons (missed-delivery scan, rollout watches, schedules, dashboard,
-housekeeping) on the one that holds their lease (:mod:`bot.leadership`).
+housekeeping) on the one that holds their lease (:mod:`bot.runtime.leadership`).
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def run_server() -> int:
         access_log=False,
         server_header=False,
         # Bounded cost for strangers: more open connections than this get 503, idle
-        # keep-alive connections are closed after a few seconds (bodies: bot.ingress).
+        # keep-alive connections are closed after a few seconds (bodies: bot.webhooks.endpoint).
         limit_concurrency=MAX_CONNECTIONS,
         timeout_keep_alive=5,
     )

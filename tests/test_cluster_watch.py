@@ -1,4 +1,4 @@
-"""The cluster's view shared by every rollout and the dashboard (bot.kube.ClusterWatch),
+"""The cluster's view shared by every rollout and the dashboard (bot.clients.kube.ClusterWatch),
 through the official client against the fake API server's lists and watches: one list
 and one watch per kind, changes within a moment, a 410 Gone lists again, an outage is
 named and then recovered from."""

@@ -76,6 +76,19 @@ class Kube:
         self.api = api
         self.argocd_namespace = argocd_namespace
         self.controller_namespace = controller_namespace
+        custom, core = self.custom, self.core
+        # The lists the fleet is read from, by kind: each takes the list/watch parameters.
+        self._kinds: dict[str, Callable[..., Any]] = {
+            "applications": lambda **kw: custom.list_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", argocd_namespace, "applications", **kw
+            ),
+            "runner_sets": lambda **kw: custom.list_cluster_custom_object(
+                "actions.github.com", "v1alpha1", "autoscalingrunnersets", **kw
+            ),
+            "listeners": lambda **kw: core.list_namespaced_pod(controller_namespace, label_selector=LISTENERS, **kw),
+            "runners": lambda **kw: core.list_pod_for_all_namespaces(label_selector=RUNNER_SELECTOR, **kw),
+            "events": lambda **kw: core.list_event_for_all_namespaces(field_selector=WARNINGS, **kw),
+        }
 
     def _call(self, what: str, call: Callable[[], Any], *, missing: Any = _RAISE) -> Any:
         """``call()``, with the API's failures as :class:`KubeUnavailable` (404: ``missing``, if given)."""
@@ -123,32 +136,24 @@ class Kube:
         Warning events in the runner namespace and (of this set's objects) the controller's."""
         application = self._get("argoproj.io", self.argocd_namespace, "applications", scale_set)
         runner_set = self._get("actions.github.com", namespace, "autoscalingrunnersets", scale_set)
-        listeners = self._list("pods", self.controller_namespace, label_selector=LISTENER_SELECTOR.format(scale_set))
-        runners = self._list("pods", namespace, label_selector=RUNNER_SELECTOR)
-        events = self._list("events", namespace, field_selector=WARNINGS)
-        for found in self._list("events", self.controller_namespace, field_selector=WARNINGS):
-            if str(found.get("involvedObject", {}).get("name", "")).startswith(f"{scale_set}-"):
-                events.append(found)  # the listener's: <set>-<hash>-listener
-        return ClusterState(application, runner_set, listeners, runners, events)
+        objects = {
+            "applications": [application] if application else [],
+            "runner_sets": [runner_set] if runner_set else [],
+            "listeners": self._list(
+                "pods", self.controller_namespace, label_selector=LISTENER_SELECTOR.format(scale_set)
+            ),
+            "runners": self._list("pods", namespace, label_selector=RUNNER_SELECTOR),
+            "events": self._list("events", namespace, field_selector=WARNINGS)
+            + self._list("events", self.controller_namespace, field_selector=WARNINGS),
+        }
+        # One reading of the objects for one set and for the whole fleet: Fleet's.
+        return Fleet(self.controller_namespace, objects).of(scale_set, namespace)
 
     # --- the whole fleet, one list per kind ----------------------------------------------
 
     def kinds(self) -> dict[str, Callable[..., Any]]:
         """The lists the fleet is read from, by kind: each takes the list/watch parameters."""
-        custom, core = self.custom, self.core
-        return {
-            "applications": lambda **kw: custom.list_namespaced_custom_object(
-                "argoproj.io", "v1alpha1", self.argocd_namespace, "applications", **kw
-            ),
-            "runner_sets": lambda **kw: custom.list_cluster_custom_object(
-                "actions.github.com", "v1alpha1", "autoscalingrunnersets", **kw
-            ),
-            "listeners": lambda **kw: core.list_namespaced_pod(
-                self.controller_namespace, label_selector=LISTENERS, **kw
-            ),
-            "runners": lambda **kw: core.list_pod_for_all_namespaces(label_selector=RUNNER_SELECTOR, **kw),
-            "events": lambda **kw: core.list_event_for_all_namespaces(field_selector=WARNINGS, **kw),
-        }
+        return self._kinds
 
     def list_kind(self, kind: str) -> tuple[list[dict[str, Any]], str]:
         """Every object of ``kind`` as plain dicts, and the list's resourceVersion."""

@@ -1,6 +1,6 @@
 """GitHub's limit on issue, pull request and comment bodies (65,536 characters). Pure.
 
-Every body the app sends passes :func:`fit` on its way out (:mod:`bot.github`), so none
+Every body the app sends passes :func:`fit` on its way out (:mod:`bot.clients.github`), so none
 is ever refused with a 422; features keep their text well inside the limit themselves
 (summaries, pages), and ``fit`` is the last line of defence: it cuts the middle, keeps
 the hidden markers at the end (recovery finds a reply by them) and says what was cut.

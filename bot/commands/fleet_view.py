@@ -59,7 +59,7 @@ def attention(views: list[SetView]) -> list[str]:
 
 
 # Room for a body's own text around the table (header, attention, note) and the rows
-# of one page: well inside GitHub's 65,536 characters (bot.bodies).
+# of one page: well inside GitHub's 65,536 characters (bot.commands.bodies).
 BODY_BUDGET = 60_000
 PAGE_BUDGET = 60_000
 ATTENTION_SHOWN = 100  # lines under "Needs attention" in the issue; the rest are counted

@@ -6,7 +6,7 @@ GitHub shows as text: a paragraph or a heading, read as CommonMark reads it
 not commands, so quoting, showing or hiding a command never runs it.
 Each line becomes a :class:`Command` or a :class:`Refusal` that says what was wrong and
 what would be accepted. Whether a target or profile exists is not known here: that
-needs the configuration and is checked by :mod:`bot.pipeline`.
+needs the configuration and is checked by :mod:`bot.commands.pipeline`.
 """
 
 from __future__ import annotations

@@ -197,9 +197,7 @@ async def run_commands(
     except Exception:
         # Admitted, then failed: it still costs its author (and the installation) a reply,
         # so a comment that makes the handler fail cannot be repeated for free.
-        await once(
-            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
-        )
+        await _spend_once(services, delivery, thread)
         raise
 
 
@@ -334,9 +332,7 @@ async def _report(
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):
-        await once(
-            services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
-        )
+        await _spend_once(services, delivery, thread)
 
 
 async def _refuse_unreadable(
@@ -346,9 +342,7 @@ async def _refuse_unreadable(
     text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
     await reply(services, inst, delivery, thread, index=0, text=text)
     await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
-    await once(
-        services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
-    )
+    await _spend_once(services, delivery, thread)
     services.metrics.commands.labels("other", "refused").inc()
 
 
@@ -373,7 +367,7 @@ async def _apply_burst(
 
 async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
     """False when the author's reply budget, or the installation's, is spent
-    (bot.reply_limits): one notice, then nothing. The installation's bounds what many
+    (bot.commands.reply_limits): one notice, then nothing. The installation's bounds what many
     throwaway accounts cost together on a public repository."""
     if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
@@ -397,6 +391,13 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
         services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
         return False
     return True
+
+
+async def _spend_once(services: Services, delivery: Delivery, thread: Thread) -> None:
+    """The comment's reply from its author's and its installation's budgets, once."""
+    await once(
+        services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+    )
 
 
 async def _spend(services: Services, user: str, installation: int | None) -> None:

@@ -2,13 +2,14 @@
 
 The issue ("Runner fleet", ``RUNNERS_BOT_DASHBOARD``; ``off`` turns it off) is found
 again by its marker, in an issue the App itself opened (``performed_via_github_app``),
-or opened when missing. Its body (:mod:`bot.fleet_view`) lists every scale set with its
+or opened when missing. Its body (:mod:`bot.commands.fleet_view`) lists every scale set with its
 live state, last rollout and open pull request, and what needs attention. It is updated
 after a merge, at the end of a rollout, after a command that opens or updates a pull
 request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
-read. An update reads the cluster once per set and calls GitHub only when the text
-changed, and edits the issue at most once a minute (later changes wait for the next
-slot). A user with write on the configuration repository who ticks "Refresh now"
+read. An update reads the cluster's view of the whole fleet (the rollout watches' when they
+run here: no request; else one list per kind), calls GitHub only when the text changed,
+and edits the issue at most once a minute (later changes wait for the next slot). A
+table too long for one body goes on pages, comments of the issue edited in place. A user with write on the configuration repository who ticks "Refresh now"
 gets a fresh body at once (the box clears); anyone else's edit is undone.
 """
 

@@ -1,7 +1,7 @@
 """Feature: a runners-bot pull request was closed (merged or not).
 
 Either way the scale set has no open pull request any more, so the next command for it
-opens a new one. A merged one starts following the rollout (:mod:`bot.rollout_watch`).
+opens a new one. A merged one starts following the rollout (:mod:`bot.features.rollout_watch`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 A merged bot pull request starts a *watch*, stored in the state database so that a
 restarted server resumes every unfinished watch (and never starts one twice). Every
-watch in flight reads one shared view of the cluster, :class:`bot.kube.ClusterWatch`
+watch in flight reads one shared view of the cluster, :class:`bot.clients.kube.ClusterWatch`
 (one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
 soon as the cluster changes (and at least every ``max_interval`` seconds, for the stages
-judged by time). It judges the stages with :mod:`bot.rollout` and edits its comments in
+judged by time). It judges the stages with :mod:`bot.commands.rollout` and edits its comments in
 place: one on the merged pull request and one on each thread where the change was asked
 for. It ends when the change is live, when a stage fails, or at the time limit with a
 report of what is stuck.
@@ -96,7 +96,7 @@ def marker(key: str, index: int) -> str:
 
 
 class RolloutWatcher:
-    """Runs every watch as a task; the cluster is read through :class:`bot.kube.Kube`."""
+    """Runs every watch as a task; the cluster is read through one :class:`ClusterWatch`."""
 
     def __init__(
         self,
@@ -111,7 +111,6 @@ class RolloutWatcher:
         self.services = services
         self.scheduler = scheduler
         self.on_end: Callable[[], None] | None = None  # told when a rollout ends (the dashboard)
-        self.kube = kube
         self.cluster = ClusterWatch(kube) if kube is not None else None
         self.interval = interval
         self.limit = limit

@@ -1,7 +1,7 @@
 """Feature: scale sets run by the clock get the runners their schedules and bursts say.
 
 For every entry with ``schedules`` or a ``burst`` allowance the effective values are
-(:mod:`bot.schedules`): an active burst's, else an open window's, else the declared
+(:mod:`bot.fleet.schedules`): an active burst's, else an open window's, else the declared
 ones. Argo CD leaves those two fields of such a set to the app (``ignoreDifferences``);
 the app's only write to the cluster is a patch of ``spec.minRunners``/``spec.maxRunners``,
 made when they differ from what the set has. It reconciles on start, at every window
@@ -90,13 +90,10 @@ class Scheduler:
 
     def bursts(self) -> dict[str, ActiveBurst]:
         """The bursts in force (blocking: the state database)."""
-        inbox = self.services.inbox
-        found = {}
-        for key in inbox.keys(keys.BURST):
-            saved = inbox.get(key)
-            if saved is not None:
-                found[key.removeprefix(keys.BURST)] = StoredBurst.load(saved).burst
-        return found
+        return {
+            key.removeprefix(keys.BURST): StoredBurst.load(saved).burst
+            for key, saved in self.services.inbox.items(keys.BURST)
+        }
 
     async def order(self, order: BurstOrder, files: ConfigFiles) -> str:
         """Start or end a burst at once; returns a sentence on how it went."""
@@ -127,20 +124,17 @@ class Scheduler:
     async def _expire(self, now: datetime, config: Config | None) -> None:
         """End the bursts whose time is up, and cut the others to their entry's ``burst:``
         as it is now (a tightened allowance, or none)."""
-        allowances = {}
-        if config is not None:
-            for entry in config.entries:
-                effective = config.effective(entry)
-                allowances[effective.scale_set] = effective.burst
+        stored_bursts = await asyncio.to_thread(self.services.inbox.items, keys.BURST)
+        if not stored_bursts:
+            return
+        entries = {e.scale_set: e for e in config.entries} if config is not None else {}
         fence = self.services.leadership.fence()
-        for key in await asyncio.to_thread(self.services.inbox.keys, keys.BURST):
-            saved = await asyncio.to_thread(self.services.inbox.get, key)
-            if saved is None:
-                continue
+        for key, saved in stored_bursts:
             stored = StoredBurst.load(saved)
             burst: ActiveBurst | None = stored.burst
             if config is not None:
-                burst = stored.burst.within(allowances.get(key.removeprefix(keys.BURST)))
+                entry = entries.get(key.removeprefix(keys.BURST))
+                burst = stored.burst.within(config.effective(entry).burst if entry is not None else None)
             if burst is None:
                 await asyncio.to_thread(self.services.inbox.delete, key, fence)
                 await self._announce_end(stored, "ended: its entry no longer allows a burst")

@@ -1,7 +1,7 @@
 """Typed model of ``values/repositories.yaml`` and ``values/base-config.yaml``.
 
 Building the model never fails on content: fields of the wrong type become ``None``
-and :mod:`bot.validation` reports them with their lines. Effective values (what a
+and :mod:`bot.fleet.validation` reports them with their lines. Effective values (what a
 scale set really gets once defaults, categories and profiles apply) are computed
 here, so the bot's PR bodies and the fleet chart agree on one definition.
 """
@@ -181,7 +181,6 @@ class GitHubTarget:
     url: str = DEFAULT_GITHUB
     secret: str = DEFAULT_SECRET
     secrets: dict[str, str] = field(default_factory=dict)
-    raw: LineMap = field(default_factory=LineMap)
 
     @classmethod
     def from_raw(cls, raw: Any) -> GitHubTarget:
@@ -191,7 +190,6 @@ class GitHubTarget:
             url=(_str(data.get("githubUrl")) or DEFAULT_GITHUB).rstrip("/"),
             secret=_str(data.get("githubConfigSecret")) or DEFAULT_SECRET,
             secrets={str(k): str(v) for k, v in secrets.items() if isinstance(v, str)},
-            raw=data,
         )
 
     def url_of(self, org: str, repository: str | None) -> str:
@@ -280,6 +278,12 @@ class Config:
         )
 
     @functools.cached_property
+    def organisations(self) -> list[str]:
+        """The entries' organisations, in the order they first appear (read once per
+        configuration: every entry's check asks for them)."""
+        return list(dict.fromkeys(e.org for e in self.entries if e.org))
+
+    @functools.cached_property
     def environments(self) -> dict[str, GitHubTarget]:
         """``environments.<env>`` of repositories.yaml: where and with what ARC registers."""
         found = _map(_map(self.repositories.data).get("environments"))
@@ -334,7 +338,7 @@ def unique_keys(entry: Entry) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def parse(repositories_text: str, base_text: str) -> Config:
-    """Build the model; raise :class:`bot.yamlload.YamlError` on unreadable YAML.
+    """Build the model; raise :class:`bot.fleet.yamlload.YamlError` on unreadable YAML.
 
     Memoised: one comment asks for the same texts several times (targets, permissions,
     the pipeline, replays), and a large file costs a second to parse. Nobody mutates a

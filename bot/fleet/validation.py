@@ -1,6 +1,6 @@
 """Rules that keep both values files valid; every problem names its file and line.
 
-Pure: takes a :class:`bot.config.Config`, returns problems. Unknown keys are problems
+Pure: takes a :class:`bot.fleet.config.Config`, returns problems. Unknown keys are problems
 (with the closest known key suggested) so that a typo such as ``maxRunner`` never
 passes silently.
 """
@@ -196,7 +196,7 @@ def _check_repositories(config: Config, report: _Report) -> None:
     for entry in config.entries:
         _check_entry(config, entry, report)
     _check_unique(config.entries, report)
-    _check_environments(config, report)
+    _check_environments(raw, report)
 
 
 def _check_entry(config: Config, entry: Entry, report: _Report) -> None:
@@ -243,7 +243,7 @@ def _org_without_credentials(config: Config, entry: Entry) -> str | None:
     """One GitHub App installation serves one organisation: when the fleet spans several,
     every organisation but the first (in file order, which the default
     ``githubConfigSecret`` serves) needs ``githubConfigSecrets.<org>`` in each environment."""
-    orgs = list(dict.fromkeys(e.org for e in config.entries if e.org))
+    orgs = config.organisations
     if entry.org is None or len(orgs) < 2 or entry.org == orgs[0]:
         return None
     lacking = [env for env, target in config.environments.items() if entry.org not in target.secrets]
@@ -259,11 +259,13 @@ def _org_without_credentials(config: Config, entry: Entry) -> str | None:
     )
 
 
-def _check_environments(config: Config, report: _Report) -> None:
-    found = _map_or_none(config.repositories.data, "environments")
-    for name, raw in (found or {}).items():
-        if not isinstance(raw, LineMap):
-            report.add(found.line_of(name) if found else 1, f"environments.{name} must be a mapping")
+def _check_environments(top: LineMap, report: _Report) -> None:
+    found = top.get("environments")
+    if not isinstance(found, LineMap):
+        return
+    for name in found:
+        raw = report.mapping(found, name, "environments")
+        if raw is None:
             continue
         report.keys(raw, ENVIRONMENT_KEYS, f"environments.{name}")
         url = raw.get("githubUrl")
@@ -280,11 +282,6 @@ def _check_environments(config: Config, report: _Report) -> None:
                 raw.line_of("githubConfigSecrets"),
                 f"environments.{name}.githubConfigSecrets must map organisations to Secret names",
             )
-
-
-def _map_or_none(data: object, key: str) -> LineMap | None:
-    found = data.get(key) if isinstance(data, LineMap) else None
-    return found if isinstance(found, LineMap) else None
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:

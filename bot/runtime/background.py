@@ -1,6 +1,6 @@
 """A background task that runs one step when poked or when its pause runs out, and stops
 promptly. Used by the features that act on their own (schedules, the dashboard,
-housekeeping). Such a feature runs on one replica (:mod:`bot.leadership`): a poke on
+housekeeping). Such a feature runs on one replica (:mod:`bot.runtime.leadership`): a poke on
 another is relayed to it."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ Step = Callable[[bool], Awaitable[float]]
 
 
 class Relay(Protocol):
-    """Carries a named poke to the replica that runs the loop (bot.leadership.Leadership)."""
+    """Carries a named poke to the replica that runs the loop (bot.runtime.leadership.Leadership)."""
 
     def signal(self, name: str) -> None: ...
 

@@ -4,7 +4,7 @@ Finished deliveries (their bodies) and their step records, the memory of asked-f
 redeliveries and of reply budgets go once older than ``RUNNERS_BOT_RETENTION_DAYS``
 (default 14; at least 4, as GitHub redelivers up to 3 days back and a forgotten id
 would run twice). Unfinished deliveries, open pull requests and rollout watches stay.
-Runs on start and then hourly, on one replica at a time (:mod:`bot.leadership`); what it
+Runs on start and then hourly, on one replica at a time (:mod:`bot.runtime.leadership`); what it
 removed and what is kept show in ``/metrics``.
 """
 

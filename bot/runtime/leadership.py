@@ -6,7 +6,7 @@ replica tries to take the lease; the holder renews it every third of the lease t
 starts the jobs when it gains a term, and stops them when it cannot renew before the
 term would run out (so an old owner has stopped before a new one may begin). A new term
 has a new fencing token; the jobs' writes to the store carry it (:meth:`fence`), so a
-write from a term that is over is refused by the store itself (:class:`bot.inbox.LeaseLost`).
+write from a term that is over is refused by the store itself (:class:`bot.store.inbox.LeaseLost`).
 
 Features on any replica ask the jobs for work through :meth:`signal`: on the holder it
 runs at once; elsewhere it is left in the store, where the holder picks it up within

@@ -5,7 +5,7 @@ by ``X-GitHub-Delivery``, so a redelivery is recognised and a crash loses nothin
 Side effects record themselves as *steps* (``reply:0`` → the comment id), so work
 resumed after a crash continues where it stopped instead of repeating itself.
 
-Several replicas may share one store (PostgreSQL, :mod:`bot.postgres_inbox`). Each
+Several replicas may share one store (PostgreSQL, :mod:`bot.store.postgres`). Each
 store object speaks for one replica (``owner``) and coordinates through three things:
 
 * **claims**: a delivery is worked on by the replica whose claim holds; a claim is a
@@ -13,7 +13,7 @@ store object speaks for one replica (``owner``) and coordinates through three th
   time. Steps and the end of a delivery are written only under a holding claim, so a
   replica that lost its claim cannot record over the one that took it (:class:`LeaseLost`).
 * **leases**: a named lease with a fencing token, for work that runs on one replica at a
-  time (:mod:`bot.leadership`); state written for it is *fenced* by that token.
+  time (:mod:`bot.runtime.leadership`); state written for it is *fenced* by that token.
 * **locks**: a mutual exclusion per key across replicas (a scale set's pull request).
 
 :class:`Inbox` is the interface the rest of the app uses; :class:`SQLInbox` holds the

@@ -1,6 +1,6 @@
 """The shared store for more than one replica: the inbox in PostgreSQL, through psycopg 3.
 
-Chosen by ``RUNNERS_BOT_DATABASE_URL``. The queries are :class:`bot.inbox.SQLInbox`'s;
+Chosen by ``RUNNERS_BOT_DATABASE_URL``. The queries are :class:`bot.store.inbox.SQLInbox`'s;
 this module gives them a connection pool, PostgreSQL's clock for leases, ``FOR UPDATE
 SKIP LOCKED`` for claiming, and session advisory locks for :meth:`PostgresInbox.lock`.
 An advisory lock lives as long as the connection that took it, so a replica that dies

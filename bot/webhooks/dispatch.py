@@ -1,6 +1,6 @@
 """Workers that take accepted deliveries from the inbox and run their handlers.
 
-A delivery is worked on only under this replica's claim (:mod:`bot.inbox`): the one
+A delivery is worked on only under this replica's claim (:mod:`bot.store.inbox`): the one
 that accepted it holds it from the start; a heartbeat renews the claims of running
 work; a handler whose claim was lost (this replica stalled past the lease and another
 took over) is cancelled. A poll claims what nobody holds: work accepted before a crash

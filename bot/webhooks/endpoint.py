@@ -1,7 +1,7 @@
 """``POST /api/github/webhooks``: verify, filter, store, acknowledge.
 
 Order matters for cost and safety: size limit, then the HMAC signature over the raw
-body (constant-time), then the headers and JSON, then :func:`bot.events.classify`.
+body (constant-time), then the headers and JSON, then :func:`bot.webhooks.routing.classify`.
 Anything unsigned, malformed or oversized is refused with nothing stored and no GitHub
 call; anything the app does not act on is acknowledged and dropped. A delivery with
 work is written to the inbox *before* the 2xx, and handled by the workers afterwards.

@@ -3,7 +3,7 @@
 On start and then every ``recovery_interval`` seconds, the App's recent deliveries are
 listed (JWT), grouped by ``guid``; a guid with no successful attempt that the inbox has
 never seen is redelivered once, through GitHub, so it arrives signed like any other.
-A singleton (:mod:`bot.leadership`): one replica scans at a time.
+A singleton (:mod:`bot.runtime.leadership`): one replica scans at a time.
 """
 
 from __future__ import annotations
