@@ -42,7 +42,8 @@ from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings, SettingsError
 from bot.services import Services
-from bot.store.inbox import Inbox, SQLiteInbox
+from bot.store.api import Store
+from bot.store.sqlite import SQLiteStore
 from bot.webhooks.dispatch import Dispatcher, Handler
 from bot.webhooks.endpoint import WebhookEndpoint
 from bot.webhooks.recovery import Recovery
@@ -74,7 +75,7 @@ class App:
     """Everything one server holds; tests build it with a fake GitHub transport."""
 
     settings: Settings
-    inbox: Inbox
+    store: Store
     metrics: Metrics
     github: GitHubApp
     dispatcher: Dispatcher
@@ -87,9 +88,9 @@ class App:
     asgi: FastPath
 
 
-def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, inbox: Inbox | None = None) -> App:
+def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None) -> App:
     metrics = Metrics()
-    store = inbox or open_store(settings)
+    store = store or open_store(settings)
     github = GitHubApp(settings, metrics, transport)
     leadership = Leadership(store, metrics, seconds=settings.lease_seconds)
     services = Services(settings, store, github, metrics, leadership)
@@ -125,7 +126,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        ok = await asyncio.to_thread(store.writable)
+        ok = await store.writable()
         return JSONResponse(
             {"status": "ready" if ok else "state database not writable"}, status_code=200 if ok else 503
         )
@@ -178,13 +179,13 @@ def replica_name() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(3)}"
 
 
-def open_store(settings: Settings) -> Inbox:
+def open_store(settings: Settings) -> Store:
     """PostgreSQL when a database URL is set (replicas share it), else the embedded SQLite."""
     if settings.database_url:
-        from bot.store.postgres import PostgresInbox  # psycopg only where it is used
+        from bot.store.postgres import PostgresStore  # psycopg only where it is used
 
-        return PostgresInbox(settings.database_url, replica_name(), settings.lease_seconds, settings.workers + 6)
-    return SQLiteInbox(settings.state_path, replica_name(), settings.lease_seconds)
+        return PostgresStore(settings.database_url, replica_name(), settings.lease_seconds, settings.workers + 6)
+    return SQLiteStore(settings.state_path, replica_name(), settings.lease_seconds)
 
 
 def _kube(settings: Settings) -> Kube | None:

@@ -9,7 +9,7 @@ from bot.clients.github import GitHubApp
 from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings
-from bot.store.inbox import Inbox
+from bot.store.api import Store
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Services:
     """What feature handlers use: settings, state, GitHub, metrics and leadership."""
 
     settings: Settings
-    inbox: Inbox
+    store: Store
     github: GitHubApp
     metrics: Metrics
     leadership: Leadership

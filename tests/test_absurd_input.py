@@ -71,9 +71,9 @@ async def test_a_failure_after_admission_spends_the_budget(harness: Harness) -> 
     harness.fake.inject("POST", "/repos/{owner}/{repo}/pulls", Fault(status=403))
     await harness.send("issue_comment", comment_payload("/runners scale max=12", user="maintainer"))
     await harness.settle()
-    budget = reply_limits.Budget.load(harness.app.inbox.get("replies:maintainer"))
+    budget = reply_limits.Budget.load(await harness.app.store.get("replies:maintainer"))
     assert budget is not None and budget.used == 1
-    installation = reply_limits.Budget.load(harness.app.inbox.get("replies:installation:42"))
+    installation = reply_limits.Budget.load(await harness.app.store.get("replies:installation:42"))
     assert installation is not None and installation.used == 1
 
 

@@ -13,7 +13,8 @@ from webhook_payloads import comment_payload
 from bot.commands import reply_limits
 from bot.runtime.housekeeping import Housekeeping
 from bot.runtime.metrics import Metrics
-from bot.store.inbox import Delivery, SQLiteInbox
+from bot.store.api import Delivery
+from bot.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +52,7 @@ async def test_comments_handled_at_once_each_spend_the_budget(harness: Harness) 
     await harness.settle()
     replies = harness.fake.thread_comments(TEAM_REPO, 7)
     notices = [r for r in replies if r["body"].startswith("⏸️")]
-    budget = reply_limits.Budget.load(harness.app.inbox.get("replies:reader"))
+    budget = reply_limits.Budget.load(await harness.app.store.get("replies:reader"))
     assert budget is not None and budget.used == len(replies) - len(notices), "no answer went uncounted"
     assert len(notices) == 1, "one notice, whoever got there first"
     # Workers decide before they spend, so each may admit one comment more than the budget.
@@ -72,7 +73,7 @@ async def test_comments_that_change_something_spend_nothing(harness: Harness) ->
     bodies = [c["body"] for c in harness.fake.thread_comments(TEAM_REPO, 7)]
     assert not [b for b in bodies if b.startswith("⏸️")], "no change was rate limited"
     assert "**runners-bot** changes this fleet" in bodies[-1], "and the help after them is answered"
-    budget = reply_limits.Budget.load(harness.app.inbox.get("replies:octocat"))
+    budget = reply_limits.Budget.load(await harness.app.store.get("replies:octocat"))
     assert budget is not None and budget.used == 1, "only the help spent a reply"
 
 
@@ -88,28 +89,28 @@ def test_budget_rules() -> None:
 
 
 async def test_old_finished_deliveries_are_forgotten(tmp_path: Path) -> None:
-    inbox = SQLiteInbox(tmp_path / "state.sqlite3")
+    store = SQLiteStore(tmp_path / "state.sqlite3")
     try:
         for name in ("old-done", "old-pending", "new-done"):
-            await inbox.add(Delivery(name, "issue_comment", "created", "command", 1, b"{}", subject=name))
-            inbox.record(name, "reply:0", "1")
-        inbox.finish("old-done")
-        inbox.finish("new-done")
-        inbox.put("redelivered:abc", "1")
-        inbox.put("watch:keep", "1")
+            await store.add(Delivery(name, "issue_comment", "created", "command", 1, b"{}", subject=name))
+            await store.record(name, "reply:0", "1")
+        await store.finish("old-done")
+        await store.finish("new-done")
+        await store.put("redelivered:abc", "1")
+        await store.put("watch:keep", "1")
         metrics = Metrics()
-        sweeper = Housekeeping(inbox, metrics, retention_days=14)
-        assert sweeper.sweep(now=time.time()) == {"deliveries": 0, "steps": 0, "keys": 0}
-        removed = sweeper.sweep(now=time.time() + 15 * 86400)
+        sweeper = Housekeeping(store, metrics, retention_days=14)
+        assert await sweeper.sweep(now=time.time()) == {"deliveries": 0, "steps": 0, "keys": 0}
+        removed = await sweeper.sweep(now=time.time() + 15 * 86400)
         assert removed == {"deliveries": 2, "steps": 2, "keys": 1}
-        assert inbox.seen(["old-done", "old-pending", "new-done"]) == {"old-pending"}, "unfinished work stays"
-        assert inbox.get("watch:keep") == "1" and inbox.get("redelivered:abc") is None
+        assert await store.seen(["old-done", "old-pending", "new-done"]) == {"old-pending"}, "unfinished work stays"
+        assert await store.get("watch:keep") == "1" and await store.get("redelivered:abc") is None
         assert metrics.stored_deliveries._value.get() == 1
     finally:
-        inbox.close()
+        store.close()
 
 
-def test_a_database_from_before_subjects_is_migrated(tmp_path: Path) -> None:
+async def test_a_database_from_before_subjects_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
     db.executescript(
@@ -120,10 +121,10 @@ def test_a_database_from_before_subjects_is_migrated(tmp_path: Path) -> None:
         "INSERT INTO kv VALUES ('watch:x', 'kept');"
     )
     db.close()
-    inbox = SQLiteInbox(path)
+    store = SQLiteStore(path)
     try:
-        assert inbox.get("watch:x") == "kept"
-        inbox.put("replies:someone", "{}")
-        assert inbox.stored() == 0
+        assert await store.get("watch:x") == "kept"
+        await store.put("replies:someone", "{}")
+        assert await store.stored() == 0
     finally:
-        inbox.close()
+        store.close()

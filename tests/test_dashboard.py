@@ -99,7 +99,7 @@ async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
 async def test_a_fleet_with_problems(board: Harness, kube: FakeKube) -> None:
     kube.scenario = fleet_with_problems
     await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
-    board.app.inbox.put(
+    await board.app.store.put(
         "rollout:last:arc-frontend-runners", json.dumps({"verdict": "failed", "where": f"{CONFIG_REPO}#100"})
     )
     await board.app.dashboard.update()

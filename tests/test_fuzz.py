@@ -40,7 +40,7 @@ comments = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=40).map(""
 
 
 class Recorder:
-    """An inbox that only counts what would be stored."""
+    """A store that only counts what would be stored."""
 
     def __init__(self) -> None:
         self.added: list[Any] = []
@@ -81,16 +81,16 @@ header_names = st.sampled_from([b"x-github-event", b"x-github-delivery", b"x-hub
 def test_ingress_answers_anything_with_a_4xx_or_2xx_and_stores_only_signed(
     body: bytes, extra: dict[bytes, bytes], signed: bool, chunks: int
 ) -> None:
-    inbox = Recorder()
-    endpoint = WebhookEndpoint(SECRET, inbox, Metrics(), lambda _: None, retention=14 * 86_400)  # type: ignore[arg-type]
+    store = Recorder()
+    endpoint = WebhookEndpoint(SECRET, store, Metrics(), lambda _: None, retention=14 * 86_400)  # type: ignore[arg-type]
     headers = {b"x-github-event": b"issue_comment", b"x-github-delivery": b"fuzz", **extra}
     if signed:
         headers[b"x-hub-signature-256"] = sign(SECRET, body).encode()
     status = asyncio.run(call(endpoint, body, headers, chunks))
     assert status in (200, 202, 400, 401, 408, 413), status
-    if inbox.added:
+    if store.added:
         assert signed and status == 202
-        assert inbox.added[0].body == body
+        assert store.added[0].body == body
 
 
 @FUZZ

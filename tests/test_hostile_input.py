@@ -28,10 +28,10 @@ def headers_for(body: bytes, event: str = "issue_comment", secret: str = SECRET)
     }
 
 
-def nothing_happened(harness: Harness) -> None:
+async def nothing_happened(harness: Harness) -> None:
     assert harness.fake.calls == []
-    assert harness.app.inbox.pending() == []
-    assert harness.app.inbox.seen(["hostile-1"]) == set()
+    assert await harness.app.store.pending() == []
+    assert await harness.app.store.seen(["hostile-1"]) == set()
 
 
 BODY = json.dumps(comment_payload("/runners remove project-beta", user="admin")).encode()
@@ -54,25 +54,25 @@ async def test_bad_signatures_and_headers(harness: Harness, mutate: object, stat
     headers = headers_for(BODY)
     mutate(headers)  # type: ignore[operator]
     assert await post(harness, BODY, headers) == status
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 async def test_signature_of_another_body_is_refused(harness: Harness) -> None:
     tampered = BODY.replace(b"project-beta", b"project-beta-api")
     assert await post(harness, tampered, headers_for(BODY)) == 401
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2, 3]", b"", b"\xff\xfe", b'"string"'])
 async def test_malformed_json_is_400(harness: Harness, body: bytes) -> None:
     assert await post(harness, body, headers_for(body)) == 400
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 async def test_oversized_body_is_413(harness: Harness) -> None:
     body = b'{"pad": "' + b"x" * (25 * 1024 * 1024) + b'"}'
     assert await post(harness, body, headers_for(body)) == 413
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 async def test_github_test_vector(harness: Harness) -> None:
@@ -85,7 +85,7 @@ async def test_ping_is_answered(harness: Harness) -> None:
     body = json.dumps(example("ping")).encode()
     response = await harness.client.post(URL, content=body, headers=headers_for(body, "ping"))
     assert response.status_code == 200
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 @pytest.mark.parametrize(
@@ -120,13 +120,13 @@ async def test_events_not_acted_on_are_acknowledged_and_dropped(
 ) -> None:
     body = json.dumps(payload).encode()
     assert await post(harness, body, headers_for(body, event)) == 200
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 async def test_huge_comment_without_command_is_dropped(harness: Harness) -> None:
     body = json.dumps(comment_payload(("lorem ipsum " * 6000)[:65536])).encode()  # GitHub's longest comment
     assert await post(harness, body, headers_for(body)) == 200
-    nothing_happened(harness)
+    await nothing_happened(harness)
 
 
 async def test_huge_comment_with_command_is_bounded(harness: Harness) -> None:
@@ -157,4 +157,4 @@ async def test_a_payload_replayed_after_retention_is_refused(harness: Harness) -
     answer = await harness.send("issue_comment", payload)
     await harness.settle()
     assert answer.status_code == 200 and "older than runners-bot remembers" in answer.text
-    assert harness.fake.calls == [] and harness.app.inbox.keys("") == []
+    assert harness.fake.calls == [] and await harness.app.store.keys("") == []

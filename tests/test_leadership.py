@@ -15,8 +15,8 @@ import pytest
 
 from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
-from bot.store.inbox import LeaseLost
-from bot.store.postgres import PostgresInbox
+from bot.store.api import LeaseLost
+from bot.store.postgres import PostgresStore
 
 pytestmark = pytest.mark.anyio
 
@@ -39,13 +39,13 @@ async def pair(database_url: str) -> AsyncIterator[tuple[Leadership, Leadership,
     log: list[str] = []
     replicas = []
     for name in ("a", "b"):
-        leadership = Leadership(PostgresInbox(database_url, name), Metrics(), seconds=SECONDS, tick=0.05)
+        leadership = Leadership(PostgresStore(database_url, name), Metrics(), seconds=SECONDS, tick=0.05)
         leadership.jobs = [Job(log, name)]
         replicas.append(leadership)
     yield replicas[0], replicas[1], log
     for leadership in replicas:
         await leadership.stop()
-        leadership.inbox.close()
+        leadership.store.close()
 
 
 async def until(condition: Any, timeout: float = 5) -> None:
@@ -64,17 +64,17 @@ async def test_one_leads_and_a_stalled_leader_stops_before_the_next_starts(
     assert a.leading and not b.leading and log == ["a start"]
     old = a.fence()
     assert old is not None
-    a.inbox.put("watch:x", "a's", old)
+    await a.store.put("watch:x", "a's", old)
 
     stalled = asyncio.Event()
-    renew = a.inbox.lease
+    renew = a.store.lease
 
-    def stall(name: str, seconds: float) -> int | None:
+    async def stall(name: str, seconds: float) -> int | None:
         if stalled.is_set():
-            time.sleep(SECONDS * 2)  # the database does not answer in time
-        return renew(name, seconds)
+            await asyncio.sleep(SECONDS * 2)  # the database does not answer in time
+        return await renew(name, seconds)
 
-    a.inbox.lease = stall  # type: ignore[method-assign]
+    a.store.lease = stall  # type: ignore[method-assign]
     stalled.set()
     await until(lambda: b.leading)
     assert log.index("a stop") < log.index("b start"), "the old owner stopped before the new one began"
@@ -84,9 +84,9 @@ async def test_one_leads_and_a_stalled_leader_stops_before_the_next_starts(
     new = b.fence()
     assert new is not None and new.token > old.token
     with pytest.raises(LeaseLost):
-        a.inbox.put("watch:x", "a's late write", old)
-    b.inbox.put("watch:x", "b's", new)
-    assert b.inbox.get("watch:x") == "b's"
+        await a.store.put("watch:x", "a's late write", old)
+    await b.store.put("watch:x", "b's", new)
+    assert await b.store.get("watch:x") == "b's"
 
 
 async def test_a_leader_that_shuts_down_hands_over_at_once(pair: tuple[Leadership, Leadership, list[str]]) -> None:
@@ -116,10 +116,10 @@ async def test_a_signal_from_another_replica_reaches_the_leader(
 
 
 async def test_a_stopping_replica_hands_its_deliveries_over_at_once(database_url: str) -> None:
-    from bot.store.inbox import Delivery
+    from bot.store.api import Delivery
     from bot.webhooks.dispatch import Dispatcher
 
-    a, b = PostgresInbox(database_url, "a", lease_seconds=30), PostgresInbox(database_url, "b", lease_seconds=30)
+    a, b = PostgresStore(database_url, "a", lease_seconds=30), PostgresStore(database_url, "b", lease_seconds=30)
     started = asyncio.Event()
 
     async def slow(_: Delivery) -> None:
@@ -133,9 +133,9 @@ async def test_a_stopping_replica_hands_its_deliveries_over_at_once(database_url
             await a.add(Delivery(f"d-{n}", "issue_comment", "created", "command", 1, b"{}"))
             dispatcher.submit(f"d-{n}")
         await started.wait()  # d-1 runs, d-2 waits in the queue: both claimed by a for 30 s
-        assert b.claim_ready(10) == []
+        assert await b.claim_ready(10) == []
         await dispatcher.stop()
-        assert sorted(b.claim_ready(10)) == ["d-1", "d-2"], "the running one and the queued one, at once"
+        assert sorted(await b.claim_ready(10)) == ["d-1", "d-2"], "the running one and the queued one, at once"
     finally:
         a.close()
         b.close()

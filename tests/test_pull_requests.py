@@ -165,11 +165,11 @@ async def test_a_lost_answer_to_opening_a_pull_request_is_not_sent_again_blindly
     harness.fake.inject("POST", PULLS, Fault(502))
     await command(harness, "/runners scale max=12", delivery_id="lost")
     assert pulls(harness) == [] and [c.status for c in harness.fake.calls if c.template == PULLS] == [502]
-    not_before = dict(harness.app.inbox.pending())["lost"]
+    not_before = dict(await harness.app.store.pending())["lost"]
     await asyncio.sleep(max(not_before - time.time(), 0) + 0.2)
     await harness.settle()
     assert len(pulls(harness)) == 1
-    assert harness.app.inbox.pending() == []
+    assert await harness.app.store.pending() == []
 
 
 async def test_redelivery_never_makes_a_second_pull_request_or_commit(harness: Harness) -> None:
@@ -305,6 +305,6 @@ def test_a_replayed_line_that_now_means_another_entry_is_not_replayed() -> None:
 async def test_accepted_commands_remember_what_they_resolved_to(harness: Harness) -> None:
     await harness.send("issue_comment", comment_payload("/runners scale max=12"))
     await harness.settle()
-    (key,) = harness.app.inbox.keys("pull:")
-    saved = OpenPull.load(harness.app.inbox.get(key) or "")
+    (key,) = await harness.app.store.keys("pull:")
+    saved = OpenPull.load(await harness.app.store.get(key) or "")
     assert [c.target for c in saved.commands] == ["Matchpoint-AI/project-beta-api"]

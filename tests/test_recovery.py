@@ -6,7 +6,7 @@ import pytest
 from conftest import Harness
 from fakegithub import SPEC
 
-from bot.store.inbox import Delivery
+from bot.store.api import Delivery
 from bot.webhooks.recovery import to_redeliver
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +42,7 @@ async def test_scan_redelivers_once_across_pages(harness: Harness) -> None:
     fake = harness.fake
     fake.deliveries = [item(i, f"ok-{i}", 202) for i in range(1, 240)]
     fake.deliveries += [item(500, "lost", 502), item(501, "known", 502)]
-    await harness.app.inbox.add(Delivery("known", "issue_comment", "created", "command", 42, b"{}"))
+    await harness.app.store.add(Delivery("known", "issue_comment", "created", "command", 42, b"{}"))
     assert await harness.app.recovery.scan() == 1
     assert fake.redelivered == [500]
     assert fake.count("GET", "/app/hook/deliveries") == 3

@@ -207,14 +207,14 @@ async def test_restart_mid_watch_resumes_and_reports_once(settings: Settings, fa
         await merge_without_waiting(harness, kube, stalls_until_restart)
         while kube.looks < 3:
             await asyncio.sleep(0.01)
-        assert len(harness.app.inbox.keys("watch:")) == 1
+        assert len(await harness.app.store.keys("watch:")) == 1
     restarted = True
     async for harness in serve(tuned, fake):
         await harness.app.watcher.idle()
         comments = [c for c in fake.thread_comments(CONFIG_REPO, 100) if c["body"].startswith("🚀")]
         assert len(comments) == 1, "the resumed watch edits the report it had posted"
         assert "✅ Live" in comments[0]["body"]
-        assert harness.app.inbox.keys("watch:") == []
+        assert await harness.app.store.keys("watch:") == []
 
 
 async def merge_without_waiting(harness: Harness, kube: FakeKube, builder: Builder) -> str:

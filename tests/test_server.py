@@ -112,7 +112,7 @@ async def test_long_rate_limit_reschedules_instead_of_blocking(harness: Harness)
     await harness.send("issue_comment", comment_payload("/runners help"), delivery_id="slow")
     await harness.settle()
     assert harness.fake.thread_comments(TEAM_REPO, 7) == []
-    pending = dict(harness.app.inbox.pending())
+    pending = dict(await harness.app.store.pending())
     assert pending["slow"] > __import__("time").time() + 3000
 
 

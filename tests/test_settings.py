@@ -90,14 +90,14 @@ def test_config_repository_is_required() -> None:
 
 
 def test_state_database_is_owner_only(tmp_path: Path) -> None:
-    from bot.store.inbox import SQLiteInbox
+    from bot.store.sqlite import SQLiteStore
 
     path = tmp_path / "state" / "state.sqlite3"
-    inbox = SQLiteInbox(path)
+    store = SQLiteStore(path)
     try:
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
-        inbox.close()
+        store.close()
 
 
 def test_a_database_url_selects_postgresql_and_stays_out_of_logs() -> None:

@@ -5,7 +5,6 @@ replicas; a short lease time stands for a replica that stopped renewing."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,33 +12,34 @@ from typing import Any
 
 import pytest
 
-from bot.store.inbox import Delivery, Fence, Inbox, LeaseLost, SQLiteInbox
+from bot.store.api import Delivery, Fence, LeaseLost, Store
+from bot.store.sqlite import SQLiteStore
 
 pytestmark = pytest.mark.anyio
 
 LEASE = 1.0  # seconds: long enough for a step on a loaded machine, short enough to wait out
 
-Opener = Callable[..., Inbox]
+Opener = Callable[..., Store]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens stores on one database, one per replica name."""
-    opened: list[Inbox] = []
+    opened: list[Store] = []
     if request.param == "sqlite":
 
-        def open_store(owner: str, lease: float = LEASE) -> Inbox:
-            store = SQLiteInbox(tmp_path / "state.sqlite3", owner, lease)
+        def open_store(owner: str, lease: float = LEASE) -> Store:
+            store = SQLiteStore(tmp_path / "state.sqlite3", owner, lease)
             opened.append(store)
             return store
 
     else:
-        from bot.store.postgres import PostgresInbox
+        from bot.store.postgres import PostgresStore
 
         url = request.getfixturevalue("database_url")
 
-        def open_store(owner: str, lease: float = LEASE) -> Inbox:
-            store = PostgresInbox(url, owner, lease)
+        def open_store(owner: str, lease: float = LEASE) -> Store:
+            store = PostgresStore(url, owner, lease)
             opened.append(store)
             return store
 
@@ -52,7 +52,7 @@ def delivery(n: int, subject: str | None = None) -> Delivery:
     return Delivery(f"d-{n}", "issue_comment", "created", "command", 1, b'{"n": %d}' % n, subject=subject)
 
 
-def two(replicas: Opener, lease: float = LEASE) -> tuple[Inbox, Inbox]:
+def two(replicas: Opener, lease: float = LEASE) -> tuple[Store, Store]:
     return replicas("a", lease), replicas("b", lease)
 
 
@@ -61,132 +61,128 @@ async def test_a_delivery_is_stored_once_by_id_and_by_subject(replicas: Opener) 
     assert await a.add(delivery(1, subject="comment:1:created"))
     assert not await b.add(delivery(1)), "the same delivery id again"
     assert not await b.add(delivery(2, subject="comment:1:created")), "another delivery about the same comment"
-    loaded = a.load("d-1")
+    loaded = await a.load("d-1")
     assert loaded is not None
     assert loaded == Delivery("d-1", "issue_comment", "created", "command", 1, b'{"n": 1}', loaded.received_at, 0)
-    assert a.seen(["d-1", "d-2", "d-3"]) == {"d-1"}
-    assert a.stored() == 1
+    assert await a.seen(["d-1", "d-2", "d-3"]) == {"d-1"}
+    assert await a.stored() == 1
 
 
 async def test_the_accepting_replica_holds_the_claim_until_its_lease_runs_out(replicas: Opener) -> None:
     a, b = two(replicas)
     await a.add(delivery(1))
-    assert b.claim("d-1") is None, "the accepting replica's claim holds"
-    assert b.claim_ready(10) == []
-    assert a.claim("d-1") is not None, "its own claim is kept"
-    a.record("d-1", "reply:0", "17")
-    time.sleep(LEASE * 1.5)
-    taken = b.claim("d-1")
+    assert await b.claim("d-1") is None, "the accepting replica's claim holds"
+    assert await b.claim_ready(10) == []
+    assert await a.claim("d-1") is not None, "its own claim is kept"
+    await a.record("d-1", "reply:0", "17")
+    await asyncio.sleep(LEASE * 1.5)
+    taken = await b.claim("d-1")
     assert taken is not None and taken.id == "d-1", "a replica that stopped renewing loses the delivery"
     with pytest.raises(LeaseLost):
-        a.record("d-1", "reply:1", "18")
+        await a.record("d-1", "reply:1", "18")
     with pytest.raises(LeaseLost):
-        a.finish("d-1")
-    assert a.renew(["d-1"]) == set()
-    assert b.step("d-1", "reply:0") == "17", "the steps done before stay for the new owner"
-    assert b.step("d-1", "reply:1") is None, "the old owner's late step was refused"
-    b.finish("d-1")
-    assert a.claim("d-1") is None and b.claim("d-1") is None, "a finished delivery is nobody's"
+        await a.finish("d-1")
+    assert await a.renew(["d-1"]) == set()
+    assert await b.step("d-1", "reply:0") == "17", "the steps done before stay for the new owner"
+    assert await b.step("d-1", "reply:1") is None, "the old owner's late step was refused"
+    await b.finish("d-1")
+    assert await a.claim("d-1") is None and await b.claim("d-1") is None, "a finished delivery is nobody's"
 
 
 async def test_renewing_keeps_a_claim_past_its_first_lease(replicas: Opener) -> None:
     a, b = two(replicas)
     await a.add(delivery(1))
     for _ in range(3):
-        time.sleep(LEASE / 2)
-        assert a.renew(["d-1", "d-404"]) == {"d-1"}
-    assert b.claim("d-1") is None
+        await asyncio.sleep(LEASE / 2)
+        assert await a.renew(["d-1", "d-404"]) == {"d-1"}
+    assert await b.claim("d-1") is None
 
 
 async def test_claim_ready_takes_due_unheld_work_each_once_across_replicas(replicas: Opener) -> None:
     a, b = two(replicas, lease=30)
     for n in range(40):
         await a.add(delivery(n))
-    a.release([f"d-{n}" for n in range(40)])
-    a.claim("d-0")
-    a.retry_later("d-0", 60, "GitHub said 502")  # not due for a minute
+    await a.release([f"d-{n}" for n in range(40)])
+    await a.claim("d-0")
+    await a.retry_later("d-0", 60, "GitHub said 502")  # not due for a minute
     taken: dict[str, list[str]] = {"a": [], "b": []}
 
-    def take(store: Inbox, name: str) -> None:
-        while found := store.claim_ready(3):
+    async def take(store: Store, name: str) -> None:
+        while found := await store.claim_ready(3):
             taken[name].extend(found)
 
-    threads = [threading.Thread(target=take, args=(store, name)) for store, name in ((a, "a"), (b, "b"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(take(a, "a"), take(b, "b"))
     everything = taken["a"] + taken["b"]
     assert sorted(everything) == sorted(f"d-{n}" for n in range(1, 40)), "each due delivery claimed exactly once"
-    assert b.claim(taken["a"][0]) is None, "a claim made by claim_ready holds"
+    assert await b.claim(taken["a"][0]) is None, "a claim made by claim_ready holds"
 
 
 async def test_a_retry_lets_the_claim_go_and_counts_attempts(replicas: Opener) -> None:
     a, b = two(replicas, lease=30)
     await a.add(delivery(1))
-    assert a.retry_later("d-1", 0, "temporary") == 1
+    assert await a.retry_later("d-1", 0, "temporary") == 1
     with pytest.raises(LeaseLost):
-        a.retry_later("d-1", 0, "not ours any more")
-    again = b.claim("d-1")
+        await a.retry_later("d-1", 0, "not ours any more")
+    again = await b.claim("d-1")
     assert again is not None and again.attempts == 1, "any replica may run the retry"
-    assert dict(b.pending())["d-1"] <= time.time()
-    b.fail("d-1", "gave up")
-    assert b.pending() == []
+    assert dict(await b.pending())["d-1"] <= time.time()
+    await b.fail("d-1", "gave up")
+    assert await b.pending() == []
 
 
 async def test_released_claims_are_free_at_once(replicas: Opener) -> None:
     a, b = two(replicas, lease=30)
     await a.add(delivery(1))
     await a.add(delivery(2))
-    b.release(["d-1"])  # not b's to release
-    assert b.claim("d-1") is None
-    a.release(["d-1", "d-2"])
-    assert sorted(b.claim_ready(10)) == ["d-1", "d-2"]
+    await b.release(["d-1"])  # not b's to release
+    assert await b.claim("d-1") is None
+    await a.release(["d-1", "d-2"])
+    assert sorted(await b.claim_ready(10)) == ["d-1", "d-2"]
 
 
 async def test_a_lease_has_one_holder_and_a_new_token_per_term(replicas: Opener) -> None:
     a, b = two(replicas)
-    assert a.lease("singletons", LEASE) == 1
-    assert b.lease("singletons", LEASE) is None
-    assert a.lease("singletons", LEASE) == 1, "a renewal keeps the term"
+    assert await a.lease("singletons", LEASE) == 1
+    assert await b.lease("singletons", LEASE) is None
+    assert await a.lease("singletons", LEASE) == 1, "a renewal keeps the term"
     old = Fence("singletons", 1)
-    a.put("watch:x", "by a", old)
-    time.sleep(LEASE * 1.5)
-    assert b.lease("singletons", LEASE) == 2, "a lapsed lease goes to the next replica, with a new token"
-    assert a.lease("singletons", LEASE) is None
+    await a.put("watch:x", "by a", old)
+    await asyncio.sleep(LEASE * 1.5)
+    assert await b.lease("singletons", LEASE) == 2, "a lapsed lease goes to the next replica, with a new token"
+    assert await a.lease("singletons", LEASE) is None
     with pytest.raises(LeaseLost):
-        a.put("watch:x", "late write from the old term", old)
+        await a.put("watch:x", "late write from the old term", old)
     with pytest.raises(LeaseLost):
-        a.delete("watch:x", old)
-    assert b.get("watch:x") == "by a"
-    b.put("watch:x", "by b", Fence("singletons", 2))
-    b.delete("watch:gone", Fence("singletons", 2))  # nothing to delete is not a lost lease
-    b.unlease("singletons")
-    assert a.lease("singletons", LEASE) == 3, "a lease let go is taken at once, tokens still rising"
-    assert a.get("watch:x") == "by b"
+        await a.delete("watch:x", old)
+    assert await b.get("watch:x") == "by a"
+    await b.put("watch:x", "by b", Fence("singletons", 2))
+    await b.delete("watch:gone", Fence("singletons", 2))  # nothing to delete is not a lost lease
+    await b.unlease("singletons")
+    assert await a.lease("singletons", LEASE) == 3, "a lease let go is taken at once, tokens still rising"
+    assert await a.get("watch:x") == "by b"
 
 
 async def test_keys_are_a_prefix_range_in_byte_order(replicas: Opener) -> None:
     a, _ = two(replicas)
     for key in ["watch:b", "watch:a", "watch:Z", "watch;", "watcher", "watch:é", "pull:x"]:
-        a.put(key, "1")
-    assert a.keys("watch:") == ["watch:Z", "watch:a", "watch:b", "watch:é"]
-    a.delete("watch:a")
-    assert a.get("watch:a") is None and a.get("watch:b") == "1"
+        await a.put(key, "1")
+    assert await a.keys("watch:") == ["watch:Z", "watch:a", "watch:b", "watch:é"]
+    await a.delete("watch:a")
+    assert await a.get("watch:a") is None and await a.get("watch:b") == "1"
 
 
 async def test_purge_forgets_old_finished_work_only(replicas: Opener) -> None:
     a, _ = two(replicas, lease=30)
     for n in range(3):
         await a.add(delivery(n))
-        a.record(f"d-{n}", "reply:0", "1")
-    a.finish("d-0")
-    a.fail("d-1", "no")
-    a.put("replies:octocat", "{}")
-    removed = a.purge(time.time() + 1, ("replies:",))
+        await a.record(f"d-{n}", "reply:0", "1")
+    await a.finish("d-0")
+    await a.fail("d-1", "no")
+    await a.put("replies:octocat", "{}")
+    removed = await a.purge(time.time() + 1, ("replies:",))
     assert removed == {"deliveries": 2, "steps": 2, "keys": 1}
-    assert a.seen(["d-0", "d-1", "d-2"]) == {"d-2"}
-    assert a.step("d-2", "reply:0") == "1"
+    assert await a.seen(["d-0", "d-1", "d-2"]) == {"d-2"}
+    assert await a.step("d-2", "reply:0") == "1"
 
 
 async def test_the_lock_admits_one_holder_at_a_time(replicas: Opener, request: pytest.FixtureRequest) -> None:
@@ -195,7 +191,7 @@ async def test_the_lock_admits_one_holder_at_a_time(replicas: Opener, request: p
     holders = [a, a, a] + ([b, b, b] if "postgresql" in request.node.name else [a, a, a])
     inside, most = 0, 0
 
-    async def hold(store: Inbox) -> None:
+    async def hold(store: Store) -> None:
         nonlocal inside, most
         async with store.lock("pull:matchpoint-ai/runners-config:project-beta-api"):
             inside += 1
@@ -210,9 +206,9 @@ async def test_the_lock_admits_one_holder_at_a_time(replicas: Opener, request: p
 
 
 async def test_a_dead_replicas_lock_is_free(database_url: str) -> None:
-    from bot.store.postgres import PostgresInbox
+    from bot.store.postgres import PostgresStore
 
-    a, b = PostgresInbox(database_url, "a"), PostgresInbox(database_url, "b")
+    a, b = PostgresStore(database_url, "a"), PostgresStore(database_url, "b")
     try:
         entered = asyncio.Event()
 
@@ -248,37 +244,33 @@ async def _enter(store: Any, key: str) -> None:
 async def test_swap_counts_every_increment_of_concurrent_replicas(replicas: Opener) -> None:
     a, b = two(replicas)
 
-    def add(store: Inbox, times: int) -> None:
+    async def add(store: Store, times: int) -> None:
         for _ in range(times):
             while True:
-                seen = store.get("replies:octocat")
-                if store.swap("replies:octocat", seen, str(int(seen or 0) + 1)):
+                seen = await store.get("replies:octocat")
+                if await store.swap("replies:octocat", seen, str(int(seen or 0) + 1)):
                     break
 
-    threads = [threading.Thread(target=add, args=(store, 50)) for store in (a, b, a, b)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert a.get("replies:octocat") == "200", "no increment lost"
-    assert not a.swap("replies:octocat", "199", "0") and not a.swap("replies:octocat", None, "0")
+    await asyncio.gather(*(add(store, 50) for store in (a, b, a, b)))
+    assert await a.get("replies:octocat") == "200", "no increment lost"
+    assert not await a.swap("replies:octocat", "199", "0") and not await a.swap("replies:octocat", None, "0")
 
 
 async def test_postgresql_connections_dropped_by_the_server_are_replaced(database_url: str) -> None:
     import psycopg
 
-    from bot.store.postgres import PostgresInbox
+    from bot.store.postgres import PostgresStore
 
-    store = PostgresInbox(database_url, "a", lease_seconds=30)
+    store = PostgresStore(database_url, "a", lease_seconds=30)
     try:
         await store.add(delivery(1))
         with psycopg.connect(database_url, autocommit=True) as admin:  # a restart or failover, seen from here
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'runners-bot a'"
             )
-        assert store.claim("d-1") is not None
-        store.record("d-1", "reply:0", "1")
+        assert await store.claim("d-1") is not None
+        await store.record("d-1", "reply:0", "1")
         assert await store.add(delivery(2))
-        assert store.step("d-1", "reply:0") == "1"
+        assert await store.step("d-1", "reply:0") == "1"
     finally:
         store.close()

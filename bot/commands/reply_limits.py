@@ -10,7 +10,7 @@ A comment is admitted before anyone knows whether it will change something, and 
 only afterwards. Taking the reply at admission and giving it back after a change would
 make the cap exact, but a burst of real changes, queued together, would then be told to
 wait; so comments handled at the same moment may each be admitted, at most one per
-worker over the cap. The spending itself never loses a count (``Inbox.swap``).
+worker over the cap. The spending itself never loses a count (``Store.swap``).
 """
 
 from __future__ import annotations

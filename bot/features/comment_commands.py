@@ -38,7 +38,7 @@ from bot.features.scheduler import Scheduler
 from bot.fleet.config import ConfigFiles, Effective
 from bot.services import Services
 from bot.store import keys
-from bot.store.inbox import Delivery, Inbox
+from bot.store.api import Delivery, Store
 
 if TYPE_CHECKING:
     from bot.features.dashboard import Dashboard
@@ -84,31 +84,31 @@ def marker(delivery_id: str, index: int) -> str:
     return f"<!-- runners-bot:{delivery_id}:{index} -->"
 
 
-async def once(inbox: Inbox, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:
+async def once(store: Store, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:
     """Run ``action`` unless the delivery already recorded step ``name``."""
-    if await asyncio.to_thread(inbox.step, delivery_id, name) is not None:
+    if await store.step(delivery_id, name) is not None:
         return
     await action()
-    await asyncio.to_thread(inbox.record, delivery_id, name, "done")
+    await store.record(delivery_id, name, "done")
 
 
 async def reply(
     services: Services, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str
 ) -> int:
     """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
-    inbox, name = services.inbox, f"reply:{index}"
+    store, name = services.store, f"reply:{index}"
     body = f"{text.rstrip()}\n\n{marker(delivery.id, index)}\n"
-    known = await asyncio.to_thread(inbox.step, delivery.id, name)
-    if known is None and await asyncio.to_thread(inbox.step, delivery.id, name + ":intent") is not None:
+    known = await store.step(delivery.id, name)
+    if known is None and await store.step(delivery.id, name + ":intent") is not None:
         # A crash may have come between posting and recording: look before posting again.
         found = await inst.find_comment(thread.owner, thread.repo, thread.number, marker(delivery.id, index))
         known = str(found) if found is not None else None
     if known is not None:
         await inst.edit_comment(thread.owner, thread.repo, int(known), body)
         return int(known)
-    await asyncio.to_thread(inbox.record, delivery.id, name + ":intent", "1")
+    await store.record(delivery.id, name + ":intent", "1")
     comment_id = await inst.comment(thread.owner, thread.repo, thread.number, body)
-    await asyncio.to_thread(inbox.record, delivery.id, name, str(comment_id))
+    await store.record(delivery.id, name, str(comment_id))
     return comment_id
 
 
@@ -270,19 +270,19 @@ async def _gather(
     # Independent of each other: acknowledge, read the configuration, ask the permission
     # the comment most likely needs (the rest of what the plan needs follows it).
     _, snapshot, known = await asyncio.gather(
-        once(services.inbox, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+        once(services.store, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
         config_source.latest(inst, *config),
         _ask_permissions(inst, thread.user, [early] if early else []),
     )
     if scheduler is not None:
-        scheduler.known_installation(delivery.installation)
+        await scheduler.known_installation(delivery.installation)
     planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
     # Only status and burst show or change bursts: other comments do not read them.
     clocked = scheduler is not None and any(
         isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
     )
     request = pipeline.Request(
-        bursts=await asyncio.to_thread(scheduler.bursts) if scheduler is not None and clocked else {},
+        bursts=await scheduler.bursts() if scheduler is not None and clocked else {},
         now=scheduler.clock() if scheduler else datetime.now(UTC),
         comment=thread.body,
         user=thread.user,
@@ -328,9 +328,9 @@ async def _report(
             await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
         services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
     for scale_set, result in results.items():
-        await once(services.inbox, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
+        await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
     final: Reaction = "+1" if all_ok else "-1"
-    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
+    await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):
         await _spend_once(services, delivery, thread)
 
@@ -341,7 +341,7 @@ async def _refuse_unreadable(
     log.warning("refusing a comment: %s", exc)
     text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
     await reply(services, inst, delivery, thread, index=0, text=text)
-    await once(services.inbox, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
+    await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
     await _spend_once(services, delivery, thread)
     services.metrics.commands.labels("other", "refused").inc()
 
@@ -358,10 +358,10 @@ async def _apply_burst(
 ) -> str:
     """Start or end the burst once per delivery (a resumed handler does not do it twice)."""
     step = f"burst:{index}"
-    done = await asyncio.to_thread(services.inbox.step, delivery.id, step)
+    done = await services.store.step(delivery.id, step)
     if done is None:
         done = await scheduler.order(order, files) if scheduler else "runners-bot runs no schedules here."
-        await asyncio.to_thread(services.inbox.record, delivery.id, step, done)
+        await services.store.record(delivery.id, step, done)
     return f"{text.rstrip()}\n\n{done}\n"
 
 
@@ -369,7 +369,7 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
     """False when the author's reply budget, or the installation's, is spent
     (bot.commands.reply_limits): one notice, then nothing. The installation's bounds what many
     throwaway accounts cost together on a public repository."""
-    if await asyncio.to_thread(services.inbox.step, delivery.id, "reaction:eyes") is not None:
+    if await services.store.step(delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
     settings = services.settings
     budgets = [(keys.user_replies(thread.user), settings.reply_limit, "reply_rate_limited.md")]
@@ -396,7 +396,7 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
 async def _spend_once(services: Services, delivery: Delivery, thread: Thread) -> None:
     """The comment's reply from its author's and its installation's budgets, once."""
     await once(
-        services.inbox, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
+        services.store, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
     )
 
 
@@ -417,11 +417,11 @@ async def _update_budget(
     """Read, change and write back (unless the change is None) a budget as one step:
     comments handled at once, by other workers or replicas, each count, and only one of
     them gets the notice."""
-    inbox = services.inbox
+    store = services.store
     while True:
-        text = await asyncio.to_thread(inbox.get, key)
+        text = await store.get(key)
         decision, budget = change(reply_limits.Budget.load(text))
-        if budget is None or await asyncio.to_thread(inbox.swap, key, text, budget.dump()):
+        if budget is None or await store.swap(key, text, budget.dump()):
             return decision, budget
 
 

@@ -32,10 +32,10 @@ from bot.features.pull_requests import OpenPull
 from bot.features.scheduler import Scheduler
 from bot.fleet.config import Config, ConfigFiles, parse
 from bot.fleet.yamlload import YamlError
-from bot.runtime.background import Background
+from bot.runtime.background import Background, spawn
 from bot.services import Services
 from bot.store import keys
-from bot.store.inbox import Delivery
+from bot.store.api import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Dashboard:
 
     async def _publish(self, saved: dict[str, Any] | None, text: fleet_view.Text, *, force: bool = False) -> None:
         owner, repo = self._repo()
-        inst = self.services.github.installation(self._installation())
+        inst = self.services.github.installation(await self._installation())
         number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
         if number is None:
             title = self.services.settings.dashboard or "Runner fleet"
@@ -167,14 +167,14 @@ class Dashboard:
         # The loop's writes are the leader's, fenced; a "Refresh now" handled by another
         # replica (a webhook handler, not the singleton) writes as handlers do.
         fence = self.services.leadership.fence() if self._loop.running else None
-        await asyncio.to_thread(self.services.inbox.put, self._key(), json.dumps(record), fence)
+        await self.services.store.put(self._key(), json.dumps(record), fence)
 
     def _later(self, delay: float) -> None:
         async def again() -> None:
             await asyncio.sleep(delay)
             self.poke()
 
-        asyncio.get_running_loop().create_task(again())
+        spawn(again())
 
     async def _fleet(self) -> tuple[Fleet | None, str | None]:
         """The cluster's view of the fleet: the rollout watches' when it is whole (no request
@@ -189,10 +189,10 @@ class Dashboard:
             return None, str(exc)
 
     async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
-        bursts = await asyncio.to_thread(self.scheduler.bursts)
+        bursts = await self.scheduler.bursts()
         fleet, cluster = await self._fleet()
         owner, repo = self._repo()
-        records = await asyncio.to_thread(self._records, owner, repo)
+        records = await self._records(owner, repo)
         views = []
         for entry in config.entries:
             effective = config.effective(entry)
@@ -234,19 +234,21 @@ class Dashboard:
             state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
         )
 
-    def _records(self, owner: str, repo: str) -> Records:
+    async def _records(self, owner: str, repo: str) -> Records:
         """Every set's last rollout and open pull request, in two reads of the store
         (not two per set)."""
         rollouts = {}
-        for key, saved in self.services.inbox.items(keys.LAST_ROLLOUT):
+        for key, saved in await self.services.store.items(keys.LAST_ROLLOUT):
             data = json.loads(saved)
             rollouts[key.removeprefix(keys.LAST_ROLLOUT)] = (str(data["verdict"]), str(data["where"]))
         prefix = keys.pull(owner, repo, "")
-        pulls = {key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in self.services.inbox.items(prefix)}
+        pulls = {
+            key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in await self.services.store.items(prefix)
+        }
         return Records(rollouts, pulls)
 
     async def _read_config(self) -> ConfigFiles | None:
-        installation = self.installation or self.scheduler.installation()
+        installation = self.installation or await self.scheduler.installation()
         if installation is None:
             return None  # no delivery yet: the first command or merge brings one
         try:
@@ -284,8 +286,8 @@ class Dashboard:
         assert found is not None
         return found
 
-    def _installation(self) -> int:
-        found = self.installation or self.scheduler.installation()
+    async def _installation(self) -> int:
+        found = self.installation or await self.scheduler.installation()
         assert found is not None
         return found
 
@@ -294,7 +296,7 @@ class Dashboard:
         return keys.dashboard(owner, repo)
 
     async def _saved(self) -> dict[str, Any] | None:
-        text = await asyncio.to_thread(self.services.inbox.get, self._key())
+        text = await self.services.store.get(self._key())
         return dict(json.loads(text)) if text else None
 
     async def start(self) -> None:

@@ -19,7 +19,7 @@ from bot.features.comment_commands import Thread, once, reply, run_commands
 from bot.features.pull_requests import PullRequests
 from bot.fleet import names
 from bot.services import Services
-from bot.store.inbox import Delivery
+from bot.store.api import Delivery
 
 FORM = "onboarding-form.yml"
 NO_RESPONSE = "_No response_"
@@ -143,7 +143,7 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
         )
         await reply(services, inst, delivery, thread, index=0, text=text)
         await once(
-            services.inbox,
+            services.store,
             delivery.id,
             "reaction:final",
             lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),

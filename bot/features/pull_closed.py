@@ -15,7 +15,7 @@ from bot.features.rollout_watch import Merged, RolloutWatcher
 from bot.features.scheduler import Scheduler
 from bot.fleet import names
 from bot.services import Services
-from bot.store.inbox import Delivery
+from bot.store.api import Delivery
 
 if TYPE_CHECKING:
     from bot.features.dashboard import Dashboard

@@ -15,7 +15,6 @@ delivery, so a handler resumed after a crash neither commits nor opens twice.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from bot.commands import pipeline, render
 from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
 from bot.store import keys
-from bot.store.inbox import Inbox
+from bot.store.api import Store
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +106,8 @@ class Target:
 class PullRequests:
     """Opens and updates the pull requests of one configuration repository."""
 
-    def __init__(self, inbox: Inbox) -> None:
-        self.inbox = inbox
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
         """Put ``requested`` into the set's pull request, opening one if needed.
@@ -116,13 +115,13 @@ class PullRequests:
         ``target.snapshot`` is the default branch as the caller just read it; it is read
         again only after a write conflict."""
         key = state_key(target.owner, target.repo, scale_set)
-        async with self.inbox.lock(key):
-            done = await asyncio.to_thread(self.inbox.step, target.delivery_id, f"pull:{scale_set}")
+        async with self.store.lock(key):
+            done = await self.store.step(target.delivery_id, f"pull:{scale_set}")
             if done is not None:
                 number, url = done.split(" ", 1)
                 # Resumed: whether it was opened now is not known, and labelling is idempotent.
                 return Result(int(number), url, created=False, needs_label=True)
-            saved = await asyncio.to_thread(self.inbox.get, key)
+            saved = await self.store.get(key)
             current = OpenPull.load(saved) if saved else None
             known = current.commands if current else []
             commands = known + [r for r in requested if r not in known]
@@ -134,9 +133,7 @@ class PullRequests:
                 problem = f"`{exc.path}` could not be read whole ({exc.reason}), so nothing was changed"
                 return Result(None, "", False, problem=problem)
             if result.number is not None:
-                await asyncio.to_thread(
-                    self.inbox.record, target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}"
-                )
+                await self.store.record(target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}")
             return result
 
     async def _write(
@@ -162,7 +159,7 @@ class PullRequests:
                 continue
             pull = await self._pull(target, branch, current, text)
             state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
-            await asyncio.to_thread(self.inbox.put, state_key(target.owner, target.repo, scale_set), state.dump())
+            await self.store.put(state_key(target.owner, target.repo, scale_set), state.dump())
             created = current is None or current.number != state.number
             return Result(state.number, state.url, created=created, needs_label=created)
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
@@ -172,7 +169,7 @@ class PullRequests:
         # only if nothing was added since (another command for the set, perhaps handled by
         # another replica, changes the content and so needs a commit of its own).
         step = f"commit:{branch}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-        if await asyncio.to_thread(self.inbox.step, target.delivery_id, step) is not None:
+        if await self.store.step(target.delivery_id, step) is not None:
             return
         inst, owner, repo, snapshot = target.inst, target.owner, target.repo, target.snapshot
         if not await inst.create_branch(owner, repo, branch, snapshot.commit):
@@ -181,7 +178,7 @@ class PullRequests:
         commit = await inst.put_file(
             owner, repo, REPOSITORIES_FILE, text=text, sha=snapshot.repositories_sha, branch=branch, message=message
         )
-        await asyncio.to_thread(self.inbox.record, target.delivery_id, step, commit)
+        await self.store.record(target.delivery_id, step, commit)
 
     async def _pull(
         self, target: Target, branch: str, current: OpenPull | None, text: render.PullRequestText
@@ -213,9 +210,9 @@ class PullRequests:
 
         Returns what was remembered of it (who asked, where), or None."""
         key = state_key(*config, scale_set)
-        async with self.inbox.lock(key):
-            saved = await asyncio.to_thread(self.inbox.get, key)
+        async with self.store.lock(key):
+            saved = await self.store.get(key)
             if saved and OpenPull.load(saved).number == number:
-                await asyncio.to_thread(self.inbox.delete, key)
+                await self.store.delete(key)
                 return OpenPull.load(saved)
             return None

@@ -32,7 +32,7 @@ from bot.fleet.config import parse
 from bot.runtime.leadership import run_soon
 from bot.services import Services
 from bot.store import keys
-from bot.store.inbox import LeaseLost
+from bot.store.api import LeaseLost
 
 if TYPE_CHECKING:
     from bot.features.scheduler import Scheduler
@@ -129,7 +129,7 @@ class RolloutWatcher:
     async def adopt(self) -> None:
         """Follow the stored watches this replica does not follow yet (begun elsewhere)."""
         if self.running:
-            for key in await asyncio.to_thread(self.services.inbox.keys, keys.WATCH):
+            for key in await self.services.store.keys(keys.WATCH):
                 self._spawn(key)
 
     async def stop(self) -> None:
@@ -149,7 +149,7 @@ class RolloutWatcher:
         """Start following a merged change, unless it is followed already."""
         config, pull_number, merge_sha, scale_set = merged.config, merged.number, merged.merge_sha, merged.scale_set
         key = keys.watch(scale_set, merge_sha)
-        if await asyncio.to_thread(self.services.inbox.get, key) is not None:
+        if await self.services.store.get(key) is not None:
             return
         inst = self.services.github.installation(merged.installation)
         base = await inst.default_branch(*config)
@@ -163,12 +163,12 @@ class RolloutWatcher:
         low, high = effective.min_runners, effective.max_runners
         if effective.runs_by_the_clock and self.scheduler is not None:
             # Schedules and bursts decide min/max of this set: expect what they say now.
-            now = await asyncio.to_thread(self.scheduler.target, effective)
+            now = self.scheduler.target(effective, await self.scheduler.bursts())
             low, high = now.min_runners, now.max_runners
         expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
         watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
-        await asyncio.to_thread(self.services.inbox.put, key, watch.dump())
+        await self.services.store.put(key, watch.dump())
         if self.running:
             self._spawn(key)
         else:
@@ -187,7 +187,7 @@ class RolloutWatcher:
             log.info("another replica follows %s now: %s", key, exc)
 
     async def _follow(self, key: str) -> None:
-        saved = await asyncio.to_thread(self.services.inbox.get, key)
+        saved = await self.services.store.get(key)
         if saved is None:
             return
         watch = Watch.load(saved)
@@ -203,7 +203,7 @@ class RolloutWatcher:
             changed = await self._publish(watch, report, final)
             if final:
                 await self._remember_verdict(watch, report)
-                await asyncio.to_thread(self.services.inbox.delete, key, self.services.leadership.fence())
+                await self.services.store.delete(key, self.services.leadership.fence())
                 if self.on_end is not None:
                     self.on_end()
                 return
@@ -221,7 +221,7 @@ class RolloutWatcher:
         owner, repo, number = watch.threads[0][:3]
         record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
         fence = self.services.leadership.fence()
-        await asyncio.to_thread(self.services.inbox.put, keys.last_rollout(watch.expected.scale_set), record, fence)
+        await self.services.store.put(keys.last_rollout(watch.expected.scale_set), record, fence)
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
         if self.cluster is None:
@@ -265,5 +265,5 @@ class RolloutWatcher:
             except GitHubError as exc:
                 log.warning("could not update the rollout report on %s/%s#%s: %s", owner, repo, number, exc)
         watch.last_body = body
-        await asyncio.to_thread(self.services.inbox.put, watch.key, watch.dump(), self.services.leadership.fence())
+        await self.services.store.put(watch.key, watch.dump(), self.services.leadership.fence())
         return True

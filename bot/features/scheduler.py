@@ -15,7 +15,6 @@ cluster keeps the last values it set (SCALING.md says how to hand a set back to 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -88,24 +87,24 @@ class Scheduler:
 
     # --- bursts --------------------------------------------------------------------------
 
-    def bursts(self) -> dict[str, ActiveBurst]:
-        """The bursts in force (blocking: the state database)."""
+    async def bursts(self) -> dict[str, ActiveBurst]:
+        """The bursts in force."""
         return {
             key.removeprefix(keys.BURST): StoredBurst.load(saved).burst
-            for key, saved in self.services.inbox.items(keys.BURST)
+            for key, saved in await self.services.store.items(keys.BURST)
         }
 
     async def order(self, order: BurstOrder, files: ConfigFiles) -> str:
         """Start or end a burst at once; returns a sentence on how it went."""
         key = keys.burst(order.scale_set)
         if order.until is None:
-            saved = await asyncio.to_thread(self.services.inbox.get, key)
-            await asyncio.to_thread(self.services.inbox.delete, key)
+            saved = await self.services.store.get(key)
+            await self.services.store.delete(key)
             if saved is not None:
                 await self._announce_end(StoredBurst.load(saved), "ended early")
         else:
             burst = ActiveBurst(order.min_runners, order.max_runners, order.until, self.clock())
-            await asyncio.to_thread(self.services.inbox.put, key, StoredBurst(burst, None, "").dump())
+            await self.services.store.put(key, StoredBurst(burst, None, "").dump())
         failed = await self._enforce(parse(files.repositories, files.base), only=order.scale_set)
         self.wake()  # the replica that runs the schedules plans this burst's end now, not at its next pass
         return (
@@ -116,15 +115,15 @@ class Scheduler:
 
     async def remember_reply(self, scale_set: str, where: tuple[str, str, int], text: str) -> None:
         key = keys.burst(scale_set)
-        saved = await asyncio.to_thread(self.services.inbox.get, key)
+        saved = await self.services.store.get(key)
         if saved is not None:
             stored = StoredBurst.load(saved)
-            await asyncio.to_thread(self.services.inbox.put, key, StoredBurst(stored.burst, where, text).dump())
+            await self.services.store.put(key, StoredBurst(stored.burst, where, text).dump())
 
     async def _expire(self, now: datetime, config: Config | None) -> None:
         """End the bursts whose time is up, and cut the others to their entry's ``burst:``
         as it is now (a tightened allowance, or none)."""
-        stored_bursts = await asyncio.to_thread(self.services.inbox.items, keys.BURST)
+        stored_bursts = await self.services.store.items(keys.BURST)
         if not stored_bursts:
             return
         entries = {e.scale_set: e for e in config.entries} if config is not None else {}
@@ -136,14 +135,14 @@ class Scheduler:
                 entry = entries.get(key.removeprefix(keys.BURST))
                 burst = stored.burst.within(config.effective(entry).burst if entry is not None else None)
             if burst is None:
-                await asyncio.to_thread(self.services.inbox.delete, key, fence)
+                await self.services.store.delete(key, fence)
                 await self._announce_end(stored, "ended: its entry no longer allows a burst")
             elif now >= burst.until:
-                await asyncio.to_thread(self.services.inbox.delete, key, fence)
+                await self.services.store.delete(key, fence)
                 await self._announce_end(stored, f"ended at {render.moment(burst.until)}")
             elif burst != stored.burst:
                 cut = StoredBurst(burst, stored.reply, stored.text)
-                await asyncio.to_thread(self.services.inbox.put, key, cut.dump(), fence)
+                await self.services.store.put(key, cut.dump(), fence)
                 log.info("%s: burst cut to its entry's allowance: %s", key.removeprefix(keys.BURST), burst)
 
     async def _announce_end(self, stored: StoredBurst, how: str) -> None:
@@ -161,19 +160,19 @@ class Scheduler:
 
     _installation: int | None = None
 
-    def installation(self) -> int | None:
-        """The installation the configuration repository is read through, when known (blocking)."""
+    async def installation(self) -> int | None:
+        """The installation the configuration repository is read through, when known."""
         if self._installation is None:
-            remembered = self.services.inbox.get(keys.CLOCK_INSTALLATION)
+            remembered = await self.services.store.get(keys.CLOCK_INSTALLATION)
             self._installation = int(remembered) if remembered else None
         return self._installation
 
-    def known_installation(self, installation: int) -> None:
+    async def known_installation(self, installation: int) -> None:
         """The installation through which the configuration repository was read (remembered
         across restarts: the loop starts reading the configuration once it knows one)."""
         if self._installation != installation:
             self._installation = installation
-            self.services.inbox.put(keys.CLOCK_INSTALLATION, str(installation))
+            await self.services.store.put(keys.CLOCK_INSTALLATION, str(installation))
             self.wake()
 
     def wake(self) -> None:
@@ -189,7 +188,7 @@ class Scheduler:
             return now + timedelta(seconds=RETRY)
         failed = await self._enforce(config)
         due = now + timedelta(seconds=RETRY if failed else self.interval)
-        bursts = await asyncio.to_thread(self.bursts)
+        bursts = await self.bursts()
         edges = [b.until for b in bursts.values() if b.until > now]
         for entry in config.entries:
             effective = config.effective(entry)
@@ -204,7 +203,7 @@ class Scheduler:
         if owner_repo is None:
             return None
         if self._installation is None:
-            remembered = await asyncio.to_thread(self.services.inbox.get, keys.CLOCK_INSTALLATION)
+            remembered = await self.services.store.get(keys.CLOCK_INSTALLATION)
             if remembered is None:
                 return None  # no delivery yet: nothing can have asked for a burst or merged a schedule
             self._installation = int(remembered)
@@ -215,14 +214,13 @@ class Scheduler:
             log.warning("schedules: cannot read the configuration: %s", exc)
             return None
 
-    def target(self, effective: Effective, bursts: dict[str, ActiveBurst] | None = None) -> Runners:
-        """What ``effective`` should have now (blocking when ``bursts`` is not given)."""
-        found = self.bursts() if bursts is None else bursts
+    def target(self, effective: Effective, bursts: dict[str, ActiveBurst]) -> Runners:
+        """What ``effective`` should have now, given the bursts in force."""
         return runners_at(
             effective.min_runners,
             effective.max_runners,
             list(effective.schedules),
-            found.get(effective.scale_set),
+            bursts.get(effective.scale_set),
             self.clock(),
         )
 
@@ -230,11 +228,11 @@ class Scheduler:
         """Patch every set run by the clock whose min/max differ; returns the last failure."""
         # One pass at a time, across replicas: a burst ordered on one and the loop on the one
         # that runs the schedules never race, and the last to write read the latest bursts.
-        async with self.services.inbox.lock(keys.CLOCK_WRITES):
+        async with self.services.store.lock(keys.CLOCK_WRITES):
             return await self._enforce_now(config, only)
 
     async def _enforce_now(self, config: Config, only: str | None) -> str | None:
-        bursts = await asyncio.to_thread(self.bursts)
+        bursts = await self.bursts()
         failure = None
         for entry in config.entries:
             effective = config.effective(entry)

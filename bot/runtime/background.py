@@ -8,13 +8,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 # step(poked) -> seconds until the next step
 Step = Callable[[bool], Awaitable[float]]
+
+
+_started: set[asyncio.Task[None]] = set()
+
+
+def spawn(work: Coroutine[Any, Any, None]) -> None:
+    """Start ``work`` without waiting for it. The task is kept referenced until it ends:
+    the event loop holds only a weak reference, and a collected task stops mid-way."""
+    task = asyncio.get_running_loop().create_task(work)
+    _started.add(task)
+    task.add_done_callback(_started.discard)
 
 
 class Relay(Protocol):

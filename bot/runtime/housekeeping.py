@@ -10,14 +10,13 @@ removed and what is kept show in ``/metrics``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
 from bot.runtime.background import Background
 from bot.runtime.metrics import Metrics
 from bot.store import keys
-from bot.store.inbox import Inbox
+from bot.store.api import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +24,18 @@ INTERVAL = 3600.0
 
 
 class Housekeeping:
-    def __init__(self, inbox: Inbox, metrics: Metrics, retention_days: float) -> None:
-        self.inbox = inbox
+    def __init__(self, store: Store, metrics: Metrics, retention_days: float) -> None:
+        self.store = store
         self.metrics = metrics
         self.retention = retention_days * 86400
         self._loop = Background("housekeeping", self._step, after_failure=INTERVAL)
 
-    def sweep(self, now: float | None = None) -> dict[str, int]:
-        """One pass (blocking); returns what was removed, by kind."""
-        removed = self.inbox.purge((now or time.time()) - self.retention, keys.EXPIRING)
+    async def sweep(self, now: float | None = None) -> dict[str, int]:
+        """One pass; returns what was removed, by kind."""
+        removed = await self.store.purge((now or time.time()) - self.retention, keys.EXPIRING)
         for kind, count in removed.items():
             self.metrics.purged.labels(kind).inc(count)
-        self.metrics.stored_deliveries.set(self.inbox.stored())
+        self.metrics.stored_deliveries.set(await self.store.stored())
         if removed["deliveries"]:
             log.info("forgot %d deliveries older than the retention period", removed["deliveries"])
         return removed
@@ -48,5 +47,5 @@ class Housekeeping:
         await self._loop.stop()
 
     async def _step(self, _poked: bool) -> float:
-        await asyncio.to_thread(self.sweep)
+        await self.sweep()
         return INTERVAL

@@ -6,7 +6,7 @@ replica tries to take the lease; the holder renews it every third of the lease t
 starts the jobs when it gains a term, and stops them when it cannot renew before the
 term would run out (so an old owner has stopped before a new one may begin). A new term
 has a new fencing token; the jobs' writes to the store carry it (:meth:`fence`), so a
-write from a term that is over is refused by the store itself (:class:`bot.store.inbox.LeaseLost`).
+write from a term that is over is refused by the store itself (:class:`bot.store.api.LeaseLost`).
 
 Features on any replica ask the jobs for work through :meth:`signal`: on the holder it
 runs at once; elsewhere it is left in the store, where the holder picks it up within
@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from bot.runtime.background import spawn
 from bot.runtime.metrics import Metrics
 from bot.store import keys
-from bot.store.inbox import Fence, Inbox, LeaseLost
+from bot.store.api import Fence, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class Job(Protocol):
 
 
 class Leadership:
-    def __init__(self, inbox: Inbox, metrics: Metrics, *, seconds: float = 30.0, tick: float = 1.0) -> None:
-        self.inbox = inbox
+    def __init__(self, store: Store, metrics: Metrics, *, seconds: float = 30.0, tick: float = 1.0) -> None:
+        self.store = store
         self.metrics = metrics
         self.seconds = seconds
         self.tick = min(tick, seconds / 3)
@@ -77,12 +78,11 @@ class Leadership:
         if self.leading and name in self.signals:
             self.signals[name]()
             return
-        # Called from the event loop: the write goes to a thread.
-        asyncio.get_running_loop().run_in_executor(None, self._leave, name)
+        spawn(self._leave(name))  # called by code that does not wait for the write
 
-    def _leave(self, name: str) -> None:
+    async def _leave(self, name: str) -> None:
         try:
-            self.inbox.put(keys.signal(name), str(time.time()))
+            await self.store.put(keys.signal(name), str(time.time()))
         except Exception:  # the job's own timer will get there
             log.exception("could not leave signal %s for the lead replica", name)
 
@@ -100,7 +100,7 @@ class Leadership:
         if self.leading:
             await self._lose("shutting down", logging.INFO)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.inbox.unlease, NAME)
+                await self.store.unlease(NAME)
 
     async def _run(self) -> None:
         while True:
@@ -119,7 +119,7 @@ class Leadership:
         budget = max(self._deadline - asked, 0.05) if self.leading else self.seconds / 3
         try:
             async with asyncio.timeout(budget):
-                token = await asyncio.to_thread(self.inbox.lease, NAME, self.seconds)
+                token = await self.store.lease(NAME, self.seconds)
         except Exception as exc:
             if self.leading and time.monotonic() >= self._deadline:
                 await self._lose(f"the lease could not be renewed in time ({type(exc).__name__}: {exc})")
@@ -159,9 +159,9 @@ class Leadership:
 
     async def _take_signals(self) -> None:
         try:
-            names = await asyncio.to_thread(self.inbox.keys, keys.SIGNAL)
+            names = await self.store.keys(keys.SIGNAL)
             for key in names:
-                await asyncio.to_thread(self.inbox.delete, key)
+                await self.store.delete(key)
                 action = self.signals.get(key.removeprefix(keys.SIGNAL))
                 if action is not None:
                     action()
@@ -179,6 +179,6 @@ def run_soon(action: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], No
     """A signal action that starts ``action`` as a task."""
 
     def start() -> None:
-        asyncio.get_running_loop().create_task(action())
+        spawn(action())
 
     return start

@@ -1,8 +1,8 @@
-"""The shared store for more than one replica: the inbox in PostgreSQL, through psycopg 3.
+"""The shared store for more than one replica: PostgreSQL, through psycopg 3.
 
-Chosen by ``RUNNERS_BOT_DATABASE_URL``. The queries are :class:`bot.store.inbox.SQLInbox`'s;
+Chosen by ``RUNNERS_BOT_DATABASE_URL``. The queries are :class:`bot.store.sql.SQLStore`'s;
 this module gives them a connection pool, PostgreSQL's clock for leases, ``FOR UPDATE
-SKIP LOCKED`` for claiming, and session advisory locks for :meth:`PostgresInbox.lock`.
+SKIP LOCKED`` for claiming, and session advisory locks for :meth:`PostgresStore.lock`.
 An advisory lock lives as long as the connection that took it, so a replica that dies
 lets its locks go with its connections; a claim or a lease it held runs out by time.
 """
@@ -19,18 +19,18 @@ import psycopg
 import psycopg.conninfo
 from psycopg_pool import ConnectionPool
 
-from bot.store import inbox
-from bot.store.inbox import KeyLocks, Result, Run, SQLInbox, T
+from bot.store.sql import SCHEMA as TABLES
+from bot.store.sql import SUBJECT_INDEX, KeyLocks, Result, Run, SQLStore, T
 
 # Byte order for keys ("C"), so that a prefix is a key range whatever the database's collation.
-SCHEMA = inbox.SCHEMA.format(blob="BYTEA", real="DOUBLE PRECISION", int64="BIGINT", key='TEXT COLLATE "C"')
+SCHEMA = TABLES.format(blob="BYTEA", real="DOUBLE PRECISION", int64="BIGINT", key='TEXT COLLATE "C"')
 
 # Replicas starting together must not race to create the tables.
 SCHEMA_LOCK = 0x72756E6E  # "runn"
 LOCK_POLL = (0.02, 0.5)  # first and longest pause between tries of a taken advisory lock
 
 
-class PostgresInbox(SQLInbox):
+class PostgresStore(SQLStore):
     """The store on a PostgreSQL database shared by every replica."""
 
     NOW = "extract(epoch from clock_timestamp())::double precision"
@@ -52,9 +52,9 @@ class PostgresInbox(SQLInbox):
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(SCHEMA)
-            conn.execute(inbox.SUBJECT_INDEX)
+            conn.execute(SUBJECT_INDEX)
         # Inserts from the webhook path run side by side: PostgreSQL commits them together.
-        self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="inbox-writer")
+        self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-writer")
         self._locks = KeyLocks()
 
     def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:

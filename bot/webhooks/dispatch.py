@@ -1,6 +1,6 @@
-"""Workers that take accepted deliveries from the inbox and run their handlers.
+"""Workers that take accepted deliveries from the store and run their handlers.
 
-A delivery is worked on only under this replica's claim (:mod:`bot.store.inbox`): the one
+A delivery is worked on only under this replica's claim (:mod:`bot.store`): the one
 that accepted it holds it from the start; a heartbeat renews the claims of running
 work; a handler whose claim was lost (this replica stalled past the lease and another
 took over) is cancelled. A poll claims what nobody holds: work accepted before a crash
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from bot.runtime import logs
 from bot.runtime.errors import PermanentError, TemporaryError
 from bot.runtime.metrics import Metrics
-from bot.store.inbox import Delivery, Inbox, LeaseLost
+from bot.store.api import Delivery, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        inbox: Inbox,
+        store: Store,
         handlers: Mapping[str, Handler],
         metrics: Metrics,
         workers: int,
@@ -44,7 +44,7 @@ class Dispatcher:
         lease: float = 30.0,
         poll: float = 5.0,
     ) -> None:
-        self.inbox = inbox
+        self.store = store
         self.handlers = handlers
         self.metrics = metrics
         self.workers = workers
@@ -75,7 +75,7 @@ class Dispatcher:
             held.append(self.queue.get_nowait())
             self.queue.task_done()
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.inbox.release, held)
+            await self.store.release(held)
 
     def submit(self, delivery_id: str) -> None:
         self.queue.put_nowait(delivery_id)
@@ -94,7 +94,7 @@ class Dispatcher:
 
     async def _claim_ready(self) -> None:
         while True:
-            found = await asyncio.to_thread(self.inbox.claim_ready, POLL_BATCH)
+            found = await self.store.claim_ready(POLL_BATCH)
             for delivery_id in found:
                 self.submit(delivery_id)
             if len(found) < POLL_BATCH:
@@ -113,7 +113,7 @@ class Dispatcher:
             await asyncio.sleep(self.lease / 3)
             running = dict(self._running)
             try:
-                ours = await asyncio.to_thread(self.inbox.renew, running)
+                ours = await self.store.renew(running)
             except Exception:
                 log.exception("could not renew this replica's claims")
                 continue
@@ -142,7 +142,7 @@ class Dispatcher:
     async def _claimed(self, delivery_id: str) -> None:
         token = logs.delivery_id.set(delivery_id)
         try:
-            delivery = await asyncio.to_thread(self.inbox.claim, delivery_id)
+            delivery = await self.store.claim(delivery_id)
             if delivery is None:
                 log.debug("delivery %s is done or another replica's", delivery_id)
                 return  # done already, or another replica's claim holds
@@ -163,13 +163,13 @@ class Dispatcher:
     async def _process(self, delivery: Delivery) -> None:
         handler = self.handlers.get(delivery.kind)
         if handler is None:
-            await asyncio.to_thread(self.inbox.fail, delivery.id, f"no handler for {delivery.kind}")
+            await self.store.fail(delivery.id, f"no handler for {delivery.kind}")
             return
         try:
             await handler(delivery)
         except PermanentError as exc:
             log.error("delivery failed: %s", exc)
-            await asyncio.to_thread(self.inbox.fail, delivery.id, str(exc))
+            await self.store.fail(delivery.id, str(exc))
             return
         except TemporaryError as exc:
             await self._retry(delivery, str(exc), exc.retry_after)
@@ -180,15 +180,15 @@ class Dispatcher:
             log.exception("delivery handler crashed")
             await self._retry(delivery, f"{type(exc).__name__}: {exc}", 5.0)
             return
-        await asyncio.to_thread(self.inbox.finish, delivery.id)
+        await self.store.finish(delivery.id)
 
     async def _retry(self, delivery: Delivery, error: str, retry_after: float) -> None:
         if delivery.attempts + 1 >= MAX_ATTEMPTS:
             log.error("delivery gave up after %d attempts: %s", delivery.attempts + 1, error)
-            await asyncio.to_thread(self.inbox.fail, delivery.id, error)
+            await self.store.fail(delivery.id, error)
             return
         # Backoff is capped; a rate-limit reset is honoured in full (an earlier try would fail again).
         delay = max(retry_after, min(2.0 ** (delivery.attempts + 1), MAX_BACKOFF))
-        attempts = await asyncio.to_thread(self.inbox.retry_later, delivery.id, delay, error)
+        attempts = await self.store.retry_later(delivery.id, delay, error)
         log.warning("delivery will be retried in %.0fs: %s", delay, error, extra={"attempt": attempts})
         self.schedule(delivery.id, time.time() + delay)

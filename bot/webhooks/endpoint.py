@@ -4,7 +4,7 @@ Order matters for cost and safety: size limit, then the HMAC signature over the 
 body (constant-time), then the headers and JSON, then :func:`bot.webhooks.routing.classify`.
 Anything unsigned, malformed or oversized is refused with nothing stored and no GitHub
 call; anything the app does not act on is acknowledged and dropped. A delivery with
-work is written to the inbox *before* the 2xx, and handled by the workers afterwards.
+work is written to the store *before* the 2xx, and handled by the workers afterwards.
 
 Before the signature is checked nobody is trusted, so what an unsigned request can cost
 is bounded: a declared ``Content-Length`` over :data:`MAX_BODY` is refused before a
@@ -27,7 +27,7 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from bot.runtime.metrics import Metrics
-from bot.store.inbox import Delivery, Inbox
+from bot.store.api import Delivery, Store
 from bot.webhooks.routing import classify, subject, too_old
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,11 @@ class WebhookEndpoint:
     stored delivery ids to the workers."""
 
     def __init__(
-        self, secret: str, inbox: Inbox, metrics: Metrics, submit: Callable[[str], None], *, retention: float
+        self, secret: str, store: Store, metrics: Metrics, submit: Callable[[str], None], *, retention: float
     ) -> None:
         self.secret = secret.encode()
         self.retention = retention  # seconds deliveries are remembered (replays older than that are refused)
-        self.inbox = inbox
+        self.store = store
         self.metrics = metrics
         self.submit = submit
         self._counters: dict[tuple[str, str], Any] = {}
@@ -138,7 +138,7 @@ class WebhookEndpoint:
             body=bytes(body),
             subject=subject(event, payload),
         )
-        if not await self.inbox.add(delivery):
+        if not await self.store.add(delivery):
             self._count(event, "duplicate")
             return 200, "duplicate: this delivery, or one about the same event, was accepted already"
         self._count(event, "accepted")

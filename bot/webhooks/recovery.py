@@ -1,7 +1,7 @@
 """Missed-delivery recovery: GitHub does not redeliver failed deliveries by itself.
 
 On start and then every ``recovery_interval`` seconds, the App's recent deliveries are
-listed (JWT), grouped by ``guid``; a guid with no successful attempt that the inbox has
+listed (JWT), grouped by ``guid``; a guid with no successful attempt that the store has
 never seen is redelivered once, through GitHub, so it arrives signed like any other.
 A singleton (:mod:`bot.runtime.leadership`): one replica scans at a time.
 """
@@ -17,14 +17,14 @@ from typing import Any
 from bot.clients.github import GitHubApp, GitHubError
 from bot.runtime.metrics import Metrics
 from bot.store import keys
-from bot.store.inbox import Fence, Inbox, LeaseLost
+from bot.store.api import Fence, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 
 
 def to_redeliver(deliveries: Iterable[Mapping[str, Any]], seen: set[str], asked: set[str]) -> list[tuple[str, int]]:
     """``(guid, delivery id)`` to redeliver: one per guid never delivered OK, not in the
-    inbox, and not already asked for. Pure."""
+    store, and not already asked for. Pure."""
     attempts: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for item in deliveries:
         guid = item.get("guid")
@@ -47,13 +47,13 @@ class Recovery:
     def __init__(
         self,
         github: GitHubApp,
-        inbox: Inbox,
+        store: Store,
         metrics: Metrics,
         interval: float,
         fence: Callable[[], Fence | None] = lambda: None,  # the leader's term (Leadership.fence)
     ) -> None:
         self.github = github
-        self.inbox = inbox
+        self.store = store
         self.metrics = metrics
         self.interval = interval
         self.fence = fence
@@ -63,13 +63,13 @@ class Recovery:
         """One pass; returns how many deliveries were asked for again."""
         deliveries = await self.github.failed_deliveries()
         guids = [str(d.get("guid")) for d in deliveries if d.get("guid")]
-        seen = await asyncio.to_thread(self.inbox.seen, guids)
+        seen = await self.store.seen(guids)
         count = 0
         for guid, delivery_id in to_redeliver(deliveries, seen, set()):
-            if await asyncio.to_thread(self.inbox.get, keys.redelivered(guid)):
+            if await self.store.get(keys.redelivered(guid)):
                 continue
             await self.github.redeliver(delivery_id)
-            await asyncio.to_thread(self.inbox.put, keys.redelivered(guid), str(delivery_id), self.fence())
+            await self.store.put(keys.redelivered(guid), str(delivery_id), self.fence())
             self.metrics.redeliveries.inc()
             count += 1
         if count:
