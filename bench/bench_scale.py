@@ -157,7 +157,7 @@ async def dashboard_refresh(key: tuple[str, str], size: int) -> tuple[int, int, 
         async with running(app):
             await app.dashboard.stop()
             await app.watcher.stop()  # the refresh alone: no watch in the way
-            app.dashboard.note_config(1, files)
+            app.services.latest.note(1, files)
             calls, requests = len(fake.calls), len(kube.requests)
             start = time.perf_counter()
             await app.dashboard.update()

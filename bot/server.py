@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import secrets
@@ -31,9 +30,8 @@ from starlette.types import Receive, Scope, Send
 
 from bot.clients.github import GitHubApp
 from bot.clients.kube import Kube, api_client
-from bot.features import comment_commands, onboarding, pull_closed
+from bot.features import comment_commands, onboarding
 from bot.features.dashboard import Dashboard
-from bot.features.pull_requests import PullRequests
 from bot.features.rollout_watch import RolloutWatcher
 from bot.features.scheduler import Scheduler
 from bot.runtime import logs
@@ -42,11 +40,14 @@ from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings, SettingsError
 from bot.services import Services
+from bot.services.pull_requests import PullRequests
+from bot.services.runner_limits import RunnerLimits
 from bot.store.api import Store
 from bot.store.sqlite import SQLiteStore
-from bot.webhooks.dispatch import Dispatcher, Handler
+from bot.webhooks.dispatch import Dispatcher
 from bot.webhooks.endpoint import WebhookEndpoint
 from bot.webhooks.recovery import Recovery
+from bot.webhooks.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class App:
     """Everything one server holds; tests build it with a fake GitHub transport."""
 
     settings: Settings
+    services: Services
+    limits: RunnerLimits
     store: Store
     metrics: Metrics
     github: GitHubApp
@@ -96,30 +99,28 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     services = Services(settings, store, github, metrics, leadership)
     pulls = PullRequests(store)
     kube = _kube(settings)
-    scheduler = Scheduler(services, kube, interval=settings.clock_interval)
+    limits = RunnerLimits(services, kube)
+    scheduler = Scheduler(services, limits, interval=settings.clock_interval)
     watcher = RolloutWatcher(
-        services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout, scheduler=scheduler
+        services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout, limits=limits
     )
-    dashboard = Dashboard(services, kube, scheduler, interval=settings.dashboard_interval)
-    watcher.on_end = dashboard.poke
+    dashboard = Dashboard(services, kube, limits, interval=settings.dashboard_interval)
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
-    handlers: dict[str, Handler] = {
-        "command": functools.partial(
-            comment_commands.handle, services, pulls, kube=kube, scheduler=scheduler, dashboard=dashboard
-        ),
-        "bot_pull_closed": functools.partial(
-            pull_closed.handle, services, pulls, watcher=watcher, scheduler=scheduler, dashboard=dashboard
-        ),
-        "dashboard": dashboard.edited,
-        "onboarding": functools.partial(onboarding.handle, services, pulls),
-    }
+    router = Router(
+        [
+            *comment_commands.routes(services, pulls, kube, limits),
+            *onboarding.routes(services, pulls),
+            *watcher.routes(pulls),
+            *dashboard.routes(),
+        ]
+    )
     lease = settings.lease_seconds
-    dispatcher = Dispatcher(store, handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
+    dispatcher = Dispatcher(store, router.handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
     recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
     leadership.jobs = [watcher, scheduler, dashboard, recovery, housekeeping]
     endpoint = WebhookEndpoint(
-        settings.webhook_secret, store, metrics, dispatcher.submit, retention=settings.retention_days * 86_400
+        settings.webhook_secret, store, metrics, dispatcher.submit, router, retention=settings.retention_days * 86_400
     )
 
     async def healthz(_: Request) -> Response:
@@ -159,6 +160,8 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     starlette = Starlette(routes=routes, lifespan=lifespan)
     return App(
         settings,
+        services,
+        limits,
         store,
         metrics,
         github,

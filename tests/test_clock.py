@@ -54,7 +54,7 @@ def clock() -> Clock:
 
 def start(settings: Settings, fake: Any, clock: Clock) -> AsyncIterator[Harness]:
     def with_clock(app: App) -> None:
-        app.scheduler.clock = clock
+        app.limits.clock = clock
 
     return serve(settings, fake, with_clock)
 
@@ -68,7 +68,7 @@ async def clocked(settings: Settings, fake: Any, kube: FakeKube, clock: Clock) -
     tuned = dataclasses.replace(settings, kube_api=kube.url, clock_interval=300)  # type: ignore[attr-defined]
     async for harness in start(tuned, fake, clock):
         await harness.app.scheduler.stop()  # the tests drive the passes themselves, by the injected clock
-        await harness.app.scheduler.known_installation(42)
+        await harness.app.services.read_through(42)
         yield harness
     assert fake.violations == []
 
@@ -173,7 +173,7 @@ async def test_a_burst_ends_when_its_allowance_is_removed(clocked: Harness, kube
     text = clocked.fake.file(CONFIG_REPO, REPOSITORIES_FILE)
     clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(CLOCKED, CLOCKED.partition("    burst:")[0]))
     await clocked.app.scheduler.reconcile()
-    assert spec(kube) == (4, 10) and await clocked.app.scheduler.bursts() == {}
+    assert spec(kube) == (4, 10) and await clocked.app.limits.bursts() == {}
     (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
     assert "its entry no longer allows a burst" in clocked.fake.comments[reply["id"]]["body"]
 
@@ -198,7 +198,7 @@ async def test_a_restart_resumes_the_burst(settings: Settings, clocked: Harness,
             if spec(kube) == (6, 30):
                 break
             await asyncio.sleep(0.025)
-        assert await again.app.scheduler.bursts()
+        assert await again.app.limits.bursts()
     assert spec(kube) == (6, 30), "the same state database: the burst goes on after the restart"
 
 

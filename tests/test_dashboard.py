@@ -59,7 +59,7 @@ async def start(settings: Settings, fake: Any) -> AsyncIterator[Harness]:
 async def board(settings: Settings, fake: Any, kube: FakeKube, bundled: ConfigFiles) -> AsyncIterator[Harness]:
     tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_api=kube.url)  # type: ignore[attr-defined]
     async for harness in start(tuned, fake):
-        harness.app.dashboard.note_config(42, bundled)
+        harness.app.services.latest.note(42, bundled)
         harness.app.dashboard.min_gap = 0.3
         yield harness
     assert fake.violations == []
@@ -69,7 +69,7 @@ async def board(settings: Settings, fake: Any, kube: FakeKube, bundled: ConfigFi
 async def board_without_cluster(settings: Settings, fake: Any, bundled: ConfigFiles) -> AsyncIterator[Harness]:
     tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_enabled=False)
     async for harness in start(tuned, fake):
-        harness.app.dashboard.note_config(42, bundled)
+        harness.app.services.latest.note(42, bundled)
         yield harness
 
 
@@ -228,8 +228,7 @@ async def test_a_merge_makes_the_next_update_read_the_configuration_again(board:
     kube.scenario = healthy_fleet
     await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
     await board.app.dashboard.update()
-    board.app.dashboard.forget_config()
-    board.app.dashboard.installation = 42
+    board.app.services.latest.files = None  # as a merge leaves it
     graphql = [c for c in board.fake.calls if c.template == "/graphql"]
     await board.app.dashboard.update()
     assert len([c for c in board.fake.calls if c.template == "/graphql"]) == len(graphql) + 1

@@ -18,10 +18,13 @@ from webhook_payloads import comment_payload, sign
 
 from bot.commands import pipeline
 from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
+from bot.features import comment_commands, dashboard, onboarding, rollout_watch
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
 from bot.runtime.metrics import Metrics
+from bot.store.api import Delivery
 from bot.webhooks.endpoint import WebhookEndpoint
+from bot.webhooks.routing import Route, Router
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -37,6 +40,21 @@ pieces = st.sampled_from(
     ]
 )  # fmt: skip
 comments = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=40).map("".join))
+
+
+async def _unused(_: Delivery) -> None:
+    raise AssertionError("the fuzzed endpoint runs no handler")
+
+
+# The features' own accept checks, as the server assembles them.
+ROUTER = Router(
+    [
+        Route("command", "issue_comment", "created", comment_commands.accepts, _unused),
+        Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
+        Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
+        Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
+    ]
+)
 
 
 class Recorder:
@@ -82,7 +100,7 @@ def test_ingress_answers_anything_with_a_4xx_or_2xx_and_stores_only_signed(
     body: bytes, extra: dict[bytes, bytes], signed: bool, chunks: int
 ) -> None:
     store = Recorder()
-    endpoint = WebhookEndpoint(SECRET, store, Metrics(), lambda _: None, retention=14 * 86_400)  # type: ignore[arg-type]
+    endpoint = WebhookEndpoint(SECRET, store, Metrics(), lambda _: None, ROUTER, retention=14 * 86_400)  # type: ignore[arg-type]
     headers = {b"x-github-event": b"issue_comment", b"x-github-delivery": b"fuzz", **extra}
     if signed:
         headers[b"x-hub-signature-256"] = sign(SECRET, body).encode()

@@ -6,8 +6,8 @@ import yaml
 from conftest import ROOT
 from webhook_payloads import rendered_form
 
+from bot.features.onboarding import LABEL as ONBOARDING_LABEL
 from bot.features.onboarding import fields, parse_form
-from bot.webhooks.routing import ONBOARDING_LABEL
 
 
 def test_app_manifest_is_least_privilege() -> None:

@@ -14,8 +14,8 @@ from fakegithub import Fault
 from webhook_payloads import comment_payload, issue_opened_payload, pull_closed_payload, rendered_form
 
 from bot.commands import pipeline
-from bot.features.pull_requests import OpenPull
 from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles
+from bot.store.records import OpenPull
 
 pytestmark = pytest.mark.anyio
 

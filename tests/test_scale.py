@@ -101,7 +101,7 @@ async def test_five_commands_on_large_entries_fit(large: Harness) -> None:
 
 
 async def test_the_dashboard_lists_every_set_on_pages_that_fit(large: Harness, big: str) -> None:
-    large.app.dashboard.note_config(42, ConfigFiles(big, large.fake.file(CONFIG_REPO, BASE_CONFIG_FILE)))
+    large.app.services.latest.note(42, ConfigFiles(big, large.fake.file(CONFIG_REPO, BASE_CONFIG_FILE)))
     assert await large.app.dashboard.update()
     (issue,) = [i for i in large.fake.issues.values() if i["performed_via_github_app"]]
     pages = large.fake.thread_comments(CONFIG_REPO, issue["number"])

@@ -1,476 +1,50 @@
 """Feature: ``/runners`` commands in issue and pull request comments.
 
-A delivery handler in five phases, as Atlantis names its runners:
-
-- **admit** (``run_commands``): the author's and the installation's reply budgets;
-- **gather** (``_gather``): a 👀 reaction, the values files from the configuration
-  repository and the permissions and live state the plan needs, concurrently;
-- **decide** (``bot.commands.pipeline.decide``, pure): one answer per command and the
-  edited file;
-- **apply** (``_pull_requests``, ``_apply_burst``): the pull requests and bursts;
-- **report** (``_report``): one reply per command, labels, and a final reaction (👍 all
-  accepted, 👎 something refused).
-
-Every side effect is recorded as a step of the delivery, so a handler resumed after a
-crash never reacts, replies or opens anything twice.
+Its route keeps a created comment that holds a command and was typed by a person (not a
+bot, not an App posting for a user); the handler runs the comment's commands
+(:mod:`bot.services.command_runner`) on the thread it was written in.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import functools
-import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from bot.clients import config_source
-from bot.clients.github import Installation, PermanentError, Reaction, Unreadable
-from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
-from bot.commands import pipeline, render, reply_limits, rollout
-from bot.commands.grammar import Command, parse_comment
-from bot.commands.permissions import WRITE_LEVELS, Permission, best
-from bot.features.pull_requests import PullRequests, Requested, Result, Target
-from bot.features.scheduler import Scheduler
-from bot.fleet.config import ConfigFiles, Effective
+from bot.clients.kube import Kube
+from bot.commands.grammar import has_command
 from bot.services import Services
-from bot.store import keys
-from bot.store.api import Delivery, Store
-
-if TYPE_CHECKING:
-    from bot.features.dashboard import Dashboard
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Thread:
-    """Where a command was written: the repository, issue/PR number and comment."""
-
-    owner: str
-    repo: str
-    number: int
-    comment_id: int | None
-    comment_url: str
-    user: str
-    is_bot: bool
-    body: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.repo}"
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Thread:
-        repository, issue, comment = payload["repository"], payload["issue"], payload["comment"]
-        user = comment.get("user") or {}
-        return cls(
-            owner=repository["owner"]["login"],
-            repo=repository["name"],
-            number=int(issue["number"]),
-            comment_id=int(comment["id"]),
-            comment_url=str(comment.get("html_url", "")),
-            user=str(user.get("login", "")),
-            is_bot=user.get("type") == "Bot",
-            body=str(comment.get("body") or ""),
-        )
+from bot.services.command_runner import run_commands
+from bot.services.pull_requests import PullRequests
+from bot.services.runner_limits import RunnerLimits
+from bot.store.api import Delivery
+from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.threads import Thread
 
 
-def marker(delivery_id: str, index: int) -> str:
-    """A hidden tag in each reply, so a reply posted just before a crash is found again."""
-    return f"<!-- runners-bot:{delivery_id}:{index} -->"
-
-
-async def once(store: Store, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:
-    """Run ``action`` unless the delivery already recorded step ``name``."""
-    if await store.step(delivery_id, name) is not None:
-        return
-    await action()
-    await store.record(delivery_id, name, "done")
-
-
-async def reply(
-    services: Services, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str
-) -> int:
-    """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
-    store, name = services.store, f"reply:{index}"
-    body = f"{text.rstrip()}\n\n{marker(delivery.id, index)}\n"
-    known = await store.step(delivery.id, name)
-    if known is None and await store.step(delivery.id, name + ":intent") is not None:
-        # A crash may have come between posting and recording: look before posting again.
-        found = await inst.find_comment(thread.owner, thread.repo, thread.number, marker(delivery.id, index))
-        known = str(found) if found is not None else None
-    if known is not None:
-        await inst.edit_comment(thread.owner, thread.repo, int(known), body)
-        return int(known)
-    await store.record(delivery.id, name + ":intent", "1")
-    comment_id = await inst.comment(thread.owner, thread.repo, thread.number, body)
-    await store.record(delivery.id, name, str(comment_id))
-    return comment_id
-
-
-async def permissions(
-    inst: Installation,
-    request: pipeline.Request,
-    planned: pipeline.Plan,
-    config: tuple[str, str],
-    known: dict[str, Permission] | None = None,
-) -> pipeline.Request:
-    """The request with the commenter's permissions filled in, asking GitHub only what the
-    plan needs and ``known`` lacks, concurrently: each write target's, and the
-    configuration repository's when a reply may show the fleet or a target's permission
-    is not enough."""
-    config_name = f"{config[0]}/{config[1]}".lower()
-    found = dict(known or {})
-    wanted = [t.lower() for t in planned.write_targets]
-    if planned.asks_about_fleet:
-        wanted.append(config_name)
-    found.update(await _ask_permissions(inst, request.user, [w for w in dict.fromkeys(wanted) if w not in found]))
-    if config_name not in found and any(found[t.lower()] not in WRITE_LEVELS for t in planned.write_targets):
-        found.update(await _ask_permissions(inst, request.user, [config_name]))
-    return dataclasses.replace(request, permission=best(found.get(config_name, "none")), permissions=found)
-
-
-async def _ask_permissions(inst: Installation, user: str, repos: list[str]) -> dict[str, Permission]:
-    """The user's permission on each ``owner/name``, asked concurrently."""
-
-    async def ask(full: str) -> Permission:
-        owner, name = full.split("/", 1)
-        return await inst.permission(owner, name, user)
-
-    return dict(zip(repos, await asyncio.gather(*(ask(r) for r in repos)), strict=True))
-
-
-def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str | None:
-    """The permission the comment will most likely need, read from the comment alone, so
-    it can be asked while the configuration is read: a command that changes something
-    in the thread's repository (the common case) needs the one there; a comment of only
-    help and status needs the configuration repository's (what the replies may show)."""
-    items = [i for i in parse_comment(thread.body).items if isinstance(i, Command)]
-    if not items:
-        return None
-    if all(i.verb in ("help", "status") for i in items):
-        return f"{config[0]}/{config[1]}".lower()
-    if all(i.target is None for i in items if i.needs_write):
-        return thread.full_name.lower()
+def accepts(payload: Mapping[str, Any]) -> str | None:
+    comment = payload.get("comment")
+    if not isinstance(comment, Mapping):
+        return "no comment in payload"
+    if by_bot(comment.get("user")) or by_bot(payload.get("sender")):
+        return "comment by a bot"
+    if comment.get("performed_via_github_app"):
+        # Another App wrote it on a user's behalf: the user did not type this command.
+        return "comment posted through a GitHub App"
+    body = comment.get("body")
+    if not isinstance(body, str) or not has_command(body):
+        return "no /runners command"
     return None
 
 
 async def handle(
-    services: Services,
-    pulls: PullRequests,
-    delivery: Delivery,
-    *,
-    kube: Kube | None,
-    scheduler: Scheduler,
-    dashboard: Dashboard,
+    services: Services, pulls: PullRequests, kube: Kube | None, limits: RunnerLimits, delivery: Delivery
 ) -> None:
     """The handler for a comment holding ``/runners`` commands."""
-    payload = delivery.payload
-    thread = Thread.from_payload(payload)
-    await run_commands(services, pulls, delivery, thread, kube=kube, scheduler=scheduler, dashboard=dashboard)
+    thread = Thread.from_payload(delivery.payload)
+    await run_commands(services, pulls, delivery, thread, kube=kube, limits=limits)
 
 
-async def run_commands(
-    services: Services,
-    pulls: PullRequests,
-    delivery: Delivery,
-    thread: Thread,
-    *,
-    closes: str | None = None,
-    kube: Kube | None = None,
-    scheduler: Scheduler | None = None,
-    dashboard: Dashboard | None = None,
-) -> None:
-    """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
-    if delivery.installation is None:
-        raise PermanentError("the delivery names no installation", 0)
-    inst = services.github.installation(delivery.installation)
-    if not await _within_budget(services, inst, delivery, thread):
-        return
-    try:
-        await _answer(services, pulls, delivery, thread, inst, closes=closes, kube=kube, scheduler=scheduler,
-                      dashboard=dashboard)  # fmt: skip
-    except Exception:
-        # Admitted, then failed: it still costs its author (and the installation) a reply,
-        # so a comment that makes the handler fail cannot be repeated for free.
-        await _spend_once(services, delivery, thread)
-        raise
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """What deciding a comment needs from outside, fetched once: the configuration, the
-    plan, the commenter's permissions and the live state the replies show."""
-
-    config: tuple[str, str]
-    snapshot: config_source.Snapshot
-    planned: pipeline.Plan
-    request: pipeline.Request
-    live: dict[str, str]
-
-
-async def _answer(
-    services: Services,
-    pulls: PullRequests,
-    delivery: Delivery,
-    thread: Thread,
-    inst: Installation,
-    *,
-    closes: str | None,
-    kube: Kube | None,
-    scheduler: Scheduler | None,
-    dashboard: Dashboard | None,
-) -> None:
-    """The phases after admission: gather → decide → apply → report."""
-    started = time.monotonic()
-    try:
-        gathered = await _gather(services, delivery, thread, inst, closes=closes, kube=kube, scheduler=scheduler)
-    except Unreadable as exc:
-        # Judged against a file read in part, every target would look unknown and an add
-        # would replace the whole fleet: refuse, and say why.
-        await _refuse_unreadable(services, inst, delivery, thread, exc)
-        return
-    live = gathered.live
-    outcome = pipeline.decide(
-        gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
-    )
-    config, snapshot = gathered.config, gathered.snapshot
-    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
-    results = await _pull_requests(pulls, target, outcome, gathered.request)
-    if dashboard is not None:
-        assert delivery.installation is not None  # run_commands checked it
-        dashboard.note_config(delivery.installation, snapshot.files)
-        if results:
-            dashboard.poke()  # a pull request opened or changed
-    await _report(
-        services, delivery, thread, inst=inst, pulls=pulls, outcome=outcome, target=target, results=results,
-        scheduler=scheduler,
-    )  # fmt: skip
-    services.metrics.command_latency.observe(time.monotonic() - started)
-
-
-async def _gather(
-    services: Services,
-    delivery: Delivery,
-    thread: Thread,
-    inst: Installation,
-    *,
-    closes: str | None,
-    kube: Kube | None,
-    scheduler: Scheduler | None,
-) -> Gathered:
-    """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
-    assert delivery.installation is not None  # run_commands checked it
-    config = config_source.repository(services.settings, thread.owner, thread.repo)
-    early = _permission_worth_asking_now(thread, config)
-    # Independent of each other: acknowledge, read the configuration, ask the permission
-    # the comment most likely needs (the rest of what the plan needs follows it).
-    _, snapshot, known = await asyncio.gather(
-        once(services.store, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
-        config_source.latest(inst, *config),
-        _ask_permissions(inst, thread.user, [early] if early else []),
-    )
-    if scheduler is not None:
-        await scheduler.known_installation(delivery.installation)
-    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
-    # Only status and burst show or change bursts: other comments do not read them.
-    clocked = scheduler is not None and any(
-        isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
-    )
-    request = pipeline.Request(
-        bursts=await scheduler.bursts() if scheduler is not None and clocked else {},
-        now=scheduler.clock() if scheduler else datetime.now(UTC),
-        comment=thread.body,
-        user=thread.user,
-        permission="none",
-        is_bot=thread.is_bot,
-        repo=thread.full_name,
-        source=thread.comment_url,
-        closes=closes,
-    )
-    request = await permissions(inst, request, planned, config, known)
-    live = await live_states(kube, planned.visible_status_sets(request))
-    return Gathered(config, snapshot, planned, request, live)
-
-
-async def _report(
-    services: Services,
-    delivery: Delivery,
-    thread: Thread,
-    *,
-    inst: Installation,
-    pulls: PullRequests,
-    outcome: pipeline.Outcome,
-    target: Target,
-    results: dict[str, Result],
-    scheduler: Scheduler | None,
-) -> None:
-    """One reply per command (a burst applied as its reply is written), then the labels,
-    the final reaction and, when nothing changed, the reply budget."""
-    all_ok = outcome.ok
-    for index, answer in enumerate(outcome.replies):
-        text = answer.text
-        if answer.change is not None:
-            result = results[answer.change.scale_set]
-            all_ok = all_ok and result.number is not None
-            text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
-        if answer.burst is not None:
-            text = await _apply_burst(
-                services, scheduler, delivery=delivery, index=index, order=answer.burst,
-                files=target.snapshot.files, text=text,
-            )  # fmt: skip
-        comment_id = await reply(services, inst, delivery, thread, index=index, text=text)
-        if answer.burst is not None and answer.burst.until is not None and scheduler is not None:
-            await scheduler.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
-        services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
-    for scale_set, result in results.items():
-        await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
-    final: Reaction = "+1" if all_ok else "-1"
-    await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
-    if not any(answer.change is not None for answer in outcome.replies):
-        await _spend_once(services, delivery, thread)
-
-
-async def _refuse_unreadable(
-    services: Services, inst: Installation, delivery: Delivery, thread: Thread, exc: Unreadable
-) -> None:
-    log.warning("refusing a comment: %s", exc)
-    text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
-    await reply(services, inst, delivery, thread, index=0, text=text)
-    await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
-    await _spend_once(services, delivery, thread)
-    services.metrics.commands.labels("other", "refused").inc()
-
-
-async def _apply_burst(
-    services: Services,
-    scheduler: Scheduler | None,
-    *,
-    delivery: Delivery,
-    index: int,
-    order: pipeline.BurstOrder,
-    files: ConfigFiles,
-    text: str,
-) -> str:
-    """Start or end the burst once per delivery (a resumed handler does not do it twice)."""
-    step = f"burst:{index}"
-    done = await services.store.step(delivery.id, step)
-    if done is None:
-        done = await scheduler.order(order, files) if scheduler else "runners-bot runs no schedules here."
-        await services.store.record(delivery.id, step, done)
-    return f"{text.rstrip()}\n\n{done}\n"
-
-
-async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
-    """False when the author's reply budget, or the installation's, is spent
-    (bot.commands.reply_limits): one notice, then nothing. The installation's bounds what many
-    throwaway accounts cost together on a public repository."""
-    if await services.store.step(delivery.id, "reaction:eyes") is not None:
-        return True  # resumed after a crash: this comment was admitted already
-    settings = services.settings
-    budgets = [(keys.user_replies(thread.user), settings.reply_limit, "reply_rate_limited.md")]
-    if delivery.installation is not None:
-        key = keys.installation_replies(delivery.installation)
-        budgets.append((key, settings.installation_reply_limit, "reply_installation_limited.md"))
-    for key, limit, template in budgets:
-
-        def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-            decision, budget = reply_limits.decide(saved, time.time(), limit)  # noqa: B023 (called at once)
-            return decision, budget if decision == "notice" else None  # only a notice is written now
-
-        decision, budget = await _update_budget(services, key, decide)
-        if decision == "answer":
-            continue
-        if budget is not None:  # the notice
-            until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
-            await reply(services, inst, delivery, thread, index=0, text=render.fill(template, limit=limit, until=until))
-        services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
-        return False
-    return True
-
-
-async def _spend_once(services: Services, delivery: Delivery, thread: Thread) -> None:
-    """The comment's reply from its author's and its installation's budgets, once."""
-    await once(
-        services.store, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)
-    )
-
-
-async def _spend(services: Services, user: str, installation: int | None) -> None:
-    budgets = [keys.user_replies(user)] + (
-        [keys.installation_replies(installation)] if installation is not None else []
-    )
-    for key in budgets:
-        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
-
-
-BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
-
-
-async def _update_budget(
-    services: Services, key: str, change: BudgetChange
-) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-    """Read, change and write back (unless the change is None) a budget as one step:
-    comments handled at once, by other workers or replicas, each count, and only one of
-    them gets the notice."""
-    store = services.store
-    while True:
-        text = await store.get(key)
-        decision, budget = change(reply_limits.Budget.load(text))
-        if budget is None or await store.swap(key, text, budget.dump()):
-            return decision, budget
-
-
-async def _pull_requests(
-    pulls: PullRequests, target: Target, outcome: pipeline.Outcome, request: pipeline.Request
-) -> dict[str, Result]:
-    """One pull request per scale set the accepted commands touch."""
-    by_set: dict[str, list[Requested]] = {}
-    for answer in outcome.replies:
-        if answer.change is not None:
-            by_set.setdefault(answer.change.scale_set, []).append(
-                Requested(answer.command, request.user, request.source, request.repo, answer.change.full_name)
-            )
-    return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
-
-
-async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:
-    """The live state of the given scale sets, as reply text."""
-    if not targets:
-        return {}
-    if kube is None:
-        return {
-            t.scale_set: "Live state: not available (runners-bot has no cluster access configured)." for t in targets
-        }
-    found = {}
-    for target in targets:
-        try:
-            state = await kube.aread(target.scale_set, target.namespace)
-        except NotDeployed:
-            found[target.scale_set] = (
-                f"Live state: not deployed yet: Argo CD has not created `{target.namespace}` (or runners-bot's access "
-                "to it) so far; the configuration is what will be deployed."
-            )
-            continue
-        except KubeUnavailable as exc:
-            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
-            continue
-        found[target.scale_set] = rollout.live_summary(state)
-    return found
-
-
-async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:
-    if thread.comment_id is None:
-        await inst.react_to_issue(thread.owner, thread.repo, thread.number, content)
-    else:
-        await inst.react(thread.owner, thread.repo, thread.comment_id, content)
-
-
-def _verb(command: str) -> str:
-    words = command.split()
-    verb = words[1].lower() if len(words) > 1 else ""
-    return verb if verb in ("help", "status", "scale", "add", "remove") else "other"
+def routes(services: Services, pulls: PullRequests, kube: Kube | None, limits: RunnerLimits) -> list[Route]:
+    handler = functools.partial(handle, services, pulls, kube, limits)
+    return [Route("command", "issue_comment", "created", accepts, handler)]

@@ -10,7 +10,8 @@ read. An update reads the cluster's view of the whole fleet (the rollout watches
 run here: no request; else one list per kind), calls GitHub only when the text changed,
 and edits the issue at most once a minute (later changes wait for the next slot). A
 table too long for one body goes on pages, comments of the issue edited in place. A user with write on the configuration repository who ticks "Refresh now"
-gets a fresh body at once (the box clears); anyone else's edit is undone.
+gets a fresh body at once (the box clears); anyone else's edit is undone: its route
+keeps a person's edit of an issue that holds (or held) the dashboard's marker.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from bot.clients import config_source
@@ -28,19 +29,35 @@ from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
 from bot.commands import fleet_view, rollout
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
-from bot.features.pull_requests import OpenPull
-from bot.features.scheduler import Scheduler
 from bot.fleet.config import Config, ConfigFiles, parse
 from bot.fleet.yamlload import YamlError
 from bot.runtime.background import Background, spawn
-from bot.services import Services
-from bot.store import keys
+from bot.services import CONFIG_CHANGED, DASHBOARD, Services
+from bot.services.runner_limits import RunnerLimits
+from bot.store import keys, records
 from bot.store.api import Delivery
+from bot.webhooks.routing import Route, by_bot
 
 log = logging.getLogger(__name__)
 
 LABEL = "runners-bot"
-CONFIG_CHANGED = "dashboard-config"
+
+
+def accepts(payload: Mapping[str, Any]) -> str | None:
+    """A person's edit of an issue with the marker in its body now or before the edit (an
+    edit may have removed it): someone ticked "Refresh now", or edited the dashboard."""
+    issue, changes = payload.get("issue"), payload.get("changes")
+    now = issue.get("body") if isinstance(issue, Mapping) else None
+    before = (
+        changes.get("body", {}).get("from")
+        if isinstance(changes, Mapping) and isinstance(changes.get("body"), Mapping)
+        else None
+    )
+    if not any(isinstance(text, str) and fleet_view.MARKER in text for text in (now, before)):
+        return "not the dashboard"
+    if by_bot(payload.get("sender")):
+        return "edited by a bot"
+    return None
 
 
 def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
@@ -50,20 +67,12 @@ def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
     return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
 
 
-@dataclass(frozen=True)
-class Records:
-    """What the app itself remembers of each set: its last rollout and open pull request."""
-
-    rollouts: dict[str, tuple[str, str]]
-    pulls: dict[str, str]
-
-
 class Dashboard:
     def __init__(
         self,
         services: Services,
         kube: Kube | None,
-        scheduler: Scheduler,
+        limits: RunnerLimits,
         *,
         interval: float = 600.0,
         min_gap: float = 60.0,
@@ -71,14 +80,12 @@ class Dashboard:
         self.services = services
         self.kube = kube
         self.cluster: ClusterWatch | None = None  # the rollout watches' view, when it runs here
-        self.scheduler = scheduler
+        self.limits = limits
         self.interval = interval
         self.min_gap = min_gap
-        self.files: ConfigFiles | None = None
-        self.installation: int | None = None
         self._lock = asyncio.Lock()
         self._loop = Background(
-            "dashboard", self._step, first_pause=interval, after_failure=interval, relay=services.leadership
+            DASHBOARD, self._step, first_pause=interval, after_failure=interval, relay=services.leadership
         )
         services.leadership.on(CONFIG_CHANGED, self._config_changed_here)
 
@@ -86,23 +93,15 @@ class Dashboard:
     def enabled(self) -> bool:
         return self.services.settings.dashboard is not None and self.services.settings.config_owner_repo is not None
 
-    def note_config(self, installation: int, files: ConfigFiles) -> None:
-        """The configuration as a command just read it (saves reading it again)."""
-        self.installation, self.files = installation, files
-
-    def forget_config(self) -> None:
-        """The configuration changed (a merge): read it again at the next update (on the
-        replica that runs the dashboard)."""
-        self.files = None
-        if not self._loop.running:
-            self.services.leadership.signal(CONFIG_CHANGED)
+    def routes(self) -> list[Route]:
+        return [Route("dashboard", "issues", "edited", accepts, self.edited)]
 
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
         self._loop.poke()
 
     def _config_changed_here(self) -> None:
-        self.files = None
+        self.services.latest.files = None
         self._loop.poke_here()
 
     # --- one update ----------------------------------------------------------------------
@@ -112,7 +111,7 @@ class Dashboard:
         if not self.enabled:
             return False
         async with self._lock:
-            files = self.files or await self._read_config()
+            files = self.services.latest.files or await self._read_config()
             if files is None:
                 return False
             views, cluster = await self._views(parse(files.repositories, files.base))
@@ -189,14 +188,14 @@ class Dashboard:
             return None, str(exc)
 
     async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
-        bursts = await self.scheduler.bursts()
+        bursts = await self.limits.bursts()
         fleet, cluster = await self._fleet()
-        owner, repo = self._repo()
-        records = await self._records(owner, repo)
+        rollouts = await records.last_rollouts(self.services.store)
+        pulls = await records.open_pulls(self.services.store, self._repo())
         views = []
         for entry in config.entries:
             effective = config.effective(entry)
-            runners = self.scheduler.target(effective, bursts)
+            runners = self.limits.target(effective, bursts)
             live = (
                 self._live(effective.scale_set, fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             )
@@ -211,8 +210,8 @@ class Dashboard:
                     max_runners=runners.max_runners,
                     source=runners.source,
                     live=live,
-                    rollout=records.rollouts.get(effective.scale_set),
-                    pull=records.pulls.get(effective.scale_set),
+                    rollout=_last(rollouts.get(effective.scale_set)),
+                    pull=pulls[effective.scale_set].url if effective.scale_set in pulls else None,
                 )
             )
         return views, cluster
@@ -234,21 +233,8 @@ class Dashboard:
             state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
         )
 
-    async def _records(self, owner: str, repo: str) -> Records:
-        """Every set's last rollout and open pull request, in two reads of the store
-        (not two per set)."""
-        rollouts = {}
-        for key, saved in await self.services.store.items(keys.LAST_ROLLOUT):
-            data = json.loads(saved)
-            rollouts[key.removeprefix(keys.LAST_ROLLOUT)] = (str(data["verdict"]), str(data["where"]))
-        prefix = keys.pull(owner, repo, "")
-        pulls = {
-            key.removeprefix(prefix): OpenPull.load(saved).url for key, saved in await self.services.store.items(prefix)
-        }
-        return Records(rollouts, pulls)
-
     async def _read_config(self) -> ConfigFiles | None:
-        installation = self.installation or await self.scheduler.installation()
+        installation = await self.services.installation()
         if installation is None:
             return None  # no delivery yet: the first command or merge brings one
         try:
@@ -256,7 +242,7 @@ class Dashboard:
         except (GitHubError, YamlError) as exc:
             log.warning("dashboard: cannot read the configuration: %s", exc)
             return None
-        self.installation, self.files = installation, snapshot.files
+        self.services.latest.note(installation, snapshot.files)
         return snapshot.files
 
     # --- "Refresh now" -------------------------------------------------------------------
@@ -270,7 +256,8 @@ class Dashboard:
         ours = "/".join(self._repo()).lower()
         if saved is None or where != ours or int(issue["number"]) != saved["number"] or delivery.installation is None:
             return  # not our dashboard: another repository's issue of that number, or the marker alone
-        self.installation = self.installation or delivery.installation
+        if self.services.latest.installation is None:
+            self.services.latest.installation = delivery.installation
         inst = self.services.github.installation(delivery.installation)
         owner, repo = self._repo()
         permission = await inst.permission(owner, repo, str(sender.get("login", "")))
@@ -287,7 +274,7 @@ class Dashboard:
         return found
 
     async def _installation(self) -> int:
-        found = self.installation or await self.scheduler.installation()
+        found = await self.services.installation()
         assert found is not None
         return found
 
@@ -310,3 +297,7 @@ class Dashboard:
         if poked or self.kube is not None:  # the timer only where there is live state to show
             await self.update()
         return self.interval
+
+
+def _last(found: records.LastRollout | None) -> tuple[str, str] | None:
+    return (found.verdict, found.where) if found else None

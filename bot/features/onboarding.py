@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
 from bot.commands import render
-from bot.features.comment_commands import Thread, once, reply, run_commands
-from bot.features.pull_requests import PullRequests
 from bot.fleet import names
 from bot.services import Services
+from bot.services.command_runner import run_commands
+from bot.services.pull_requests import PullRequests
 from bot.store.api import Delivery
+from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.threads import Thread, once, reply
 
 FORM = "onboarding-form.yml"
+LABEL = "runners-onboarding"  # the form's label: an issue opened with it is a request
 NO_RESPONSE = "_No response_"
 _HEADING = re.compile(r"^###\s+(.+?)\s*$")
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
@@ -141,7 +146,7 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
             problems="\n".join(f"- {p}" for p in result.problems),
             suggestion=result.suggestion,
         )
-        await reply(services, inst, delivery, thread, index=0, text=text)
+        await reply(services.store, inst, delivery, thread, index=0, text=text)
         await once(
             services.store,
             delivery.id,
@@ -156,3 +161,17 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
         thread,
         closes=f"{thread.owner}/{thread.repo}#{thread.number}",
     )
+
+
+def accepts(payload: Mapping[str, Any]) -> str | None:
+    issue = payload.get("issue")
+    labels = issue.get("labels", []) if isinstance(issue, Mapping) else []
+    if not any(isinstance(label, Mapping) and label.get("name") == LABEL for label in labels):
+        return "not an onboarding request"
+    if by_bot(payload.get("sender")):
+        return "opened by a bot"
+    return None
+
+
+def routes(services: Services, pulls: PullRequests) -> list[Route]:
+    return [Route("onboarding", "issues", "opened", accepts, functools.partial(handle, services, pulls))]

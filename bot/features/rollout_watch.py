@@ -1,6 +1,9 @@
-"""Feature: after a runners-bot pull request merges, follow the rollout and report it.
+"""Feature: a runners-bot pull request closed; once merged, follow the rollout and report it.
 
-A merged bot pull request starts a *watch*, stored in the state database so that a
+Its route keeps the closing of a pull request from a ``runners-bot/`` branch. Merged or
+not, the scale set has no open pull request any more, so the next command for it opens
+a new one; the dashboard and the clock are poked (a merge may change what they show and
+do). A merged bot pull request starts a *watch*, stored in the state database so that a
 restarted server resumes every unfinished watch (and never starts one twice). Every
 watch in flight reads one shared view of the cluster, :class:`bot.clients.kube.ClusterWatch`
 (one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
@@ -14,28 +17,30 @@ report of what is stuck.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.clients import config_source
 from bot.clients.github import GitHubError
 from bot.clients.kube import ClusterWatch, Kube
 from bot.commands import rollout
 from bot.commands.rollout import Expected, Memory, Report
-from bot.features.pull_requests import OpenPull
+from bot.fleet import names
 from bot.fleet.config import parse
 from bot.runtime.leadership import run_soon
-from bot.services import Services
-from bot.store import keys
-from bot.store.api import LeaseLost
-
-if TYPE_CHECKING:
-    from bot.features.scheduler import Scheduler
+from bot.services import CONFIG_CHANGED, DASHBOARD, SCHEDULES, Services
+from bot.services.pull_requests import PullRequests
+from bot.services.runner_limits import RunnerLimits
+from bot.store import keys, records
+from bot.store.api import Delivery, LeaseLost
+from bot.store.records import OpenPull
+from bot.webhooks.routing import Route
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,15 @@ def threads_of(pull: OpenPull | None, config: tuple[str, str], number: int) -> l
     return found
 
 
+def accepts(payload: Mapping[str, Any]) -> str | None:
+    pull = payload.get("pull_request")
+    head = pull.get("head", {}) if isinstance(pull, Mapping) else {}
+    ref = head.get("ref", "") if isinstance(head, Mapping) else ""
+    if isinstance(ref, str) and ref.startswith(names.BRANCH_PREFIX):
+        return None
+    return "not a runners-bot pull request"
+
+
 def marker(key: str, index: int) -> str:
     return f"<!-- runners-bot:{key}:{index} -->"
 
@@ -106,11 +120,10 @@ class RolloutWatcher:
         interval: float,
         limit: float,
         max_interval: float = 30.0,
-        scheduler: Scheduler | None = None,
+        limits: RunnerLimits | None = None,
     ) -> None:
         self.services = services
-        self.scheduler = scheduler
-        self.on_end: Callable[[], None] | None = None  # told when a rollout ends (the dashboard)
+        self.limits = limits
         self.cluster = ClusterWatch(kube) if kube is not None else None
         self.interval = interval
         self.limit = limit
@@ -118,6 +131,32 @@ class RolloutWatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
         services.leadership.on(ADOPT, run_soon(self.adopt))
+
+    # --- the route: a bot pull request closed ------------------------------------------------
+
+    def routes(self, pulls: PullRequests) -> list[Route]:
+        return [Route("bot_pull_closed", "pull_request", "closed", accepts, functools.partial(self.closed, pulls))]
+
+    async def closed(self, pulls: PullRequests, delivery: Delivery) -> None:
+        """Forget the set's open pull request; if it merged, follow the rollout."""
+        payload = delivery.payload
+        pull, repository = payload["pull_request"], payload["repository"]
+        owner, repo = repository["owner"]["login"], repository["name"]
+        if config_source.repository(self.services.settings, owner, repo) != (owner, repo):
+            return  # a branch of the same name in some other repository
+        scale_set = str(pull["head"]["ref"]).removeprefix(names.BRANCH_PREFIX)
+        state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
+        if pull.get("merged"):
+            self.services.latest.files = None
+            self.services.poke(CONFIG_CHANGED)  # the dashboard reads the merged configuration
+        self.services.poke(DASHBOARD)
+        if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
+            number, sha = int(pull["number"]), str(pull["merge_commit_sha"])
+            self.services.poke(SCHEDULES)  # the merged values may change what the clock asks for
+            await self.begin(Merged((owner, repo), number, sha, scale_set, delivery.installation), state)
+        log.info("pull request #%s for %s closed (merged: %s)", pull["number"], scale_set, bool(pull.get("merged")))
+
+    # --- the watches ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Follow every stored watch (and, from now on, every new one) on this replica."""
@@ -161,9 +200,9 @@ class RolloutWatcher:
             return
         effective = parsed.effective(entry)
         low, high = effective.min_runners, effective.max_runners
-        if effective.runs_by_the_clock and self.scheduler is not None:
+        if effective.runs_by_the_clock and self.limits is not None:
             # Schedules and bursts decide min/max of this set: expect what they say now.
-            now = self.scheduler.target(effective, await self.scheduler.bursts())
+            now = self.limits.target(effective, await self.limits.bursts())
             low, high = now.min_runners, now.max_runners
         expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
@@ -204,8 +243,7 @@ class RolloutWatcher:
             if final:
                 await self._remember_verdict(watch, report)
                 await self.services.store.delete(key, self.services.leadership.fence())
-                if self.on_end is not None:
-                    self.on_end()
+                self.services.poke(DASHBOARD)
                 return
             wait = self.interval if changed else min(wait * 2, self.max_interval)
             left = max(self.limit - elapsed, 0.0)
@@ -219,9 +257,10 @@ class RolloutWatcher:
         """The last rollout of each set, for the fleet dashboard."""
         verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
         owner, repo, number = watch.threads[0][:3]
-        record = json.dumps({"verdict": verdict, "where": f"{owner}/{repo}#{number}"})
-        fence = self.services.leadership.fence()
-        await self.services.store.put(keys.last_rollout(watch.expected.scale_set), record, fence)
+        last = records.LastRollout(verdict, f"{owner}/{repo}#{number}")
+        await records.remember_rollout(
+            self.services.store, watch.expected.scale_set, last, self.services.leadership.fence()
+        )
 
     async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
         if self.cluster is None:

@@ -16,16 +16,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from bot.runtime import logs
 from bot.runtime.errors import PermanentError, TemporaryError
 from bot.runtime.metrics import Metrics
 from bot.store.api import Delivery, LeaseLost, Store
+from bot.webhooks.routing import Handler
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Delivery], Awaitable[None]]
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = 600.0
 POLL_BATCH = 50

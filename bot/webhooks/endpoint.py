@@ -1,7 +1,8 @@
 """``POST /api/github/webhooks``: verify, filter, store, acknowledge.
 
 Order matters for cost and safety: size limit, then the HMAC signature over the raw
-body (constant-time), then the headers and JSON, then :func:`bot.webhooks.routing.classify`.
+body (constant-time), then the headers and JSON, then the features' routes
+(:class:`bot.webhooks.routing.Router`).
 Anything unsigned, malformed or oversized is refused with nothing stored and no GitHub
 call; anything the app does not act on is acknowledged and dropped. A delivery with
 work is written to the store *before* the 2xx, and handled by the workers afterwards.
@@ -28,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from bot.runtime.metrics import Metrics
 from bot.store.api import Delivery, Store
-from bot.webhooks.routing import classify, subject, too_old
+from bot.webhooks.routing import Router, subject, too_old
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,16 @@ class WebhookEndpoint:
     stored delivery ids to the workers."""
 
     def __init__(
-        self, secret: str, store: Store, metrics: Metrics, submit: Callable[[str], None], *, retention: float
+        self,
+        secret: str,
+        store: Store,
+        metrics: Metrics,
+        submit: Callable[[str], None],
+        router: Router,
+        *,
+        retention: float,
     ) -> None:
+        self.router = router
         self.secret = secret.encode()
         self.retention = retention  # seconds deliveries are remembered (replays older than that are refused)
         self.store = store
@@ -121,7 +130,7 @@ class WebhookEndpoint:
         if event == "ping":
             self._count(event, "pong")
             return 200, "pong"
-        verdict = classify(event, payload)
+        verdict = self.router.classify(event, payload)
         if verdict.work is None:
             self._count(event, "ignored")
             return 200, f"ignored: {verdict.reason}"

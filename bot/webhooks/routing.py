@@ -1,84 +1,86 @@
-"""Which webhook deliveries carry work for the app. Pure.
+"""Which webhook deliveries carry work for the app, and which feature handles each.
 
-Everything else is acknowledged and dropped at once, before any storage or GitHub call:
-other events and actions, comments with no command, and anything written by a bot
-(this app included), so the app never answers itself.
+Each feature declares its routes (event, action, a pure accept check, a handler), as
+bedevere's routers do; :class:`Router` assembles them. Everything no route accepts is
+acknowledged and dropped at once, before any storage or GitHub call: other events and
+actions, comments with no command, anything written by a bot. Also here: what a
+delivery is about (:func:`subject`) and whether it is too old to be new (:func:`too_old`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.commands.fleet_view import MARKER
-from bot.commands.grammar import has_command
-from bot.fleet import names
+from bot.store.api import Delivery
 
-ONBOARDING_LABEL = "runners-onboarding"
+Accept = Callable[[Mapping[str, Any]], str | None]
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One kind of delivery a feature works on: GitHub's event and action, a pure check
+    of the payload (None when it is accepted, else why not), and the handler that works
+    on the stored delivery. ``kind`` names it in the store, so a delivery accepted before
+    a restart finds its handler again."""
+
+    kind: str
+    event: str
+    action: str
+    accepts: Accept
+    handler: Handler
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """``work`` names the handler for a delivery to keep, or is None with ``reason``."""
+    """``work`` names the route for a delivery to keep, or is None with ``reason``."""
 
     work: str | None
     reason: str = ""
 
 
-def _is_bot(actor: Any) -> bool:
+class Router:
+    """The features' routes, assembled: which deliveries to keep, and who handles them."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = list(routes)
+        self._by_event: dict[str, dict[str, list[Route]]] = {}
+        for route in self.routes:
+            self._by_event.setdefault(route.event, {}).setdefault(route.action, []).append(route)
+        kinds = [route.kind for route in self.routes]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"two routes share a kind: {sorted(kinds)}")
+
+    @property
+    def handlers(self) -> dict[str, Handler]:
+        return {route.kind: route.handler for route in self.routes}
+
+    def classify(self, event: str, payload: Mapping[str, Any]) -> Verdict:
+        """What to do with a delivery of ``event`` carrying ``payload``."""
+        actions = self._by_event.get(event)
+        if actions is None:
+            return Verdict(None, f"{event} is not acted on")
+        action = payload.get("action")
+        routes = actions.get(action) if isinstance(action, str) else None
+        if not routes:
+            return Verdict(None, f"{event}.{action} is not acted on")
+        reasons = []
+        for route in routes:
+            reason = route.accepts(payload)
+            if reason is None:
+                return Verdict(route.kind)
+            reasons.append(reason)
+        return Verdict(None, "; ".join(reasons))
+
+
+def by_bot(actor: Any) -> bool:
+    """Whether ``actor`` (a user object of a payload) is a bot, this app included: the app
+    never answers itself, nor another bot."""
     return isinstance(actor, Mapping) and (actor.get("type") == "Bot" or str(actor.get("login", "")).endswith("[bot]"))
-
-
-def _touches_dashboard(payload: Mapping[str, Any]) -> bool:
-    """The marker in the body now or before the edit (an edit may have removed it)."""
-    issue, changes = payload.get("issue"), payload.get("changes")
-    now = issue.get("body") if isinstance(issue, Mapping) else None
-    before = (
-        changes.get("body", {}).get("from")
-        if isinstance(changes, Mapping) and isinstance(changes.get("body"), Mapping)
-        else None
-    )
-    return any(isinstance(text, str) and MARKER in text for text in (now, before))
-
-
-def classify(event: str, payload: Mapping[str, Any]) -> Verdict:
-    """What to do with a delivery of ``event`` carrying ``payload``."""
-    action = payload.get("action")
-    if event == "issue_comment":
-        if action != "created":
-            return Verdict(None, f"issue_comment.{action} is not acted on")
-        comment = payload.get("comment")
-        if not isinstance(comment, Mapping):
-            return Verdict(None, "no comment in payload")
-        if _is_bot(comment.get("user")) or _is_bot(payload.get("sender")):
-            return Verdict(None, "comment by a bot")
-        if comment.get("performed_via_github_app"):
-            # Another App wrote it on a user's behalf: the user did not type this command.
-            return Verdict(None, "comment posted through a GitHub App")
-        body = comment.get("body")
-        if not isinstance(body, str) or not has_command(body):
-            return Verdict(None, "no /runners command")
-        return Verdict("command")
-    if event == "issues":
-        issue = payload.get("issue")
-        labels = issue.get("labels", []) if isinstance(issue, Mapping) else []
-        labelled = any(isinstance(label, Mapping) and label.get("name") == ONBOARDING_LABEL for label in labels)
-        if action == "opened" and labelled and not _is_bot(payload.get("sender")):
-            return Verdict("onboarding")
-        if action == "edited" and _touches_dashboard(payload) and not _is_bot(payload.get("sender")):
-            return Verdict("dashboard")  # someone ticked "Refresh now", or edited the dashboard
-        return Verdict(None, "not an onboarding request")
-    if event == "pull_request":
-        pull = payload.get("pull_request")
-        head = pull.get("head", {}) if isinstance(pull, Mapping) else {}
-        ref = head.get("ref", "") if isinstance(head, Mapping) else ""
-        if action == "closed" and isinstance(ref, str) and ref.startswith(names.BRANCH_PREFIX):
-            return Verdict("bot_pull_closed")
-        return Verdict(None, "not a runners-bot pull request closing")
-    return Verdict(None, f"{event} is not acted on")
 
 
 def subject(event: str, payload: Mapping[str, Any]) -> str | None:

@@ -1,4 +1,4 @@
-"""Feature: accepted ``scale``/``add``/``remove`` commands become one pull request per scale set.
+"""Accepted ``scale``/``add``/``remove`` commands become one pull request per scale set.
 
 Branch ``runners-bot/<scale-set>``, one open pull request per set. Every command that
 went into a set's open pull request is remembered (state database), so a later command
@@ -16,9 +16,8 @@ delivery, so a handler resumed after a crash neither commits nor opens twice.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.clients import config_source
@@ -28,44 +27,12 @@ from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
 from bot.store import keys
 from bot.store.api import Store
+from bot.store.records import OpenPull, Requested
 
 log = logging.getLogger(__name__)
 
 LABELS = ["runners-bot"]
 MAX_CONFLICTS = 3
-
-
-@dataclass(frozen=True)
-class Requested:
-    """One command that went into a pull request: its line, who asked and where."""
-
-    line: str
-    user: str
-    source: str
-    repo: str | None = None
-    target: str | None = None  # org/name the command resolved to when it was accepted
-
-
-@dataclass
-class OpenPull:
-    """What the state database remembers of a set's open pull request."""
-
-    number: int
-    url: str
-    branch: str
-    commands: list[Requested] = field(default_factory=list)
-    closes: str | None = None
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def load(cls, text: str) -> OpenPull:
-        data = json.loads(text)
-        data["commands"] = [Requested(**c) for c in data.get("commands", [])]
-        if not isinstance(data.get("closes"), str):
-            data["closes"] = None  # stored by a version that wrote a bare number: ambiguous
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""What features share: the dependencies every handler is given (:class:`Services`), and
+the operations more than one feature performs (``pull_requests``: the bot's pull requests
+in the configuration repository; ``runner_limits``: min/max from schedules and bursts
+written to the cluster; ``command_runner``: a comment's commands, from admission to
+reply). May import the store, the runtime, the clients, the webhooks layer's reply
+helpers and the pure packages; never a feature, so features never import each other.
+
+A feature that wants another to act (the dashboard to refresh, the clock to reconcile)
+pokes it by name through the leadership's signal relay (:meth:`Services.poke`): on the
+replica that runs that loop it runs soon; elsewhere the poke travels through the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clients.github import GitHubApp
+from bot.fleet.config import ConfigFiles
+from bot.runtime.leadership import Leadership
+from bot.runtime.metrics import Metrics
+from bot.runtime.settings import Settings
+from bot.store import records
+from bot.store.api import Store
+
+# The loops a poke can reach, by the name each registers with the relay.
+SCHEDULES = "schedules"
+DASHBOARD = "dashboard"
+CONFIG_CHANGED = "dashboard-config"  # the configuration was merged: read it again
+
+
+@dataclass
+class LatestConfig:
+    """The configuration as this replica last read it (a command's read saves the
+    dashboard another), and the installation it was read through."""
+
+    installation: int | None = None
+    files: ConfigFiles | None = None
+
+    def note(self, installation: int, files: ConfigFiles) -> None:
+        self.installation, self.files = installation, files
+
+
+@dataclass(frozen=True)
+class Services:
+    """What feature handlers use: settings, state, GitHub, metrics and leadership."""
+
+    settings: Settings
+    store: Store
+    github: GitHubApp
+    metrics: Metrics
+    leadership: Leadership
+    latest: LatestConfig = field(default_factory=LatestConfig)
+
+    def poke(self, loop: str) -> None:
+        """Ask the loop registered as ``loop`` (on whichever replica runs it) to run soon."""
+        self.leadership.signal(loop)
+
+    async def installation(self) -> int | None:
+        """The installation the configuration repository is read through, when known."""
+        if self.latest.installation is None:
+            remembered = await records.config_installation(self.store)
+            if self.latest.installation is None:  # not learnt from a delivery meanwhile
+                self.latest.installation = remembered
+        return self.latest.installation
+
+    async def read_through(self, installation: int) -> None:
+        """A delivery came through ``installation``: the loops read the configuration
+        through it from now on (remembered across restarts, and the clock told at once)."""
+        if self.latest.installation != installation:
+            self.latest.installation = installation
+            await records.remember_config_installation(self.store, installation)
+            self.poke(SCHEDULES)
