@@ -30,9 +30,12 @@ import httpx  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
+from bot.features import comment_commands, dashboard, onboarding, rollout_watch  # noqa: E402
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE  # noqa: E402
 from bot.runtime.settings import Settings  # noqa: E402
 from bot.server import App, build  # noqa: E402
+from bot.store.api import Delivery  # noqa: E402
+from bot.webhooks.routing import Route, Router  # noqa: E402
 
 SECRET = "It's a Secret to Everybody"
 APP_ID = 4242
@@ -217,3 +220,18 @@ def golden(path: Path, body: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")
     assert body == path.read_text(encoding="utf-8")
+
+
+async def _unused(_: Delivery) -> None:
+    raise AssertionError("classification runs no handler")
+
+
+# The features' own accept checks, as the server assembles them.
+ROUTER = Router(
+    [
+        Route("command", "issue_comment", "created", comment_commands.accepts, _unused),
+        Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
+        Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
+        Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
+    ]
+)

@@ -249,3 +249,27 @@ async def test_an_edit_that_removes_the_marker_is_undone_too(board: Harness, kub
     await board.send("issues", payload)
     await board.settle()
     assert the_issue(board)["body"] == original
+
+
+async def test_an_onboarding_pull_request_refreshes_the_dashboard(settings: Settings, fake: Any) -> None:
+    """The pull request an onboarding form opens pokes the dashboard through the signal
+    relay, as a comment's does: the loop (whose timer is an hour away) updates at once."""
+    from webhook_payloads import issue_opened_payload, rendered_form
+
+    tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_enabled=False, dashboard_interval=3600)
+    form = {"Repository": "payments-service", "Organisation": "Matchpoint-AI", "Category": "backend",
+            "Resource profile": "large", "Minimum runners": "1", "Maximum runners": "6", "Needs Docker": "Yes",
+            "Justification": "Integration tests."}  # fmt: skip
+    async for harness in serve(tuned, fake):
+        fake.add_repo("Matchpoint-AI/payments-service", {"README.md": "# payments\n"}, {"octocat": "maintain"})
+        assert not [i for i in fake.issues.values() if i["performed_via_github_app"]]
+        await harness.send("issues", issue_opened_payload(TEAM_REPO, 31, rendered_form(form)))
+        await harness.settle()
+        for _ in range(200):
+            if [i for i in fake.issues.values() if i["performed_via_github_app"]]:
+                break
+            await asyncio.sleep(0.05)
+        assert [
+            p for p in fake.pulls[CONFIG_REPO.lower()] if p["head"]["ref"] == "runners-bot/payments-service-runners"
+        ]
+        assert "arc-api-runners" in the_issue(harness)["body"], "the dashboard, published on the poke"

@@ -11,20 +11,17 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
-from conftest import ROOT, SECRET
+from conftest import ROOT, ROUTER, SECRET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webhook_payloads import comment_payload, sign
 
 from bot.commands import pipeline
 from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
-from bot.features import comment_commands, dashboard, onboarding, rollout_watch
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
 from bot.runtime.metrics import Metrics
-from bot.store.api import Delivery
 from bot.webhooks.endpoint import WebhookEndpoint
-from bot.webhooks.routing import Route, Router
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -40,21 +37,6 @@ pieces = st.sampled_from(
     ]
 )  # fmt: skip
 comments = st.one_of(st.text(max_size=300), st.lists(pieces, max_size=40).map("".join))
-
-
-async def _unused(_: Delivery) -> None:
-    raise AssertionError("the fuzzed endpoint runs no handler")
-
-
-# The features' own accept checks, as the server assembles them.
-ROUTER = Router(
-    [
-        Route("command", "issue_comment", "created", comment_commands.accepts, _unused),
-        Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
-        Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
-        Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
-    ]
-)
 
 
 class Recorder:
