@@ -88,13 +88,28 @@ class BurstOrder:
 @dataclass(frozen=True)
 class Reply:
     """The answer to one command; ``change`` is set when it edits the configuration,
-    ``burst`` when it starts or ends a burst."""
+    ``burst`` when it starts or ends a burst.
+
+    A change's reply ends with its next step, which only the pull request tells: it is
+    rendered once, by :meth:`text_with` when that is known (``text`` says what the plan
+    alone can: a pull request on the set's branch)."""
 
     command: str
     ok: bool
-    text: str
+    body: str  # the whole reply, for anything but a change
     change: ChangeText | None = None
     burst: BurstOrder | None = None
+    user: str = ""  # who asked, for a change's reply
+
+    def text_with(self, next_step: str | None = None) -> str:
+        if self.change is None:
+            return self.body
+        planned = f"Next: a pull request on branch `{names.branch(self.change.scale_set)}` for a maintainer to review and merge."
+        return render.change_reply(self.command, self.user, self.change, next_step or planned)
+
+    @property
+    def text(self) -> str:
+        return self.text_with()
 
 
 @dataclass(frozen=True)
@@ -400,8 +415,7 @@ def _change(command: Command, request: Request, state: _State, edit: Edit, name:
     known = after or before
     scale_set = known.scale_set if known else ""
     change = ChangeText(command.verb, name, scale_set, before, after)
-    next_step = f"Next: a pull request on branch `{names.branch(scale_set)}` for a maintainer to review and merge."
-    return Reply(command.text, True, render.change_reply(command.text, request.user, change, next_step), change)
+    return Reply(command.text, True, "", change, user=request.user)
 
 
 def _effective_by_name(config: Config | None, name: str) -> Effective | None:

@@ -224,11 +224,12 @@ async def _report(
     the final reaction and, when nothing changed, the reply budget."""
     all_ok = outcome.ok
     for index, answer in enumerate(outcome.replies):
-        text = answer.text
-        if answer.change is not None:
+        if answer.change is None:
+            text = answer.text
+        else:
             result = results[answer.change.scale_set]
             all_ok = all_ok and result.number is not None
-            text = render.change_reply(answer.command, thread.user, answer.change, result.next_step)
+            text = answer.text_with(result.next_step)
         if answer.burst is not None:
             text = await _apply_burst(
                 services, limits, delivery=delivery, index=index, order=answer.burst,
