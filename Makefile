@@ -44,17 +44,13 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/runners-bot validate
 
-# The tests that run the app on its store, run again on PostgreSQL (test_store.py and
-# test_replicas.py cover PostgreSQL in the first run already; the rest never touch a store).
-STORE_TESTS := tests/test_bounded_cost.py tests/test_clock.py tests/test_crash.py tests/test_dashboard.py \
-	tests/test_hostile_input.py tests/test_ingress_limits.py tests/test_logs.py tests/test_plan.py \
-	tests/test_pull_requests.py tests/test_recovery.py tests/test_rollout.py tests/test_server.py
-
-## test: lint, then the whole test suite on SQLite, then the store's tests again on PostgreSQL
-## (a throwaway server from the machine's initdb/pg_ctl; tests/postgres.py)
+## test: lint, then the whole test suite on SQLite, then the tests that run the app on its
+## store (marked `store` by tests/conftest.py) again on PostgreSQL (a throwaway server from
+## the machine's initdb/pg_ctl; tests/postgres.py). test_store.py and test_replicas.py
+## cover PostgreSQL in the first run already.
 test: lint
 	$(BIN)/pytest
-	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest $(STORE_TESTS)
+	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest -m store
 
 ## bench: every benchmark, each a table with ratios against a baseline measured in the same run
 bench: bench-editor bench-api bench-scale bench-ingest bench-store

@@ -235,3 +235,15 @@ ROUTER = Router(
         Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
     ]
 )
+
+
+# The fixtures through which a test gets the store RUNNERS_BOT_TEST_STORE names.
+STORE_FIXTURES = {"settings", "process_env"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs the app on its store (``store``): `make test` runs those
+    again on PostgreSQL, found by what they use rather than from a list kept by hand."""
+    for item in items:
+        if STORE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.store)
