@@ -40,6 +40,7 @@ from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings, SettingsError
 from bot.services import Services
+from bot.services.command_runner import CommandRunner
 from bot.services.pull_requests import PullRequests
 from bot.services.runner_limits import RunnerLimits
 from bot.store.api import Store
@@ -108,7 +109,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
     router = Router(
         [
-            *comment_commands.routes(services, pulls, kube, limits),
+            *comment_commands.routes(CommandRunner(services, pulls, kube, limits)),
             *onboarding.routes(services, pulls),
             *watcher.routes(pulls),
             *dashboard.routes(),

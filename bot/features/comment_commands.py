@@ -11,12 +11,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from bot.clients.kube import Kube
 from bot.commands.grammar import has_command
-from bot.services import Services
-from bot.services.command_runner import run_commands
-from bot.services.pull_requests import PullRequests
-from bot.services.runner_limits import RunnerLimits
+from bot.services.command_runner import CommandRunner
 from bot.store.api import Delivery
 from bot.webhooks.routing import Route, by_bot
 from bot.webhooks.threads import Thread
@@ -37,14 +33,10 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def handle(
-    services: Services, pulls: PullRequests, kube: Kube | None, limits: RunnerLimits, delivery: Delivery
-) -> None:
+async def handle(runner: CommandRunner, delivery: Delivery) -> None:
     """The handler for a comment holding ``/runners`` commands."""
-    thread = Thread.from_payload(delivery.payload)
-    await run_commands(services, pulls, delivery, thread, kube=kube, limits=limits)
+    await runner.run(delivery, Thread.from_payload(delivery.payload))
 
 
-def routes(services: Services, pulls: PullRequests, kube: Kube | None, limits: RunnerLimits) -> list[Route]:
-    handler = functools.partial(handle, services, pulls, kube, limits)
-    return [Route("command", "issue_comment", "created", accepts, handler)]
+def routes(runner: CommandRunner) -> list[Route]:
+    return [Route("command", "issue_comment", "created", accepts, functools.partial(handle, runner))]

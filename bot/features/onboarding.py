@@ -19,7 +19,7 @@ import yaml
 from bot.commands import render
 from bot.fleet import names
 from bot.services import Services
-from bot.services.command_runner import run_commands
+from bot.services.command_runner import CommandRunner
 from bot.services.pull_requests import PullRequests
 from bot.store.api import Delivery
 from bot.webhooks.routing import Route, by_bot
@@ -154,13 +154,8 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
             lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
         )
         return
-    await run_commands(
-        services,
-        pulls,
-        delivery,
-        thread,
-        closes=f"{thread.owner}/{thread.repo}#{thread.number}",
-    )
+    # An add needs neither the cluster's live state nor the clock.
+    await CommandRunner(services, pulls).run(delivery, thread, closes=f"{thread.owner}/{thread.repo}#{thread.number}")
 
 
 def accepts(payload: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,7 @@
 """A comment's ``/runners`` commands, run in five phases, as Atlantis names its runners:
 
-- **admit** (``run_commands``): the author's and the installation's reply budgets;
-- **gather** (``_gather``): a 👀 reaction, the values files from the configuration
+- **admit** (``CommandRunner.run``): the author's and the installation's reply budgets;
+- **gather** (``CommandRunner._gather``): a 👀 reaction, the values files from the configuration
   repository and the permissions and live state the plan needs, concurrently;
 - **decide** (``bot.commands.pipeline.decide``, pure): one answer per command and the
   edited file;
@@ -90,31 +90,6 @@ def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str
     return None
 
 
-async def run_commands(
-    services: Services,
-    pulls: PullRequests,
-    delivery: Delivery,
-    thread: Thread,
-    *,
-    closes: str | None = None,
-    kube: Kube | None = None,
-    limits: RunnerLimits | None = None,
-) -> None:
-    """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
-    if delivery.installation is None:
-        raise PermanentError("the delivery names no installation", 0)
-    inst = services.github.installation(delivery.installation)
-    if not await _within_budget(services, inst, delivery, thread):
-        return
-    try:
-        await _answer(services, pulls, delivery, thread, inst, closes=closes, kube=kube, limits=limits)
-    except Exception:
-        # Admitted, then failed: it still costs its author (and the installation) a reply,
-        # so a comment that makes the handler fail cannot be repeated for free.
-        await _spend_once(services, delivery, thread)
-        raise
-
-
 @dataclass(frozen=True)
 class Gathered:
     """What deciding a comment needs from outside, fetched once: the configuration, the
@@ -127,85 +102,93 @@ class Gathered:
     live: dict[str, str]
 
 
-async def _answer(
-    services: Services,
-    pulls: PullRequests,
-    delivery: Delivery,
-    thread: Thread,
-    inst: Installation,
-    *,
-    closes: str | None,
-    kube: Kube | None,
-    limits: RunnerLimits | None,
-) -> None:
-    """The phases after admission: gather → decide → apply → report."""
-    started = time.monotonic()
-    try:
-        gathered = await _gather(services, delivery, thread, inst, closes=closes, kube=kube, limits=limits)
-    except Unreadable as exc:
-        # Judged against a file read in part, every target would look unknown and an add
-        # would replace the whole fleet: refuse, and say why.
-        await _refuse_unreadable(services, inst, delivery, thread, exc)
-        return
-    live = gathered.live
-    outcome = pipeline.decide(
-        gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
-    )
-    config, snapshot = gathered.config, gathered.snapshot
-    target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
-    results = await _pull_requests(pulls, target, outcome, gathered.request)
-    assert delivery.installation is not None  # run_commands checked it
-    services.latest.note(delivery.installation, snapshot.files)
-    if results:
-        services.poke(DASHBOARD)  # a pull request opened or changed
-    await _report(
-        services, delivery, thread, inst=inst, pulls=pulls, outcome=outcome, target=target, results=results,
-        limits=limits,
-    )  # fmt: skip
-    services.metrics.command_latency.observe(time.monotonic() - started)
+@dataclass(frozen=True)
+class CommandRunner:
+    """Runs a comment's commands with what they need: the services, the pull requests,
+    the cluster (live state; None for none) and the runner limits (bursts; None where the
+    clock does not run)."""
 
+    services: Services
+    pulls: PullRequests
+    kube: Kube | None = None
+    limits: RunnerLimits | None = None
 
-async def _gather(
-    services: Services,
-    delivery: Delivery,
-    thread: Thread,
-    inst: Installation,
-    *,
-    closes: str | None,
-    kube: Kube | None,
-    limits: RunnerLimits | None,
-) -> Gathered:
-    """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
-    assert delivery.installation is not None  # run_commands checked it
-    config = config_source.repository(services.settings, thread.owner, thread.repo)
-    early = _permission_worth_asking_now(thread, config)
-    # Independent of each other: acknowledge, read the configuration, ask the permission
-    # the comment most likely needs (the rest of what the plan needs follows it).
-    _, snapshot, known = await asyncio.gather(
-        once(services.store, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
-        config_source.latest(inst, *config),
-        _ask_permissions(inst, thread.user, [early] if early else []),
-    )
-    await services.read_through(delivery.installation)
-    planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
-    # Only status and burst show or change bursts: other comments do not read them.
-    clocked = limits is not None and any(
-        isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
-    )
-    request = pipeline.Request(
-        bursts=await limits.bursts() if limits is not None and clocked else {},
-        now=limits.clock() if limits else datetime.now(UTC),
-        comment=thread.body,
-        user=thread.user,
-        permission="none",
-        is_bot=thread.is_bot,
-        repo=thread.full_name,
-        source=thread.comment_url,
-        closes=closes,
-    )
-    request = await permissions(inst, request, planned, config, known)
-    live = await live_states(kube, planned.visible_status_sets(request))
-    return Gathered(config, snapshot, planned, request, live)
+    async def run(self, delivery: Delivery, thread: Thread, *, closes: str | None = None) -> None:
+        """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
+        services = self.services
+        if delivery.installation is None:
+            raise PermanentError("the delivery names no installation", 0)
+        inst = services.github.installation(delivery.installation)
+        if not await _within_budget(services, inst, delivery, thread):
+            return
+        try:
+            await self._answer(delivery, thread, inst, closes)
+        except Exception:
+            # Admitted, then failed: it still costs its author (and the installation) a reply,
+            # so a comment that makes the handler fail cannot be repeated for free.
+            await _spend_once(services, delivery, thread)
+            raise
+
+    async def _answer(self, delivery: Delivery, thread: Thread, inst: Installation, closes: str | None) -> None:
+        """The phases after admission: gather → decide → apply → report."""
+        services, started = self.services, time.monotonic()
+        try:
+            gathered = await self._gather(delivery, thread, inst, closes)
+        except Unreadable as exc:
+            # Judged against a file read in part, every target would look unknown and an add
+            # would replace the whole fleet: refuse, and say why.
+            await _refuse_unreadable(services, inst, delivery, thread, exc)
+            return
+        live = gathered.live
+        outcome = pipeline.decide(
+            gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
+        )
+        config, snapshot = gathered.config, gathered.snapshot
+        target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
+        results = await _pull_requests(self.pulls, target, outcome, gathered.request)
+        assert delivery.installation is not None  # run checked it
+        services.latest.note(delivery.installation, snapshot.files)
+        if results:
+            services.poke(DASHBOARD)  # a pull request opened or changed
+        await _report(
+            services, delivery, thread, inst=inst, pulls=self.pulls, outcome=outcome, target=target, results=results,
+            limits=self.limits,
+        )  # fmt: skip
+        services.metrics.command_latency.observe(time.monotonic() - started)
+
+    async def _gather(self, delivery: Delivery, thread: Thread, inst: Installation, closes: str | None) -> Gathered:
+        """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
+        services, limits = self.services, self.limits
+        assert delivery.installation is not None  # run checked it
+        config = config_source.repository(services.settings, thread.owner, thread.repo)
+        early = _permission_worth_asking_now(thread, config)
+        # Independent of each other: acknowledge, read the configuration, ask the permission
+        # the comment most likely needs (the rest of what the plan needs follows it).
+        _, snapshot, known = await asyncio.gather(
+            once(services.store, delivery.id, "reaction:eyes", lambda: _react(inst, thread, "eyes")),
+            config_source.latest(inst, *config),
+            _ask_permissions(inst, thread.user, [early] if early else []),
+        )
+        await services.read_through(delivery.installation)
+        planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
+        # Only status and burst show or change bursts: other comments do not read them.
+        clocked = limits is not None and any(
+            isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
+        )
+        request = pipeline.Request(
+            bursts=await limits.bursts() if limits is not None and clocked else {},
+            now=limits.clock() if limits else datetime.now(UTC),
+            comment=thread.body,
+            user=thread.user,
+            permission="none",
+            is_bot=thread.is_bot,
+            repo=thread.full_name,
+            source=thread.comment_url,
+            closes=closes,
+        )
+        request = await permissions(inst, request, planned, config, known)
+        live = await live_states(self.kube, planned.visible_status_sets(request))
+        return Gathered(config, snapshot, planned, request, live)
 
 
 async def _report(
