@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# The real upstream charts and CRDs the tests render and validate through (tests/upstream.py):
+# The real upstream charts and CRDs the tests render and validate through (tests/support/upstream.py):
 # ../shared/upstream when it is there, unless set already.
 UPSTREAM ?= $(abspath ../shared/upstream)
 ifneq ($(wildcard $(UPSTREAM)/arc-0.12.1/charts),)
@@ -46,7 +46,7 @@ lint: setup
 
 ## test: lint, then the whole test suite on SQLite, then the tests that run the app on its
 ## store (marked `store` by tests/conftest.py) again on PostgreSQL (a throwaway server from
-## the machine's initdb/pg_ctl; tests/postgres.py). test_store.py and test_replicas.py
+## the machine's initdb/pg_ctl; tests/support/postgres.py). test_store.py and test_replicas.py
 ## cover PostgreSQL in the first run already.
 test: lint
 	$(BIN)/pytest
@@ -56,26 +56,26 @@ test: lint
 bench: bench-editor bench-api bench-scale bench-ingest bench-store
 
 bench-editor: setup
-	$(BIN)/python bench/bench_editor.py
+	$(BIN)/python -m bench.bench_editor
 
 bench-api: setup
-	$(BIN)/python bench/bench_api_calls.py
+	$(BIN)/python -m bench.bench_api_calls
 
 # Fleets of 50, 1,000 and 10,000 sets: reply latency, dashboard refresh, serve's RSS, rollout delay.
 bench-scale: setup
-	$(BIN)/python bench/bench_scale.py
+	$(BIN)/python -m bench.bench_scale
 
 # wrk comes from Debian's packages (installed here when missing; needs root, as on CI machines).
 bench-ingest: setup
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
-	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python -m bench.bench_ingest
 
 # PostgreSQL's server binaries come from Debian's packages (installed here when missing).
 bench-store: setup
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -q && apt-get install -y -q postgresql)
-	$(BIN)/python bench/bench_store.py
+	$(BIN)/python -m bench.bench_store
 
 ## lock: requirements.lock, the image's hash-pinned dependencies, from pyproject.toml
 lock: setup

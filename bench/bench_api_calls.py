@@ -18,7 +18,6 @@ Run: make bench-api
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,14 +28,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from fakegithub import FakeGitHub  # noqa: E402
-from webhook_payloads import comment_payload, delivery  # noqa: E402
 
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles  # noqa: E402
 from bot.runtime.settings import Settings  # noqa: E402
 from bot.server import build  # noqa: E402
+from tests.support.fakegithub import FakeGitHub  # noqa: E402
+from tests.support.webhook_payloads import comment_payload, delivery  # noqa: E402
 
 SECRET = "bench"
 CONFIG = "Matchpoint-AI/runners-config"

@@ -10,7 +10,7 @@ Times are the median of several runs (wall clock, noisy on shared machines: read
 ratios, not the absolute numbers). Peak memory is measured in a separate tracemalloc
 pass so that it does not slow the timed runs.
 
-Run: make bench   (or: .venv/bin/python bench/bench_editor.py [--sizes 10,100])
+Run: make bench   (or: .venv/bin/python -m bench.bench_editor [--sizes 10,100])
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ruamel.yaml import YAML
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.commands.pipeline import Request, run
 from bot.fleet.config import ConfigFiles, parse

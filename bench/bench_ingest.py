@@ -33,9 +33,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from webhook_payloads import comment_payload, sign  # noqa: E402
+from tests.support.webhook_payloads import comment_payload, sign  # noqa: E402
 
 SECRET = "bench-secret"
 # Each request a distinct comment: the body's parts around the comment id, and a signature per id.

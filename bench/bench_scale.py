@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,19 +32,16 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_api_calls import SECRET, TOKEN, Slow, settings_in  # noqa: E402
-from fakegithub import FakeGitHub  # noqa: E402
-from fakekube import FakeKube, application, listener, runner, runner_set  # noqa: E402
-from fleets import ORGS, fleet  # noqa: E402
-from servers import BotProcess, ThreadedServer  # noqa: E402
-from webhook_payloads import comment_payload, delivery, pull_closed_payload  # noqa: E402
-
+from bench.bench_api_calls import SECRET, TOKEN, Slow, settings_in  # noqa: E402
 from bot.clients.kube import Kube, api_client  # noqa: E402
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse  # noqa: E402
 from bot.server import App, build  # noqa: E402
+from tests.support.fakegithub import FakeGitHub  # noqa: E402
+from tests.support.fakekube import FakeKube, application, listener, runner, runner_set  # noqa: E402
+from tests.support.fleets import ORGS, fleet  # noqa: E402
+from tests.support.servers import BotProcess, ThreadedServer  # noqa: E402
+from tests.support.webhook_payloads import comment_payload, delivery, pull_closed_payload  # noqa: E402
 
 SIZES = (50, 1_000, 10_000)
 CONFIG = "Matchpoint-AI/runners-config"

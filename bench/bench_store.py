@@ -9,7 +9,7 @@
    and `/runners scale` (a reply and a pull request, under the scale set's lock).
 
 PostgreSQL is a throwaway server from the machine's initdb/pg_ctl on a Unix socket
-(tests/postgres.py), on the same two cores as everything else.
+(tests/support/postgres.py), on the same two cores as everything else.
 
 Run: make bench-store  (needs wrk and PostgreSQL's server binaries)
 """
@@ -35,16 +35,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_api_calls import SECRET, TEAM, settings_in, world  # noqa: E402
-from bench_ingest import LUA, MEASURED_OFFSET, distinct_comments, free_port, wait_port, wrk  # noqa: E402
-from bench_ingest import SECRET as INGEST_SECRET  # noqa: E402
-from postgres import PostgresServer, binaries  # noqa: E402
-from webhook_payloads import comment_payload, delivery  # noqa: E402
-
+from bench.bench_api_calls import SECRET, TEAM, settings_in, world  # noqa: E402
+from bench.bench_ingest import LUA, MEASURED_OFFSET, distinct_comments, free_port, wait_port, wrk  # noqa: E402
+from bench.bench_ingest import SECRET as INGEST_SECRET  # noqa: E402
 from bot.server import build  # noqa: E402
+from tests.support.postgres import PostgresServer, binaries  # noqa: E402
+from tests.support.webhook_payloads import comment_payload, delivery  # noqa: E402
 
 Keys = tuple[str, str]
 

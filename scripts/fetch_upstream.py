@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fetch the upstream artefacts the tests render and validate through, into the layout
-tests/upstream.py reads (``UPSTREAM_DIR``): ARC's charts and CRDs, Argo CD's Application
+tests/support/upstream.py reads (``UPSTREAM_DIR``): ARC's charts and CRDs, Argo CD's Application
 CRD, External Secrets' CRDs, and the Rackspace Spot provider's schema.
 
 Run where the network reaches ghcr.io, GitHub and the Terraform registry (GitHub
@@ -32,8 +32,8 @@ SPOT = "0.1.4"
 ARC_CHARTS = "oci://ghcr.io/actions/actions-runner-controller-charts"
 RAW = "https://raw.githubusercontent.com"
 
-# Every path this script writes, relative to the target folder: tests/test_upstream_layout.py
-# checks that each pattern tests/upstream.py and the tests look for matches one of them.
+# Every path this script writes, relative to the target folder: tests/deploy/test_upstream_layout.py
+# checks that each pattern tests/support/upstream.py and the tests look for matches one of them.
 LAYOUT = (
     f"arc-{ARC}/charts/gha-runner-scale-set/Chart.yaml",
     f"arc-{ARC}/charts/gha-runner-scale-set-controller/Chart.yaml",

@@ -1,47 +1,25 @@
-"""Shared test setup: the repository root and the bundled values files."""
+"""The suite's fixtures: the bundled values files, the fake GitHub and Kubernetes, the
+store under test, the app harness; and the markers by audience and by store."""
 
 from __future__ import annotations
 
-import sys
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-ROOT = Path(__file__).parent.parent
-sys.path.insert(0, str(Path(__file__).parent))
-
-from bot.fleet.config import ConfigFiles  # noqa: E402
+from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
+from bot.runtime.settings import Settings
+from tests.support.app import APP_ID, CONFIG_REPO, ROLES, ROOT, SECRET, STORE, TEAM_REPO, Harness, serve
 
 
 @pytest.fixture
 def bundled() -> ConfigFiles:
     return ConfigFiles.read(ROOT)
-
-
-# --- the GitHub App harness: the real ASGI app against the shared fake GitHub ---------
-
-import asyncio  # noqa: E402
-import dataclasses  # noqa: E402
-import os  # noqa: E402
-from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
-
-import httpx  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-
-from bot.features import comment_commands, dashboard, onboarding, rollout_watch  # noqa: E402
-from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE  # noqa: E402
-from bot.runtime.settings import Settings  # noqa: E402
-from bot.server import App, build  # noqa: E402
-from bot.store.api import Delivery  # noqa: E402
-from bot.webhooks.routing import Route, Router  # noqa: E402
-
-SECRET = "It's a Secret to Everybody"
-APP_ID = 4242
-CONFIG_REPO = "Matchpoint-AI/runners-config"
-TEAM_REPO = "Matchpoint-AI/project-beta-api"
-ROLES = {"octocat": "write", "maintainer": "maintain", "admin": "admin", "reader": "read", "triager": "triage"}
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +39,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def fake(rsa_keys: tuple[str, str], bundled: ConfigFiles) -> Any:
-    from fakegithub import FakeGitHub
+    from tests.support.fakegithub import FakeGitHub
 
     github = FakeGitHub(APP_ID, rsa_keys[1])
     files = {REPOSITORIES_FILE: bundled.repositories, BASE_CONFIG_FILE: bundled.base}
@@ -73,14 +51,11 @@ def fake(rsa_keys: tuple[str, str], bundled: ConfigFiles) -> Any:
 
 # --- the store: SQLite, or PostgreSQL from the machine's binaries ------------------------
 
-# The whole suite runs on SQLite; `make test` runs it again with RUNNERS_BOT_TEST_STORE=postgresql.
-STORE = os.environ.get("RUNNERS_BOT_TEST_STORE", "sqlite")
-
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One PostgreSQL server for the session (a Unix socket in a temporary directory)."""
-    from postgres import PostgresServer, binaries
+    from tests.support.postgres import PostgresServer, binaries
 
     found = binaries()
     if found is None:
@@ -117,56 +92,8 @@ def settings(tmp_path: Path, rsa_keys: tuple[str, str], request: pytest.FixtureR
         github_timeout=2,
         max_rate_limit_wait=2,
         retry_base_delay=0.01,
-        dashboard=None,  # the dashboard's own issue and edits: tests/test_dashboard.py turns it on
+        dashboard=None,  # the dashboard's own issue and edits: tests/app/test_dashboard.py turns it on
     )
-
-
-@dataclasses.dataclass
-class Harness:
-    app: App
-    fake: Any
-    client: httpx.AsyncClient
-
-    async def send(self, event: str, payload: dict[str, Any] | bytes, delivery_id: str | None = None) -> httpx.Response:
-        from webhook_payloads import delivery
-
-        body, headers = delivery(SECRET, event, payload, delivery_id)
-        return await self.client.post("/api/github/webhooks", content=body, headers=headers)
-
-    async def settle(self) -> None:
-        await self.app.dispatcher.idle()
-
-
-class _Network(httpx.AsyncBaseTransport):
-    """What the network would add to the in-process fake: GITHUB_API_URL's path prefix
-    (GitHub Enterprise Server serves under /api/v3) and read timeouts, which
-    httpx.ASGITransport does not enforce."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, prefix: str) -> None:
-        self.inner, self.prefix = inner, prefix
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if self.prefix.endswith("/api/v3") and path == self.prefix[: -len("/v3")] + "/graphql":
-            path = self.prefix + "/graphql"  # Enterprise Server serves GraphQL at /api/graphql
-        assert path.startswith(self.prefix), f"{request.url} ignores GITHUB_API_URL"
-        request.url = request.url.copy_with(path=path[len(self.prefix) :] or "/")
-        timeout = request.extensions.get("timeout", {}).get("read")
-        try:
-            return await asyncio.wait_for(self.inner.handle_async_request(request), timeout)
-        except TimeoutError:
-            raise httpx.ReadTimeout("read timed out", request=request) from None
-
-
-async def serve(settings: Settings, fake: Any, prepare: Callable[[App], None] | None = None) -> AsyncIterator[Harness]:
-    """The real ASGI app against ``fake``, started (lifespan) and stopped around the ``yield``;
-    ``prepare`` adjusts it before it starts (an injected clock, say)."""
-    app = build(settings, transport=_Network(httpx.ASGITransport(app=fake.app), "/api/v3"))
-    if prepare is not None:
-        prepare(app)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
-    async with app.starlette.router.lifespan_context(app.starlette), client:
-        yield Harness(app, fake, client)
 
 
 @pytest.fixture
@@ -201,9 +128,9 @@ def process_env(tmp_path: Path, rsa_keys: tuple[str, str], request: pytest.Fixtu
 @pytest.fixture
 def kube() -> Iterator[Any]:
     """The fake Kubernetes API on a real port (the official client needs one)."""
-    from fakekube import FakeKube
-    from kube_rbac import rendered
-    from servers import ThreadedServer
+    from tests.support.fakekube import FakeKube
+    from tests.support.kube_rbac import rendered
+    from tests.support.servers import ThreadedServer
 
     fake = FakeKube(rbac=rendered())  # runners-bot may do only what its charts grant it
     with ThreadedServer(fake.app) as server:
@@ -214,36 +141,19 @@ def kube() -> Iterator[Any]:
     assert fake.allow_forbidden or fake.forbidden == [], fake.forbidden
 
 
-def golden(path: Path, body: str) -> None:
-    """``body`` must equal the golden file at ``path``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
-    assert body == path.read_text(encoding="utf-8")
-
-
-async def _unused(_: Delivery) -> None:
-    raise AssertionError("classification runs no handler")
-
-
-# The features' own accept checks, as the server assembles them.
-ROUTER = Router(
-    [
-        Route("command", "issue_comment", "created", comment_commands.accepts, _unused),
-        Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
-        Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
-        Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
-    ]
-)
-
-
 # The fixtures through which a test gets the store RUNNERS_BOT_TEST_STORE names.
 STORE_FIXTURES = {"settings", "process_env"}
 
 
+PROCESS_TESTS = ROOT / "tests" / "process"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that runs the app on its store (``store``): `make test` runs those
-    again on PostgreSQL, found by what they use rather than from a list kept by hand."""
+    again on PostgreSQL, found by what they use rather than from a list kept by hand. The
+    tests of whole processes are ``slow``."""
     for item in items:
         if STORE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.store)
+        if item.path.is_relative_to(PROCESS_TESTS):
+            item.add_marker(pytest.mark.slow)

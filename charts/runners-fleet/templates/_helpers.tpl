@@ -1,6 +1,6 @@
 {{/*
 The rules here mirror bot/fleet/config.py (Config.effective) and bot/fleet/names.py; the test
-tests/test_charts.py renders this chart over generated configurations, through ARC's
+tests/deploy/test_charts.py renders this chart over generated configurations, through ARC's
 real chart, and checks that both agree, so that what a runners-bot pull request says is
 what the fleet runs.
 */}}

@@ -31,7 +31,7 @@ resource "helm_release" "argocd" {
 
   values = [yamlencode({
     # The Argo CD the tests validate the fleet's Applications against (its CRD in
-    # tests/upstream.py), whatever the chart's own appVersion.
+    # tests/support/upstream.py), whatever the chart's own appVersion.
     global = { image = { tag = var.argocd_version } }
     configs = {
       cm = merge(local.health_checks, {

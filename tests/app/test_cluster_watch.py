@@ -1,0 +1,102 @@
+"""The cluster's view shared by every rollout and the dashboard (bot.clients.kube.ClusterWatch),
+through the official client against the fake API server's lists and watches: one list
+and one watch per kind, changes within a moment, a 410 Gone lists again, an outage is
+named and then recovered from."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bot.clients.kube import ClusterWatch, Kube, api_client
+from tests.support.fakekube import FakeKube, application, listener, runner, runner_set
+
+pytestmark = pytest.mark.anyio
+
+SETS = {f"set-{n}": f"arc-set-{n}" for n in range(20)}
+
+
+def fleet(healthy: Callable[[], bool]) -> Callable[[int], dict[str, Any]]:
+    def state(_look: int) -> dict[str, Any]:
+        health = "Healthy" if healthy() else "Progressing"
+        return {
+            "applications": [application(s, sync="Synced", revision="a" * 40, health=health) for s in SETS],
+            "runner_sets": [runner_set(s, ns, low=1, high=5) for s, ns in SETS.items()],
+            "listeners": [listener(s) for s in SETS],
+            "runners": [runner(s, ns, 1) for s, ns in SETS.items()],
+        }
+
+    return state
+
+
+@pytest.fixture
+def watching(kube: FakeKube) -> Iterator[tuple[ClusterWatch, FakeKube, list[bool]]]:
+    healthy = [False]
+    kube.scenario = fleet(lambda: healthy[0])
+    watch = ClusterWatch(
+        Kube(api_client(kube.url), "argocd", "arc-systems"),  # type: ignore[attr-defined]
+        watch_seconds=1,
+        retry_seconds=0.1,
+    )
+    watch.start()
+    try:
+        yield watch, kube, healthy
+    finally:
+        watch.stop()
+
+
+async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def health(watch: ClusterWatch, name: str) -> str:
+    app = watch.fleet().of(name, SETS[name]).application or {}
+    return str(app.get("status", {}).get("health", {}).get("status"))
+
+
+async def test_the_whole_fleet_in_one_list_per_kind_then_watches(
+    watching: tuple[ClusterWatch, FakeKube, list[bool]],
+) -> None:
+    watch, kube, healthy = watching
+    await until(lambda: watch.ready)
+    state = watch.fleet().of("set-7", "arc-set-7")
+    assert state.runner_set is not None and [p["metadata"]["name"] for p in state.listeners] == [
+        "set-7-6cd58d58-listener"
+    ]
+    assert len(state.runners) == 1
+    assert 5 <= kube.lists <= 10, "a list per kind (again after a dropped watch), not one per set: 20 here"
+    assert kube.watches <= 10, "and one watch per kind (renewed when the server ends it)"
+    seen = watch.version
+    requests = len(kube.requests)
+    healthy[0] = True
+    await watch.changed(seen, 5.0)
+    await until(lambda: health(watch, "set-19") == "Healthy")
+    assert len(kube.requests) - requests <= 10, "the change came through the open watches, not new lists"
+
+
+async def test_a_watch_too_old_to_resume_lists_again(watching: tuple[ClusterWatch, FakeKube, list[bool]]) -> None:
+    watch, kube, healthy = watching
+    await until(lambda: watch.ready)
+    listed = kube.lists
+    kube.compact()  # etcd forgot the history: the next resume gets 410 Gone
+    await until(lambda: kube.lists > listed, 5.0)
+    healthy[0] = True
+    await until(lambda: health(watch, "set-3") == "Healthy", 5.0)
+
+
+async def test_an_outage_is_named_and_recovered_from(watching: tuple[ClusterWatch, FakeKube, list[bool]]) -> None:
+    watch, kube, healthy = watching
+    await until(lambda: watch.ready)
+    kube.unavailable = True
+    await until(lambda: watch.problem is not None, 5.0)
+    assert "503" in str(watch.problem)
+    healthy[0] = True
+    kube.unavailable = False
+    await until(lambda: watch.problem is None and health(watch, "set-0") == "Healthy", 5.0)

@@ -1,0 +1,56 @@
+"""The loader builds exactly what PyYAML's safe loader builds, plus lines and duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.fleet.yamlload import LineMap, YamlError, load
+from tests.support.app import ROOT
+
+CORPUS = sorted((ROOT / "tests" / "corpus").glob("*/input.yaml"))
+MERGES = """\
+x-base: &base {minRunners: 1, maxRunners: 5, profile: small}
+x-more: &more {profile: large, extra: [1, 2]}
+repositories:
+  - <<: *base
+    name: a
+  - <<: [*more, *base]
+    name: b
+    maxRunners: 9
+  - {name: "on", org: 'y', n: ~, f: 1.5, i: 0x1f, o: 017, d: 2026-11-27, b: yes}
+"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*CORPUS, ROOT / "values" / "repositories.yaml", ROOT / "values" / "base-config.yaml"],
+    ids=lambda p: str(Path(p).relative_to(ROOT)),
+)
+def test_same_data_as_pyyaml(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert load(text).data == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def test_merge_keys_aliases_and_yaml_11_scalars_as_pyyaml() -> None:
+    data, expected = load(MERGES).data, yaml.load(MERGES, Loader=yaml.CSafeLoader)
+    # One difference, on purpose: with `<<: [*a, *b]` the YAML merge spec (and Go YAML,
+    # which Helm reads these files with) lets keys of earlier maps win; PyYAML lets later ones.
+    assert data["repositories"][1].pop("profile") == "large" and expected["repositories"][1].pop("profile") == "small"
+    assert data == expected
+
+
+def test_lines_and_duplicates_are_kept() -> None:
+    loaded = load("a: 1\nb:\n  c: 2\n  c: 3\n")
+    data = loaded.data
+    assert isinstance(data, LineMap) and data.line_of("b") == 2 and data["b"].line_of("c") == 3
+    assert data["b"]["c"] == 3 and loaded.duplicates == [(4, "c")]
+
+
+@pytest.mark.parametrize("text", ["a: [1\n", "? [a, b]\n: 1\n", "<<: 1\n"])
+def test_unreadable_yaml_is_an_error_with_a_line(text: str) -> None:
+    with pytest.raises(YamlError) as error:
+        load(text)
+    assert error.value.line >= 1 and "not valid YAML" in error.value.message
