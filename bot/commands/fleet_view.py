@@ -78,18 +78,28 @@ class Text:
     pages: tuple[str, ...] = ()
 
 
-def render_text(views: list[SetView], cluster: str | None) -> Text:
+@dataclass(frozen=True)
+class Waiting:
+    """A scale set the configuration does not have yet, added by an open pull request."""
+
+    scale_set: str
+    number: int
+    url: str
+
+
+def render_text(views: list[SetView], cluster: str | None, waiting: list[Waiting] | None = None) -> Text:
     """The issue body alone for a fleet whose table fits in it; else a summary in the body
-    and every set on pages that each fit. ``cluster`` says why live state is missing."""
+    and every set on pages that each fit. ``cluster`` says why live state is missing;
+    ``waiting`` lists the sets that open pull requests would add."""
     rows = [_row(v, cluster is None).rstrip("\n") for v in views]
-    whole = body(views, cluster, rows)
+    whole = body(views, cluster, rows, waiting)
     if len(whole) <= BODY_BUDGET:
         return Text(whole)
     pages = _pages(rows)
     summary = render.fill(
         "dashboard_summary.md", count=f"{len(views):,}", live=_live_counts(views, cluster), pages=len(pages)
     )
-    paged = _body(views, cluster, summary)
+    paged = _body(views, cluster, summary, waiting)
     texts = tuple(
         render.fill("dashboard_page.md", index=i + 1, total=len(pages), first=f"{start + 1:,}",
                     last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
@@ -98,18 +108,31 @@ def render_text(views: list[SetView], cluster: str | None) -> Text:
     return Text(paged, texts)
 
 
-def body(views: list[SetView], cluster: str | None, rows: list[str] | None = None) -> str:
+def body(
+    views: list[SetView], cluster: str | None, rows: list[str] | None = None, waiting: list[Waiting] | None = None
+) -> str:
     """The issue body with the whole table in it. ``cluster`` says why live state is
     missing (None: it was seen)."""
     found = rows if rows is not None else [_row(v, cluster is None).rstrip("\n") for v in views]
-    return _body(views, cluster, _table(found))
+    return _body(views, cluster, _table(found), waiting)
 
 
 def _table(rows: list[str]) -> str:
     return render.fill("dashboard_table.md", rows="\n".join(rows) or "| — | — | — | — | — | — | — |").rstrip("\n")
 
 
-def _body(views: list[SetView], cluster: str | None, table: str) -> str:
+def _waiting(waiting: list[Waiting] | None) -> str:
+    """The section on sets waiting for review ('' when there are none)."""
+    if not waiting:
+        return ""
+    shown = sorted(waiting, key=lambda w: w.scale_set)[:ATTENTION_SHOWN]
+    lines = [f"- `{w.scale_set}`: [pull request #{w.number}]({w.url})" for w in shown]
+    if len(waiting) > len(shown):
+        lines.append(f"- … and {len(waiting) - len(shown):,} more.")
+    return render.fill("dashboard_waiting.md", count=f"{len(waiting):,}", sets="\n".join(lines))
+
+
+def _body(views: list[SetView], cluster: str | None, table: str, waiting: list[Waiting] | None = None) -> str:
     needs = attention(views)
     calm = (
         "Nothing the configuration shows; the cluster could not be seen."
@@ -128,6 +151,7 @@ def _body(views: list[SetView], cluster: str | None, table: str) -> str:
         attention=listed,
         table=table,
         note=note,
+        waiting=_waiting(waiting),
         refresh=REFRESH_OFF,
         marker=MARKER,
         count=f"{len(views):,}",

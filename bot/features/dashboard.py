@@ -3,9 +3,9 @@
 The issue ("Runner fleet", ``RUNNERS_BOT_DASHBOARD``; ``off`` turns it off) is found
 again by its marker, in an issue the App itself opened (``performed_via_github_app``),
 or opened when missing. Its body (:mod:`bot.commands.fleet_view`) lists every scale set with its
-live state, last rollout and open pull request, and what needs attention. It is updated
-after a merge, at the end of a rollout, after a command that opens or updates a pull
-request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
+live state, last rollout and open pull request, what needs attention, and the sets that
+open pull requests would add. It is updated after a merge, at the end of a rollout, after
+a command or onboarding form that opens or updates a pull request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
 read. An update reads the cluster's view of the whole fleet (the rollout watches' when they
 run here: no request; else one list per kind), calls GitHub only when the text changed,
 and edits the issue at most once a minute (later changes wait for the next slot). A
@@ -114,8 +114,8 @@ class Dashboard:
             files = self.services.latest.files or await self._read_config()
             if files is None:
                 return False
-            views, cluster = await self._views(parse(files.repositories, files.base))
-            text = fleet_view.render_text(views, cluster)
+            views, cluster, waiting = await self._views(parse(files.repositories, files.base))
+            text = fleet_view.render_text(views, cluster, waiting)
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
@@ -187,7 +187,9 @@ class Dashboard:
         except KubeUnavailable as exc:
             return None, str(exc)
 
-    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None]:
+    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
+        """Every set's row, why live state is missing (None: seen), and the sets open pull
+        requests would add (an onboarding form's, an ``add``'s) until they merge."""
         bursts = await self.limits.bursts()
         fleet, cluster = await self._fleet()
         rollouts = await records.last_rollouts(self.services.store)
@@ -214,7 +216,9 @@ class Dashboard:
                     pull=pulls[effective.scale_set].url if effective.scale_set in pulls else None,
                 )
             )
-        return views, cluster
+        known = {view.scale_set for view in views}
+        waiting = [fleet_view.Waiting(s, pull.number, pull.url) for s, pull in pulls.items() if s not in known]
+        return views, cluster, waiting
 
     def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
         phases = [(p.get("status") or {}).get("phase") for p in state.runners]

@@ -253,7 +253,8 @@ async def test_an_edit_that_removes_the_marker_is_undone_too(board: Harness, kub
 
 async def test_an_onboarding_pull_request_refreshes_the_dashboard(settings: Settings, fake: Any) -> None:
     """The pull request an onboarding form opens pokes the dashboard through the signal
-    relay, as a comment's does: the loop (whose timer is an hour away) updates at once."""
+    relay, as a comment's does: the loop (whose timer is an hour away) updates at once,
+    and lists the set the pull request adds as waiting for review."""
     from tests.support.webhook_payloads import issue_opened_payload, rendered_form
 
     tuned = dataclasses.replace(settings, dashboard="Runner fleet", kube_enabled=False, dashboard_interval=3600)
@@ -269,7 +270,11 @@ async def test_an_onboarding_pull_request_refreshes_the_dashboard(settings: Sett
             if [i for i in fake.issues.values() if i["performed_via_github_app"]]:
                 break
             await asyncio.sleep(0.05)
-        assert [
-            p for p in fake.pulls[CONFIG_REPO.lower()] if p["head"]["ref"] == "runners-bot/payments-service-runners"
-        ]
-        assert "arc-api-runners" in the_issue(harness)["body"], "the dashboard, published on the poke"
+        ref = "runners-bot/payments-service-runners"
+        (pull,) = [p for p in fake.pulls[CONFIG_REPO.lower()] if p["head"]["ref"] == ref]
+        body = the_issue(harness)["body"]
+        assert "arc-api-runners" in body, "the dashboard, published on the poke"
+        waiting = body.split("## Waiting for review (1)\n", 1)[1]
+        url = f"https://github.com/{CONFIG_REPO}/pull/{pull['number']}"
+        assert f"- `payments-service-runners`: [pull request #{pull['number']}]({url})" in waiting
+        golden("waiting", body)
