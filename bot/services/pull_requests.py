@@ -53,10 +53,6 @@ class Result:
         return f"{verb} pull request [#{self.number}]({self.url}) for a maintainer to review and merge."
 
 
-def state_key(owner: str, repo: str, scale_set: str) -> str:
-    return keys.pull(owner, repo, scale_set)
-
-
 @dataclass(frozen=True)
 class Target:
     """Where one delivery's pull request work goes: the installation, the configuration
@@ -81,7 +77,7 @@ class PullRequests:
 
         ``target.snapshot`` is the default branch as the caller just read it; it is read
         again only after a write conflict."""
-        key = state_key(target.owner, target.repo, scale_set)
+        key = keys.pull(target.owner, target.repo, scale_set)
         async with self.store.lock(key):
             done = await self.store.step(target.delivery_id, f"pull:{scale_set}")
             if done is not None:
@@ -126,7 +122,7 @@ class PullRequests:
                 continue
             pull = await self._pull(target, branch, current, text)
             state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
-            await self.store.put(state_key(target.owner, target.repo, scale_set), state.dump())
+            await self.store.put(keys.pull(target.owner, target.repo, scale_set), state.dump())
             created = current is None or current.number != state.number
             return Result(state.number, state.url, created=created, needs_label=created)
         raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
@@ -176,7 +172,7 @@ class PullRequests:
         """A bot pull request was closed (merged or not): the next command starts a new one.
 
         Returns what was remembered of it (who asked, where), or None."""
-        key = state_key(*config, scale_set)
+        key = keys.pull(*config, scale_set)
         async with self.store.lock(key):
             saved = await self.store.get(key)
             if saved and OpenPull.load(saved).number == number:
