@@ -1,5 +1,6 @@
-"""What the app does, one module a feature: comment commands, their pull requests, merged
-and closed pull requests, onboarding by issue form, the clock (schedules and bursts),
-rollout reports and the fleet dashboard. Features use everything below them. Some still
-import one another (the comment handler reaches the scheduler and the dashboard): features
-owning their routes and reaching each other through signals is the next step."""
+"""What the app does, one module a feature, each declaring the deliveries it handles
+(its routes): comment commands, onboarding by issue form, a bot pull request closed and
+the rollout it starts (``rollout_watch``), the clock (schedules and bursts) and the
+fleet dashboard. Features use everything below them and never one another: what they
+share is in ``bot.services``, and one asks another to act through the signal relay
+(``Services.poke``)."""

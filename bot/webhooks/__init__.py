@@ -1,5 +1,6 @@
 """Deliveries from GitHub: the endpoint that verifies, stores and acknowledges them
-(``endpoint``), which ones carry work and what each is about (``routing``), the workers
-and retries (``dispatch``), and asking GitHub again for missed ones (``recovery``). May
-import the store, the runtime, the clients and the pure packages; never a feature (the
-server hands the dispatcher its handlers)."""
+(``endpoint``), routes (``routing``: which deliveries carry work, for which feature, and
+what each is about), the workers and retries (``dispatch``), asking GitHub again for
+missed ones (``recovery``), and answering on a thread once per step (``threads``). May
+import the store, the runtime, the clients and the pure packages; never a service or a
+feature (the server assembles the features' routes and hands them over)."""
