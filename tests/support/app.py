@@ -19,8 +19,6 @@ from bot.store.api import Delivery
 from bot.webhooks.routing import Route, Router
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-GOLDEN = ROOT / "tests" / "golden"
-CORPUS = ROOT / "tests" / "corpus"
 
 SECRET = "It's a Secret to Everybody"
 APP_ID = 4242
