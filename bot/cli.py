@@ -190,15 +190,16 @@ def simulate(args: argparse.Namespace) -> int:
     if args.write and outcome.new_text is not None:
         with (args.config_dir / REPOSITORIES_FILE).open("w", encoding="utf-8", newline="") as handle:
             handle.write(outcome.new_text)
-    reply = "\n---\n\n".join(r.text for r in outcome.replies) if outcome.replies else None
+    texts = [r.text for r in outcome.replies]  # a change's reply is rendered on each .text
+    reply = "\n---\n\n".join(texts) if texts else None
     if args.format == "json":
-        print(json.dumps(_json(outcome, diff, reply), ensure_ascii=False, indent=2))
+        print(json.dumps(_json(outcome, diff, reply, texts), ensure_ascii=False, indent=2))
     else:
         _print_text(outcome, diff, reply)
     return EXIT_OK if outcome.ok else EXIT_REFUSED
 
 
-def _json(outcome: pipeline.Outcome, diff: str, reply: str | None) -> dict[str, Any]:
+def _json(outcome: pipeline.Outcome, diff: str, reply: str | None, texts: list[str]) -> dict[str, Any]:
     prs = [{"title": p.title, "body": p.body, "branch": p.branch} for p in outcome.pull_requests]
     return {
         "ok": outcome.ok,
@@ -207,7 +208,7 @@ def _json(outcome: pipeline.Outcome, diff: str, reply: str | None) -> dict[str, 
         "pr": prs[0] if prs else None,
         "prs": prs,
         "reply": reply,
-        "replies": [{"command": r.command, "ok": r.ok, "text": r.text} for r in outcome.replies],
+        "replies": [{"command": r.command, "ok": r.ok, "text": t} for r, t in zip(outcome.replies, texts, strict=True)],
     }
 
 

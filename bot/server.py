@@ -90,6 +90,7 @@ class App:
     leadership: Leadership
     starlette: Starlette
     asgi: FastPath
+    router: Router
 
 
 def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None) -> App:
@@ -174,6 +175,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         leadership,
         starlette,
         FastPath(endpoint, starlette),
+        router,
     )
 
 

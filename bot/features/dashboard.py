@@ -5,12 +5,13 @@ again by its marker, in an issue the App itself opened (``performed_via_github_a
 or opened when missing. Its body (:mod:`bot.commands.fleet_view`) lists every scale set with its
 live state, last rollout and open pull request, what needs attention, and the sets that
 open pull requests would add. It is updated after a merge, at the end of a rollout, after
-a command or onboarding form that opens or updates a pull request, and every ``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be
-read. An update reads the cluster's view of the whole fleet (the rollout watches' when they
-run here: no request; else one list per kind), calls GitHub only when the text changed,
-and edits the issue at most once a minute (later changes wait for the next slot). A
-table too long for one body goes on pages, comments of the issue edited in place. A user with write on the configuration repository who ticks "Refresh now"
-gets a fresh body at once (the box clears); anyone else's edit is undone: its route
+a command or onboarding form that opens or updates a pull request, and every
+``RUNNERS_BOT_DASHBOARD_INTERVAL`` seconds when the cluster can be read. An update reads
+the cluster's view of the whole fleet (the rollout watches' when they run here: no
+request; else one list per kind), calls GitHub only when the text changed, and edits the
+issue at most once a minute (later changes wait for the next slot). A table too long for
+one body goes on pages, comments of the issue edited in place. A user with write on the
+configuration repository who ticks "Refresh now" gets a fresh body at once (the box clears); anyone else's edit is undone: its route
 keeps a person's edit of an issue that holds (or held) the dashboard's marker.
 """
 

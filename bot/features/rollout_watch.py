@@ -147,9 +147,9 @@ class RolloutWatcher:
         scale_set = str(pull["head"]["ref"]).removeprefix(names.BRANCH_PREFIX)
         state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
         if pull.get("merged"):
-            self.services.latest.files = None
-            self.services.poke(CONFIG_CHANGED)  # the dashboard reads the merged configuration
-        self.services.poke(DASHBOARD)
+            self.services.latest.files = None  # here too: a "Refresh now" may be handled on this replica
+        # After a merge the dashboard reads the configuration again; that signal pokes it too.
+        self.services.poke(CONFIG_CHANGED if pull.get("merged") else DASHBOARD)
         if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
             number, sha = int(pull["number"]), str(pull["merge_commit_sha"])
             self.services.poke(SCHEDULES)  # the merged values may change what the clock asks for

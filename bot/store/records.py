@@ -52,11 +52,6 @@ class OpenPull:
         return cls(**data)
 
 
-async def open_pull(store: Store, config: tuple[str, str], scale_set: str) -> OpenPull | None:
-    saved = await store.get(keys.pull(*config, scale_set))
-    return OpenPull.load(saved) if saved else None
-
-
 async def open_pulls(store: Store, config: tuple[str, str]) -> dict[str, OpenPull]:
     """Every set's open pull request in the configuration repository ``config``, in one read."""
     prefix = keys.pull(*config, "")
