@@ -26,7 +26,7 @@ variable "spot_region" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version of the cloudspace (1.29 or later)."
+  description = "Kubernetes version of the cloudspace (1.30 or later)."
   type        = string
   default     = "1.31.1"
 }
