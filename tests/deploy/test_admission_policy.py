@@ -146,7 +146,9 @@ def test_min_and_max_stay_within_the_ceiling(policy: dict[str, Any], spec: dict[
 
 
 def test_the_ceiling_is_a_value_and_covers_what_the_fleet_may_ask_for() -> None:
-    raised = render("runners-bot", {"github": {"appId": "1"}, "admissionPolicy": {"maxRunnersCeiling": 7}}, "runners-bot")
+    raised = render(
+        "runners-bot", {"github": {"appId": "1"}, "admissionPolicy": {"maxRunnersCeiling": 7}}, "runners-bot"
+    )
     (found,) = [d for d in raised if d["kind"] == "ValidatingAdmissionPolicy"]
     old, new = scale_set(), scale_set()
     new["spec"].update(minRunners=1, maxRunners=8)
@@ -179,7 +181,9 @@ def test_the_kubernetes_floor_serves_the_policy_everywhere_it_is_stated() -> Non
     guides = [ROOT / "DEPLOYMENT.md", ROOT / "docs" / "operating.md", ROOT / "terraform" / "variables.tf", variables]
     for guide in guides:
         text = guide if isinstance(guide, str) else guide.read_text(encoding="utf-8")
-        assert not re.search(r"1\.29 or later|≥ 1\.29|>= 1\.29", text), guide if isinstance(guide, Path) else "cloudspace"
+        assert not re.search(r"1\.29 or later|≥ 1\.29|>= 1\.29", text), (
+            guide if isinstance(guide, Path) else "cloudspace"
+        )
 
 
 def policy_doc() -> dict[str, Any]:

@@ -21,7 +21,10 @@ Node = dict[str, Any]
 def cluster() -> list[Node]:
     """The nodes of a fresh prod cluster: each pool at its minimum (terraform/ and prod.tfvars)."""
     prod = hcl2.load((TERRAFORM / "prod.tfvars").open(encoding="utf-8"))
-    sizes = {"system_pool": int(root_defaults()["system_min_nodes"]), "runner_pool": int(unquote(str(prod["min_nodes"])))}
+    sizes = {
+        "system_pool": int(root_defaults()["system_min_nodes"]),
+        "runner_pool": int(unquote(str(prod["min_nodes"]))),
+    }
     return [
         {"name": f"{pool}-{i}", **spec, "labels": {**spec["labels"], "kubernetes.io/hostname": f"{pool}-{i}"}}
         for pool, spec in pools().items()
