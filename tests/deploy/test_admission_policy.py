@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import celpy
@@ -178,12 +177,11 @@ def test_the_kubernetes_floor_serves_the_policy_everywhere_it_is_stated() -> Non
     for chart in ("runners-bot/templates/admission-policy.yaml", "runners-fleet/templates/applications.yaml"):
         text = (ROOT / "charts" / chart).read_text(encoding="utf-8")
         assert 'semverCompare "<1.30-0" .Capabilities.KubeVersion.Version' in text, chart
-    guides = [ROOT / "DEPLOYMENT.md", ROOT / "docs" / "operating.md", ROOT / "terraform" / "variables.tf", variables]
-    for guide in guides:
-        text = guide if isinstance(guide, str) else guide.read_text(encoding="utf-8")
-        assert not re.search(r"1\.29 or later|≥ 1\.29|>= 1\.29", text), (
-            guide if isinstance(guide, Path) else "cloudspace"
-        )
+    guides = {str(p): p.read_text(encoding="utf-8") for p in (ROOT / "DEPLOYMENT.md", ROOT / "docs" / "operating.md")}
+    guides |= {"terraform/variables.tf": (ROOT / "terraform" / "variables.tf").read_text(encoding="utf-8")}
+    guides |= {"cloudspace variables": variables}
+    for name, text in guides.items():
+        assert not re.search(r"1\.29 or later|≥ 1\.29|>= 1\.29", text), name
 
 
 def policy_doc() -> dict[str, Any]:
