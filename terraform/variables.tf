@@ -92,3 +92,9 @@ variable "system_max_nodes" {
   type        = number
   default     = 3
 }
+
+variable "node_ready_timeout_minutes" {
+  description = "How long `terraform apply` waits for each pool's fewest nodes to be Ready. Spot takes minutes to tens of minutes for a server and 5-15 more to attach it."
+  type        = number
+  default     = 45
+}

@@ -70,8 +70,12 @@ def status(children: list[str]) -> dict[str, Any]:
     resource = {"group": "argoproj.io", "version": "v1alpha1", "kind": "Application", "namespace": "argocd"}
     return {
         "resources": [
-            {**resource, "name": n, "status": "Synced", "health": {"status": "Healthy",
-             "lastTransitionTime": "2026-12-03T08:00:00Z"}}  # fmt: skip
+            {
+                **resource,
+                "name": n,
+                "status": "Synced",
+                "health": {"status": "Healthy", "lastTransitionTime": "2026-12-03T08:00:00Z"},
+            }
             for n in children
         ],
         "sync": {"status": "Synced", "revision": "0" * 40},
@@ -85,8 +89,14 @@ def status(children: list[str]) -> dict[str, Any]:
             "syncResult": {
                 "revision": "0" * 40,
                 "resources": [
-                    {**resource, "name": n, "status": "Synced", "message": f"application.argoproj.io/{n} serverside-applied",
-                     "hookPhase": "Running", "syncPhase": "Sync"}  # fmt: skip
+                    {
+                        **resource,
+                        "name": n,
+                        "status": "Synced",
+                        "message": f"application.argoproj.io/{n} serverside-applied",
+                        "hookPhase": "Running",
+                        "syncPhase": "Sync",
+                    }
                     for n in children
                 ],
             },
@@ -153,7 +163,9 @@ def test_every_entry_is_in_exactly_one_shard_under_its_own_name(bundled: ConfigF
     unsharded = [a["metadata"]["name"] for a in render_dir(FLEET, values, name="github-runners", namespace="argocd")]
     values["fleet"] = {"shards": {"count": 4}}
     shards = render_dir(FLEET, values, name="github-runners", namespace="argocd")
-    assert len(shards) == 4 and all("resources-finalizer.argocd.argoproj.io" in s["metadata"]["finalizers"] for s in shards)
+    assert len(shards) == 4 and all(
+        "resources-finalizer.argocd.argoproj.io" in s["metadata"]["finalizers"] for s in shards
+    )
     found = []
     for shard in shards:
         valid(shard)
