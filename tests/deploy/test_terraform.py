@@ -360,3 +360,14 @@ def test_argo_cd_runs_with_the_crds_of_its_own_version() -> None:
     assert "depends_on = [terraform_data.crds]" in release[: release.index("\n}\n")]
     script = (TERRAFORM / "modules" / "argocd" / "apply-crds.sh").read_text(encoding="utf-8")
     assert "apply --server-side" in script and '-k "$CRDS"' in script
+
+
+def test_the_guide_gives_every_wait_its_real_deadline() -> None:
+    guide = (ROOT / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    argocd = defaults(TERRAFORM / "modules" / "argocd" / "variables.tf")
+    for name, value in [
+        ("node_ready_timeout_minutes", root_defaults()["node_ready_timeout_minutes"]),
+        ("install_timeout_seconds", argocd["install_timeout_seconds"]),
+        ("fleet_destroy_timeout_seconds", argocd["fleet_destroy_timeout_seconds"]),
+    ]:
+        assert f"`{name}` ({value}" in guide, name
