@@ -58,12 +58,35 @@ provider "helm" {
   }
 }
 
+# A node pool resource returns before any of its servers exists (they take minutes to
+# tens of minutes): wait for each pool's fewest nodes to be Ready, with a deadline.
+module "system_nodes" {
+  source          = "./modules/nodes_ready"
+  kubeconfig_raw  = module.cloudspace.kubeconfig_raw
+  pool_name       = module.system_pool.name
+  selector        = join(",", [for k, v in module.naming.system_node_labels : "${k}=${v}"])
+  nodes           = var.system_min_nodes
+  timeout_minutes = var.node_ready_timeout_minutes
+}
+
+module "runner_nodes" {
+  source          = "./modules/nodes_ready"
+  kubeconfig_raw  = module.cloudspace.kubeconfig_raw
+  pool_name       = module.runner_pool.name
+  selector        = join(",", [for k, v in module.naming.node_labels : "${k}=${v}"])
+  nodes           = var.min_nodes
+  timeout_minutes = var.node_ready_timeout_minutes
+}
+
 module "argocd" {
   source             = "./modules/argocd"
   apps_dir           = "${path.root}/../argocd/apps-live"
   health_checks_file = "${path.root}/../argocd/argocd-cm-health.yaml"
+  environment        = var.environment
+  kubeconfig_raw     = module.cloudspace.kubeconfig_raw
 
-  # Argo CD's pods (its redis-secret-init hook first) tolerate no taint: the untainted
-  # system pool must exist before the install, or helm_release waits until it times out.
-  depends_on = [module.system_pool, module.runner_pool]
+  # Argo CD's pods (its redis-secret-init hook first) tolerate no taint: they need Ready
+  # nodes of the untainted system pool, or helm_release waits until it times out. The
+  # pools outlive Argo CD on destroy, and Argo CD the fleet it removes first.
+  depends_on = [module.system_nodes, module.system_pool, module.runner_pool]
 }

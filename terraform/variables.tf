@@ -26,7 +26,7 @@ variable "spot_region" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version of the cloudspace (1.29 or later)."
+  description = "Kubernetes version of the cloudspace (1.30 or later)."
   type        = string
   default     = "1.31.1"
 }
@@ -91,4 +91,10 @@ variable "system_max_nodes" {
   description = "Most system nodes (spot only)."
   type        = number
   default     = 3
+}
+
+variable "node_ready_timeout_minutes" {
+  description = "How long `terraform apply` waits for each pool's fewest nodes to be Ready. Spot takes minutes to tens of minutes for a server and 5-15 more to attach it."
+  type        = number
+  default     = 45
 }

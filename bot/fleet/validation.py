@@ -23,7 +23,7 @@ ENTRY_KEYS = (
     "labels", "storage", "environment", "dind", "schedules", "burst", "scope", "runnerGroup",
 )  # fmt: skip
 SCOPES = ("repository", "organization")
-ENVIRONMENT_KEYS = ("githubUrl", "githubConfigSecret", "githubConfigSecrets")
+ENVIRONMENT_KEYS = ("githubUrl", "githubConfigSecret", "githubConfigSecrets", "githubServerTLS")
 SCALING_KEYS = ("minRunners", "maxRunners")
 STORAGE_KEYS = ("work", "cache")
 REPOSITORIES_TOP = ("repositories", "globalOverrides", "environments")
@@ -282,6 +282,29 @@ def _check_environments(top: LineMap, report: _Report) -> None:
                 raw.line_of("githubConfigSecrets"),
                 f"environments.{name}.githubConfigSecrets must map organisations to Secret names",
             )
+        _check_server_tls(raw, name, report)
+
+
+def _check_server_tls(environment: LineMap, name: str, report: _Report) -> None:
+    """``githubServerTLS`` is passed to ARC's gha-runner-scale-set chart as it is: a
+    ConfigMap key holding the Enterprise Server's CA, and where runners mount it."""
+    tls = environment.get("githubServerTLS")
+    if tls is None:
+        return
+    ref = tls.get("certificateFrom") if isinstance(tls, LineMap) else None
+    ref = ref.get("configMapKeyRef") if isinstance(ref, LineMap) else None
+    mount = tls.get("runnerMountPath") if isinstance(tls, LineMap) else None
+    if not (
+        isinstance(ref, LineMap)
+        and set(tls) <= {"certificateFrom", "runnerMountPath"}
+        and all(isinstance(ref.get(k), str) and ref.get(k) for k in ("name", "key"))
+        and (mount is None or (isinstance(mount, str) and mount.startswith("/")))
+    ):
+        report.add(
+            environment.line_of("githubServerTLS"),
+            f"environments.{name}.githubServerTLS must be {{certificateFrom: {{configMapKeyRef: {{name: …, key: …}}}}, "
+            "runnerMountPath: /…}} (ARC's githubServerTLS)",
+        )
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:

@@ -60,7 +60,7 @@ def test_bot_chart_renders_valid_manifests() -> None:
         container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         and container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     )
-    assert docs["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert docs["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert docs["ServiceMonitor"]["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
@@ -206,3 +206,40 @@ def test_renovate_keeps_the_pins_current() -> None:
         (CHARTS / "runners-fleet" / "values.yaml").read_text(encoding="utf-8"),
     )
     assert {name for name, _ in images} >= {"ghcr.io/actions/actions-runner", "docker"}
+
+
+# --- volume sizes Rackspace Spot binds ------------------------------------------------------
+
+UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def size_bytes(quantity: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([KMGT]i?)?", quantity).groups()  # type: ignore[union-attr]
+    return int(number) * UNITS.get(unit or "", 1)
+
+
+def spot_refuses(quantity: str) -> str | None:
+    """Rackspace Spot's persistent volumes: under 5 GB unsupported everywhere, and some
+    Gen-1 regions refuse 20–50 GB too (Spot's storage documentation)."""
+    size = size_bytes(quantity)
+    if size < 5 * 10**9:
+        return "under 5 GB"
+    if 20 * 10**9 <= size <= 50 * 10**9:
+        return "20-50 GB (refused by Gen-1 regions)"
+    return None
+
+
+def test_every_default_claim_is_a_size_spot_binds() -> None:
+    bot = {d["kind"]: d for d in render("runners-bot", {"github": {"appId": "1"}}, "runners-bot")}
+    sizes = {"runners-bot state": bot["PersistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"]}
+    runners = yaml.safe_load((CHARTS / "github-actions-runners" / "values.yaml").read_text(encoding="utf-8"))
+    sizes["runner cache"] = runners["persistentCache"]["size"]
+    fleet = yaml.safe_load((CHARTS / "runners-fleet" / "values.yaml").read_text(encoding="utf-8"))
+    for name, profile in fleet["scaling"]["profiles"].items():
+        sizes[f"fleet profile {name}"] = profile["storage"]
+    refused = {what: (size, spot_refuses(size)) for what, size in sizes.items() if spot_refuses(size)}
+    assert refused == {}, refused
+    assert spot_refuses("1Gi") and spot_refuses("20Gi") and not spot_refuses("5Gi") and not spot_refuses("50Gi")
+    guide = (ROOT / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    assert "under 5 GB" in guide and "20–50 GB" in guide
+    assert not re.search(r"size: [1-4]Gi\b", guide), "an example claim Spot would leave Pending"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -42,3 +43,26 @@ def test_kubeconfig_guide_names_the_real_output_and_backend() -> None:
         'backend "http"' in (ROOT / "terraform" / "versions.tf").read_text(encoding="utf-8")
         and "TF_HTTP_PASSWORD" in guide
     )
+
+
+def test_maintainers_read_with_a_service_account_never_the_spot_kubeconfig() -> None:
+    """The kubeconfig Spot's provider writes carries the account's API token: read access
+    is a ServiceAccount bound to a read-only role (validated against Kubernetes' schemas),
+    and the guide says how to rotate both."""
+    guide = (ROOT / "docs" / "KUBECONFIG_WORKFLOW.md").read_text(encoding="utf-8")
+    (row,) = [line for line in guide.splitlines() if line.startswith("| maintainers")]
+    assert "ServiceAccount" in row and "the kubeconfig above" not in row
+    blocks = re.findall(r"```yaml\n(.*?)```", guide[guide.index("## Read-only access") :], re.DOTALL)
+    docs = [d for block in blocks for d in yaml.safe_load_all(block) if d]
+    for doc in docs:
+        kubernetes_validate.validate(doc, "1.30.0", strict=True)
+    kinds = {d["kind"]: d for d in docs}
+    rules = kinds["ClusterRole"]["rules"]
+    assert {v for r in rules for v in r["verbs"]} == {"get", "list", "watch"}
+    assert not any(res in ("secrets", "*") for r in rules for res in r["resources"])
+    (subject,) = kinds["ClusterRoleBinding"]["subjects"]
+    assert subject["kind"] == "ServiceAccount" and subject["name"] == kinds["ServiceAccount"]["metadata"]["name"]
+    assert kinds["ClusterRoleBinding"]["roleRef"]["name"] == kinds["ClusterRole"]["metadata"]["name"]
+    assert re.search(r"create token maintainers --duration=\d+h", guide)
+    rotating = guide[guide.index("## Rotating credentials") :]
+    assert "TF_VAR_rackspace_spot_token" in rotating and "delete serviceaccount" in rotating

@@ -460,3 +460,53 @@ def test_a_second_organisation_without_credentials_is_refused() -> None:
     without = SEVERAL_ORGS.replace("    githubConfigSecrets:\n      Other-Org: arc-github-app-other\n", "")
     problems = [p.message for p in validate(parse(without, BASE_TEXT))]
     assert any("org 'Other-Org' has no GitHub App credentials of its own" in p for p in problems), problems
+
+
+# --- an Enterprise Server with a private CA ---------------------------------------------------
+
+PRIVATE_CA = SEVERAL_ORGS + (
+    "    githubServerTLS:\n"
+    "      certificateFrom:\n"
+    "        configMapKeyRef: {name: ghes-ca, key: ca.crt}\n"
+    "      runnerMountPath: /usr/local/share/ca-certificates/\n"
+)
+
+
+def test_enterprise_server_with_a_private_ca_reaches_arc_and_the_runners(charts: RealCharts) -> None:
+    """ARC's gha-runner-scale-set chart takes githubServerTLS.certificateFrom.configMapKeyRef
+    (values.yaml, templates/autoscalingrunnerset.yaml): the listener trusts the CA, and with
+    runnerMountPath the runner mounts it and sets NODE_EXTRA_CA_CERTS (_helpers.tpl)."""
+    assert validate(parse(PRIVATE_CA, BASE_TEXT)) == []
+    for entry in deploy(charts, fleet_values(PRIVATE_CA)).values():
+        spec = entry.one("AutoscalingRunnerSet")["spec"]
+        assert spec["githubServerTLS"] == {"certificateFrom": {"configMapKeyRef": {"name": "ghes-ca", "key": "ca.crt"}}}
+        env = {e["name"]: e.get("value") for e in entry.container("runner")["env"]}
+        assert env["NODE_EXTRA_CA_CERTS"] == "/usr/local/share/ca-certificates/ca.crt"
+        assert any(v.get("configMap", {}).get("name") == "ghes-ca" for v in entry.pod["volumes"])
+    malformed = PRIVATE_CA.replace("configMapKeyRef: {name: ghes-ca, key: ca.crt}", "configMap: ghes-ca")
+    problems = [p.message for p in validate(parse(malformed, BASE_TEXT))]
+    assert any("githubServerTLS must be" in p for p in problems), problems
+
+
+# --- the credentials' keys: what the fleet reads is what the guide creates --------------------
+
+
+def test_every_key_the_fleet_reads_is_one_the_guide_creates(bundled: ConfigFiles) -> None:
+    """Each environment of the bundled values and a second organisation with its own App:
+    the store keys their ExternalSecrets read must be the ones DEPLOYMENT.md's one-time
+    setup stores."""
+    guide = (ROOT / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    created = set(re.findall(r"create secret generic ([\w.-]+) \\\n\s+--from-literal=github_app_id", guide))
+    read: dict[str, str] = {}
+    environments = yaml.safe_load(bundled.repositories)["environments"]
+    for environment in environments:
+        values = fleet_values(bundled.repositories, bundled.base)
+        values["fleet"] = {"environment": environment}
+        for app in render_dir(FLEET, values, name="github-runners", namespace="argocd"):
+            external = app["spec"]["source"]["helm"]["valuesObject"]["githubCredentials"]["externalSecret"]
+            read[external["remoteKey"]] = environment
+    for app in render_dir(FLEET, fleet_values(SEVERAL_ORGS), name="github-runners", namespace="argocd"):
+        read[app["spec"]["source"]["helm"]["valuesObject"]["githubCredentials"]["externalSecret"]["remoteKey"]] = "org"
+    assert {"arc-github-app", "arc-github-app-dev", "arc-github-app-other"} <= set(read)
+    assert set(read) - {"arc-github-app-other"} <= created, (read, created)
+    assert "githubConfigSecrets.<org>" in guide and "the key of the same name" in guide

@@ -30,3 +30,17 @@ def fleet(count: int, bundled_repositories: str) -> str:
     head, _, rest = bundled_repositories.partition("repositories:\n")
     tail = rest[rest.index("\n# Settings applied") :]
     return head + "repositories:\n" + "".join(entry(i) for i in range(count)) + tail
+
+
+def entry_values(i: int) -> dict[str, object]:
+    """``entry(i)`` as the data YAML reads from it, without parsing (50,000 entries parse
+    in tens of seconds); tests/deploy/test_shards.py checks the two agree."""
+    return {
+        "name": f"service-{i:05d}",
+        "org": ORGS[i % len(ORGS)],
+        "category": CATEGORIES[i % len(CATEGORIES)],
+        "scaling": {"minRunners": i % 3, "maxRunners": 5 + i % 10},
+        "profile": PROFILES[i % len(PROFILES)],
+        "labels": ["self-hosted", "linux", "x64", f"team-{i % 97:02d}", f"cc-{i % 13:02d}"],
+        "storage": {"work": f"{20 + i % 30}Gi"},
+    }

@@ -10,6 +10,19 @@ what the fleet runs.
 {{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trimAll "-" -}}
 {{- end -}}
 
+{{/* The scale set (and Application) name of an entry: runnerScaleSetName, else the
+normalised repository name, with "-runners" unless it is an organisation pool. */}}
+{{- define "fleet.scaleSetName" -}}
+{{- $name := include "fleet.normalise" .name -}}
+{{- .runnerScaleSetName | default (eq (.scope | default "repository") "organization" | ternary $name (printf "%s-runners" $name)) -}}
+{{- end -}}
+
+{{/* The shard of an entry: a stable hash of its scale set name modulo the shard count
+(tests/deploy/test_shards.py computes the same in Python). Adding entries moves none. */}}
+{{- define "fleet.shardOf" -}}
+{{- mod (atoi (adler32sum (sha256sum (include "fleet.scaleSetName" .entry)))) .count -}}
+{{- end -}}
+
 {{/* Refuses, with the entry named, what ARC 0.12.1 or Kubernetes would refuse later. */}}
 {{- define "fleet.checkEntry" -}}
 {{- $e := include "fleet.effective" . | fromYaml -}}
@@ -43,11 +56,12 @@ entry's repository, or its whole organisation for a pool (scope: organization). 
 {{- $github := $env.githubUrl | default "https://github.com" | trimSuffix "/" -}}
 {{- $pool := eq ($entry.scope | default "repository") "organization" -}}
 {{- $secret := get ($env.githubConfigSecrets | default dict) ($entry.org | toString) | default $env.githubConfigSecret | default "arc-github-app" -}}
-scaleSet: {{ $entry.runnerScaleSetName | default ($pool | ternary $name (printf "%s-runners" $name)) }}
+scaleSet: {{ include "fleet.scaleSetName" $entry }}
 githubConfigUrl: {{ $pool | ternary (printf "%s/%s" $github $entry.org) (printf "%s/%s/%s" $github $entry.org $entry.name) | quote }}
 githubConfigSecret: {{ $secret | quote }}
 githubConfigSecretOfOrg: {{ hasKey ($env.githubConfigSecrets | default dict) ($entry.org | toString) }}
 runnerGroup: {{ $entry.runnerGroup | default "" | quote }}
+githubServerTLS: {{ $env.githubServerTLS | default dict | toJson }}
 pool: {{ $pool }}
 namespace: {{ printf "arc-%s-runners" $name }}
 minRunners: {{ hasKey $scaling "minRunners" | ternary $scaling.minRunners ($defaults.minRunners | default 0) }}

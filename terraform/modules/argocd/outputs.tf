@@ -1,4 +1,4 @@
 output "root_applications" {
   description = "Names of the root Applications installed."
-  value       = sort(keys(local.root_apps))
+  value       = module.root_apps.names
 }

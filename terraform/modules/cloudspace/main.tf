@@ -1,7 +1,7 @@
 # A Rackspace Spot cloudspace: the managed Kubernetes control plane.
 
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.7"
   required_providers {
     spot = {
       source  = "rackerlabs/spot"

@@ -9,13 +9,13 @@ variable "region" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version. The fleet needs 1.29 or later (Docker-in-Docker runs as a native sidecar)."
+  description = "Kubernetes version: 1.30 or later (runners-bot's ValidatingAdmissionPolicy is served from 1.30; Docker-in-Docker's native sidecar needs 1.29)."
   type        = string
   default     = "1.31.1"
 
   validation {
-    condition     = contains(["1.29.6", "1.30.10", "1.31.1"], var.kubernetes_version)
-    error_message = "kubernetes_version must be one Spot offers (1.29.6, 1.30.10, 1.31.1); the fleet needs 1.29 or later."
+    condition     = contains(["1.30.10", "1.31.1"], var.kubernetes_version)
+    error_message = "kubernetes_version must be one Spot offers from 1.30 on (1.30.10, 1.31.1): runners-bot's admission policy needs 1.30."
   }
 }
 

@@ -2,7 +2,7 @@
 # runner pods select. Pure Terraform (no provider): `terraform test` runs it offline.
 
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.7"
 }
 
 locals {

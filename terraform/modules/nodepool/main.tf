@@ -4,7 +4,7 @@
 # (globalOverrides in values/repositories.yaml) land there; the system pool is not.
 
 terraform {
-  required_version = ">= 1.6"
+  required_version = ">= 1.7"
   required_providers {
     spot = {
       source  = "rackerlabs/spot"
