@@ -173,6 +173,10 @@ class Kube:
     async def aread(self, scale_set: str, namespace: str) -> ClusterState:
         return await asyncio.to_thread(self.read, scale_set, namespace)
 
+    async def applications(self) -> list[dict[str, Any]]:
+        """Every Application in ``ARGOCD_NAMESPACE``, in one list request."""
+        return (await asyncio.to_thread(self.list_kind, "applications"))[0]
+
     async def runner_set(self, scale_set: str, namespace: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self._get, "actions.github.com", namespace, "autoscalingrunnersets", scale_set)
 
