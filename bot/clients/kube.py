@@ -173,9 +173,9 @@ class Kube:
     async def aread(self, scale_set: str, namespace: str) -> ClusterState:
         return await asyncio.to_thread(self.read, scale_set, namespace)
 
-    async def applications(self) -> list[dict[str, Any]]:
-        """Every Application in ``ARGOCD_NAMESPACE``, in one list request."""
-        return (await asyncio.to_thread(self.list_kind, "applications"))[0]
+    async def application(self, name: str) -> dict[str, Any] | None:
+        """The Application ``name`` in ``ARGOCD_NAMESPACE``, or None when there is none."""
+        return await asyncio.to_thread(self._get, "argoproj.io", self.argocd_namespace, "applications", name)
 
     async def runner_set(self, scale_set: str, namespace: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self._get, "actions.github.com", namespace, "autoscalingrunnersets", scale_set)

@@ -550,7 +550,7 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
             f"a shorter scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME` "
             f"(at most {names.MAX_SCALE_SET} characters)",
         )
-    _check_application(name, str(explicit or names.default_scale_set(name)), request.applications)
+    _check_application(name, add_scale_set(command), request.applications)
     data: dict[str, object] = {"name": name, "org": org}
     if category:
         data["category"] = category
@@ -564,6 +564,12 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     if "dind" in opts:
         data["dind"] = opts["dind"] in ("true", "yes")
     return AddEntry(data), name
+
+
+def add_scale_set(command: Command) -> str:
+    """The scale set, and so the Argo CD Application, an ``add`` names."""
+    explicit = command.options.get("runnerscalesetname")
+    return str(explicit) if explicit else names.default_scale_set((command.target or "").rpartition("/")[2])
 
 
 def _check_application(name: str, scale_set: str, applications: frozenset[str]) -> None:

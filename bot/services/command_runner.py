@@ -337,16 +337,19 @@ async def _pull_requests(
 
 
 async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> frozenset[str]:
-    """The Applications in Argo CD's namespace the fleet does not own, which an ``add``
-    must not name its scale set after; read only for a comment that adds. A cluster that
-    cannot be read leaves the names reserved in the repository (bot.fleet.names)."""
-    if kube is None or not any(isinstance(i, Command) and i.verb == "add" for i in planned.items):
+    """Which of the names the comment's adds would give their Applications are taken, in
+    Argo CD's namespace, by an Application the fleet does not own: one read of each name
+    (a list of the namespace would grow with the fleet). A cluster that cannot be read
+    leaves the names reserved in the repository (bot.fleet.names)."""
+    wanted = {pipeline.add_scale_set(i) for i in planned.items if isinstance(i, Command) and i.verb == "add"}
+    if kube is None or not wanted:
         return frozenset()
     try:
-        return names.foreign_applications(await kube.applications())
+        found = await asyncio.gather(*(kube.application(name) for name in sorted(wanted)))
     except KubeUnavailable as exc:
-        log.warning("listing Argo CD's Applications for an add: %s", exc)
+        log.warning("reading Argo CD's Applications for an add: %s", exc)
         return frozenset()
+    return names.foreign_applications(a for a in found if a is not None)
 
 
 async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:
