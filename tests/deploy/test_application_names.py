@@ -39,9 +39,18 @@ def test_the_shard_pattern_follows_the_fleet_roots_release_name() -> None:
     assert not names.FLEET_SHARD.fullmatch(f"{release}-runners")
 
 
-def test_the_fleet_labels_its_own_applications_as_the_bot_reads_them(bundled: ConfigFiles) -> None:
-    values = {**yaml.safe_load(bundled.base), **yaml.safe_load(bundled.repositories)}
-    rendered = render_dir(ROOT / "charts" / "runners-fleet", values, name="github-runners", namespace="argocd")
-    children = [doc for doc in rendered if doc["kind"] == "Application" and "-shard-" not in doc["metadata"]["name"]]
-    assert children
-    assert names.foreign_applications(children) == frozenset()
+def test_what_the_fleet_root_renders_is_its_own_or_reserved(bundled: ConfigFiles) -> None:
+    """Rendered as the root Application renders it (its release name and valuesObject over
+    the two value files): each scale set's Application carries the labels the bot reads as
+    the fleet's own, and any other Application (a shard of the root) has a reserved name."""
+    (fleet,) = [a for a in _applications() if a["spec"]["source"]["path"] == "charts/runners-fleet"]  # type: ignore[index]
+    helm = fleet["spec"]["source"]["helm"]  # type: ignore[index]
+    values = {**yaml.safe_load(bundled.base), **yaml.safe_load(bundled.repositories), **helm.get("valuesObject", {})}
+    rendered = render_dir(ROOT / "charts" / "runners-fleet", values, name=helm["releaseName"], namespace="argocd")
+    applications = [doc for doc in rendered if doc["kind"] == "Application"]
+    own = {a["metadata"]["name"] for a in applications} - names.foreign_applications(applications)
+    assert applications, "the fleet root renders Applications"
+    for name in names.foreign_applications(applications):
+        assert names.reserved_application(name) is not None, f"{name} is neither the fleet's own nor reserved"
+    for name in own:
+        assert names.reserved_application(name) is None, name
