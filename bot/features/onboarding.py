@@ -93,9 +93,11 @@ def _field_problems(answers: dict[str, str]) -> list[str]:
     elif repo and (problem := names.scale_set_problem(names.default_scale_set(repo))):
         longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
         problems.append(f"**Repository** gives {render.code(problem)}: use a name of at most {longest} characters")
-    elif repo and (problem := names.application_problem(names.default_scale_set(repo))):
+    elif repo and (clash := names.reserved_application(scale_set := names.default_scale_set(repo))):
+        # A repository name (checked above) is safe in a code span as it is.
         problems.append(
-            f"**Repository** gives {render.code(problem)}: comment `/runners add {render.code(repo)} "
+            f"**Repository** `{repo}` gives the scale set `{scale_set}`, the name of {clash}, which the fleet's "
+            f"Application would overwrite (Argo CD keys Applications by name): comment `/runners add {repo} "
             f"runnerScaleSetName=NAME` instead, with any valid name but {names.reserved_names_text()}"
         )
     if org and not names.is_login(org):

@@ -6,6 +6,7 @@ from the cluster), and a pool whose runner group GitHub does not list (asked by
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,12 @@ from bot.clients.github import token_installation
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse
 from bot.runtime.settings import Settings
 from bot.services.runner_groups import missing_runner_group
-from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
+from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, golden, serve
 from tests.support.fakekube import FakeKube, application
 from tests.support.servers import ThreadedServer
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
 
+GOLDEN = ROOT / "tests" / "golden" / "names"
 TOKEN = "ghp_" + "0" * 36
 POOL = (
     "repositories:\n  - name: shared-linux\n    org: Matchpoint-AI\n    scope: organization\n"
@@ -41,7 +43,11 @@ async def with_cluster(settings: Settings, fake: Any, kube: FakeKube) -> AsyncIt
 
 
 def replies(harness: Harness, repo: str, number: int) -> list[str]:
-    return [str(c["body"]) for c in harness.fake.thread_comments(repo, number)]
+    """The thread's comments, without the marker that holds the delivery's id."""
+    return [
+        re.sub(r"\n*<!-- runners-bot:[^>]*-->\n*", "", str(c["body"]))
+        for c in harness.fake.thread_comments(repo, number)
+    ]
 
 
 @pytest.mark.anyio
@@ -52,6 +58,7 @@ async def test_an_add_may_not_take_the_name_of_an_application_in_the_cluster(wit
     await with_cluster.send("issue_comment", comment_payload(body, user="admin", number=8))
     await with_cluster.settle()
     (reply,) = replies(with_cluster, TEAM_REPO, 8)
+    golden(GOLDEN / "add-taken-by-an-application.md", reply)
     assert reply.startswith(
         f"❌ `{body}` was not run: `payments-service` gives scale set name 'payments-service-runners'"
     )
@@ -82,12 +89,21 @@ async def test_a_form_may_not_take_the_name_of_an_application_in_the_cluster(wit
     assert with_cluster.fake.pulls[CONFIG_REPO.lower()] == []
 
 
+FORM = {
+    "Repository": "github", "Organisation": "Matchpoint-AI", "Category": "backend", "Resource profile": "large",
+    "Minimum runners": "1", "Maximum runners": "6", "Needs Docker": "No", "Justification": "Integration tests.",
+}  # fmt: skip
+
+
 @pytest.mark.anyio
 async def test_without_the_cluster_the_reserved_names_still_hold(harness: Harness) -> None:
     await harness.send("issue_comment", comment_payload("/runners add Matchpoint-AI/github", user="admin", number=8))
+    await harness.send("issues", issue_opened_payload(TEAM_REPO, 34, rendered_form(FORM)))
     await harness.settle()
     (reply,) = replies(harness, TEAM_REPO, 8)
     assert "one of this repository's root Applications" in reply, reply
+    (form_reply,) = replies(harness, TEAM_REPO, 34)
+    golden(GOLDEN / "form-root-application-name.md", form_reply)
 
 
 def _config_dir(tmp_path: Path, repositories: str, bundled: ConfigFiles) -> Path:

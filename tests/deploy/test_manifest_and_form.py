@@ -103,5 +103,5 @@ def test_form_refuses_a_repository_whose_scale_set_is_a_root_application() -> No
     result = parse_form(rendered_form({**COMPLETE, "Repository": "github"}))
     assert result.command is None
     (problem,) = result.problems
-    assert problem.startswith("**Repository** gives scale set name 'github-runners', which is also the name of ")
+    assert problem.startswith("**Repository** `github` gives the scale set `github-runners`, the name of ")
     assert "comment `/runners add github runnerScaleSetName=NAME` instead" in problem
