@@ -7,6 +7,7 @@ import pytest
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import runner_group_problems, validate
+from tests.support.app import ROOT, golden
 
 
 def problems(repositories: str, base: str) -> list[str]:
@@ -281,3 +282,17 @@ def test_a_pools_runner_group_must_exist_in_its_organisation(bundled: ConfigFile
     (unchecked,) = runner_group_problems(config, {"acme": "GitHub answered 403"})
     assert unchecked.message == "runnerGroup 'big-builds' of entry 'shared' could not be checked: GitHub answered 403"
     assert runner_group_problems(config, {}) == []  # not asked: nothing said
+
+
+def test_golden_of_the_names_and_settings_refused(bundled: ConfigFiles) -> None:
+    """Every new problem's text, as `runners-bot validate` prints it."""
+    text = (
+        "repositories:\n  - name: github\n    org: acme\n"
+        "  - name: tools\n    org: acme\n    runnerScaleSetName: github-runners-shard-03\n"
+        "  - name: team\n    org: acme\n    runnerScaleSetName: team-app\n"
+        + POOL.removeprefix("repositories:\n")
+        + "environments:\n  prod:\n    githubUrl: https://ghes.example.com/api/v3\n"
+    )
+    config = parse(text, bundled.base)
+    found = sorted(validate(config, applications={"team-app"}) + runner_group_problems(config, {"acme": ["Default"]}))
+    golden(ROOT / "tests" / "golden" / "names" / "validate.txt", "".join(f"{p}\n" for p in found))
