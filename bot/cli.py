@@ -6,8 +6,10 @@ Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's o
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +19,8 @@ from bot import __version__
 from bot.commands import pipeline
 from bot.commands.permissions import PERMISSIONS
 from bot.fleet import diffs
-from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles, parse
-from bot.fleet.validation import Problem, validate
+from bot.fleet.config import REPOSITORIES_FILE, Config, ConfigFiles, parse
+from bot.fleet.validation import Problem, runner_group_problems, validate
 from bot.fleet.yamlload import YamlError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -74,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "github"),
         default="text",
         help="text: FILE:LINE: message; github: ::error workflow commands (annotations in a pull request)",
+    )
+    val.add_argument(
+        "--runner-groups",
+        action="store_true",
+        help="also ask GitHub whether each organisation pool's runnerGroup exists (ARC retries a missing one for "
+        "ever, with no Kubernetes event), with the token in GITHUB_TOKEN (organisation permission 'Self-hosted "
+        "runners: read', or admin:org for a classic token) at GITHUB_API_URL (default https://api.github.com)",
     )
 
     setup = sub.add_parser(
@@ -144,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_server()
     if args.command == "setup":
         return _setup(args)
-    return validate_command(args.config_dir, args.format)
+    return validate_command(args.config_dir, args.format, runner_groups=args.runner_groups)
 
 
 def _setup(args: argparse.Namespace) -> int:
@@ -223,20 +232,39 @@ def _print_text(outcome: pipeline.Outcome, diff: str, reply: str | None) -> None
     print(f"=== reply ===\n{reply}")
 
 
-def validate_command(config_dir: Path, output: str = "text") -> int:
+def validate_command(config_dir: Path, output: str = "text", *, runner_groups: bool = False) -> int:
+    token = os.environ.get("GITHUB_TOKEN", "")
+    if runner_groups and not token:
+        print("runners-bot validate: --runner-groups needs a token in GITHUB_TOKEN", file=sys.stderr)
+        return EXIT_USAGE
     files = _read(config_dir)
     if files is None:
         return EXIT_REFUSED
     try:
-        problems = validate(parse(files.repositories, files.base))
+        config = parse(files.repositories, files.base)
+        problems = validate(config)
     except YamlError as exc:
         problems = [Problem(exc.file, exc.line, exc.message)]
+    else:
+        if runner_groups:
+            problems = sorted(problems + _runner_group_problems(config, token))
     for problem in problems:
         print(_annotation(problem) if output == "github" else problem)
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_REFUSED
     return EXIT_OK
+
+
+def _runner_group_problems(config: Config, token: str) -> list[Problem]:
+    """The pools whose runner group GitHub does not list (or could not be asked about)."""
+    from bot.clients.github import token_installation
+    from bot.services.runner_groups import organisation_groups, pool_organisations
+
+    api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    inst = token_installation(token, api_url)
+    groups = asyncio.run(organisation_groups(inst, pool_organisations(config)))
+    return runner_group_problems(config, groups)
 
 
 def _annotation(problem: Problem) -> str:

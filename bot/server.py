@@ -111,7 +111,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     router = Router(
         [
             *comment_commands.routes(CommandRunner(services, pulls, kube, limits)),
-            *onboarding.routes(services, pulls),
+            *onboarding.routes(services, pulls, kube),
             *watcher.routes(pulls),
             *dashboard.routes(),
         ]

@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
-from githubkit import AppAuthStrategy, GitHub
+from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
 from githubkit.cache import MemCacheStrategy
 from githubkit.exception import (
     GitHubException,
@@ -351,6 +351,21 @@ class GitHubApp:
             await self.app.rest.apps.async_redeliver_webhook_delivery(delivery_id)
         except GitHubException as exc:
             raise _translate(exc, f"redelivering {delivery_id}") from exc
+
+
+def token_installation(token: str, api_url: str, transport: httpx.AsyncBaseTransport | None = None) -> Installation:
+    """Calls made with a token (a person's or a workflow's) instead of as the App, for the
+    command line (``runners-bot validate --runner-groups``)."""
+    client: GitHub[Any] = GitHub(
+        TokenAuthStrategy(token),
+        base_url=api_url.rstrip("/") + "/",
+        async_transport=transport,
+        http_cache=False,
+        cache_strategy=MemCacheStrategy(),
+        auto_retry=RetryPolicy(1.0, 60.0),
+        user_agent="runners-bot",
+    )
+    return Installation(client, {})
 
 
 def _file_meta(data: Any, owner: str, repo: str, path: str) -> tuple[str, int]:
@@ -681,14 +696,32 @@ class Installation:
             found += [int(c["id"]) for c in page if self._wrote(c) and marker in (c.get("body") or "")]
         return found[-1] if found else None
 
-    async def _pages(self, what: str, call: Callable[[int], Awaitable[Any]]) -> AsyncIterator[list[Any]]:
-        """Every page of a list (GitHub serves at most 100 items a page), up to ``MAX_PAGES``."""
+    async def runner_groups(self, org: str) -> list[str]:
+        """The names of the organisation's runner groups (its own and those it inherits from
+        its enterprise), on every page. :class:`PermanentError` 403 when the credentials may
+        not read them (the organisation permission "Self-hosted runners: read"; a classic
+        token's ``admin:org``), 404 for an organisation they do not reach."""
+        found: list[str] = []
+        async for page in self._pages(
+            f"listing the runner groups of {org}",
+            lambda n: self.gh.rest.actions.async_list_self_hosted_runner_groups_for_org(org, per_page=PER_PAGE, page=n),
+            key="runner_groups",
+        ):
+            found += [str(g["name"]) for g in page if isinstance(g, dict) and g.get("name")]
+        return found
+
+    async def _pages(
+        self, what: str, call: Callable[[int], Awaitable[Any]], key: str | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """Every page of a list (GitHub serves at most 100 items a page), up to ``MAX_PAGES``;
+        ``key``: the list is that field of each page's object."""
         for number in range(1, MAX_PAGES + 1):
             try:
                 response = await call(number)
             except GitHubException as exc:
                 raise _translate(exc, what) from exc
             page = _data(response)
+            page = page.get(key) if key is not None and isinstance(page, dict) else page
             page = page if isinstance(page, list) else []
             yield page
             if len(page) < PER_PAGE or 'rel="next"' not in response.headers.get("link", ""):

@@ -173,6 +173,10 @@ class Kube:
     async def aread(self, scale_set: str, namespace: str) -> ClusterState:
         return await asyncio.to_thread(self.read, scale_set, namespace)
 
+    async def application(self, name: str) -> dict[str, Any] | None:
+        """The Application ``name`` in ``ARGOCD_NAMESPACE``, or None when there is none."""
+        return await asyncio.to_thread(self._get, "argoproj.io", self.argocd_namespace, "applications", name)
+
     async def runner_set(self, scale_set: str, namespace: str) -> dict[str, Any] | None:
         return await asyncio.to_thread(self._get, "actions.github.com", namespace, "autoscalingrunnersets", scale_set)
 

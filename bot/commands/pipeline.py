@@ -55,6 +55,9 @@ class Request:
     # The clock and the bursts in force (the app's state), for burst and status.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     bursts: Mapping[str, ActiveBurst] = field(default_factory=dict)
+    # The Applications in Argo CD's namespace the fleet does not own, when the cluster was
+    # read (an add must not take one's name; the root Applications are reserved anyway).
+    applications: frozenset[str] = frozenset()
 
     def permission_for(self, target: str | None) -> Permission:
         """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
@@ -236,14 +239,14 @@ class _State:
         except YamlError as exc:
             self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
 
-    def accept(self, new_text: str, edit: Edit) -> None:
+    def accept(self, new_text: str, edit: Edit, applications: frozenset[str] = frozenset()) -> None:
         """Take ``new_text`` (``edit`` applied) unless it adds a problem. Validation is in
         proportion to the change: the edited entry's rules and the uniqueness index."""
         before = self.config
         assert before is not None
         old, new = _positions(edit, len(before.entries))
         after = _edited(before, new_text, old, new) or parse(new_text, self.base_text)
-        added = validate_change(before, after, old, new)
+        added = validate_change(before, after, old, new, applications)
         if added:
             raise _Refused(
                 "the result would not be valid: " + "; ".join(added),
@@ -410,7 +413,7 @@ def _change(command: Command, request: Request, state: _State, edit: Edit, name:
     config = state.config
     assert config is not None
     before = _effective_by_name(config, name)
-    state.accept(apply_edit(state.text, edit), edit)
+    state.accept(apply_edit(state.text, edit), edit, request.applications)
     after = _effective_by_name(state.config, name) if command.verb != "remove" else None
     known = after or before
     scale_set = known.scale_set if known else ""
@@ -547,6 +550,7 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
             f"a shorter scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME` "
             f"(at most {names.MAX_SCALE_SET} characters)",
         )
+    _check_application(name, add_scale_set(command), request.applications)
     data: dict[str, object] = {"name": name, "org": org}
     if category:
         data["category"] = category
@@ -560,6 +564,24 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
     if "dind" in opts:
         data["dind"] = opts["dind"] in ("true", "yes")
     return AddEntry(data), name
+
+
+def add_scale_set(command: Command) -> str:
+    """The scale set, and so the Argo CD Application, an ``add`` names."""
+    explicit = command.options.get("runnerscalesetname")
+    return str(explicit) if explicit else names.default_scale_set((command.target or "").rpartition("/")[2])
+
+
+def _check_application(name: str, scale_set: str, applications: frozenset[str]) -> None:
+    """Refuse a scale set named like an Application the fleet does not own (Argo CD keys
+    Applications by name: the fleet's would overwrite it)."""
+    problem = names.application_problem(scale_set, applications)
+    if problem is not None:
+        raise _Refused(
+            f"{render.inert(name)} gives {problem}",
+            f"a scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME`, any valid name but "
+            f"{names.reserved_names_text()}",
+        )
 
 
 def _default_org(config: Config, repo: str | None) -> str | None:

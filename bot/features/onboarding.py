@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bot.clients.kube import Kube
 from bot.commands import render
 from bot.fleet import names
 from bot.services import Services
@@ -92,6 +93,13 @@ def _field_problems(answers: dict[str, str]) -> list[str]:
     elif repo and (problem := names.scale_set_problem(names.default_scale_set(repo))):
         longest = names.MAX_SCALE_SET - len(names.RUNNERS_SUFFIX)
         problems.append(f"**Repository** gives {render.code(problem)}: use a name of at most {longest} characters")
+    elif repo and (clash := names.reserved_application(scale_set := names.default_scale_set(repo))):
+        # A repository name (checked above) is safe in a code span as it is.
+        problems.append(
+            f"**Repository** `{repo}` gives the scale set `{scale_set}`, the name of {clash}, which the fleet's "
+            f"Application would overwrite (Argo CD keys Applications by name): comment `/runners add {repo} "
+            f"runnerScaleSetName=NAME` instead, with any valid name but {names.reserved_names_text()}"
+        )
     if org and not names.is_login(org):
         problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
     for key, label in (("category", "Category"), ("profile", "Resource profile")):
@@ -122,7 +130,7 @@ def parse_form(body: str) -> FormResult:
     return FormResult(command, problems, suggestion)
 
 
-async def handle(services: Services, pulls: PullRequests, delivery: Delivery) -> None:
+async def handle(services: Services, pulls: PullRequests, delivery: Delivery, kube: Kube | None = None) -> None:
     payload = delivery.payload
     issue, repository = payload["issue"], payload["repository"]
     user = issue.get("user") or {}
@@ -154,8 +162,10 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery) ->
             lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
         )
         return
-    # An add needs neither the cluster's live state nor the clock.
-    await CommandRunner(services, pulls).run(delivery, thread, closes=f"{thread.owner}/{thread.repo}#{thread.number}")
+    # An add needs the cluster's Application names (none of them may be taken), not the clock.
+    await CommandRunner(services, pulls, kube).run(
+        delivery, thread, closes=f"{thread.owner}/{thread.repo}#{thread.number}"
+    )
 
 
 def accepts(payload: Mapping[str, Any]) -> str | None:
@@ -168,5 +178,5 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def routes(services: Services, pulls: PullRequests) -> list[Route]:
-    return [Route("onboarding", "issues", "opened", accepts, functools.partial(handle, services, pulls))]
+def routes(services: Services, pulls: PullRequests, kube: Kube | None = None) -> list[Route]:
+    return [Route("onboarding", "issues", "opened", accepts, functools.partial(handle, services, pulls, kube=kube))]

@@ -2,12 +2,15 @@
 
 Pure functions, no I/O. The naming convention (docs/configuration.md): scale set = ``runnerScaleSetName`` or ``<name>-runners``,
 namespace ``arc-<name>-runners``, ArgoCD Application = scale set name; every derived
-name is an RFC 1123 label.
+name is an RFC 1123 label, and no scale set takes the name of an Application the fleet
+does not own (its root Applications, their shards, anything else in Argo CD's namespace).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 # GitHub: repository names are ASCII letters, digits, '.', '-', '_' (at most 100);
 # logins are letters, digits and single inner hyphens (at most 39).
@@ -22,6 +25,18 @@ MAX_LABEL = 63
 MAX_SCALE_SET = 45
 BRANCH_PREFIX = "runners-bot/"  # the branches of the app's pull requests, one a scale set
 RUNNERS_SUFFIX = "-runners"
+
+# Argo CD keys an Application by its name in its namespace (argocd): the fleet's Application
+# for a scale set named like another Application is that Application, and the fleet's
+# sync (prune: true) overwrites it. These are the repository's own root Applications, the
+# metadata.name of every file in argocd/apps-live and argocd/apps-manual (a deploy test
+# holds the two together), reserved even when the cluster cannot be asked.
+ROOT_APPLICATIONS = ("arc-controller", "github-runners", "runners-bot")
+# The fleet root renders its shards as "<root>-shard-NN" (charts/runners-fleet).
+FLEET_SHARD = re.compile(r"github-runners-shard-[0-9]+")
+# The labels charts/runners-fleet gives the Application of each scale set: the ones the
+# fleet owns (a scale set may take its own Application's name back).
+FLEET_LABELS = {"app.kubernetes.io/part-of": "runners-fleet", "app.kubernetes.io/managed-by": "runners-bot"}
 
 
 # Helm reads values with Go YAML (YAML 1.1 rules of its own): these plain
@@ -72,6 +87,48 @@ def scale_set_problem(scale_set: str) -> str | None:
     if len(scale_set) > MAX_SCALE_SET:
         return f"scale set name '{scale_set}' has {len(scale_set)} characters; ARC allows at most {MAX_SCALE_SET}"
     return None
+
+
+def reserved_application(scale_set: str, taken: Collection[str] = ()) -> str | None:
+    """What ``scale_set`` collides with when it is the name of an Application the fleet does
+    not own: a root Application, a shard of the fleet's root, or one of ``taken`` (listed
+    from the cluster); None when the name is free."""
+    if scale_set in ROOT_APPLICATIONS:
+        return "one of this repository's root Applications (argocd/)"
+    if FLEET_SHARD.fullmatch(scale_set):
+        return "a shard of the fleet's root Application"
+    if scale_set in taken:
+        return "an Application already in Argo CD's namespace that the fleet does not own"
+    return None
+
+
+def application_problem(scale_set: str, taken: Collection[str] = ()) -> str | None:
+    """Why the fleet cannot name an Application ``scale_set``, or None when it can."""
+    clash = reserved_application(scale_set, taken)
+    if clash is None:
+        return None
+    return (
+        f"scale set name '{scale_set}', which is also the name of {clash}: Argo CD keys Applications by name "
+        "in its namespace, so the fleet's Application for this scale set would overwrite it"
+    )
+
+
+def reserved_names_text() -> str:
+    """The names no scale set may take, for a refusal's "accepted"."""
+    roots = ", ".join(f"`{n}`" for n in ROOT_APPLICATIONS)
+    return f"{roots}, `github-runners-shard-NN` or another Application in Argo CD's namespace"
+
+
+def foreign_applications(applications: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The names of the Applications (Kubernetes objects, as listed) the fleet does not own:
+    those without the labels charts/runners-fleet gives a scale set's Application."""
+    found = set()
+    for application in applications:
+        meta = application.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if any(labels.get(key) != value for key, value in FLEET_LABELS.items()):
+            found.add(str(meta.get("name") or ""))
+    return frozenset(found - {""})
 
 
 def namespace(name: str) -> str:

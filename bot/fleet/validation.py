@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -83,8 +83,10 @@ class _Report:
         return None
 
 
-def validate(config: Config) -> list[Problem]:
-    """Every problem of both files, sorted by file and line."""
+def validate(config: Config, applications: Collection[str] = ()) -> list[Problem]:
+    """Every problem of both files, sorted by file and line. ``applications``: the names of
+    the Applications in Argo CD's namespace the fleet does not own, when the cluster was
+    asked (the repository's root Applications are reserved either way)."""
     repos = _Report(REPOSITORIES_FILE)
     base = _Report(BASE_CONFIG_FILE)
     for line, key in config.repositories.duplicates:
@@ -93,6 +95,8 @@ def validate(config: Config) -> list[Problem]:
         base.add(line, f"duplicate key '{key}': YAML keeps only the last one")
     _check_base(config, base)
     _check_repositories(config, repos)
+    for entry in config.entries:
+        _check_application(entry, repos, applications)
     return sorted(repos.problems + base.problems)
 
 
@@ -274,6 +278,13 @@ def _check_environments(top: LineMap, report: _Report) -> None:
                 raw.line_of("githubUrl"),
                 f"environments.{name}.githubUrl must be an https:// URL, such as https://github.com or your GitHub Enterprise Server's",
             )
+        elif isinstance(url, str) and (root := _server_root(url)) != url.rstrip("/"):
+            report.add(
+                raw.line_of("githubUrl"),
+                f"environments.{name}.githubUrl '{url}' is not the server's root: ARC registers at <githubUrl>/<org> "
+                "or <githubUrl>/<org>/<repository> and accepts only one or two path segments after the host "
+                f"(anything more fails in its controller log only); write githubUrl: {root}",
+            )
         secrets = raw.get("githubConfigSecrets")
         if secrets is not None and not (
             isinstance(secrets, LineMap) and all(isinstance(v, str) for v in secrets.values())
@@ -305,6 +316,61 @@ def _check_server_tls(environment: LineMap, name: str, report: _Report) -> None:
             f"environments.{name}.githubServerTLS must be {{certificateFrom: {{configMapKeyRef: {{name: …, key: …}}}}, "
             "runnerMountPath: /…}} (ARC's githubServerTLS)",
         )
+
+
+def _server_root(url: str) -> str:
+    """``https://HOST``: what githubUrl must be (no path, query or fragment)."""
+    return re.sub(r"^(https://[^/?#\s]+).*$", r"\1", url)
+
+
+def _check_application(entry: Entry, report: _Report, applications: Collection[str]) -> None:
+    """The scale set names the entry's Argo CD Application: not one the fleet does not own."""
+    if entry.name is None or names.scale_set_problem(entry.scale_set):
+        return  # no name, or one the identity rules refuse already
+    problem = names.application_problem(entry.scale_set, applications)
+    if problem is None:
+        return
+    explicit = entry.runner_scale_set_name is not None
+    report.add(
+        entry.raw.line_of("runnerScaleSetName" if explicit else "name"),
+        f"{problem}; choose another {'runnerScaleSetName' if explicit else 'name, or give the entry a runnerScaleSetName'} "
+        f"(any valid name but {names.reserved_names_text()})",
+    )
+
+
+def runner_group_problems(config: Config, groups: Mapping[str, Collection[str] | str]) -> list[Problem]:
+    """The organisation pools whose ``runnerGroup`` GitHub does not list for their
+    organisation. ``groups``: each organisation's runner group names as GitHub listed them,
+    or why they could not be listed. ARC looks the group up by name when it registers the
+    pool and, when there is none, retries forever with no Kubernetes event (its controller
+    log only), so the pool never comes up."""
+    report = _Report(REPOSITORIES_FILE)
+    for entry in config.entries:
+        if not entry.pool or entry.runner_group is None or entry.org is None or entry.org not in groups:
+            continue
+        found, line = groups[entry.org], entry.raw.line_of("runnerGroup")
+        where = f"runnerGroup '{entry.runner_group}' of entry '{entry.name}'"
+        if isinstance(found, str):
+            report.add(line, f"{where} could not be checked: {found}")
+        elif runner_group_missing(entry.runner_group, found):
+            report.add(line, runner_group_message(entry.runner_group, entry.org, found) + f" ({where})")
+    return sorted(report.problems)
+
+
+def runner_group_missing(group: str, found: Collection[str]) -> bool:
+    """True when ``found`` (an organisation's runner groups) has no group ``group``; ARC
+    compares group names without regard to case."""
+    return group.casefold() not in {name.casefold() for name in found}
+
+
+def runner_group_message(group: str, org: str, found: Collection[str]) -> str:
+    """Why a pool with ``runnerGroup: group`` never comes up, and what would be accepted."""
+    listed = ", ".join(sorted(found)) or "none"
+    return (
+        f"runner group '{group}' does not exist in organisation '{org}': ARC retries registering the pool forever "
+        f"and no runner comes up; create it (organisation settings → Actions → Runner groups) or use one of "
+        f"the organisation's groups: {listed}"
+    )
 
 
 def _check_identity(entry: Entry, report: _Report, where: str) -> None:
@@ -457,21 +523,25 @@ def _report_taken(report: _Report, kind: str, key: str, entry: Entry, first: Ent
     )
 
 
-def validate_change(before: Config, after: Config, old: int | None, new: int | None) -> list[str]:
+def validate_change(
+    before: Config, after: Config, old: int | None, new: int | None, applications: Collection[str] = ()
+) -> list[str]:
     """The problems an edit of one entry adds, in proportion to the change: the rules of
     that entry, before (``old``) and after (``new``; None when absent), and the file-wide
     uniqueness rules looked up in each configuration's index. Messages come without line
-    numbers, so that an entry that merely moved is not a new problem."""
-    found = Counter(_entry_problems(after, new)) - Counter(_entry_problems(before, old))
+    numbers, so that an entry that merely moved is not a new problem. ``applications`` as
+    for :func:`validate`."""
+    found = Counter(_entry_problems(after, new, applications)) - Counter(_entry_problems(before, old, applications))
     return sorted(found)
 
 
-def _entry_problems(config: Config, index: int | None) -> list[str]:
+def _entry_problems(config: Config, index: int | None, applications: Collection[str]) -> list[str]:
     if index is None:
         return []
     entry = config.entries[index]
     report = _Report(REPOSITORIES_FILE)
     _check_entry(config, entry, report)
+    _check_application(entry, report, applications)
     if entry.name is not None:
         for kind, key in unique_keys(entry).items():
             others = [e for e in config.index[kind].get(key, []) if e.index != entry.index]

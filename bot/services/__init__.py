@@ -2,7 +2,8 @@
 the operations more than one feature performs (``pull_requests``: the bot's pull requests
 in the configuration repository; ``runner_limits``: min/max from schedules and bursts
 written to the cluster; ``command_runner``: a comment's commands, from admission to
-reply). May import the store, the runtime, the clients, the webhooks layer's reply
+reply; ``runner_groups``: whether pools' runner groups exist, for the command line and
+a pool's rollout report). May import the store, the runtime, the clients, the webhooks layer's reply
 helpers and the pure packages; never a feature, so features never import each other.
 
 A feature that wants another to act (the dashboard to refresh, the clock to reconcile)

@@ -31,6 +31,7 @@ from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
 from bot.commands import pipeline, render, reply_limits, rollout
 from bot.commands.grammar import Command, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
+from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
 from bot.services import DASHBOARD, Services
 from bot.services.pull_requests import PullRequests, Result, Target
@@ -187,6 +188,7 @@ class CommandRunner:
             closes=closes,
         )
         request = await permissions(inst, request, planned, config, known)
+        request = dataclasses.replace(request, applications=await taken_applications(self.kube, planned))
         live = await live_states(self.kube, planned.visible_status_sets(request))
         return Gathered(config, snapshot, planned, request, live)
 
@@ -332,6 +334,22 @@ async def _pull_requests(
                 Requested(answer.command, request.user, request.source, request.repo, answer.change.full_name)
             )
     return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
+
+
+async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> frozenset[str]:
+    """Which of the names the comment's adds would give their Applications are taken, in
+    Argo CD's namespace, by an Application the fleet does not own: one read of each name
+    (a list of the namespace would grow with the fleet). A cluster that cannot be read
+    leaves the names reserved in the repository (bot.fleet.names)."""
+    wanted = {pipeline.add_scale_set(i) for i in planned.items if isinstance(i, Command) and i.verb == "add"}
+    if kube is None or not wanted:
+        return frozenset()
+    try:
+        found = await asyncio.gather(*(kube.application(name) for name in sorted(wanted)))
+    except KubeUnavailable as exc:
+        log.warning("reading Argo CD's Applications for an add: %s", exc)
+        return frozenset()
+    return names.foreign_applications(a for a in found if a is not None)
 
 
 async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:

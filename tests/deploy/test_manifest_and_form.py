@@ -95,3 +95,13 @@ def test_form_refuses_a_name_arc_cannot_deploy() -> None:
     result = parse_form(rendered_form({**COMPLETE, "Repository": "r" * 38}))
     assert result.command is None
     assert any("ARC allows at most 45" in p and "at most 37 characters" in p for p in result.problems), result.problems
+
+
+def test_form_refuses_a_repository_whose_scale_set_is_a_root_application() -> None:
+    """Argo CD keys Applications by name in their namespace: repository "github" gives the
+    scale set github-runners, the fleet's own root Application (argocd/apps-live/fleet.yaml)."""
+    result = parse_form(rendered_form({**COMPLETE, "Repository": "github"}))
+    assert result.command is None
+    (problem,) = result.problems
+    assert problem.startswith("**Repository** `github` gives the scale set `github-runners`, the name of ")
+    assert "comment `/runners add github runnerScaleSetName=NAME` instead" in problem

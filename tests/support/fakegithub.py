@@ -9,7 +9,7 @@ are validated against GitHub's GraphQL schema (:mod:`graphql_check`) and execute
 against the same state.
 
 State: repositories (commits, branches, file contents, collaborators), issue comments,
-reactions, pull requests, the App's webhook deliveries. Faults can be injected per
+reactions, pull requests, the App's webhook deliveries, organisations' runner groups. Faults can be injected per
 operation: error statuses, rate limits, delays, and holds that block a call until the
 test releases it.
 """
@@ -115,6 +115,10 @@ class FakeGitHub:
         self.manifest_codes: dict[str, tuple[dict[str, Any], str, float]] = {}
         self.apps_created: list[dict[str, Any]] = []
         self.issues: dict[int, dict[str, Any]] = {}
+        # Organisations (lower case) and their runner groups' names; ``runner_groups_denied``:
+        # the credentials lack the organisation permission "Self-hosted runners: read".
+        self.runner_groups: dict[str, list[str]] = {}
+        self.runner_groups_denied = False
         self.new_app_key = ""  # the PEM the next created App gets (tests set a real key)
         self.app = Starlette(
             routes=[Route("/{rest:path}", self._endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
@@ -764,6 +768,28 @@ class FakeGitHub:
         comment["body"] = body["body"]
         return JSONResponse({k: v for k, v in comment.items() if not k.startswith("_")})
 
+    def op_get_org_runner_groups(self, p: dict[str, str], query: dict[str, str], *_: Any) -> Response:
+        """GET /orgs/{org}/actions/runner-groups (GitHub's REST description,
+        actions/list-self-hosted-runner-groups-for-org): ``{total_count, runner_groups}``,
+        paged by ``page``/``per_page`` with a Link header as every GitHub list. Refusals as
+        GitHub answers them: 404 for an organisation the credentials do not reach (org
+        names are not case sensitive), 403 "Resource not accessible by integration" for
+        credentials without the organisation's self-hosted runners permission."""
+        groups = self.runner_groups.get(p["org"].lower())
+        if groups is None:
+            return JSONResponse({"message": "Not Found", "status": "404"}, status_code=404)
+        if self.runner_groups_denied:
+            return JSONResponse({"message": "Resource not accessible by integration", "status": "403"}, status_code=403)
+        template = "/orgs/{org}/actions/runner-groups"
+        example = SPEC.sample("GET", template, "200")["runner_groups"][0]
+        items = [
+            {**example, "id": number, "name": name, "default": number == 1} for number, name in enumerate(groups, 1)
+        ]
+        url = f"https://api.github.com/orgs/{p['org']}/actions/runner-groups"
+        page = paged(items, query, url)
+        body = {"total_count": len(items), "runner_groups": json.loads(bytes(page.body))}
+        return JSONResponse(body, headers={k: v for k, v in page.headers.items() if k == "link"})
+
     def op_get_app_hook_deliveries(self, _: dict[str, str], query: dict[str, str], *__: Any) -> Response:
         per_page = int(query.get("per_page", 30))
         start = int(query.get("cursor", 0))
@@ -800,6 +826,7 @@ _NAMES = {
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/comments"): "get_issue_comments",
     ("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}"): "patch_issue_comment",
     ("GET", "/app/hook/deliveries"): "get_app_hook_deliveries",
+    ("GET", "/orgs/{org}/actions/runner-groups"): "get_org_runner_groups",
     ("GET", "/repos/{owner}/{repo}/compare/{basehead}"): "get_compare",
     ("POST", "/app-manifests/{code}/conversions"): "post_app_manifest_conversions",
     ("POST", "/repos/{owner}/{repo}/issues"): "post_issues",

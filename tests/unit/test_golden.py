@@ -40,6 +40,9 @@ SCENARIOS: dict[str, tuple[str, Permission, str | None]] = {
     "refused-nothing-to-change": ("/runners scale project-beta max=8", "write", None),
     "refused-min-above-max": ("/runners scale project-beta min=9", "write", None),
     "refused-add-existing": ("/runners add project-beta", "write", None),
+    # Argo CD keys Applications by name in its namespace: github-runners is the fleet's root.
+    "refused-add-root-application-name": ("/runners add github", "write", None),
+    "refused-add-shard-name": ("/runners add tools runnerScaleSetName=github-runners-shard-03", "write", None),
     "refused-no-target": ("/runners scale max=3", "write", None),
     "refused-parse": ("/runners scale project-beta max=lots", "write", None),
     "too-many-commands": ("\n".join(["/runners help"] * 7), "read", None),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.fleet import names
 from bot.fleet.config import ConfigFiles, parse
-from bot.fleet.validation import validate
+from bot.fleet.validation import runner_group_problems, validate
+from tests.support.app import ROOT, golden
 
 
 def problems(repositories: str, base: str) -> list[str]:
@@ -184,3 +186,113 @@ def test_a_derived_name_over_arcs_limit_suggests_runner_scale_set_name(bundled: 
     assert any(
         "ARC allows at most 45" in p and f"/runners add {long_name} runnerScaleSetName=NAME" in p for p in problems
     )
+
+
+# --- names and settings ARC or Argo CD would break on silently -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "root"),
+    [
+        ("https://ghes.example.com/api/v3", "https://ghes.example.com"),
+        ("https://ghes.example.com/", None),
+        ("https://ghes.example.com:8443", None),
+        ("https://ghes.example.com/acme", "https://ghes.example.com"),
+        ("https://ghes.example.com?x=1", "https://ghes.example.com"),
+    ],
+)
+def test_github_url_must_be_the_server_root(written: str, root: str | None, bundled: ConfigFiles) -> None:
+    """ARC 0.12.1 github/actions/config.go, ParseGitHubConfigFromURL: after the host it takes
+    one path segment (an organisation) or two (organisation/repository, or enterprises/<e>)
+    and nothing else, and it says so only in the controller's log. The fleet appends
+    /<org>[/<repository>] to githubUrl, so githubUrl itself must have no path."""
+    text = entry() + f"environments:\n  prod:\n    githubUrl: {written}\n"
+    found = problems(text, bundled.base)
+    if root is None:
+        assert found == []
+        return
+    assert found == [
+        f"values/repositories.yaml:8: environments.prod.githubUrl '{written}' is not the server's root: ARC registers "
+        "at <githubUrl>/<org> or <githubUrl>/<org>/<repository> and accepts only one or two path segments after the "
+        f"host (anything more fails in its controller log only); write githubUrl: {root}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "name", "line", "scale_set"),
+    [
+        ("", "github", 2, "github-runners"),  # the fleet's root Application, argocd/apps-live/fleet.yaml
+        ("    runnerScaleSetName: runners-bot\n", "alpha", 6, "runners-bot"),  # argocd/apps-manual/runners-bot.yaml
+        ("    runnerScaleSetName: arc-controller\n", "alpha", 6, "arc-controller"),  # argocd/apps-live/controller.yaml
+        ("    runnerScaleSetName: github-runners-shard-07\n", "alpha", 6, "github-runners-shard-07"),  # a root's shard
+        ("    scope: organization\n", "runners-bot", 2, "runners-bot"),  # a pool's scale set is its name
+    ],
+)
+def test_a_scale_set_may_not_take_a_root_applications_name(
+    extra: str, name: str, line: int, scale_set: str, bundled: ConfigFiles
+) -> None:
+    """Argo CD keys an Application by its name within its namespace (an Application is a
+    namespaced Kubernetes object; argo-cd docs, "Applications in any namespace"): the
+    fleet's Application for a scale set named like a root Application *is* that
+    Application, and the fleet's sync (prune: true) overwrites it."""
+    found = problems(entry(extra, name=name), bundled.base)
+    assert len(found) == 1, found
+    assert found[0].startswith(
+        f"values/repositories.yaml:{line}: scale set name '{scale_set}', which is also the name of "
+    ), found
+    assert "Argo CD keys Applications by name in its namespace" in found[0]
+    assert "any valid name but `arc-controller`, `github-runners`, `runners-bot`, `github-runners-shard-NN`" in found[0]
+
+
+def test_a_scale_set_may_not_take_the_name_of_an_application_in_the_cluster(bundled: ConfigFiles) -> None:
+    config = parse(entry("    runnerScaleSetName: team-app\n"), bundled.base)
+    assert validate(config) == []
+    (found,) = validate(config, applications={"team-app"})
+    assert "an Application already in Argo CD's namespace that the fleet does not own" in found.message
+    assert found.line == 6
+
+
+def test_the_fleets_own_applications_are_not_foreign() -> None:
+    """The labels charts/runners-fleet puts on a scale set's Application mark it the fleet's;
+    anything else in the namespace (the roots, their shards, other teams') is foreign."""
+    own = {"metadata": {"name": "alpha-runners", "labels": dict(names.FLEET_LABELS)}}
+    shard = {"metadata": {"name": "github-runners-shard-00", "labels": {"app.kubernetes.io/part-of": "runners-fleet"}}}
+    other = {"metadata": {"name": "team-app"}}
+    assert names.foreign_applications([own, shard, other]) == {"github-runners-shard-00", "team-app"}
+
+
+POOL = (
+    "repositories:\n  - name: shared\n    org: acme\n    scope: organization\n    runnerGroup: big-builds\n"
+    "  - name: alpha\n    org: acme\n"
+)
+
+
+def test_a_pools_runner_group_must_exist_in_its_organisation(bundled: ConfigFiles) -> None:
+    """ARC 0.12.1 controllers/actions.github.com/autoscalingrunnerset_controller.go looks the
+    group up by name (github/actions/client.go GetRunnerGroupByName: "no runner group found
+    with name"), returns the error and is requeued for ever, with no Kubernetes event."""
+    config = parse(POOL, bundled.base)
+    assert runner_group_problems(config, {"acme": ["Default", "Big-Builds"]}) == []  # ARC compares without case
+    (missing,) = runner_group_problems(config, {"acme": ["Default", "small"]})
+    assert str(missing) == (
+        "values/repositories.yaml:5: runner group 'big-builds' does not exist in organisation 'acme': ARC retries "
+        "registering the pool forever and no runner comes up; create it (organisation settings → Actions → Runner "
+        "groups) or use one of the organisation's groups: Default, small (runnerGroup 'big-builds' of entry 'shared')"
+    )
+    (unchecked,) = runner_group_problems(config, {"acme": "GitHub answered 403"})
+    assert unchecked.message == "runnerGroup 'big-builds' of entry 'shared' could not be checked: GitHub answered 403"
+    assert runner_group_problems(config, {}) == []  # not asked: nothing said
+
+
+def test_golden_of_the_names_and_settings_refused(bundled: ConfigFiles) -> None:
+    """Every new problem's text, as `runners-bot validate` prints it."""
+    text = (
+        "repositories:\n  - name: github\n    org: acme\n"
+        "  - name: tools\n    org: acme\n    runnerScaleSetName: github-runners-shard-03\n"
+        "  - name: team\n    org: acme\n    runnerScaleSetName: team-app\n"
+        + POOL.removeprefix("repositories:\n")
+        + "environments:\n  prod:\n    githubUrl: https://ghes.example.com/api/v3\n"
+    )
+    config = parse(text, bundled.base)
+    found = sorted(validate(config, applications={"team-app"}) + runner_group_problems(config, {"acme": ["Default"]}))
+    golden(ROOT / "tests" / "golden" / "names" / "validate.txt", "".join(f"{p}\n" for p in found))
