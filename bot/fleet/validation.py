@@ -35,7 +35,6 @@ RESOURCE_KEYS = ("request", "limit")
 CATEGORY_KEYS = ("description", "profile", "dind")
 
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?")
-_PROFILE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True, order=True)
@@ -150,7 +149,7 @@ def _check_resources(
     report: _Report, parent: LineMap, name: str, profile: Any, *, keys: tuple[str, ...], what: str
 ) -> None:
     line = parent.line_of(name)
-    if not _PROFILE_NAME.fullmatch(name):
+    if not names.is_slug(name):
         report.add(line, f"{what} name '{name}' must be lower-case letters, digits, '-' or '_'")
     if not isinstance(profile, LineMap):
         report.add(line, f"{what} '{name}' must be a mapping with {', '.join(keys)}")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.runtime.settings import Settings
-from tests.support import app as support
+from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application, event, listener, runner, runner_set
 from tests.support.webhook_payloads import comment_payload, pull_closed_payload, stamp
