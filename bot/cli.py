@@ -18,7 +18,7 @@ from bot.commands import pipeline
 from bot.commands.permissions import PERMISSIONS
 from bot.fleet import diffs
 from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles, parse
-from bot.fleet.validation import Problem, validate
+from bot.fleet.validation import Problem, grouped, validate
 from bot.fleet.yamlload import YamlError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check values/repositories.yaml and values/base-config.yaml",
         description="Check both values files. Each problem is printed as FILE:LINE: message "
-        "(with --format github, as a GitHub Actions error annotation on that line). Exit 0 when valid, 1 when not.",
+        "(with --format github, as a GitHub Actions error annotation on that line); a message more than three "
+        "entries share is printed three times, then once as '... and N more entries: message'. "
+        "Exit 0 when valid, 1 when not.",
     )
     _config_dir(val)
     val.add_argument(
@@ -231,8 +233,12 @@ def validate_command(config_dir: Path, output: str = "text") -> int:
         problems = validate(parse(files.repositories, files.base))
     except YamlError as exc:
         problems = [Problem(exc.file, exc.line, exc.message)]
-    for problem in problems:
+    printed, left_out = grouped(problems)
+    for problem in printed:
         print(_annotation(problem) if output == "github" else problem)
+    for more, problem in left_out:
+        summary = f"... and {more} more entries: {problem.message}"
+        print(_annotation(Problem(problem.file, problem.line, summary)) if output == "github" else summary)
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_REFUSED

@@ -469,3 +469,22 @@ def _is_count(value: object) -> TypeGuard[int]:
 
 def _is_quantity(value: object) -> bool:
     return isinstance(value, (str, int)) and not isinstance(value, bool) and bool(_QUANTITY.fullmatch(str(value)))
+
+
+SHOWN_PER_MESSAGE = 3
+
+
+def grouped(problems: list[Problem], shown: int = SHOWN_PER_MESSAGE) -> tuple[list[Problem], list[tuple[int, Problem]]]:
+    """The problems to print, in order, and for each message found more than ``shown``
+    times in one file its first problem with the count of those left out: a rule broken
+    by thousands of entries is one finding, not thousands of identical lines."""
+    seen: Counter[tuple[str, str]] = Counter()
+    first: dict[tuple[str, str], Problem] = {}
+    printed = []
+    for problem in problems:
+        key = (problem.file, problem.message)
+        seen[key] += 1
+        first.setdefault(key, problem)
+        if seen[key] <= shown:
+            printed.append(problem)
+    return printed, [(seen[key] - shown, first[key]) for key in first if seen[key] > shown]
