@@ -55,7 +55,7 @@ def browser() -> Any:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("Chromium is not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium): the setup page was not driven")
     from playwright.sync_api import sync_playwright
 
     return sync_playwright()
