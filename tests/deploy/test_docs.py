@@ -130,3 +130,20 @@ def test_the_forking_guide_lists_every_file_that_names_this_repository() -> None
             assert f"`{relative}`" in guide, f"docs/forking.md does not say to change {relative}"
     for placeholder in sorted((ROOT / "terraform" / "backends").glob("*.hcl")):
         assert f"`{placeholder.relative_to(ROOT)}`" in guide
+
+
+def test_the_settings_table_gives_the_code_s_defaults() -> None:
+    from bot.runtime.settings import Settings
+
+    source = (ROOT / "bot" / "runtime" / "settings.py").read_text(encoding="utf-8")
+    table = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    defaults = Settings(webhook_secret="")
+    pairs = re.findall(r'"([A-Z_]+)"(?:\) or|,) _DEFAULT\.(\w+)', source)
+    assert len(pairs) > 20
+    for variable, field in pairs:
+        (row,) = [
+            line for line in table.splitlines() if line.startswith("|") and f"`{variable}`" in line.split(" | ")[0]
+        ]
+        value = getattr(defaults, field)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert f"`{shown}`" in row.split(" | ")[-1], f"{variable}: the code's default is {shown}: {row}"
