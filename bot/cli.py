@@ -20,7 +20,7 @@ from bot.commands import pipeline
 from bot.commands.permissions import PERMISSIONS
 from bot.fleet import diffs
 from bot.fleet.config import REPOSITORIES_FILE, Config, ConfigFiles, parse
-from bot.fleet.validation import Problem, runner_group_problems, validate
+from bot.fleet.validation import Problem, grouped, runner_group_problems, validate
 from bot.fleet.yamlload import YamlError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate",
         help="check values/repositories.yaml and values/base-config.yaml",
         description="Check both values files. Each problem is printed as FILE:LINE: message "
-        "(with --format github, as a GitHub Actions error annotation on that line). Exit 0 when valid, 1 when not.",
+        "(with --format github, as a GitHub Actions error annotation on that line); a message more than three "
+        "entries share is printed three times, then once as '... and N more entries: message'. "
+        "Exit 0 when valid, 1 when not.",
     )
     _config_dir(val)
     val.add_argument(
@@ -248,8 +250,12 @@ def validate_command(config_dir: Path, output: str = "text", *, runner_groups: b
     else:
         if runner_groups:
             problems = sorted(problems + _runner_group_problems(config, token))
-    for problem in problems:
+    printed, left_out = grouped(problems)
+    for problem in printed:
         print(_annotation(problem) if output == "github" else problem)
+    for more, problem in left_out:
+        summary = f"... and {more} more entries: {problem.message}"
+        print(_annotation(Problem(problem.file, problem.line, summary)) if output == "github" else summary)
     if problems:
         print(f"{len(problems)} problem(s) found", file=sys.stderr)
         return EXIT_REFUSED

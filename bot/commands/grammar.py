@@ -51,7 +51,6 @@ _COUNT_KEYS = ("min", "max")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _KEY_VALUE = re.compile(r"^(?:--)?([A-Za-z][A-Za-z-]*)=(.*)$")
 _FLAG = re.compile(r"^--([A-Za-z][A-Za-z-]*)$")
-_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -246,7 +245,7 @@ def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: 
             return problem
         options[key] = value
     else:
-        if not _SLUG.fullmatch(value):
+        if not names.is_slug(value):
             return f"{key} {_show(value)} is not a valid name (lower-case letters, digits, '-' or '_')"
         options[key] = value
     return None

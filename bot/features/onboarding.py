@@ -30,7 +30,6 @@ FORM = "onboarding-form.yml"
 LABEL = "runners-onboarding"  # the form's label: an issue opened with it is a request
 NO_RESPONSE = "_No response_"
 _HEADING = re.compile(r"^###\s+(.+?)\s*$")
-_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ def _field_problems(answers: dict[str, str]) -> list[str]:
         problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
     for key, label in (("category", "Category"), ("profile", "Resource profile")):
         value = answers.get(key, "")
-        if value and not _SLUG.fullmatch(value):
+        if value and not names.is_slug(value):
             problems.append(f"**{label}** `{render.code(value)}` is not one of the form's choices")
     for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
         value = answers.get(key, "")

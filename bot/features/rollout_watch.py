@@ -187,6 +187,9 @@ class RolloutWatcher:
     async def begin(self, merged: Merged, pull: OpenPull | None) -> None:
         """Start following a merged change, unless it is followed already."""
         config, pull_number, merge_sha, scale_set = merged.config, merged.number, merged.merge_sha, merged.scale_set
+        if self.cluster is None:  # RUNNERS_BOT_KUBE=off: nothing to look at, so no report that the cluster is down
+            log.info("no cluster access configured: the rollout of %s is not followed", scale_set)
+            return
         key = keys.watch(scale_set, merge_sha)
         if await self.services.store.get(key) is not None:
             return

@@ -18,6 +18,8 @@ _REPO_RE = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _LOGIN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 _LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _NOT_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
+# Profiles and categories: a label that may hold '_' too (they name YAML keys, not objects).
+_SLUG_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
 
 MAX_LABEL = 63
 # ARC 0.12.1's chart refuses longer scale set names: the listener is named
@@ -68,6 +70,11 @@ def is_login(value: str) -> bool:
 def is_label(value: str) -> bool:
     """True for an RFC 1123 label: lower-case alphanumerics and '-', at most 63."""
     return bool(_LABEL_RE.fullmatch(value))
+
+
+def is_slug(value: str) -> bool:
+    """True for a profile or category name: lower-case alphanumerics, '-' and '_', at most 63."""
+    return bool(_SLUG_RE.fullmatch(value))
 
 
 def normalise(name: str) -> str:

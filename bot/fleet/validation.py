@@ -35,7 +35,6 @@ RESOURCE_KEYS = ("request", "limit")
 CATEGORY_KEYS = ("description", "profile", "dind")
 
 _QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?")
-_PROFILE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True, order=True)
@@ -154,7 +153,7 @@ def _check_resources(
     report: _Report, parent: LineMap, name: str, profile: Any, *, keys: tuple[str, ...], what: str
 ) -> None:
     line = parent.line_of(name)
-    if not _PROFILE_NAME.fullmatch(name):
+    if not names.is_slug(name):
         report.add(line, f"{what} name '{name}' must be lower-case letters, digits, '-' or '_'")
     if not isinstance(profile, LineMap):
         report.add(line, f"{what} '{name}' must be a mapping with {', '.join(keys)}")
@@ -563,3 +562,22 @@ def _is_count(value: object) -> TypeGuard[int]:
 
 def _is_quantity(value: object) -> bool:
     return isinstance(value, (str, int)) and not isinstance(value, bool) and bool(_QUANTITY.fullmatch(str(value)))
+
+
+SHOWN_PER_MESSAGE = 3
+
+
+def grouped(problems: list[Problem], shown: int = SHOWN_PER_MESSAGE) -> tuple[list[Problem], list[tuple[int, Problem]]]:
+    """The problems to print, in order, and for each message found more than ``shown``
+    times in one file its first problem with the count of those left out: a rule broken
+    by thousands of entries is one finding, not thousands of identical lines."""
+    seen: Counter[tuple[str, str]] = Counter()
+    first: dict[tuple[str, str], Problem] = {}
+    printed = []
+    for problem in problems:
+        key = (problem.file, problem.message)
+        seen[key] += 1
+        first.setdefault(key, problem)
+        if seen[key] <= shown:
+            printed.append(problem)
+    return printed, [(seen[key] - shown, first[key]) for key in first if seen[key] > shown]

@@ -1,12 +1,12 @@
 """A background task that runs one step when poked or when its pause runs out, and stops
 promptly. Used by the features that act on their own (schedules, the dashboard,
 housekeeping). Such a feature runs on one replica (:mod:`bot.runtime.leadership`): a poke on
-another is relayed to it."""
+another is relayed to it. The pause is waited out through ``sleep`` (``asyncio.sleep``
+unless a test injects a clock it advances)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -45,11 +45,13 @@ class Background:
         first_pause: float = 0.0,
         after_failure: float = 60.0,
         relay: Relay | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.name = name
         self.step = step
         self.first_pause = first_pause
         self.after_failure = after_failure
+        self.sleep = sleep
         self._poked = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -88,14 +90,20 @@ class Background:
     async def _run(self) -> None:
         pause = self.first_pause
         while not self._stopping:
-            poked = False
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(pause, 0.0)):
-                    await self._poked.wait()
-                    poked = True
+            poked = await self._pause(pause)
             self._poked.clear()
             try:
                 pause = await self.step(poked)
             except Exception:
                 log.exception("%s: a step failed", self.name)
                 pause = self.after_failure
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait until poked or ``seconds`` have passed; whether it was poked."""
+        waits = [asyncio.ensure_future(self._poked.wait()), asyncio.ensure_future(self.sleep(max(seconds, 0.0)))]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        return self._poked.is_set()

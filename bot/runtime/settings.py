@@ -92,6 +92,10 @@ class Settings:
         return _parse(values)
 
 
+# What an unset variable means: the dataclass's defaults, written once.
+_DEFAULT = Settings(webhook_secret="")
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     problems: list[str] = []
 
@@ -125,7 +129,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     private_key = _private_key(env, problems)
     if (app_id is None) != (private_key is None):
         problems.append("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH) go together")
-    api_url = (get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
+    api_url = (get("GITHUB_API_URL") or _DEFAULT.api_url).rstrip("/")
     if not re.match(r"https?://", api_url):
         problems.append(f"GITHUB_API_URL must be an http(s) URL, not {api_url!r}")
     config_repo = get("RUNNERS_CONFIG_REPO")
@@ -133,12 +137,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
         problems.append("RUNNERS_CONFIG_REPO is required: owner/name of the GitOps repository holding values/")
     elif not _REPO.fullmatch(config_repo):
         problems.append(f"RUNNERS_CONFIG_REPO must be owner/name, not {config_repo!r}")
-    level = (get("LOG_LEVEL") or "INFO").upper()
+    level = (get("LOG_LEVEL") or _DEFAULT.log_level).upper()
     if level not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     database_url = get("RUNNERS_BOT_DATABASE_URL")
     problems.extend(filter(None, [database_problem(database_url) if database_url is not None else None]))
-    port = int(number("PORT", 3000, minimum=1, integer=True))
+    port = int(number("PORT", _DEFAULT.port, minimum=1, integer=True))
     if port > 65535:
         problems.append(f"PORT must be at most 65535, not {port}")
     settings = Settings(
@@ -147,32 +151,34 @@ def _parse(env: Mapping[str, str]) -> Settings:
         private_key=private_key,
         api_url=api_url,
         config_repo=config_repo,
-        state_path=Path(get("RUNNERS_BOT_STATE") or "runners-bot.sqlite3"),
+        state_path=Path(get("RUNNERS_BOT_STATE") or _DEFAULT.state_path),
         database_url=database_url,
-        lease_seconds=number("RUNNERS_BOT_LEASE_SECONDS", 30.0, minimum=1),
-        argocd_namespace=get("ARGOCD_NAMESPACE") or "argocd",
-        host=get("HOST") or "0.0.0.0",
+        lease_seconds=number("RUNNERS_BOT_LEASE_SECONDS", _DEFAULT.lease_seconds, minimum=1),
+        argocd_namespace=get("ARGOCD_NAMESPACE") or _DEFAULT.argocd_namespace,
+        host=get("HOST") or _DEFAULT.host,
         port=port,
         log_level=level,
-        workers=int(number("RUNNERS_BOT_WORKERS", 4, minimum=0, integer=True)),
-        recovery_interval=number("RUNNERS_BOT_RECOVERY_INTERVAL", 600.0),
-        github_timeout=number("RUNNERS_BOT_GITHUB_TIMEOUT", 10.0, minimum=0.1),
-        max_rate_limit_wait=number("RUNNERS_BOT_MAX_RATE_LIMIT_WAIT", 60.0),
-        retry_base_delay=number("RUNNERS_BOT_RETRY_BASE_DELAY", 1.0),
-        controller_namespace=get("ARC_CONTROLLER_NAMESPACE") or "arc-systems",
+        workers=int(number("RUNNERS_BOT_WORKERS", _DEFAULT.workers, minimum=0, integer=True)),
+        recovery_interval=number("RUNNERS_BOT_RECOVERY_INTERVAL", _DEFAULT.recovery_interval),
+        github_timeout=number("RUNNERS_BOT_GITHUB_TIMEOUT", _DEFAULT.github_timeout, minimum=0.1),
+        max_rate_limit_wait=number("RUNNERS_BOT_MAX_RATE_LIMIT_WAIT", _DEFAULT.max_rate_limit_wait),
+        retry_base_delay=number("RUNNERS_BOT_RETRY_BASE_DELAY", _DEFAULT.retry_base_delay),
+        controller_namespace=get("ARC_CONTROLLER_NAMESPACE") or _DEFAULT.controller_namespace,
         kube_api=get("RUNNERS_BOT_KUBE_API"),
         kube_enabled=(get("RUNNERS_BOT_KUBE") or "on").lower() not in ("off", "false", "0", "no"),
-        rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", 5.0, minimum=0.01),
-        rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", 900.0, minimum=1),
-        reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", 10, minimum=0, integer=True)),
-        installation_reply_limit=int(number("RUNNERS_BOT_INSTALLATION_REPLY_LIMIT", 100, minimum=0, integer=True)),
+        rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", _DEFAULT.rollout_interval, minimum=0.01),
+        rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", _DEFAULT.rollout_timeout, minimum=1),
+        reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", _DEFAULT.reply_limit, minimum=0, integer=True)),
+        installation_reply_limit=int(
+            number("RUNNERS_BOT_INSTALLATION_REPLY_LIMIT", _DEFAULT.installation_reply_limit, minimum=0, integer=True)
+        ),
         # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
-        retention_days=number("RUNNERS_BOT_RETENTION_DAYS", 14.0, minimum=4),
-        clock_interval=number("RUNNERS_BOT_CLOCK_INTERVAL", 300.0, minimum=10),
+        retention_days=number("RUNNERS_BOT_RETENTION_DAYS", _DEFAULT.retention_days, minimum=4),
+        clock_interval=number("RUNNERS_BOT_CLOCK_INTERVAL", _DEFAULT.clock_interval, minimum=10),
         dashboard=None
         if (get("RUNNERS_BOT_DASHBOARD") or "").lower() in ("off", "false", "0", "no")
-        else (get("RUNNERS_BOT_DASHBOARD") or "Runner fleet"),
-        dashboard_interval=number("RUNNERS_BOT_DASHBOARD_INTERVAL", 600.0, minimum=60),
+        else (get("RUNNERS_BOT_DASHBOARD") or _DEFAULT.dashboard),
+        dashboard_interval=number("RUNNERS_BOT_DASHBOARD_INTERVAL", _DEFAULT.dashboard_interval, minimum=60),
     )
     if problems:
         raise SettingsError(problems)

@@ -7,7 +7,8 @@ took over) is cancelled. A poll claims what nobody holds: work accepted before a
 or restart, work of a replica that died, and retries whose time has come. A
 :class:`bot.runtime.errors.TemporaryError` reschedules the delivery with backoff (bounded
 attempts) and lets its claim go, so any replica may run it next; a
-:class:`bot.runtime.errors.PermanentError` ends it as failed.
+:class:`bot.runtime.errors.PermanentError` ends it as failed. Every wait goes through
+``sleep`` (``asyncio.sleep`` unless a test injects a clock it advances).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.runtime import logs
 from bot.runtime.errors import PermanentError, TemporaryError
@@ -43,6 +43,7 @@ class Dispatcher:
         *,
         lease: float = 30.0,
         poll: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.handlers = handlers
@@ -50,9 +51,10 @@ class Dispatcher:
         self.workers = workers
         self.lease = lease
         self.poll = poll
+        self.sleep = sleep
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
-        self._timers: list[asyncio.TimerHandle] = []
+        self._later: set[asyncio.Task[None]] = set()  # retries waiting for their time
         # Deliveries this replica works on: their task, or None while the claim is being made.
         self._running: dict[str, asyncio.Task[None] | None] = {}
 
@@ -66,11 +68,9 @@ class Dispatcher:
         # What this replica holds goes back at once, for another replica (or the next start):
         # noted before the workers stop, as a stopped worker forgets what it was doing.
         held = list(self._running)
-        for timer in self._timers:
-            timer.cancel()
-        for task in self._tasks:
+        for task in [*self._later, *self._tasks]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._later, *self._tasks, return_exceptions=True)
         while not self.queue.empty():
             held.append(self.queue.get_nowait())
             self.queue.task_done()
@@ -81,12 +81,19 @@ class Dispatcher:
         self.queue.put_nowait(delivery_id)
         self.metrics.queue_depth.set(self.queue.qsize())
 
-    def schedule(self, delivery_id: str, not_before: float) -> None:
-        delay = not_before - time.time()
+    def schedule(self, delivery_id: str, delay: float) -> None:
+        """Submit ``delivery_id`` once ``delay`` seconds have passed."""
         if delay <= 0:
             self.submit(delivery_id)
-        else:
-            self._timers.append(asyncio.get_running_loop().call_later(delay, self.submit, delivery_id))
+            return
+
+        async def later() -> None:
+            await self.sleep(delay)
+            self.submit(delivery_id)
+
+        task = asyncio.create_task(later(), name=f"retry-{delivery_id}")
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     async def idle(self) -> None:
         """Wait until the queue is empty and no delivery is being worked on (tests, shutdown)."""
@@ -102,7 +109,7 @@ class Dispatcher:
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.poll)
+            await self.sleep(self.poll)
             try:
                 await self._claim_ready()
             except Exception:
@@ -110,7 +117,7 @@ class Dispatcher:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(self.lease / 3)
+            await self.sleep(self.lease / 3)
             running = dict(self._running)
             try:
                 ours = await self.store.renew(running)
@@ -191,4 +198,4 @@ class Dispatcher:
         delay = max(retry_after, min(2.0 ** (delivery.attempts + 1), MAX_BACKOFF))
         attempts = await self.store.retry_later(delivery.id, delay, error)
         log.warning("delivery will be retried in %.0fs: %s", delay, error, extra={"attempt": attempts})
-        self.schedule(delivery.id, time.time() + delay)
+        self.schedule(delivery.id, delay)

@@ -5,8 +5,6 @@ named and then recovered from."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from bot.clients.kube import ClusterWatch, Kube, api_client
 from tests.support.fakekube import FakeKube, application, listener, runner, runner_set
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -49,13 +48,6 @@ def watching(kube: FakeKube) -> Iterator[tuple[ClusterWatch, FakeKube, list[bool
         watch.stop()
 
 
-async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def health(watch: ClusterWatch, name: str) -> str:
     app = watch.fleet().of(name, SETS[name]).application or {}
     return str(app.get("status", {}).get("health", {}).get("status"))
@@ -86,17 +78,17 @@ async def test_a_watch_too_old_to_resume_lists_again(watching: tuple[ClusterWatc
     await until(lambda: watch.ready)
     listed = kube.lists
     kube.compact()  # etcd forgot the history: the next resume gets 410 Gone
-    await until(lambda: kube.lists > listed, 5.0)
+    await until(lambda: kube.lists > listed)
     healthy[0] = True
-    await until(lambda: health(watch, "set-3") == "Healthy", 5.0)
+    await until(lambda: health(watch, "set-3") == "Healthy")
 
 
 async def test_an_outage_is_named_and_recovered_from(watching: tuple[ClusterWatch, FakeKube, list[bool]]) -> None:
     watch, kube, healthy = watching
     await until(lambda: watch.ready)
     kube.unavailable = True
-    await until(lambda: watch.problem is not None, 5.0)
+    await until(lambda: watch.problem is not None)
     assert "503" in str(watch.problem)
     healthy[0] = True
     kube.unavailable = False
-    await until(lambda: watch.problem is None and health(watch, "set-0") == "Healthy", 5.0)
+    await until(lambda: watch.problem is None and health(watch, "set-0") == "Healthy")

@@ -3,11 +3,10 @@ the fake GitHub and the fake Kubernetes API."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,10 @@ import pytest
 from bot.commands import fleet_view
 from bot.fleet.config import ConfigFiles
 from bot.runtime.settings import Settings
-from tests.support import app as support
+from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
+from tests.support.waiting import until
 from tests.support.webhook_payloads import _owner, example
 
 pytestmark = pytest.mark.anyio
@@ -73,6 +73,32 @@ async def board_without_cluster(settings: Settings, fake: Any, bundled: ConfigFi
         yield harness
 
 
+async def shown(board: Harness, kube: FakeKube) -> None:
+    """Wait until the app's view of the cluster (the watches' the dashboard reads) holds
+    the objects the scenario shows."""
+    assert kube.scenario is not None
+    want = kube.scenario(0)
+    cluster = board.app.watcher.cluster
+    assert cluster is not None
+
+    def names(objects: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objects)
+
+    def holds() -> bool:
+        if not cluster.ready or cluster.problem is not None:
+            return False
+        fleet = cluster.fleet()
+        seen = {
+            "applications": fleet.applications.values(),
+            "runner_sets": fleet.runner_sets.values(),
+            "listeners": [pod for pods in fleet.listeners.values() for pod in pods],
+            "runners": [pod for pods in fleet.runners.values() for pod in pods],
+        }
+        return all(names(objects) == names(want.get(kind, [])) for kind, objects in seen.items())
+
+    await until(holds, "the cluster's change to reach the app")
+
+
 def the_issue(harness: Harness) -> dict[str, Any]:
     ours = [i for i in harness.fake.issues.values() if i["performed_via_github_app"]]
     assert len(ours) == 1, "one dashboard issue"
@@ -86,7 +112,7 @@ def golden(name: str, body: str) -> None:
 
 async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     assert await board.app.dashboard.update()
     issue = the_issue(board)
     assert issue["title"] == "Runner fleet" and {label["name"] for label in issue["labels"]} == {"runners-bot"}
@@ -98,7 +124,7 @@ async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
 
 async def test_a_fleet_with_problems(board: Harness, kube: FakeKube) -> None:
     kube.scenario = fleet_with_problems
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.store.put(
         "rollout:last:arc-frontend-runners", json.dumps({"verdict": "failed", "where": f"{CONFIG_REPO}#100"})
     )
@@ -113,7 +139,7 @@ async def test_without_a_cluster_it_shows_the_configuration(board_without_cluste
 
 async def test_no_github_call_when_nothing_changed(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     before = len(board.fake.calls)
     assert not await board.app.dashboard.update()
@@ -122,17 +148,14 @@ async def test_no_github_call_when_nothing_changed(board: Harness, kube: FakeKub
 
 async def test_at_most_one_edit_a_minute(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     kube.scenario = fleet_with_problems
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     assert not await board.app.dashboard.update(), "too soon after the last edit: it waits"
     assert len(the_issue(board)["_history"]) == 1
     await board.app.dashboard.start()  # the deferred update comes through the loop
-    for _ in range(100):
-        if len(the_issue(board)["_history"]) == 2:
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: len(the_issue(board)["_history"]) == 2, "the deferred update")
     assert len(the_issue(board)["_history"]) == 2 and "listener is not running" in the_issue(board)["body"]
 
 
@@ -149,7 +172,7 @@ def edited(issue: dict[str, Any], body: str, user: str, at: str | None = None) -
 
 async def test_a_writer_ticks_refresh_now(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     issue = the_issue(board)
     ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
@@ -161,7 +184,7 @@ async def test_a_writer_ticks_refresh_now(board: Harness, kube: FakeKube) -> Non
 
 async def test_refresh_now_works_every_time_it_is_ticked(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     for n, at in enumerate([stamp(120), stamp(60), stamp()]):
         issue = the_issue(board)
@@ -175,7 +198,7 @@ async def test_refresh_now_works_every_time_it_is_ticked(board: Harness, kube: F
 
 async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     issue = the_issue(board)
     original = issue["body"]
@@ -188,7 +211,7 @@ async def test_anyone_elses_edit_is_undone(board: Harness, kube: FakeKube) -> No
 
 async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     issue = dict(the_issue(board))
     ticked = issue["body"].replace(fleet_view.REFRESH_OFF, fleet_view.REFRESH_ON)
@@ -203,7 +226,7 @@ async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(
 
 async def test_the_marker_counts_only_in_the_apps_own_issue(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     planted = board.fake.add_issue(
         CONFIG_REPO, "Runner fleet", f"fake\n{fleet_view.MARKER}", "mallory", ["runners-bot"]
     )
@@ -226,7 +249,7 @@ def test_bodies_are_stable_for_the_same_fleet() -> None:
 
 async def test_a_merge_makes_the_next_update_read_the_configuration_again(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     board.app.services.latest.files = None  # as a merge leaves it
     graphql = [c for c in board.fake.calls if c.template == "/graphql"]
@@ -239,7 +262,7 @@ async def test_a_merge_makes_the_next_update_read_the_configuration_again(board:
 
 async def test_an_edit_that_removes_the_marker_is_undone_too(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
-    await asyncio.sleep(kube.tick * 4)  # the watches bring the cluster's change
+    await shown(board, kube)
     await board.app.dashboard.update()
     issue = the_issue(board)
     original = issue["body"]
@@ -266,10 +289,7 @@ async def test_an_onboarding_pull_request_refreshes_the_dashboard(settings: Sett
         assert not [i for i in fake.issues.values() if i["performed_via_github_app"]]
         await harness.send("issues", issue_opened_payload(TEAM_REPO, 31, rendered_form(form)))
         await harness.settle()
-        for _ in range(200):
-            if [i for i in fake.issues.values() if i["performed_via_github_app"]]:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: [i for i in fake.issues.values() if i["performed_via_github_app"]], "the dashboard")
         ref = "runners-bot/payments-service-runners"
         (pull,) = [p for p in fake.pulls[CONFIG_REPO.lower()] if p["head"]["ref"] == ref]
         body = the_issue(harness)["body"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
 from bot.store.api import LeaseLost
 from bot.store.postgres import PostgresStore
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -46,13 +46,6 @@ async def pair(database_url: str) -> AsyncIterator[tuple[Leadership, Leadership,
     for leadership in replicas:
         await leadership.stop()
         leadership.store.close()
-
-
-async def until(condition: Any, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 async def test_one_leads_and_a_stalled_leader_stops_before_the_next_starts(

@@ -19,8 +19,9 @@ from bot.clients.github import token_installation
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles, parse
 from bot.runtime.settings import Settings
 from bot.services.runner_groups import missing_runner_group
-from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, golden, serve
+from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application
+from tests.support.golden import golden
 from tests.support.servers import ThreadedServer
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import time
 from typing import Any
 
 import pytest
 
 from bot.commands import pipeline
 from bot.fleet.config import REPOSITORIES_FILE, ConfigFiles
+from bot.runtime.settings import Settings
+from bot.server import App
 from bot.store.records import OpenPull
-from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness
+from bot.webhooks import dispatch
+from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, serve
 from tests.support.fakegithub import Fault
+from tests.support.waiting import ManualClock, until
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, pull_closed_payload, rendered_form
 
 pytestmark = pytest.mark.anyio
@@ -159,17 +162,24 @@ async def test_secondary_rate_limit_is_waited_out(harness: Harness) -> None:
     assert [c.status for c in harness.fake.calls if c.template == "/repos/{owner}/{repo}/git/refs"] == [403, 201]
 
 
-async def test_a_lost_answer_to_opening_a_pull_request_is_not_sent_again_blindly(harness: Harness) -> None:
+async def test_a_lost_answer_to_opening_a_pull_request_is_not_sent_again_blindly(settings: Settings, fake: Any) -> None:
     # A 502 (or a timeout) may come after GitHub opened the pull request: sent again at once,
     # it would open a second. The delivery is retried instead, which looks before it opens.
-    harness.fake.inject("POST", PULLS, Fault(502))
-    await command(harness, "/runners scale max=12", delivery_id="lost")
-    assert pulls(harness) == [] and [c.status for c in harness.fake.calls if c.template == PULLS] == [502]
-    not_before = dict(await harness.app.store.pending())["lost"]
-    await asyncio.sleep(max(not_before - time.time(), 0) + 0.2)
-    await harness.settle()
-    assert len(pulls(harness)) == 1
-    assert await harness.app.store.pending() == []
+    clock = ManualClock()
+
+    def with_clock(app: App) -> None:
+        app.dispatcher.sleep = clock.sleep
+
+    async for harness in serve(settings, fake, with_clock):
+        harness.fake.inject("POST", PULLS, Fault(502))
+        await command(harness, "/runners scale max=12", delivery_id="lost")
+        assert pulls(harness) == [] and [c.status for c in harness.fake.calls if c.template == PULLS] == [502]
+        assert [delivery for delivery, _ in await harness.app.store.pending()] == ["lost"], "waiting for its retry"
+        clock.advance(dispatch.MAX_BACKOFF)  # whatever the backoff, it has passed
+        await until(lambda: fake.pulls[CONFIG_REPO.lower()], "the retry to open the pull request")
+        await harness.settle()
+        assert len(pulls(harness)) == 1
+        assert await harness.app.store.pending() == []
 
 
 async def test_redelivery_never_makes_a_second_pull_request_or_commit(harness: Harness) -> None:
@@ -267,8 +277,10 @@ async def test_many_commands_at_once_stay_consistent(harness: Harness) -> None:
         )
     await asyncio.wait_for(harness.settle(), 60)
     (_pull,) = pulls(harness)
-    text = harness.fake.file(CONFIG_REPO, REPOSITORIES_FILE, "runners-bot/arc-api-runners")
-    assert "maxRunners: 17" in text or "maxRunners: 1" in text
+    assert changed_lines(harness.fake, "runners-bot/arc-api-runners") == [
+        "-      maxRunners: 10",
+        "+      maxRunners: 17",
+    ]
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 6
 
 

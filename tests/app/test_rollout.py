@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.runtime.settings import Settings
-from tests.support import app as support
+from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application, event, listener, runner, runner_set
 from tests.support.webhook_payloads import comment_payload, pull_closed_payload, stamp
@@ -267,6 +267,19 @@ async def test_status_without_cluster_says_so(harness: Harness) -> None:
     await harness.settle()
     (reply,) = harness.fake.thread_comments(TEAM_REPO, 7)
     assert "Live state: not available (runners-bot has no cluster access configured)." in reply["body"]
+
+
+async def test_without_cluster_access_a_merge_starts_no_watch(harness: Harness) -> None:
+    """RUNNERS_BOT_KUBE=off (trying the app before there is a cluster): replies and pull
+    requests as usual, but a merge is not followed, so no report calls a cluster down."""
+    await harness.send("issue_comment", comment_payload("/runners scale max=12"))
+    await harness.settle()
+    sha = harness.fake.merge(CONFIG_REPO, 100)["merge_commit_sha"]
+    payload = pull_closed_payload(CONFIG_REPO, 100, f"runners-bot/{SET}", merged=True, merge_sha=sha)
+    assert (await harness.send("pull_request", payload)).status_code == 202
+    await harness.settle()
+    assert await harness.app.store.keys("watch:") == [], "no rollout followed"
+    assert not [c for c in harness.fake.thread_comments(CONFIG_REPO, 100) if c["body"].startswith("🚀")]
 
 
 async def test_no_request_while_nothing_changes(rollout: Harness, kube: FakeKube) -> None:

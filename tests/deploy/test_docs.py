@@ -66,3 +66,108 @@ def test_maintainers_read_with_a_service_account_never_the_spot_kubeconfig() -> 
     assert re.search(r"create token maintainers --duration=\d+h", guide)
     rotating = guide[guide.index("## Rotating credentials") :]
     assert "TF_VAR_rackspace_spot_token" in rotating and "delete serviceaccount" in rotating
+
+
+def _synopsis() -> dict[str, str]:
+    """docs/commands.md's CLI synopsis, one entry per subcommand (continuation lines joined)."""
+    text = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8").split("## CLI", 1)[1]
+    block = text.split("```text\n", 1)[1].split("```", 1)[0]
+    found: dict[str, str] = {}
+    for line in block.splitlines():
+        if line.startswith("runners-bot "):
+            command = line.split()[1]
+            found[command] = line
+        else:
+            found[command] += " " + line.strip()
+    return found
+
+
+def test_the_cli_synopsis_names_every_option_and_marks_none_required_that_is_not() -> None:
+    import argparse
+
+    from bot.cli import build_parser
+
+    synopsis = _synopsis()
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(synopsis) == set(commands.choices)
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            option = next((o for o in action.option_strings if o.startswith("--")), None)
+            if option is None or option == "--help":
+                continue
+            assert option in synopsis[name], f"`runners-bot {name}` synopsis lacks {option}"
+            if not action.required:
+                assert f"[{option}" in synopsis[name], f"{option} of `runners-bot {name}` is optional: in brackets"
+
+
+def test_every_setting_is_documented_and_the_required_ones_say_so() -> None:
+    table = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    source = (ROOT / "bot" / "runtime" / "settings.py").read_text(encoding="utf-8")
+    for variable in sorted(set(re.findall(r'"((?:GITHUB|RUNNERS|ARC|ARGOCD)_[A-Z_]+|HOST|PORT|LOG_LEVEL)"', source))):
+        assert f"`{variable}`" in table, f"docs/operating.md does not list {variable}"
+    # serve refuses to start without these (bot/runtime/settings.py, bot/clients/github.py)
+    for variable in ("GITHUB_WEBHOOK_SECRET", "RUNNERS_CONFIG_REPO", "GITHUB_APP_ID"):
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| `{variable}`")]
+        assert "**required**" in row, row
+
+
+def test_the_command_tables_agree() -> None:
+    def usages(doc: Path) -> dict[str, str]:
+        rows = re.findall(r"^\| `(/runners (\w+)[^`]*)`", doc.read_text(encoding="utf-8"), re.MULTILINE)
+        return {verb: usage for usage, verb in rows}
+
+    reference = usages(ROOT / "docs" / "commands.md")
+    assert usages(ROOT / "SCALING.md") == reference
+    assert usages(ROOT / "templates" / "reply_help.md") == reference
+
+
+def test_the_guides_run_the_cli_from_where_make_installs_it() -> None:
+    """`make demo` installs the command line into .venv-demo/ (.venv/ exists only once the
+    suite's setup ran): the guides a newcomer follows use the former."""
+    for doc in DOCS:
+        assert ".venv/bin/runners-bot" not in doc.read_text(encoding="utf-8"), doc.name
+
+
+def test_the_remove_reply_says_what_the_chart_deletes() -> None:
+    """The credentials Secret an ExternalSecret syncs is owned by it (creationPolicy: Owner),
+    so it goes with the Application; one made by hand stays, as SCALING.md says."""
+    chart = (ROOT / "charts" / "github-actions-runners" / "templates" / "github-secret.yaml").read_text(
+        encoding="utf-8"
+    )
+    note = (ROOT / "templates" / "remove_note.md").read_text(encoding="utf-8")
+    assert "creationPolicy: Owner" in chart
+    assert "the ExternalSecret with the GitHub credentials Secret it synced" in note
+    assert "a credentials Secret created in it by hand" in note
+    assert "one synced by the ExternalSecret\n  goes with it" in (ROOT / "SCALING.md").read_text(encoding="utf-8")
+
+
+def test_the_forking_guide_lists_every_file_that_names_this_repository() -> None:
+    guide = (ROOT / "docs" / "forking.md").read_text(encoding="utf-8")
+    names = re.compile(r"matchpoint-github-runners-helm|ghcr\.io/matchpoint-ai", re.IGNORECASE)
+    skip = {"tests", "docs", "bench", "node_modules", ".git"}
+    tops = [top for top in ROOT.iterdir() if top.name not in skip and not top.name.startswith(".venv")]
+    files = [found for top in tops for found in ([top] if top.is_file() else top.rglob("*"))]
+    suffixes = {".yaml", ".yml", ".hcl", ".tf", ".tfvars", ".toml", ".json"}
+    for path in sorted(f for f in files if f.is_file() and f.suffix in suffixes):
+        if names.search(path.read_text(encoding="utf-8", errors="replace")):
+            relative = path.relative_to(ROOT)
+            assert f"`{relative}`" in guide, f"docs/forking.md does not say to change {relative}"
+    for placeholder in sorted((ROOT / "terraform" / "backends").glob("*.hcl")):
+        assert f"`{placeholder.relative_to(ROOT)}`" in guide
+
+
+def test_the_settings_table_gives_the_code_s_defaults() -> None:
+    from bot.runtime.settings import Settings
+
+    source = (ROOT / "bot" / "runtime" / "settings.py").read_text(encoding="utf-8")
+    table = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    defaults = Settings(webhook_secret="")
+    pairs = re.findall(r'"([A-Z_]+)"(?:\) or|,) _DEFAULT\.(\w+)', source)
+    assert len(pairs) > 20
+    for variable, field in pairs:
+        (row,) = [
+            line for line in table.splitlines() if line.startswith("|") and f"`{variable}`" in line.split(" | ")[0]
+        ]
+        value = getattr(defaults, field)
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert f"`{shown}`" in row.split(" | ")[-1], f"{variable}: the code's default is {shown}: {row}"

@@ -27,7 +27,7 @@ NAMING = TERRAFORM / "modules" / "naming"
 def terraform() -> str:
     found = shutil.which("terraform")
     if found is None:
-        message = "terraform is not installed: the Terraform checks did not run"
+        message = "terraform is not installed (https://developer.hashicorp.com/terraform/install): the Terraform checks did not run"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.support.app import ROOT
+from tests.support.upstream import FETCH
 
 SCRIPT = ROOT / "scripts" / "fetch_upstream.py"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
@@ -56,7 +57,7 @@ def test_every_path_the_tests_read_is_one_the_script_writes() -> None:
 def test_the_shared_copy_has_the_same_layout() -> None:
     folder = os.environ.get("UPSTREAM_DIR")
     if not folder:
-        pytest.skip("UPSTREAM_DIR is not set")
+        pytest.skip(f"UPSTREAM_DIR is not set: {FETCH}")
     missing = [p for p in script().LAYOUT if not (Path(folder) / p).exists()]
     assert missing == []
 
@@ -73,7 +74,7 @@ def test_the_providers_schema_becomes_the_table_the_tests_read() -> None:
     reference table (derived from the provider's docs) the tests validate against."""
     folder = os.environ.get("UPSTREAM_DIR")
     if not folder:
-        pytest.skip("UPSTREAM_DIR is not set")
+        pytest.skip(f"UPSTREAM_DIR is not set: {FETCH}")
     reference = json.loads((Path(folder) / "terraform-provider-spot-v0.1.4" / "schema.json").read_text())
     string, number = {"type": "string"}, {"type": "number"}
     block = {

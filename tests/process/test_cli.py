@@ -15,6 +15,7 @@ import yaml
 
 from bot.cli import main
 from tests.support.app import ROOT
+from tests.support.fleets import fleet
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 
@@ -191,6 +192,33 @@ def test_validate_reports_file_and_line(config_dir: Path, capsys: pytest.Capture
         "values/repositories.yaml:21: unknown profile 'meduim' (did you mean 'medium'?): valid profiles are large, medium, small, xlarge",
         "values/repositories.yaml:36: unknown key 'maxRunner' in scaling of entry 'project-beta-api': did you mean 'maxRunners'? known keys: minRunners, maxRunners",
     ]
+
+
+def test_validate_groups_a_message_many_entries_share(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first few of a repeated message as FILE:LINE: message, then one line for the rest."""
+    path = config_dir / "values" / "repositories.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("profile: large", "profile: huge"), encoding="utf-8")
+    entries = "".join(f"  - {{name: extra-{n}, org: Matchpoint-AI, profile: huge}}\n" for n in range(5))
+    path.write_text(path.read_text(encoding="utf-8").replace("repositories:\n", "repositories:\n" + entries, 1))
+    assert main(["validate", "--config-dir", str(config_dir)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    message = "unknown profile 'huge': valid profiles are large, medium, small, xlarge"
+    assert lines == [
+        f"values/repositories.yaml:13: {message}",
+        f"values/repositories.yaml:14: {message}",
+        f"values/repositories.yaml:15: {message}",
+        f"... and 4 more entries: {message}",
+    ]
+    assert main(["validate", "--config-dir", str(config_dir), "--format", "github"]) == 1
+    annotations = capsys.readouterr().out.splitlines()
+    assert annotations[-1] == f"::error file=values/repositories.yaml,line=13::... and 4 more entries: {message}"
+
+
+def test_the_generated_fleet_validates(config_dir: Path) -> None:
+    """The 10,000-entry fleet the tests and benchmarks measure on is a valid one."""
+    path = config_dir / "values" / "repositories.yaml"
+    path.write_text(fleet(10_000, path.read_text(encoding="utf-8")), encoding="utf-8")
+    assert main(["validate", "--config-dir", str(config_dir)]) == 0
 
 
 def test_validate_unparseable_yaml(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

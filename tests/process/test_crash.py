@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.support.app import CONFIG_REPO, SECRET, TEAM_REPO
-from tests.support.servers import BotProcess, ThreadedServer, wait_for
+from tests.support.servers import BotProcess, ThreadedServer
+from tests.support.waiting import wait_for
 from tests.support.webhook_payloads import comment_payload, delivery
 
 COMMENTS = "/repos/{owner}/{repo}/issues/{issue_number}/comments"

@@ -16,7 +16,8 @@ import pytest
 
 from tests.support.app import CONFIG_REPO, SECRET, TEAM_REPO
 from tests.support.fakekube import FakeKube, application, listener, runner, runner_set
-from tests.support.servers import BotProcess, ThreadedServer, wait_for
+from tests.support.servers import BotProcess, ThreadedServer
+from tests.support.waiting import wait_for
 from tests.support.webhook_payloads import comment_payload, delivery, pull_closed_payload
 
 PULLS = "/repos/{owner}/{repo}/pulls"

@@ -19,6 +19,12 @@ def test_defaults_and_types(tmp_path: Path) -> None:
     assert "webhook_secret" not in repr(settings)
 
 
+def test_an_unset_variable_means_the_documented_default() -> None:
+    """Every setting left unset is the dataclass's default (written once, in Settings)."""
+    settings = Settings.load({"GITHUB_WEBHOOK_SECRET": "s", "RUNNERS_CONFIG_REPO": "a/b"}, dotenv=None)
+    assert settings == Settings(webhook_secret="s", config_repo="a/b")
+
+
 def test_every_problem_is_named(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.load(

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from bot.runtime.settings import Settings
 from tests.support.app import ROOT
 from tests.support.fakegithub import FakeGitHub
 from tests.support.servers import ThreadedServer, free_port
+from tests.support.waiting import wait_for
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 WEBHOOK = "https://runners-bot.example.com/api/github/webhooks"
@@ -55,22 +55,21 @@ def browser() -> Any:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("Chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("Chromium is not installed")
+        pytest.skip("Chromium is not installed (apt-get install chromium): the setup page was not driven")
     from playwright.sync_api import sync_playwright
 
     return sync_playwright()
 
 
 def wait_for_page(url: str, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def up() -> bool:
         assert process.poll() is None, process.communicate()
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the setup page did not come up")
+            return False
+
+    wait_for(up, "the setup page")
 
 
 def test_one_click_creates_the_app_and_writes_a_working_env(github: tuple[FakeGitHub, str], tmp_path: Path) -> None:

@@ -78,14 +78,6 @@ async def serve(settings: Settings, fake: Any, prepare: Callable[[App], None] | 
         yield Harness(app, fake, client)
 
 
-def golden(path: Path, body: str) -> None:
-    """``body`` must equal the golden file at ``path``; ``UPDATE_GOLDEN=1`` rewrites it."""
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
-    assert body == path.read_text(encoding="utf-8")
-
-
 async def _unused(_: Delivery) -> None:
     raise AssertionError("classification runs no handler")
 

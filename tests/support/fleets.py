@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 CATEGORIES = ("frontend", "backend", "general")
 PROFILES = ("small", "medium", "large")
 ORGS = ("Matchpoint-AI", "Matchpoint-Labs")
@@ -25,10 +27,20 @@ def entry(i: int) -> str:
     )
 
 
+def _credentials(match: re.Match[str]) -> str:
+    """Each environment's default Secret serves the first organisation; the others get
+    their own (one GitHub App installation serves one organisation), as validate asks."""
+    indent, secret = match.group(1), match.group(2)
+    others = "".join(f"{indent}  {org}: {secret}-{org.lower()}\n" for org in ORGS[1:])
+    return f"{match.group(0)}{indent}githubConfigSecrets:\n{others}"
+
+
 def fleet(count: int, bundled_repositories: str) -> str:
-    """``count`` generated entries under the bundled file's header and trailing settings."""
+    """``count`` generated entries under the bundled file's header and trailing settings,
+    with credentials for every organisation: the fleet passes ``runners-bot validate``."""
     head, _, rest = bundled_repositories.partition("repositories:\n")
     tail = rest[rest.index("\n# Settings applied") :]
+    tail = re.sub(r"^( +)githubConfigSecret: (\S+)\n", _credentials, tail, flags=re.MULTILINE)
     return head + "repositories:\n" + "".join(entry(i) for i in range(count)) + tail
 
 

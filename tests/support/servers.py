@@ -9,26 +9,19 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 
+from tests.support.waiting import wait_for
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class ThreadedServer:
@@ -49,11 +42,7 @@ class ThreadedServer:
 
     def __enter__(self) -> ThreadedServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake GitHub did not start")
-            time.sleep(0.02)
+        wait_for(lambda: self.server.started, "the server to start")
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -81,17 +70,18 @@ class BotProcess:
             self.process = subprocess.Popen(
                 [str(exe), "serve"], cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        process = self.process
+
+        def ready() -> bool:
+            if process.poll() is not None:
                 raise RuntimeError(f"runners-bot exited: {self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"runners-bot did not become ready: {self.log.read_text()}")
+                return False
+
+        wait_for(ready, f"runners-bot to become ready (its log: {self.log})")
+        return self
 
     def kill(self) -> None:
         assert self.process is not None

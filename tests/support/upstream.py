@@ -42,9 +42,16 @@ SUBCHARTS = {
 }
 
 
+# How to get the upstream artefacts, for the skip message (README, "Running the tests").
+FETCH = (
+    "`make test` uses ../shared/upstream when it is there; elsewhere run `python3 scripts/fetch_upstream.py DIR` "
+    "(needs helm and terraform), then UPSTREAM_DIR=DIR ARC_CHARTS_DIR=DIR/arc-0.12.1/charts make test"
+)
+
+
 def missing(what: str) -> None:
     """Skip (developer machine) or fail (CI) a test whose upstream artefact is absent."""
-    message = f"{what} not found: set ARC_CHARTS_DIR / UPSTREAM_DIR (see tests/support/upstream.py)"
+    message = f"{what} not found: {FETCH}"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

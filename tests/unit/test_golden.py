@@ -8,7 +8,6 @@ and review the diff of tests/golden/ like any other change.
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from bot.commands.permissions import Permission
 from bot.commands.pipeline import Outcome, Request, run
 from bot.fleet.config import ConfigFiles
+from tests.support.golden import golden
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
@@ -76,11 +76,7 @@ def test_golden(name: str, bundled: ConfigFiles) -> None:
         source="https://github.com/Matchpoint-AI/project-beta/issues/7#issuecomment-1",
     )
     actual = render_outcome(run(request, bundled))
-    path = GOLDEN / f"{name}.md"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(actual, encoding="utf-8")
-    assert path.exists(), f"no golden file {path.name}: run UPDATE_GOLDEN=1 pytest tests/unit/test_golden.py"
-    assert actual == path.read_text(encoding="utf-8")
+    golden(GOLDEN / f"{name}.md", actual)
 
 
 def test_no_stale_golden_files() -> None:

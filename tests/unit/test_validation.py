@@ -7,7 +7,8 @@ import pytest
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import runner_group_problems, validate
-from tests.support.app import ROOT, golden
+from tests.support.app import ROOT
+from tests.support.golden import golden
 
 
 def problems(repositories: str, base: str) -> list[str]:
