@@ -39,10 +39,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot.commands import render
+from bot.runtime.settings import cleartext_problem
 
 CALLBACK = "/callback"
 COOKIE = "runners_bot_setup"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
 class SetupError(ValueError):
@@ -51,10 +51,10 @@ class SetupError(ValueError):
 
 def check_url(label: str, url: str) -> str:
     """``url`` when it is https, or http on a loopback address (tests, a local proxy)."""
-    parsed = httpx.URL(url)
-    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.host in LOOPBACK_HOSTS):
-        return url
-    raise SetupError(f"{label} must be an https:// URL (got {url!r}): the App's private key travels over it")
+    problem = cleartext_problem(label, url, "the App's private key and webhook secret")
+    if problem is not None:
+        raise SetupError(problem)
+    return url
 
 
 @dataclass(frozen=True)
