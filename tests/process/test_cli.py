@@ -290,4 +290,3 @@ def test_output_closed_early_ends_quietly(config_dir: Path) -> None:
     process.stdout.close()  # what `head -1` does after its line
     error = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141 and error == "", error
-

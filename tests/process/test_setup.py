@@ -370,6 +370,7 @@ def test_earlier_copies_of_env_are_never_replaced(tmp_path: Path) -> None:
     env.write_text("GITHUB_APP_ID=2\n")
     second = keep_previous(env)
     assert (first, second) == (tmp_path / ".env.bak", tmp_path / ".env.2.bak")
+    assert first is not None and second is not None
     assert first.read_text() == "GITHUB_APP_ID=1\n" and second.read_text() == "GITHUB_APP_ID=2\n"
 
 
