@@ -86,7 +86,15 @@ class Dispatcher:
         if delay <= 0:
             self.submit(delivery_id)
         else:
-            self._timers.append(asyncio.get_running_loop().call_later(delay, self.submit, delivery_id))
+            loop = asyncio.get_running_loop()
+            # Only the retries still waiting are kept (to cancel at stop): a timer that ran is let go.
+            self._timers = [t for t in self._timers if not t.cancelled() and t.when() > loop.time()]
+            self._timers.append(loop.call_later(delay, self.submit, delivery_id))
+
+    @property
+    def timers(self) -> int:
+        """Retry timers kept: at most the retries waiting when the last one was scheduled, and it."""
+        return len(self._timers)
 
     async def idle(self) -> None:
         """Wait until the queue is empty and no delivery is being worked on (tests, shutdown)."""

@@ -209,6 +209,26 @@ async def test_the_lock_admits_one_holder_at_a_time(replicas: Opener, request: p
         pass
 
 
+async def test_the_process_keeps_a_lock_only_for_keys_in_use() -> None:
+    """Its bound: the keys held or waited for now, not every key ever locked."""
+    from bot.store.sql import KeyLocks
+
+    locks, order = KeyLocks(), []
+
+    async def hold(key: str, n: int) -> None:
+        async with locks(key):
+            order.append(n)
+            await asyncio.sleep(0)
+            order.append(n)
+
+    for n in range(1000):
+        async with locks(f"pull:{n}"):
+            assert len(locks) == 1
+    await asyncio.gather(*(hold("one key", n) for n in range(3)))
+    assert order == [0, 0, 1, 1, 2, 2], "one holder at a time"
+    assert len(locks) == 0
+
+
 async def test_a_dead_replicas_lock_is_free(database_url: str) -> None:
     from bot.store.postgres import PostgresStore
 
