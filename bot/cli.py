@@ -3,7 +3,7 @@
 Exit codes: 0 accepted / valid / created, 1 refused / invalid / stopped, 2 usage error
 (argparse's own) or something the command cannot work with (a file it cannot read or
 write, a port taken), told in one line; 141 the reader closed the output early (``| head``),
-as for a process ended by SIGPIPE.
+as for a process ended by SIGPIPE; ``serve``: 3 when it cannot listen (uvicorn's own).
 """
 
 from __future__ import annotations

@@ -309,7 +309,7 @@ MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App
 # The bounds of what is kept in memory (Caches), whatever stream of repositories, commits
 # and installations arrives. Bytes count the text kept plus a key's overhead.
 ETAG_BYTES = 16 * 1024 * 1024  # answers kept for conditional reads (file contents, branch heads)
-FILE_BYTES = 32 * 1024 * 1024  # files at a commit: the last commits' values files (3 MB at 10,000 sets)
+FILE_BYTES = 16 * 1024 * 1024  # files at a commit: the last few commits' values files (3 MB at 10,000 sets)
 MAX_BRANCHES = 4096  # default branch names, by installation and repository
 MAX_INSTALLATIONS = 1024  # installations' clients (each brings its token into the token cache)
 MAX_TOKENS = 2 * MAX_INSTALLATIONS  # githubkit's cache: installation tokens and the App's JWT

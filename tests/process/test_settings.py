@@ -170,6 +170,19 @@ def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path, process_
     again.stop()
 
 
+def test_a_taken_port_ends_serve_with_one_error_and_exit_3(tmp_path: Path, process_env: dict[str, str]) -> None:
+    """docs/commands.md: serve exits 3 when it cannot listen, the reason logged once."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env = {**process_env, "HOST": "127.0.0.1", "PORT": str(taken.getsockname()[1]), "PATH": ""}
+        exe = Path(sys.executable).parent / "runners-bot"
+        done = subprocess.run([str(exe), "serve"], check=False, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if '"level": "error"' in line]
+    assert len(errors) == 1 and "address already in use" in errors[0]
+
+
 @pytest.mark.parametrize(
     ("url", "refused"),
     [
