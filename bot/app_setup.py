@@ -51,8 +51,6 @@ from bot.runtime.settings import cleartext_problem
 
 CALLBACK = "/callback"
 COOKIE = "runners_bot_setup"
-
-
 EXIT_CREATED, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
 KEY_FILE = Path("runners-bot.private-key.pem")
 
