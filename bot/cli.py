@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RUNNERS_BOT_ROLLOUT_TIMEOUT, RUNNERS_BOT_REPLY_LIMIT, RUNNERS_BOT_RETENTION_DAYS, RUNNERS_BOT_CLOCK_INTERVAL, "
         "RUNNERS_BOT_DASHBOARD, RUNNERS_BOT_DASHBOARD_INTERVAL, RUNNERS_BOT_LEASE_SECONDS, "
         "RUNNERS_BOT_INSTALLATION_REPLY_LIMIT, ...) in docs/operating.md. "
-        "Exit 2 when a setting is missing or malformed.",
+        "Exit 2 when a setting is missing or malformed, 3 when it cannot listen on HOST:PORT.",
     )
     return parser
 
