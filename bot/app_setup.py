@@ -9,6 +9,12 @@ into ``.env`` (mode 0600) and a private key file, and the ``kubectl`` command th
 them into the chart's Secret is printed. The page and its state parameter are only for
 this one exchange; the server stops once it is done.
 
+GitHub shows a private key once: once the code is spent, the key is written before
+anything else can fail, and never over an existing file (a key already there is another
+App's: setup refuses to start, and a file that appears meanwhile is kept and the new key
+written beside it). ARC's App has no webhook, so GitHub's answer may carry no webhook
+secret (``webhook_secret`` is nullable in GitHub's REST description); it needs none.
+
 Whoever completes the exchange decides which App the files name, so the page trusts
 only this machine's browser: it answers only requests addressed to ``127.0.0.1:PORT``
 or ``localhost:PORT`` (a DNS-rebound name gets 421 and no state), the state is tied to
@@ -21,12 +27,14 @@ following a symlink planted in their place.
 from __future__ import annotations
 
 import asyncio
+import errno
 import html
 import json
 import os
 import secrets
+import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +47,32 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from bot.commands import render
+from bot.runtime.settings import cleartext_problem
 
 CALLBACK = "/callback"
 COOKIE = "runners_bot_setup"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+EXIT_CREATED, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
+KEY_FILE = Path("runners-bot.private-key.pem")
 
 
 class SetupError(ValueError):
     """A setting ``runners-bot setup`` cannot work with; the message says what would do."""
 
 
+def default_key_file(purpose: str, org: str | None) -> Path:
+    """Where the private key goes unless ``--key-file`` says: ARC's App is made once per
+    organisation, so each organisation's key gets a file of its own."""
+    if purpose != "arc":
+        return KEY_FILE
+    return Path(f"arc-github-app.{org}.private-key.pem" if org else "arc-github-app.private-key.pem")
+
+
 def check_url(label: str, url: str) -> str:
     """``url`` when it is https, or http on a loopback address (tests, a local proxy)."""
-    parsed = httpx.URL(url)
-    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.host in LOOPBACK_HOSTS):
-        return url
-    raise SetupError(f"{label} must be an https:// URL (got {url!r}): the App's private key travels over it")
+    problem = cleartext_problem(label, url, "the App's private key and webhook secret")
+    if problem is not None:
+        raise SetupError(problem)
+    return url
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ class SetupOptions:
     host: str = "127.0.0.1"
     port: int = 3333
     env_file: Path = Path(".env")
-    key_file: Path = Path("runners-bot.private-key.pem")
+    key_file: Path = KEY_FILE
     purpose: str = "runners-bot"  # or "arc": ARC's own App (arc-app.yml), a key file and no .env
 
     @property
@@ -159,23 +177,76 @@ def kubectl_command(options: SetupOptions) -> str:
     )
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Created owner-only before a byte is written (secrets), never through a symlink."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+def _write_private(path: Path, text: str, *, new: bool = False) -> None:
+    """Created owner-only before a byte is written (secrets), never through a symlink;
+    ``new``: only if no file is there (FileExistsError otherwise)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_EXCL if new else os.O_TRUNC)
+    descriptor = os.open(path, flags, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(text)
 
 
 def keep_previous(path: Path) -> Path | None:
-    """Copy an existing file to ``<name>.bak`` (owner-only) before it is replaced; the copy."""
+    """Copy an existing file to ``<name>.bak`` (owner-only) before it is replaced; the copy.
+    An earlier copy is never replaced (it holds an older App's key): the next free
+    ``<name>.N.bak`` is taken instead."""
     if not path.exists() and not path.is_symlink():
         return None
     if path.is_symlink():
         raise SetupError(f"{path} is a symbolic link: remove it, or pass --env-file/--key-file")
-    backup = path.with_name(path.name + ".bak")
-    _write_private(backup, path.read_text(encoding="utf-8"))
-    return backup
+    text = path.read_text(encoding="utf-8")
+    for n in range(1, 1000):
+        backup = path.with_name(f"{path.name}.bak" if n == 1 else f"{path.name}.{n}.bak")
+        try:
+            _write_private(backup, text, new=True)
+        except FileExistsError:
+            continue
+        return backup
+    raise SetupError(f"{path}.bak and 998 more copies exist: clear some away")
+
+
+def write_key(path: Path, app: dict[str, Any]) -> Path:
+    """The App's private key in a new file: ``path``, or, when a file appeared there since
+    setup started (another App's key), ``<app id>.<name>`` beside it. Never over a file."""
+    try:
+        _write_private(path, str(app["pem"]), new=True)
+        return path
+    except FileExistsError:
+        beside = path.with_name(f"{app.get('id', 'new')}.{path.name}")
+        _write_private(beside, str(app["pem"]), new=True)
+        return beside
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The page's socket, bound before anything is printed; SetupError when it cannot be."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SetupError(
+                f"port {port} on {host} is taken by another program: choose a free one with --port"
+            ) from None
+        raise SetupError(f"cannot listen on {host}:{port} ({exc.strerror}): choose another with --port") from None
+
+
+def preflight(options: SetupOptions) -> None:
+    """Everything that would lose the App's key after GitHub gave it, refused before the
+    page is shown: a key file already there, a directory that cannot be written."""
+    check_url("--github-url", options.github_url)
+    check_url("--api-url", options.api)
+    files = [options.key_file] if options.for_arc else [options.key_file, options.env_file]
+    for path in files:
+        if path.is_symlink():
+            raise SetupError(f"{path} is a symbolic link: remove it, or pass --env-file/--key-file")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise SetupError(f"{folder} is not a directory setup can write {path.name} into")
+    if options.key_file.exists():
+        raise SetupError(
+            f"{options.key_file} exists (another App's private key?) and is never overwritten: "
+            "move it, or pass --key-file"
+        )
 
 
 @dataclass
@@ -188,6 +259,7 @@ class SetupServer:
     created: dict[str, Any] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     replaced: list[Path] = field(default_factory=list)  # earlier files kept aside before writing
+    key_file: Path | None = None  # where the key went (beside --key-file if a file appeared there)
 
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/", self.page), Route(CALLBACK, self.callback)])
@@ -234,12 +306,20 @@ class SetupServer:
         try:
             app = await self._convert(code)
         except (httpx.HTTPError, ValueError) as exc:
-            print(f"runners-bot setup: the code exchange failed: {exc}", file=sys.stderr, flush=True)
-            return HTMLResponse(render.fill("setup_failed.html", reason=html.escape(str(exc))), 502)
-        _write_private(self.options.key_file, str(app["pem"]))
-        if not self.options.for_arc:  # ARC's App: its key is all it needs (a Secret, not a .env)
-            self.replaced = [kept for kept in (keep_previous(self.options.env_file),) if kept is not None]
-            _write_private(self.options.env_file, env_text(app, self.options))
+            return self._failed(f"the code exchange failed: {exc}", 502)
+        # The code is spent and GitHub shows the key only once: it is written first.
+        try:
+            key = write_key(self.options.key_file, app)
+        except OSError as exc:
+            return self._failed(f"the App was created, but its private key could not be written: {exc}", 500)
+        try:
+            self._check(app)
+            if not self.options.for_arc:  # ARC's App: its key is all it needs (a Secret, not a .env)
+                self.replaced = [kept for kept in (keep_previous(self.options.env_file),) if kept is not None]
+                _write_private(self.options.env_file, env_text(app, self.options))
+        except (OSError, ValueError) as exc:
+            return self._failed(f"the App was created and its private key written to {key}, but: {exc}", 500)
+        self.key_file = key
         self.created = app
         self.done.set()
         install = f"{str(app.get('html_url', '')).rstrip('/')}/installations/new"
@@ -248,28 +328,43 @@ class SetupServer:
                 "setup_done.html",
                 name=html.escape(str(app.get("name") or app.get("slug") or self.options.name)),
                 install=html.escape(install, quote=True),
-                env_file=html.escape(str(self.options.key_file if self.options.for_arc else self.options.env_file)),
+                env_file=html.escape(str(key if self.options.for_arc else self.options.env_file)),
             )
         )
 
+    def _failed(self, reason: str, status: int) -> Response:
+        """Told in the terminal and on the page."""
+        print(f"runners-bot setup: {reason}", file=sys.stderr, flush=True)
+        return HTMLResponse(render.fill("setup_failed.html", reason=html.escape(reason)), status)
+
     async def _convert(self, code: str) -> dict[str, Any]:
+        """GitHub's answer to the code: at least the App's private key, or ValueError."""
         url = f"{self.options.api}/app-manifests/{code}/conversions"
         headers = {"Accept": "application/vnd.github+json", "User-Agent": "runners-bot-setup"}
         async with httpx.AsyncClient(transport=self.transport, timeout=30) as client:
             response = await client.post(url, headers=headers)
         if response.status_code != 201:
             raise ValueError(f"GitHub answered {response.status_code} to the code exchange: {response.text[:200]}")
-        app: dict[str, Any] = response.json()
-        if not all(app.get(k) for k in ("id", "pem", "webhook_secret")):
-            raise ValueError("GitHub's answer lacks the App id, key or webhook secret")
+        app = response.json()
+        if not isinstance(app, dict) or not isinstance(app.get("pem"), str) or not app["pem"]:
+            raise ValueError("GitHub's answer holds no private key")
         return app
 
+    def _check(self, app: dict[str, Any]) -> None:
+        """What the files need besides the key: the App's id, and (runners-bot's App, which
+        has a webhook) its webhook secret. ARC's has no webhook: GitHub may send null."""
+        wanted = ("id",) if self.options.for_arc else ("id", "webhook_secret")
+        missing = [name for name in wanted if not app.get(name)]
+        if missing:
+            raise ValueError(f"GitHub's answer lacks {' and '.join(missing)}")
 
-async def serve_until_done(server: SetupServer) -> dict[str, Any]:
-    """Serve the page until the App is created; returns what GitHub said of it."""
+
+async def serve_until_done(server: SetupServer, sock: socket.socket | None = None) -> dict[str, Any]:
+    """Serve the page (on ``sock`` when given) until the App is created; returns what
+    GitHub said of it."""
     config = uvicorn.Config(server.app(), host=server.options.host, port=server.options.port, log_level="warning")
     web = uvicorn.Server(config)
-    task = asyncio.create_task(web.serve())
+    task = asyncio.create_task(web.serve(sockets=[sock] if sock is not None else None))
     try:
         await server.done.wait()
         await asyncio.sleep(0.5)  # let the browser receive the last page
@@ -281,41 +376,40 @@ async def serve_until_done(server: SetupServer) -> dict[str, Any]:
 
 
 def run_setup(options: SetupOptions) -> int:
-    """``runners-bot setup``: print where to click, wait, write the files, say what next."""
+    """``runners-bot setup``: print where to click, wait, write the files, say what next.
+    Exit 0 created, 1 stopped before that, 2 a setting it cannot work with (one line)."""
     try:
-        check_url("--github-url", options.github_url)
-        check_url("--api-url", options.api)
+        preflight(options)
+        sock = listen(options.host, options.port)
     except SetupError as exc:
         print(f"runners-bot setup: {exc}", file=sys.stderr)
-        return 2
-    if options.env_file.is_symlink() or options.key_file.is_symlink():
-        print("runners-bot setup: --env-file and --key-file must not be symbolic links", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if options.env_file.exists() and not options.for_arc:
-        print(f"Note: {options.env_file} exists; it is kept as {options.env_file}.bak when the App is created.")
+        print(f"Note: {options.env_file} exists; it is kept as a .bak copy when the App is created.")
     server = SetupServer(options)
     print(f"Open {options.local_url}/ in a browser and press the button to create the App on {options.github_url}.")
     print("Waiting for GitHub to send you back (Ctrl-C to stop)...", flush=True)
     try:
-        app = asyncio.run(serve_until_done(server))
+        app = asyncio.run(serve_until_done(server, sock))
     except KeyboardInterrupt:
         print("runners-bot setup: stopped; nothing was written", file=sys.stderr)
-        return 1
+        return EXIT_STOPPED
+    key = server.key_file or options.key_file
     print(f"\nCreated the GitHub App {app.get('name') or app.get('slug')} (id {app['id']}).")
     if options.for_arc:
-        print(f"Wrote {options.key_file} (mode 0600): ARC's private key.")
+        print(f"Wrote {key} (mode 0600): ARC's private key.")
         print(
             f"Install it on the repositories (or the organisation) whose runners ARC registers: "
             f"{str(app.get('html_url', '')).rstrip('/')}/installations/new"
         )
         print(installation_hint(app, options))
         print("\nThen give every runner namespace the Secret ARC's chart names (DEPLOYMENT.md step 1):\n")
-        print(arc_secret_command(app, options))
-        return 0
-    print(f"Wrote {options.env_file} and {options.key_file} (mode 0600): `runners-bot serve` reads .env.")
+        print(arc_secret_command(app, replace(options, key_file=key)))
+        return EXIT_CREATED
+    print(f"Wrote {options.env_file} and {key} (mode 0600): `runners-bot serve` reads .env.")
     for kept in server.replaced:
         print(f"The previous {options.env_file} is kept as {kept}.")
     print(f"Install it: {str(app.get('html_url', '')).rstrip('/')}/installations/new")
     print("\nFor the Helm chart (charts/runners-bot), create its Secret:\n")
-    print(kubectl_command(options))
-    return 0
+    print(kubectl_command(replace(options, key_file=key)))
+    return EXIT_CREATED

@@ -1,6 +1,9 @@
-"""The ``runners-bot`` command line: ``simulate``, ``validate`` and ``serve`` (docs/commands.md).
+"""The ``runners-bot`` command line: ``simulate``, ``validate``, ``setup`` and ``serve`` (docs/commands.md).
 
-Exit codes: 0 accepted / valid, 1 refused / invalid, 2 usage error (argparse's own).
+Exit codes: 0 accepted / valid / created, 1 refused / invalid / stopped, 2 usage error
+(argparse's own) or something the command cannot work with (a file it cannot read or
+write, a port taken), told in one line; 141 the reader closed the output early (``| head``),
+as for a process ended by SIGPIPE; ``serve``: 3 when it cannot listen (uvicorn's own).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from bot.fleet.validation import Problem, grouped, runner_group_problems, valida
 from bot.fleet.yamlload import YamlError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 DESCRIPTION = """\
 runners-bot: GitOps for self-hosted GitHub Actions runners.
@@ -109,13 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--org", help="create the App for this organisation (default: your user account)")
     setup.add_argument("--config-repo", help="OWNER/NAME of the configuration repository, for RUNNERS_CONFIG_REPO")
     setup.add_argument("--name", default="runners-bot", help="the App's name (unique on GitHub)")
-    setup.add_argument("--port", type=int, default=3333, help="local port of the setup page (default: 3333)")
+    setup.add_argument("--port", type=_port, default=3333, help="local port of the setup page (default: 3333)")
     setup.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write the settings")
     setup.add_argument(
         "--key-file",
         type=Path,
-        default=Path("runners-bot.private-key.pem"),
-        help="the private key (--for arc: arc-github-app.private-key.pem unless given)",
+        help="where to write the private key, a file that must not exist yet (default: runners-bot.private-key.pem; "
+        "--for arc: arc-github-app.ORG.private-key.pem, or arc-github-app.private-key.pem without --org)",
     )
 
     sub.add_parser(
@@ -130,9 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         "RUNNERS_BOT_ROLLOUT_TIMEOUT, RUNNERS_BOT_REPLY_LIMIT, RUNNERS_BOT_RETENTION_DAYS, RUNNERS_BOT_CLOCK_INTERVAL, "
         "RUNNERS_BOT_DASHBOARD, RUNNERS_BOT_DASHBOARD_INTERVAL, RUNNERS_BOT_LEASE_SECONDS, "
         "RUNNERS_BOT_INSTALLATION_REPLY_LIMIT, ...) in docs/operating.md. "
-        "Exit 2 when a setting is missing or malformed.",
+        "Exit 2 when a setting is missing or malformed, 3 when it cannot listen on HOST:PORT.",
     )
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
 
 
 def _config_dir(parser: argparse.ArgumentParser) -> None:
@@ -147,6 +157,21 @@ def _config_dir(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+    except BrokenPipeError:
+        # The reader has what it wanted (`| head`): nothing to say, and nothing more to print.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"runners-bot {args.command}: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "simulate":
         return simulate(args)
     if args.command == "serve":
@@ -159,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from bot.app_setup import SetupOptions, run_setup
+    from bot.app_setup import SetupOptions, default_key_file, run_setup
 
     if args.config_repo is not None and args.config_repo.count("/") != 1:
         print("runners-bot setup: --config-repo must be OWNER/NAME", file=sys.stderr)
@@ -168,12 +193,11 @@ def _setup(args: argparse.Namespace) -> int:
         print("runners-bot setup: --webhook-url is required (the public URL of /api/github/webhooks)", file=sys.stderr)
         return EXIT_USAGE
     arc = args.purpose == "arc"
-    default_key = Path("runners-bot.private-key.pem")
     options = SetupOptions(
         github_url=args.github_url, api_url=args.api_url, org=args.org,
         config_repo=args.config_repo, name=args.name if not (arc and args.name == "runners-bot") else "arc-runners",
         port=args.port, env_file=args.env_file, purpose=args.purpose, webhook_url=args.webhook_url or "",
-        key_file=Path("arc-github-app.private-key.pem") if arc and args.key_file == default_key else args.key_file,
+        key_file=args.key_file or default_key_file(args.purpose, args.org),
     )  # fmt: skip
     return run_setup(options)
 

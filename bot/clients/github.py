@@ -10,7 +10,12 @@ secondary) by waiting for ``Retry-After`` or the reset time, but never longer th
 ``max_rate_limit_wait``: past that the call fails with :class:`TemporaryError` and the
 delivery is retried later, so one throttled call never holds up the others for long.
 Repeated reads (file contents, branch heads) are conditional (``If-None-Match``): an
-unchanged answer is a 304 and costs no rate limit.
+unchanged answer is a 304 and costs no rate limit. A file read at a commit never changes:
+it is kept as text and read again with no call at all.
+
+What is kept in memory is bounded (:class:`Caches`, by bytes or entries, least recently
+used first): the answers kept for conditional requests, files at commits, default
+branches, the clients of installations and githubkit's token cache.
 
 Errors say whether trying again can help: :class:`TemporaryError` or
 :class:`PermanentError` (as kopf does).
@@ -25,13 +30,14 @@ import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
 from githubkit.cache import MemCacheStrategy
+from githubkit.cache.mem_cache import MemCache
 from githubkit.exception import (
     GitHubException,
     GraphQLFailed,
@@ -45,12 +51,12 @@ from githubkit.retry import RetryOption
 from bot.commands.bodies import fit
 from bot.commands.permissions import PERMISSIONS, Permission
 from bot.runtime import errors
+from bot.runtime.caches import Bounded
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^\d+$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]
 
@@ -82,22 +88,35 @@ class Unreadable(PermanentError):
         self.reason = reason
 
 
+# The literal words of the REST paths the app calls (and of those around them). Any other
+# segment is a value (a name, a number, a sha) and becomes a placeholder, so the metric's
+# endpoint label has a bounded set of values, whatever the values in the paths are.
+_LITERALS = frozenset({
+    "api", "v3", "graphql", "app", "app-manifests", "conversions", "installations", "installation", "access_tokens",
+    "hook", "deliveries", "attempts", "repos", "repositories", "contents", "git", "blobs", "commits", "trees",
+    "refs", "ref", "heads", "compare", "issues", "comments", "reactions", "labels", "pulls", "merge", "files",
+    "collaborators", "permission", "orgs", "users", "user", "branches",
+})  # fmt: skip
+# Segments whose values run to the end of the path: a file's path, a ref, two commits, a blob.
+_REST_OF_PATH = {"contents": "{path}", "ref": "{ref}", "refs": "{ref}", "compare": "{basehead}", "blobs": "{sha}"}
+
+
 def endpoint(path: str) -> str:
-    """A request path with its variable parts replaced, for metric labels."""
-    parts = path.strip("/").split("/")
+    """A request path with its variable parts replaced, for metric labels: ``{owner}``
+    and ``{repo}`` after ``repos``, the rest of the path after a segment that takes it,
+    ``{id}`` for any other segment that is not a literal word of GitHub's paths."""
     out: list[str] = []
-    for index, part in enumerate(parts):
-        before = parts[index - 1] if index else ""
-        if before == "repos" or (index >= 2 and parts[index - 2] == "repos"):
-            out.append("{owner}" if before == "repos" else "{repo}")
-        elif before in ("contents", "ref", "refs", "heads") or (out and out[-1] == "{path}"):
-            out.append("{path}")
-            if before in ("contents", "ref", "refs", "heads"):
-                break
-        elif before in ("collaborators", "installations") or _ID.match(part):
-            out.append("{id}")
+    for part in (p for p in path.split("/") if p):
+        before = out[-1] if out else ""
+        if before in _REST_OF_PATH:
+            out.append(_REST_OF_PATH[before])
+            break
+        if before == "repos":
+            out.append("{owner}")
+        elif before == "{owner}":
+            out.append("{repo}")
         else:
-            out.append(part)
+            out.append(part if part in _LITERALS else "{id}")
     return "/" + "/".join(out)
 
 
@@ -287,7 +306,50 @@ RAW = "application/vnd.github.raw"
 MAX_FILE_BYTES = 100 * 1024 * 1024
 PER_PAGE = 100  # GitHub's largest page
 MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
-_FILES_KEPT = 8  # files at a commit kept in memory: the last few commits' values files
+# The bounds of what is kept in memory (Caches), whatever stream of repositories, commits
+# and installations arrives. Bytes count the text kept plus a key's overhead.
+ETAG_BYTES = 16 * 1024 * 1024  # answers kept for conditional reads (file contents, branch heads)
+FILE_BYTES = 16 * 1024 * 1024  # files at a commit: the last few commits' values files (3 MB at 10,000 sets)
+MAX_BRANCHES = 4096  # default branch names, by installation and repository
+MAX_INSTALLATIONS = 1024  # installations' clients (each brings its token into the token cache)
+MAX_TOKENS = 2 * MAX_INSTALLATIONS  # githubkit's cache: installation tokens and the App's JWT
+_ENTRY = 256  # bytes a kept entry costs besides its text
+
+
+@dataclass
+class Caches:
+    """What the App keeps of GitHub's answers, shared by its installations, each bounded."""
+
+    etags: Bounded[str, tuple[str, Any]] = field(default_factory=lambda: Bounded(ETAG_BYTES))
+    files: Bounded[str, FileContent] = field(default_factory=lambda: Bounded(FILE_BYTES))
+    branches: Bounded[str, str] = field(default_factory=lambda: Bounded(MAX_BRANCHES))
+
+
+class TokenCache(MemCache):
+    """githubkit's token cache, bounded: an expired token is dropped as soon as anything is
+    kept (githubkit drops one only when it is asked for again), and past ``MAX_TOKENS`` the
+    oldest goes (its installation asks GitHub for a new token when it needs one)."""
+
+    def __init__(self) -> None:  # MemCache's own sets only this, untyped
+        self._cache = {}
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        now = datetime.now(UTC)
+        for name in [k for k, item in self._cache.items() if item.expire_at is not None and item.expire_at < now]:
+            del self._cache[name]
+        self._cache.pop(key, None)  # a renewed token goes to the end: the newest
+        super().set(key, value, ex)
+        while len(self._cache) > MAX_TOKENS:
+            del self._cache[next(iter(self._cache))]
+
+
+class TokenCacheStrategy(MemCacheStrategy):
+    """githubkit's in-memory strategy with :class:`TokenCache` as its store."""
+
+    def get_cache_storage(self) -> MemCache:
+        if self._cache is None:
+            self._cache = TokenCache()
+        return self._cache
 
 
 class GitHubApp:
@@ -299,10 +361,10 @@ class GitHubApp:
         self.settings = settings
         self.transport = MeteredTransport(transport or httpx.AsyncHTTPTransport(), metrics)
         self.auth = AppAuthStrategy(settings.app_id, settings.private_key)
-        self.cache = MemCacheStrategy()
+        self.cache = TokenCacheStrategy()
         self.app = self._client(self.auth)
-        self._installations: dict[int, Installation] = {}
-        self._etags: dict[str, tuple[str, Any]] = {}
+        self.caches = Caches()
+        self.installations: Bounded[int, Installation] = Bounded(MAX_INSTALLATIONS)
 
     def _client(self, auth: Any) -> GitHub[Any]:
         return GitHub(
@@ -321,10 +383,11 @@ class GitHubApp:
         await self.transport.shutdown()
 
     def installation(self, installation_id: int) -> Installation:
-        found = self._installations.get(installation_id)
+        found = self.installations.get(installation_id)
         if found is None:
             client = self._client(self.auth.as_installation(installation_id))
-            found = self._installations[installation_id] = Installation(client, self._etags, self.settings.app_id)
+            found = Installation(client, self.caches, self.settings.app_id, scope=str(installation_id))
+            self.installations.put(installation_id, found)
         return found
 
     async def failed_deliveries(self, limit_pages: int = 30) -> list[dict[str, Any]]:
@@ -365,7 +428,7 @@ def token_installation(token: str, api_url: str, transport: httpx.AsyncBaseTrans
         auto_retry=RetryPolicy(1.0, 60.0),
         user_agent="runners-bot",
     )
-    return Installation(client, {})
+    return Installation(client, Caches())
 
 
 def _file_meta(data: Any, owner: str, repo: str, path: str) -> tuple[str, int]:
@@ -417,16 +480,16 @@ def _next_cursor(link: str) -> str | None:
 class Installation:
     """Calls made as one installation of the App."""
 
-    def __init__(self, client: GitHub[Any], etags: dict[str, tuple[str, Any]], app_id: int | None = None) -> None:
+    def __init__(self, client: GitHub[Any], caches: Caches, app_id: int | None = None, *, scope: str = "") -> None:
         self.gh = client
         self.app_id = app_id
-        self._etags = etags
-        self._files: dict[str, FileContent] = {}
-        self._default_branches: dict[str, str] = {}
+        self.caches = caches
+        self.scope = scope  # the installation: what one reads is not handed to another without a call
 
     async def _conditional(self, key: str, call: Any) -> Any:
-        """Run ``call(headers)``; reuse the cached body when GitHub answers 304 Not Modified."""
-        cached = self._etags.get(key)
+        """Run ``call(headers)``; reuse the cached body when GitHub answers 304 Not Modified.
+        (GitHub answers 304 only to a token that may read the thing: the cache is shared.)"""
+        cached = self.caches.etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else {}
         response = await call(headers)
         if response.status_code == 304 and cached is not None:
@@ -434,7 +497,7 @@ class Installation:
         data = _data(response)
         etag = response.headers.get("etag")
         if etag:
-            self._etags[key] = (etag, data)
+            self.caches.etags.put(key, (etag, data), len(response.raw_response.content) + len(key) + _ENTRY)
         return data
 
     async def react(self, owner: str, repo: str, comment_id: int, content: Reaction) -> None:
@@ -470,8 +533,10 @@ class Installation:
         """The whole file, verified against its blob sha and size; :class:`Unreadable`
         when GitHub cannot give it whole (never an empty or cut text)."""
         key = f"contents:{owner}/{repo}/{path}@{ref or ''}"
-        if ref is not None and _COMMIT.match(ref) and key in self._files:
-            return self._files[key]  # contents at a commit sha never change: no call at all
+        at_commit = ref is not None and _COMMIT.match(ref) is not None
+        kept = self.caches.files.get(f"{self.scope}:{key}") if at_commit else None
+        if kept is not None:
+            return kept  # contents at a commit sha never change: no call at all
 
         async def call(headers: dict[str, str]) -> Any:
             if ref:
@@ -479,21 +544,19 @@ class Installation:
             return await self.gh.rest.repos.async_get_content(owner, repo, path, headers=headers)
 
         try:
-            data = await self._conditional(key, call)
+            # At a commit the text is kept (above), not GitHub's answer with its base64 copy.
+            data = _data(await call({})) if at_commit else await self._conditional(key, call)
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc
         sha, size = _file_meta(data, owner, repo, path)
         if size > MAX_FILE_BYTES:
             raise Unreadable(path, f"it is {size:,} bytes, over the 100 MB GitHub serves through its API")
         content = _inline_content(data)
-        at_commit = ref is not None and _COMMIT.match(ref) is not None
         if content is None:
             content = await self._raw(owner, repo, path, ref if at_commit and ref else sha, by_blob=not at_commit)
         found = whole_text(path, content, sha, size)
         if at_commit:
-            self._files[key] = found
-            while len(self._files) > _FILES_KEPT:
-                del self._files[next(iter(self._files))]
+            self.caches.files.put(f"{self.scope}:{key}", found, len(content) + len(key) + _ENTRY)
         return found
 
     async def _raw(self, owner: str, repo: str, path: str, ref: str, *, by_blob: bool) -> bytes:
@@ -529,7 +592,7 @@ class Installation:
         target: dict[str, Any] = ref.get("target") or {}
         if not target.get("oid"):
             raise PermanentError(f"{owner}/{repo} has no default branch the App can read", 404)
-        self._default_branches[f"{owner}/{repo}"] = str(ref["name"])
+        self.caches.branches.put(f"{self.scope}:{owner}/{repo}", str(ref["name"]))
         return BranchFiles(
             str(ref["name"]),
             str(target["oid"]),
@@ -538,14 +601,16 @@ class Installation:
 
     async def default_branch(self, owner: str, repo: str) -> str:
         """The repository's default branch, asked once per process."""
-        key = f"{owner}/{repo}"
-        if key not in self._default_branches:
+        key = f"{self.scope}:{owner}/{repo}"
+        found = self.caches.branches.get(key)
+        if found is None:
             try:
                 response = await self.gh.rest.repos.async_get(owner, repo)
             except GitHubException as exc:
                 raise _translate(exc, f"reading {owner}/{repo}") from exc
-            self._default_branches[key] = str(_data(response)["default_branch"])
-        return self._default_branches[key]
+            found = str(_data(response)["default_branch"])
+            self.caches.branches.put(key, found)
+        return found
 
     async def contains(self, owner: str, repo: str, commit: str, later: str) -> bool:
         """True when ``later`` is ``commit`` or a descendant of it (``commit...later`` is

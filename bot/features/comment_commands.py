@@ -14,7 +14,7 @@ from typing import Any
 from bot.commands.grammar import has_command
 from bot.services.command_runner import CommandRunner
 from bot.store.api import Delivery
-from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.routing import Route, by_app, by_bot
 from bot.webhooks.threads import Thread
 
 
@@ -24,8 +24,7 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
         return "no comment in payload"
     if by_bot(comment.get("user")) or by_bot(payload.get("sender")):
         return "comment by a bot"
-    if comment.get("performed_via_github_app"):
-        # Another App wrote it on a user's behalf: the user did not type this command.
+    if by_app(comment):
         return "comment posted through a GitHub App"
     body = comment.get("body")
     if not isinstance(body, str) or not has_command(body):

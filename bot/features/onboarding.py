@@ -3,7 +3,9 @@
 An issue opened from ``templates/onboarding-form.yml`` (recognised by its label) is read
 field by field and handled like ``/runners add`` with those fields; the pull request
 closes the issue. A form with missing or invalid fields gets one reply naming each
-problem. The form file is the single source of the field labels.
+problem, from its author's reply budget as a refused comment's is. An issue opened by a
+bot, or by another App on a user's behalf, is not obeyed. The form file is the single
+source of the field labels.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from bot.clients.kube import Kube
 from bot.commands import render
 from bot.fleet import names
 from bot.services import Services
-from bot.services.command_runner import CommandRunner
+from bot.services.command_runner import CommandRunner, admit, spend_once
 from bot.services.pull_requests import PullRequests
 from bot.store.api import Delivery
-from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.routing import Route, by_app, by_bot
 from bot.webhooks.threads import Thread, once, reply
 
 FORM = "onboarding-form.yml"
@@ -148,18 +150,23 @@ async def handle(services: Services, pulls: PullRequests, delivery: Delivery, ku
         if delivery.installation is None:
             return
         inst = services.github.installation(delivery.installation)
+        if not await admit(services, inst, delivery, thread):
+            return  # the author's (or the installation's) reply budget is spent
         text = render.fill(
             "reply_onboarding_invalid.md",
             problems="\n".join(f"- {p}" for p in result.problems),
             suggestion=result.suggestion,
         )
-        await reply(services.store, inst, delivery, thread, index=0, text=text)
-        await once(
-            services.store,
-            delivery.id,
-            "reaction:final",
-            lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
-        )
+        try:
+            await reply(services.store, inst, delivery, thread, index=0, text=text)
+            await once(
+                services.store,
+                delivery.id,
+                "reaction:final",
+                lambda: inst.react_to_issue(thread.owner, thread.repo, thread.number, "-1"),
+            )
+        finally:  # a form that changes nothing costs a reply, as a refused comment does
+            await spend_once(services, delivery, thread)
         return
     # An add needs the cluster's Application names (none of them may be taken), not the clock.
     await CommandRunner(services, pulls, kube).run(
@@ -172,8 +179,10 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     labels = issue.get("labels", []) if isinstance(issue, Mapping) else []
     if not any(isinstance(label, Mapping) and label.get("name") == LABEL for label in labels):
         return "not an onboarding request"
-    if by_bot(payload.get("sender")):
+    if by_bot(payload.get("sender")) or by_bot(issue.get("user") if isinstance(issue, Mapping) else None):
         return "opened by a bot"
+    if isinstance(issue, Mapping) and by_app(issue):
+        return "opened through a GitHub App"
     return None
 
 

@@ -7,11 +7,13 @@ once, and the server does not start.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -32,6 +34,28 @@ def database_problem(dsn: str) -> str | None:
     except Exception:  # psycopg's message quotes the string: say only that it did not parse
         return f"RUNNERS_BOT_DATABASE_URL does not parse as a PostgreSQL connection string ({accepted})"
     return None
+
+
+def cleartext_problem(name: str, url: str, carries: str) -> str | None:
+    """What is wrong with ``url`` when ``carries`` (credentials) travel over it: https, or
+    http only to this machine's loopback (a local proxy, the tests' fake GitHub)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return f"{name} must be an https:// URL, not {url!r}"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and (host == "localhost" or _loopback(host)):
+        return None
+    return f"{name} must be an https:// URL (http only on loopback): {carries} travel over it, not {url!r}"
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(Exception):
@@ -130,8 +154,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if (app_id is None) != (private_key is None):
         problems.append("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH) go together")
     api_url = (get("GITHUB_API_URL") or _DEFAULT.api_url).rstrip("/")
-    if not re.match(r"https?://", api_url):
-        problems.append(f"GITHUB_API_URL must be an http(s) URL, not {api_url!r}")
+    problems.extend(filter(None, [cleartext_problem("GITHUB_API_URL", api_url, "installation tokens")]))
     config_repo = get("RUNNERS_CONFIG_REPO")
     if config_repo is None:
         problems.append("RUNNERS_CONFIG_REPO is required: owner/name of the GitOps repository holding values/")

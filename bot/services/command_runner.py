@@ -120,14 +120,14 @@ class CommandRunner:
         if delivery.installation is None:
             raise PermanentError("the delivery names no installation", 0)
         inst = services.github.installation(delivery.installation)
-        if not await _within_budget(services, inst, delivery, thread):
+        if not await admit(services, inst, delivery, thread):
             return
         try:
             await self._answer(delivery, thread, inst, closes)
         except Exception:
             # Admitted, then failed: it still costs its author (and the installation) a reply,
             # so a comment that makes the handler fail cannot be repeated for free.
-            await _spend_once(services, delivery, thread)
+            await spend_once(services, delivery, thread)
             raise
 
     async def _answer(self, delivery: Delivery, thread: Thread, inst: Installation, closes: str | None) -> None:
@@ -229,7 +229,7 @@ async def _report(
     final: Reaction = "+1" if all_ok else "-1"
     await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, final))
     if not any(answer.change is not None for answer in outcome.replies):
-        await _spend_once(services, delivery, thread)
+        await spend_once(services, delivery, thread)
 
 
 async def _refuse_unreadable(
@@ -239,7 +239,7 @@ async def _refuse_unreadable(
     text = render.fill("reply_unreadable.md", path=exc.path, reason=exc.reason)
     await reply(services.store, inst, delivery, thread, index=0, text=text)
     await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
-    await _spend_once(services, delivery, thread)
+    await spend_once(services, delivery, thread)
     services.metrics.commands.labels("other", "refused").inc()
 
 
@@ -262,10 +262,11 @@ async def _apply_burst(
     return f"{text.rstrip()}\n\n{done}\n"
 
 
-async def _within_budget(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
+async def admit(services: Services, inst: Installation, delivery: Delivery, thread: Thread) -> bool:
     """False when the author's reply budget, or the installation's, is spent
     (bot.commands.reply_limits): one notice, then nothing. The installation's bounds what many
-    throwaway accounts cost together on a public repository."""
+    throwaway accounts cost together on a public repository. Comments and onboarding forms
+    pass here alike: what a stranger can make the app write does not depend on the way in."""
     if await services.store.step(delivery.id, "reaction:eyes") is not None:
         return True  # resumed after a crash: this comment was admitted already
     settings = services.settings
@@ -291,7 +292,7 @@ async def _within_budget(services: Services, inst: Installation, delivery: Deliv
     return True
 
 
-async def _spend_once(services: Services, delivery: Delivery, thread: Thread) -> None:
+async def spend_once(services: Services, delivery: Delivery, thread: Thread) -> None:
     """The comment's reply from its author's and its installation's budgets, once."""
     await once(
         services.store, delivery.id, "budget:spent", lambda: _spend(services, thread.user, delivery.installation)

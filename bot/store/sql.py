@@ -11,9 +11,10 @@ the database clock (epoch seconds); each engine names its dialect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -259,13 +260,26 @@ def _delivery(r: tuple[Any, ...]) -> Delivery:
 
 
 class KeyLocks:
-    """One asyncio lock per key, for the replicas of one process."""
+    """One asyncio lock per key, for the replicas of one process. A key's lock is let go
+    once nobody holds or waits for it: only the keys in use take memory."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[None]]] = {}
 
-    def __call__(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), []))
+        users.append(None)
+        try:
+            async with lock:
+                yield
+        finally:
+            users.pop()
+            if not users:
+                del self._locks[key]
 
 
 # The tables, written once: each engine names its types ({blob}, {real}, {int64}, {key}).

@@ -95,6 +95,11 @@ class Dispatcher:
         self._later.add(task)
         task.add_done_callback(self._later.discard)
 
+    @property
+    def timers(self) -> int:
+        """Retries waiting for their time: one that ran is let go."""
+        return len(self._later)
+
     async def idle(self) -> None:
         """Wait until the queue is empty and no delivery is being worked on (tests, shutdown)."""
         await self.queue.join()

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 # 65,536-character maximum, stay well under this.
 MAX_BODY = 2 * 1024 * 1024
 BODY_TIMEOUT = 10.0  # seconds for a whole body: GitHub itself gives up after 10
+# X-GitHub-Delivery is a GUID (hex digits and dashes); the signature does not cover it, so
+# anything else (markup, control characters, a long text) is refused, not stored.
+DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+OTHER_EVENT = "other"  # the metric label of every event no route knows (X-GitHub-Event is unsigned)
 
 
 class _Refused(Exception):
@@ -64,9 +69,14 @@ class WebhookEndpoint:
         self.store = store
         self.metrics = metrics
         self.submit = submit
+        # Bounded: the routes' events, ping, "other" and "unknown", by a handful of outcomes.
         self._counters: dict[tuple[str, str], Any] = {}
+        self._events = router.events | {"ping", "unknown"}  # unknown: refused before the headers are read
 
     def _count(self, event: str, outcome: str) -> None:
+        # X-GitHub-Event is not signed: only the events the app knows get a series of their
+        # own, or a replayed body under ever new names would grow /metrics without end.
+        event = event if event in self._events else OTHER_EVENT
         # Label lookups take a lock; the hot path keeps its children at hand.
         child = self._counters.get((event, outcome))
         if child is None:
@@ -117,9 +127,12 @@ class WebhookEndpoint:
             return 401, "missing or wrong X-Hub-Signature-256"
         event = headers.get(b"x-github-event", b"").decode("latin-1")
         delivery_id = headers.get(b"x-github-delivery", b"").decode("latin-1")
-        if not event or not delivery_id or len(delivery_id) > 100:
+        if not event or not delivery_id:
             self._count(event or "unknown", "bad_request")
             return 400, "X-GitHub-Event and X-GitHub-Delivery headers are required"
+        if not DELIVERY_ID.fullmatch(delivery_id):
+            self._count(event, "bad_request")
+            return 400, "X-GitHub-Delivery is not a delivery id GitHub sends (letters, digits, '-', at most 100)"
         try:
             payload: Any = orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -56,6 +56,11 @@ class Router:
             raise ValueError(f"two routes share a kind: {sorted(kinds)}")
 
     @property
+    def events(self) -> frozenset[str]:
+        """Every event some route acts on."""
+        return frozenset(self._by_event)
+
+    @property
     def handlers(self) -> dict[str, Handler]:
         return {route.kind: route.handler for route in self.routes}
 
@@ -81,6 +86,12 @@ def by_bot(actor: Any) -> bool:
     """Whether ``actor`` (a user object of a payload) is a bot, this app included: the app
     never answers itself, nor another bot."""
     return isinstance(actor, Mapping) and (actor.get("type") == "Bot" or str(actor.get("login", "")).endswith("[bot]"))
+
+
+def by_app(thing: Mapping[str, Any]) -> bool:
+    """Whether another GitHub App wrote ``thing`` (a comment or an issue) on a user's
+    behalf: the user did not type it, so it is not obeyed as theirs."""
+    return bool(thing.get("performed_via_github_app"))
 
 
 def subject(event: str, payload: Mapping[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ side effect unless the delivery recorded it. Features answer only through these.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +51,13 @@ class Thread:
 
 
 def marker(delivery_id: str, index: int) -> str:
-    """A hidden tag in each reply, so a reply posted just before a crash is found again."""
-    return f"<!-- runners-bot:{delivery_id}:{index} -->"
+    """A hidden tag in each reply, so a reply posted just before a crash is found again.
+
+    It holds a hash of the delivery id, never the id: ``X-GitHub-Delivery`` is not covered
+    by the signature, and an id holding ``-->`` would end the comment and render the
+    rest as the App's own Markdown."""
+    digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"<!-- runners-bot:{digest}:{index} -->"
 
 
 async def once(store: Store, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:

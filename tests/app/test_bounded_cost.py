@@ -14,7 +14,7 @@ from bot.runtime.metrics import Metrics
 from bot.store.api import Delivery
 from bot.store.sqlite import SQLiteStore
 from tests.support.app import TEAM_REPO, Harness
-from tests.support.webhook_payloads import comment_payload
+from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
 
 pytestmark = pytest.mark.anyio
 
@@ -39,6 +39,27 @@ async def test_refusals_and_help_are_budgeted_per_user_then_one_notice_then_sile
     await harness.send("issue_comment", comment_payload("/runners help", user="triager", comment_id=3000))
     await harness.settle()
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 2
+
+
+async def test_invalid_onboarding_forms_spend_the_same_budget_as_comments(harness: Harness) -> None:
+    """A form that changes nothing is answered from its author's budget, shared with their
+    comments: once it is spent, one notice, then no reply and no reaction at all."""
+    limit = harness.app.settings.reply_limit
+    for n in range(limit - 2):
+        await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=1000 + n))
+        await harness.settle()
+    invalid = rendered_form({"Repository": "bad name!"})
+    for n in range(25):
+        payload = issue_opened_payload(TEAM_REPO, 100 + n, invalid, user="reader")
+        payload["issue"]["id"] = 9000 + n  # a new issue each time, not a replay of one
+        await harness.send("issues", payload)
+        await harness.settle()
+    answered = [harness.fake.thread_comments(TEAM_REPO, 100 + n) for n in range(25)]
+    assert [len(replies) for replies in answered] == [1, 1, 1] + [0] * 22, "two forms, then the notice"
+    assert answered[2][0]["body"].startswith("⏸️")
+    assert sorted(r["issue"] for r in harness.fake.reactions if "issue" in r) == [100, 101]
+    budget = reply_limits.Budget.load(await harness.app.store.get("replies:reader"))
+    assert budget is not None and budget.used == limit
 
 
 async def test_comments_handled_at_once_each_spend_the_budget(harness: Harness) -> None:

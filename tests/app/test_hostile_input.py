@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
 from tests.support.app import SECRET, TEAM_REPO, Harness
-from tests.support.webhook_payloads import comment_payload, example, sign, stamp
+from tests.support.webhook_payloads import (
+    comment_payload,
+    example,
+    issue_opened_payload,
+    rendered_form,
+    sign,
+    stamp,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -159,3 +167,87 @@ async def test_a_payload_replayed_after_retention_is_refused(harness: Harness) -
     await harness.settle()
     assert answer.status_code == 200 and "older than runners-bot remembers" in answer.text
     assert harness.fake.calls == [] and await harness.app.store.keys("") == []
+
+
+async def test_unknown_event_names_leave_metrics_and_memory_flat(harness: Harness) -> None:
+    """X-GitHub-Event is not signed: one captured signed body replayed under 10,000 new
+    event names adds no metric series and keeps no memory (each name is counted as
+    ``other``); the events the app acts on keep their own label."""
+    import tracemalloc
+
+    body = json.dumps({"action": "exploded"}).encode()
+    headers = headers_for(body)
+
+    async def replay(start: int, count: int) -> None:
+        for n in range(start, start + count):
+            response = await harness.client.post(URL, content=body, headers={**headers, "x-github-event": f"e{n}"})
+            assert response.status_code == 200
+            await asyncio.sleep(0)  # the loop turns between requests, as a server's does
+
+    await replay(0, 500)  # everything warmed up: connections, the metric children
+    metrics = (await harness.client.get("/metrics")).text
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        await replay(500, 10_000)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    # What the app and its metrics keep (other tests' threads may allocate meanwhile).
+    kept = [tracemalloc.Filter(True, "*/bot/*"), tracemalloc.Filter(True, "*/prometheus_client/*")]
+    stats = after.filter_traces(kept).compare_to(before.filter_traces(kept), "lineno")
+    grown = sum(stat.size_diff for stat in stats)
+    assert grown < 256 * 1024, f"10,000 event names kept {grown:,} bytes: {stats[:5]}"
+    assert (await harness.client.get("/metrics")).text == metrics.replace(
+        'runners_bot_deliveries_total{event="other",outcome="ignored"} 500.0',
+        'runners_bot_deliveries_total{event="other",outcome="ignored"} 10500.0',
+    )
+    assert 'event="e1"' not in metrics
+    await post(harness, BODY, {**headers_for(BODY), "x-github-delivery": "known-1"})
+    assert (
+        'runners_bot_deliveries_total{event="issue_comment",outcome="accepted"} 1.0'
+        in (await harness.client.get("/metrics")).text
+    )
+
+
+@pytest.mark.parametrize(
+    "delivery_id",
+    [
+        "x --> [a link](https://attacker.example) <!--",
+        "<script>",
+        "a\nb",
+        "a" * 101,
+        "-->",
+        "../../etc",
+        "id with spaces",
+    ],
+)
+async def test_a_delivery_id_github_never_sends_is_refused(harness: Harness, delivery_id: str) -> None:
+    body = json.dumps(comment_payload("/runners help", user="reader")).encode()
+    response = await harness.client.post(
+        URL, content=body, headers={**headers_for(body), "x-github-delivery": delivery_id}
+    )
+    await harness.settle()
+    assert response.status_code == 400
+    assert harness.fake.calls == [] and await harness.app.store.pending() == []
+
+
+async def test_no_header_text_reaches_a_reply(harness: Harness) -> None:
+    """The reply's hidden marker holds a hash of X-GitHub-Delivery (unsigned), not the id."""
+    delivery_id = "72d3162e-cc78-11e3-81ab-4c9367dc0958"  # GitHub's shape
+    answer = await harness.send("issue_comment", comment_payload("/runners help", user="reader"), delivery_id)
+    await harness.settle()
+    assert answer.status_code == 202
+    (reply,) = harness.fake.thread_comments(TEAM_REPO, 7)
+    assert "<!-- runners-bot:" in reply["body"]
+    assert delivery_id not in reply["body"] and "issue_comment" not in reply["body"]
+
+
+async def test_an_onboarding_issue_another_app_opened_is_not_obeyed(harness: Harness) -> None:
+    """As for comments: an issue an App opened on a user's behalf was not written by the user."""
+    payload = issue_opened_payload(TEAM_REPO, 31, rendered_form({"Repository": "payments-service"}))
+    payload["issue"]["performed_via_github_app"] = {"id": 1, "slug": "other-app", "name": "Other App"}
+    answer = await harness.send("issues", payload)
+    await harness.settle()
+    assert answer.status_code == 200 and "App" in answer.json()["message"]
+    assert harness.fake.calls == [] and await harness.app.store.pending() == []

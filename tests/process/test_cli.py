@@ -301,3 +301,20 @@ def test_add_for_an_organisation_without_credentials_is_refused(capsys: pytest.C
     assert code == 1 and out["new_text"] is None
     assert "org 'Other-Org' has no GitHub App credentials of its own" in out["reply"]
     assert "environments.prod.githubConfigSecrets" in out["reply"]
+
+
+def test_output_closed_early_ends_quietly(config_dir: Path) -> None:
+    """`simulate ... | head`: the reader goes away mid-output; no traceback, exit 141 as
+    for SIGPIPE (docs/commands.md)."""
+    from tests.support.fleets import fleet
+
+    path = config_dir / "values" / "repositories.yaml"
+    path.write_text(fleet(2_000, path.read_text(encoding="utf-8")), encoding="utf-8")  # ~700 KB of JSON out
+    exe = Path(sys.executable).parent / "runners-bot"
+    command = [str(exe), "simulate", "--config-dir", str(config_dir), "--format", "json", "/runners add new-svc"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"{")
+    process.stdout.close()  # what `head -1` does after its line
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141 and error == "", error

@@ -174,3 +174,38 @@ def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path, process_
         first.stop()
     again = BotProcess(process_env, tmp_path).start()  # the first one gone, its file is free
     again.stop()
+
+
+def test_a_taken_port_ends_serve_with_one_error_and_exit_3(tmp_path: Path, process_env: dict[str, str]) -> None:
+    """docs/commands.md: serve exits 3 when it cannot listen, the reason logged once."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        env = {**process_env, "HOST": "127.0.0.1", "PORT": str(taken.getsockname()[1]), "PATH": ""}
+        exe = Path(sys.executable).parent / "runners-bot"
+        done = subprocess.run([str(exe), "serve"], check=False, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if '"level": "error"' in line]
+    assert len(errors) == 1 and "address already in use" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://ghe.acme.com/api/v3", True),  # installation tokens would travel in clear text
+        ("http://10.0.0.5/api/v3", True),
+        ("http://127.0.0.1.nip.io/api/v3", True),
+        ("ftp://ghe.acme.com", True),
+        ("https://ghe.acme.com/api/v3", False),
+        ("http://127.0.0.1:8080", False),  # this machine: a local proxy, the tests' fake GitHub
+        ("http://localhost:8080", False),
+        ("http://[::1]:8080", False),
+    ],
+)
+def test_github_is_reached_over_https_except_on_loopback(url: str, refused: bool) -> None:
+    env = {"GITHUB_WEBHOOK_SECRET": "s", "RUNNERS_CONFIG_REPO": "a/b", "GITHUB_API_URL": url}
+    if refused:
+        with pytest.raises(SettingsError, match="GITHUB_API_URL must be an https:// URL"):
+            Settings.load(env, dotenv=None)
+    else:
+        assert Settings.load(env, dotenv=None).api_url == url

@@ -124,6 +124,26 @@ def test_one_click_creates_the_app_and_writes_a_working_env(github: tuple[FakeGi
     assert "kubectl -n runners-bot create secret generic runners-bot" in out
 
 
+async def through_github(server: SetupServer, url: str, org: str | None) -> httpx.Response:
+    """A browser walking the manifest flow: the setup page, GitHub's new-App page and its
+    confirmation, and back to the setup page's callback, whose answer is returned."""
+    import html
+    import re
+
+    local = httpx.ASGITransport(app=server.app())
+    async with (
+        httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as browser,
+        httpx.AsyncClient(base_url=url) as github_web,
+    ):
+        page = await browser.get("/")
+        form = html.unescape(re.search(r'name="manifest" value="([^"]*)"', page.text).group(1))  # type: ignore[union-attr]
+        new_app = f"/organizations/{org}/settings/apps/new" if org else "/settings/apps/new"
+        confirm = await github_web.post(f"{new_app}?state={server.state}", data={"manifest": form})
+        ticket = re.search(r'name="ticket" value="([^"]+)"', confirm.text).group(1)  # type: ignore[union-attr]
+        back = await github_web.post("/settings/apps/new/confirm", data={"ticket": ticket})
+        return await browser.get(back.headers["location"].replace("http://127.0.0.1:3333", ""))
+
+
 def local_setup(url: str, tmp_path: Path, **options: Any) -> SetupServer:
     """A setup page for the fake GitHub at ``url``, writing into ``tmp_path``."""
     files: dict[str, Any] = {"env_file": tmp_path / ".env", "key_file": tmp_path / "k.pem"}
@@ -245,28 +265,13 @@ async def test_arcs_own_app_gets_runner_permissions_a_key_and_no_env(
     """`setup --for arc`: ARC's App (arc-app.yml), through GitHub's manifest flow as a
     browser walks it: the key is written, no .env, and the terminal says where the
     installation id is and which Secret ARC's chart reads."""
-    import html
-    import re
-
     fake, url = github
     options = SetupOptions(
         webhook_url="", github_url=url, api_url=f"{url}/api/v3", org="acme", purpose="arc", name="arc-runners",
         env_file=tmp_path / ".env", key_file=tmp_path / "arc.pem",
     )  # fmt: skip
     server = SetupServer(options)
-    local = httpx.ASGITransport(app=server.app())
-    async with (
-        httpx.AsyncClient(transport=local, base_url="http://127.0.0.1:3333") as browser,
-        httpx.AsyncClient(base_url=url) as github_web,
-    ):
-        page = await browser.get("/")
-        form = html.unescape(re.search(r'name="manifest" value="([^"]*)"', page.text).group(1))  # type: ignore[union-attr]
-        confirm = await github_web.post(
-            f"/organizations/acme/settings/apps/new?state={server.state}", data={"manifest": form}
-        )
-        ticket = re.search(r'name="ticket" value="([^"]+)"', confirm.text).group(1)  # type: ignore[union-attr]
-        back = await github_web.post("/settings/apps/new/confirm", data={"ticket": ticket})
-        done = await browser.get(back.headers["location"].replace("http://127.0.0.1:3333", ""))
+    done = await through_github(server, url, "acme")
     assert done.status_code == 200, done.text
     (created,) = fake.apps_created
     assert created["manifest"]["default_permissions"] == {
@@ -274,8 +279,123 @@ async def test_arcs_own_app_gets_runner_permissions_a_key_and_no_env(
     }  # fmt: skip
     assert created["manifest"]["hook_attributes"]["active"] is False and created["manifest"]["default_events"] == []
     assert (tmp_path / "arc.pem").read_text() == created["pem"] and not (tmp_path / ".env").exists()
+    assert created["webhook_secret"] is None, "no webhook, no secret: GitHub's answer may hold null"
     from bot.app_setup import arc_secret_command, installation_hint
 
     hint = installation_hint(created, options)
     assert f"{url}/organizations/acme/settings/installations" in hint and "github_app_installation_id" in hint
     assert f"--from-literal=github_app_id={created['id']}" in arc_secret_command(created, options)
+
+
+def setup_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "runners-bot"), "setup", *args]
+
+
+def test_each_organisations_arc_key_has_a_file_and_none_is_overwritten(tmp_path: Path) -> None:
+    """A second `setup --for arc` (another organisation, or the same one again) never
+    replaces the first App's key: the default file is per organisation, and a file already
+    there stops setup before GitHub is asked for anything."""
+    from bot.app_setup import default_key_file
+
+    assert default_key_file("arc", "acme") != default_key_file("arc", "beta") != default_key_file("arc", None)
+    first = tmp_path / default_key_file("arc", "acme")
+    first.write_text("the first App's key\n")
+    done = subprocess.run(
+        setup_command("--for", "arc", "--org", "acme", "--port", str(free_port())),
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and "never overwritten" in done.stderr and "--key-file" in done.stderr
+    assert first.read_text() == "the first App's key\n"
+
+
+@pytest.mark.anyio
+async def test_a_key_file_that_appears_meanwhile_is_kept_and_the_new_key_written_beside(
+    github: tuple[FakeGitHub, str], tmp_path: Path
+) -> None:
+    fake, url = github
+    key_file = tmp_path / "arc-github-app.acme.private-key.pem"
+    options = SetupOptions(
+        webhook_url="", github_url=url, api_url=f"{url}/api/v3", org="acme", purpose="arc",
+        env_file=tmp_path / ".env", key_file=key_file,
+    )  # fmt: skip
+    server = SetupServer(options)
+    key_file.write_text("another App's key\n")  # after the page was opened
+    assert (await through_github(server, url, "acme")).status_code == 200
+    (created,) = fake.apps_created
+    assert key_file.read_text() == "another App's key\n"
+    assert server.key_file == tmp_path / f"{created['id']}.{key_file.name}"
+    assert server.key_file.read_text() == created["pem"] and server.key_file.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.anyio
+async def test_the_key_is_written_before_anything_that_can_fail(
+    github: tuple[FakeGitHub, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the code is spent GitHub never shows the key again: a .env that cannot be
+    written afterwards costs the .env, not the key."""
+    fake, url = github
+    server = local_setup(url, tmp_path, api_url=f"{url}/api/v3", env_file=tmp_path / "gone" / ".env")
+    answer = await through_github(server, url, None)
+    assert answer.status_code == 500
+    (created,) = fake.apps_created
+    assert (tmp_path / "k.pem").read_text() == created["pem"]
+    err = capsys.readouterr().err
+    assert f"its private key written to {tmp_path / 'k.pem'}" in err and err.count("\n") == 1
+
+
+def test_a_taken_port_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            setup_command("--webhook-url", WEBHOOK, "--port", str(port)),
+            check=False, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == "", "no URL of another program's page"
+    assert (
+        done.stderr
+        == f"runners-bot setup: port {port} on 127.0.0.1 is taken by another program: choose a free one with --port\n"
+    )
+
+
+def test_earlier_copies_of_env_are_never_replaced(tmp_path: Path) -> None:
+    from bot.app_setup import keep_previous
+
+    env = tmp_path / ".env"
+    env.write_text("GITHUB_APP_ID=1\n")
+    first = keep_previous(env)
+    env.write_text("GITHUB_APP_ID=2\n")
+    second = keep_previous(env)
+    assert (first, second) == (tmp_path / ".env.bak", tmp_path / ".env.2.bak")
+    assert first is not None and second is not None
+    assert first.read_text() == "GITHUB_APP_ID=1\n" and second.read_text() == "GITHUB_APP_ID=2\n"
+
+
+def test_what_setup_and_serve_write_is_ignored_by_git(tmp_path: Path) -> None:
+    """`git add .` in the GitOps repository never picks up a key, a copy of .env (secrets
+    included) or the state database's files, under the names setup and serve use by default."""
+    from bot.app_setup import KEY_FILE, default_key_file
+    from bot.runtime.settings import Settings
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    shutil.copy(ROOT / ".gitignore", tmp_path / ".gitignore")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    state = Settings(webhook_secret="s").state_path.name
+    written = [
+        KEY_FILE.name, default_key_file("arc", None).name, default_key_file("arc", "acme").name,
+        f"1234.{default_key_file('arc', 'acme').name}", ".env", ".env.bak", ".env.2.bak",
+        state, f"{state}.lock", f"{state}-wal", f"{state}-shm",
+    ]  # fmt: skip
+    for name in written:
+        (tmp_path / name).write_text("secret\n")
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout.splitlines() == ["?? .gitignore"]

@@ -277,6 +277,7 @@ class FakeGitHub:
         if found is None or time.time() - found[2] > 3600:
             return JSONResponse({"message": "Not Found"}, status_code=404)
         manifest, owner, _created = found
+        hook = manifest.get("hook_attributes") or {}
         app_id = next(self._ids)
         slug = str(manifest["name"]).lower().replace(" ", "-")
         sample = SPEC.sample("POST", "/app-manifests/{code}/conversions", "201")
@@ -288,7 +289,9 @@ class FakeGitHub:
             "html_url": f"https://github.com/apps/{slug}",
             "owner": {**sample.get("owner", {}), "login": owner},
             "pem": self.new_app_key,
-            "webhook_secret": f"whsec-{app_id}",
+            # GitHub's REST description (@octokit/openapi, POST /app-manifests/{code}/conversions):
+            # webhook_secret is required but nullable; an App without an active webhook gets null.
+            "webhook_secret": f"whsec-{app_id}" if hook.get("active", True) and hook.get("url") else None,
             "client_id": f"Iv1.{app_id:016x}",
             "client_secret": f"secret-{app_id}",
             "permissions": manifest.get("default_permissions", {}),

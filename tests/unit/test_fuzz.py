@@ -1,5 +1,6 @@
-"""Bounded-time fuzzing of what strangers control: the webhook ingress (bytes and headers)
-and the comment → plan → reply pipeline (any text). Crashes are bugs. The number of
+"""Bounded-time fuzzing of what strangers control: the webhook ingress (bytes and headers,
+the unsigned event name and delivery id included), the comment → plan → reply pipeline
+and the onboarding form (any text). Crashes are bugs. The number of
 examples is ``FUZZ_EXAMPLES`` (CI: the default; raise it locally for a longer run)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -16,12 +18,14 @@ from hypothesis import strategies as st
 
 from bot.commands import pipeline
 from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, command_lines, markdown_lines, parse_comment
+from bot.features.onboarding import parse_form
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
 from bot.runtime.metrics import Metrics
-from bot.webhooks.endpoint import WebhookEndpoint
+from bot.webhooks.endpoint import DELIVERY_ID, WebhookEndpoint
+from bot.webhooks.threads import marker
 from tests.support.app import ROOT, ROUTER, SECRET
-from tests.support.webhook_payloads import comment_payload, sign
+from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form, sign
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -91,6 +95,69 @@ def test_ingress_answers_anything_with_a_4xx_or_2xx_and_stores_only_signed(
     if store.added:
         assert signed and status == 202
         assert store.added[0].body == body
+
+
+events = st.one_of(
+    st.sampled_from([b"issue_comment", b"issues", b"pull_request", b"ping", b"push", b"unknown", b"other"]),
+    st.binary(max_size=60),
+)
+delivery_ids = st.one_of(
+    st.uuids().map(lambda u: str(u).encode()),
+    st.sampled_from([b"-->", b"x --> [link](https://e.example) <!--", b"a" * 101, b""]),
+    st.binary(max_size=120),
+)
+
+
+@FUZZ
+@given(
+    event=events,
+    delivery_id=delivery_ids,
+    payload=st.sampled_from(["comment", "form"]),
+    text=comments,
+)
+def test_unsigned_headers_never_reach_a_label_a_stored_id_or_a_marker(
+    event: bytes, delivery_id: bytes, payload: str, text: str
+) -> None:
+    """Signed bodies under any X-GitHub-Event and X-GitHub-Delivery: only the events the
+    app knows get a metric series, only ids of GitHub's shape are stored, and a reply's
+    marker holds none of the id's text."""
+    store, metrics = Recorder(), Metrics()
+    endpoint = WebhookEndpoint(SECRET, store, metrics, lambda _: None, ROUTER, retention=14 * 86_400)  # type: ignore[arg-type]
+    data = comment_payload(text) if payload == "comment" else issue_opened_payload("acme/app", 3, text)
+    body = json.dumps(data).encode()
+    headers = {
+        b"x-github-event": event,
+        b"x-github-delivery": delivery_id,
+        b"x-hub-signature-256": sign(SECRET, body).encode(),
+    }
+    status = asyncio.run(call(endpoint, body, headers, 1))
+    assert status in (200, 202, 400), status
+    labels = {s.labels["event"] for m in metrics.deliveries.collect() for s in m.samples}
+    assert labels <= ROUTER.events | {"ping", "other", "unknown"}, labels
+    for delivery in store.added:
+        assert DELIVERY_ID.fullmatch(delivery.id) and delivery.event in ROUTER.events
+    assert re.fullmatch(r"<!-- runners-bot:[0-9a-f]{32}:0 -->", marker(delivery_id.decode("latin-1"), 0))
+
+
+FORM_LABELS = ["Repository", "Organisation", "Category", "Resource profile", "Minimum runners", "Maximum runners",
+               "Needs Docker", "Justification"]  # fmt: skip
+answers = st.one_of(
+    comments,
+    st.sampled_from(["payments-service", "Matchpoint-AI", "backend", "large", "1", "6", "Yes", "No", "_No response_"]),
+)
+
+
+@FUZZ
+@given(form=st.dictionaries(st.sampled_from(FORM_LABELS), answers), raw=st.one_of(st.none(), comments))
+def test_an_onboarding_form_is_one_add_command_or_its_problems(form: dict[str, str], raw: str | None) -> None:
+    """Any issue body: parse_form never crashes, and either names problems or gives one
+    `/runners add` line whose every option came from a checked field."""
+    result = parse_form(raw if raw is not None else rendered_form(form))
+    assert (result.command is None) == bool(result.problems)
+    if result.command is not None:
+        assert "\n" not in result.command and "\r" not in result.command
+        parsed = parse_comment(result.command)
+        assert len(parsed.items) == 1 and isinstance(parsed.items[0], Command) and parsed.items[0].verb == "add"
 
 
 @FUZZ
