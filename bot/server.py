@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from bot.clients.github import GitHubApp
 from bot.clients.kube import Kube, api_client
 from bot.features import comment_commands, onboarding
+from bot.features.capacity import JobEvidence
 from bot.features.dashboard import Dashboard
 from bot.features.rollout_watch import RolloutWatcher
 from bot.features.scheduler import Scheduler
@@ -114,6 +115,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
             *onboarding.routes(services, pulls),
             *watcher.routes(pulls),
             *dashboard.routes(),
+            *JobEvidence(services).routes(),
         ]
     )
     lease = settings.lease_seconds

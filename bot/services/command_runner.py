@@ -32,7 +32,7 @@ from bot.commands import pipeline, render, reply_limits, rollout
 from bot.commands.grammar import Command, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet.config import ConfigFiles, Effective
-from bot.services import DASHBOARD, Services
+from bot.services import DASHBOARD, Services, job_evidence
 from bot.services.pull_requests import PullRequests, Result, Target
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys
@@ -188,6 +188,9 @@ class CommandRunner:
         )
         request = await permissions(inst, request, planned, config, known)
         live = await live_states(self.kube, planned.visible_status_sets(request))
+        live = await job_evidence.with_evidence(
+            services, live, planned.visible_status_sets(request), snapshot.files, pipeline.OFFLINE_LIVE
+        )
         return Gathered(config, snapshot, planned, request, live)
 
 

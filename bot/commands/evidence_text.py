@@ -1,0 +1,99 @@
+"""The job evidence's texts (``status``, ``recommend``, cost lines in pull requests), from
+``templates/``. Pure."""
+
+from __future__ import annotations
+
+from bot.capacity.cost import Change
+from bot.capacity.evidence import Evidence
+from bot.capacity.recommend import Recommendation
+from bot.commands.render import fill
+from bot.fleet.schedules import DAYS
+
+NO_PRICE = "no price is configured (`pricing` in values/base-config.yaml)"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def money(amount: float | None, currency: str) -> str:
+    return NO_PRICE if amount is None else f"{amount:,.2f} {currency}"
+
+
+def signed(amount: float | None, currency: str) -> str:
+    return NO_PRICE if amount is None else f"{'+' if amount >= 0 else '−'}{abs(amount):,.2f} {currency}"
+
+
+def evidence_table(found: Evidence, cost: str) -> str:
+    return fill(
+        "evidence_table.md",
+        days=f"{found.hours / 24:g}",
+        jobs=found.jobs,
+        p50=duration(found.p50),
+        p95=duration(found.p95),
+        wait_max=duration(found.wait_max if found.jobs else None),
+        at_max=found.hours_at_max,
+        idle=f"{found.idle_runner_hours:g}",
+        busy=f"{found.busy_runner_hours:g}",
+        peak=found.peak,
+        cost=cost,
+    )
+
+
+def status_evidence(found: Evidence, cost: str, waiting: int) -> str:
+    now = f"\n{waiting} job{'s' if waiting != 1 else ''} waiting for a runner now.\n" if waiting else ""
+    return evidence_table(found, cost) + now
+
+
+def cost_lines(change: Change | None) -> str:
+    """A capacity change's monthly cost, for its pull request's body."""
+    if change is None:
+        return fill("cost_change.md", worst=NO_PRICE, expected=NO_PRICE)
+    expected = (
+        f"{signed(change.expected_delta, change.currency)} ({money(change.expected_before, change.currency)}"
+        f" → {money(change.expected_after, change.currency)})"
+        if change.expected_delta is not None
+        else "no job evidence for this set yet"
+    )
+    worst = (
+        f"{signed(change.worst_delta, change.currency)} ({money(change.worst_before, change.currency)}"
+        f" → {money(change.worst_after, change.currency)})"
+    )
+    return fill("cost_change.md", worst=worst, expected=expected)
+
+
+def windows_text(rec: Recommendation) -> str:
+    if not rec.windows:
+        return "no schedule windows: no hour of the week recurs above the floor"
+    rows = []
+    for w in rec.windows:
+        days = "every day" if len(w.days) == 7 else ", ".join(DAYS[d] for d in w.days)
+        end = "24:00" if w.end == 24 else f"{w.end:02d}:00"
+        rows.append(f"- {days} {w.start:02d}:00–{end} UTC: minRunners {w.min_runners}")
+    return "\n".join(rows)
+
+
+def recommend_reply(
+    command: str, scale_set: str, found: Evidence, cost: str, rec: Recommendation, *, min_now: int, max_now: int
+) -> str:
+    reasons = "\n".join(f"- {r}" for r in rec.reasons) or "- the evidence supports what is in force"
+    verdict = (
+        f"Proposed: minRunners {min_now} → {rec.min_runners}, maxRunners {max_now} → {rec.max_runners}."
+        if rec.material
+        else f"No material change: minRunners {min_now}, maxRunners {max_now} fit the evidence."
+    )
+    return fill(
+        "reply_recommend.md",
+        command=command,
+        scale_set=scale_set,
+        evidence=evidence_table(found, cost),
+        verdict=verdict,
+        reasons=reasons,
+        windows=windows_text(rec),
+    )
