@@ -10,12 +10,16 @@ job) and busy runner-hours (for the cost).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.capacity import histogram
 from bot.capacity.jobs import Job
+from bot.fleet.config import Effective
+from bot.fleet.schedules import runners_at
 
 HOUR = 3600
 WAIT_TARGET = 60.0  # a job waiting longer than this waited for capacity, not for a pod to start
@@ -98,6 +102,33 @@ class Hour:
 
 # The runners (min, max) in force at an epoch hour: from the configuration and its schedules.
 InForce = Callable[[int], tuple[int, int]]
+
+
+def in_force(effective: Effective) -> InForce:
+    """The min and max ``effective`` declares, or its schedule's, at each epoch hour."""
+    if not effective.schedules:
+        return lambda _hour: (effective.min_runners, effective.max_runners)
+
+    @functools.cache
+    def at(hour: int) -> tuple[int, int]:
+        moment = datetime.fromtimestamp(hour * HOUR + HOUR / 2, UTC)
+        found = runners_at(effective.min_runners, effective.max_runners, list(effective.schedules), None, moment)
+        return found.min_runners, found.max_runners
+
+    return at
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A set's hours in the window (from the store), and its jobs waiting now."""
+
+    rows: tuple[Hour, ...]
+    first_hour: int
+    hours: int
+    waiting: int = 0
+
+    def summary(self, effective: Effective) -> Evidence:
+        return summarise(self.rows, self.hours, in_force(effective), self.first_hour)
 
 
 @dataclass(frozen=True)

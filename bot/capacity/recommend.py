@@ -1,9 +1,11 @@
 """The right-sizing method: a proposed ``minRunners``, ``maxRunners`` and warm windows
 from a window of hourly evidence. Pure; docs/capacity.md explains it with examples.
 
-1. **Demand of an hour** = runners busy at its peak (:attr:`Hour.concurrency`) plus the
-   jobs queued on average (Little's law: the hour's total queue wait / 3600, rounded up).
-   Busy runners alone hide the demand a set at its max turned away; the queue shows it.
+1. **Demand of an hour** = the work its jobs brought (the run time of the jobs created in
+   it / 3600: the runners that would have kept up with them, the offered load), or the
+   runners busy at its peak when more. Busy runners alone hide the demand a set at its
+   max turned away; the offered load does not (and, unlike busy plus queued, does not
+   count a backlog that built up over several hours again in each of them).
 2. **maxRunners**: when jobs waited at the max (hours at max > 0), the highest hourly
    demand with a quarter more for headroom, never below what is in force. Without any
    hour at max, a max more than twice the window's peak (with a week of evidence) is
@@ -77,7 +79,7 @@ def weekday_hour(epoch_hour: int) -> tuple[int, int]:
 
 
 def demand(row: Hour) -> int:
-    return row.concurrency + math.ceil(row.wait_seconds / HOUR - 1e-9)
+    return max(row.concurrency, math.ceil(row.run_seconds / HOUR - 1e-9))
 
 
 def recommend(
@@ -102,7 +104,7 @@ def recommend(
         if new_max > max_runners:
             reasons.append(
                 f"jobs waited at the max in {hours_at_max} hours; the busiest hour needed {top} runners"
-                f" (busy plus queued), so maxRunners {new_max} leaves a quarter for headroom"
+                f" (the run time of its jobs), so maxRunners {new_max} leaves a quarter for headroom"
             )
     elif window_hours >= WEEK_HOURS and peak and max_runners > LOWER_BELOW * peak:
         new_max = max(1, math.ceil(peak * LOWERED_TO))
@@ -116,7 +118,9 @@ def recommend(
     windows = _windows(warm, floor)
     new_min = floor
     if new_min < min_runners:
-        idle = "warm runners waited idle" if not hours else f"at most {floor} runners were busy in most hours"
+        idle = (
+            "no runner was busy in most hours of the week" if floor == 0 else f"{floor} runners were busy in most hours"
+        )
         reasons.append(
             f"minRunners {min_runners} → {new_min}: {idle}"
             + ("; the windows below keep runners warm when jobs come" if windows else "")

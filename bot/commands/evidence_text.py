@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from bot.capacity import cost
 from bot.capacity.cost import Change
-from bot.capacity.evidence import Evidence
-from bot.capacity.recommend import Recommendation
+from bot.capacity.evidence import Evidence, Observed
+from bot.capacity.recommend import Recommendation, recommend
 from bot.commands.render import fill
+from bot.fleet.config import BaseConfig, Effective
 from bot.fleet.schedules import DAYS
 
 NO_PRICE = "no price is configured (`pricing` in values/base-config.yaml)"
@@ -96,4 +98,51 @@ def recommend_reply(
         verdict=verdict,
         reasons=reasons,
         windows=windows_text(rec),
+    )
+
+
+def window_cost(effective: Effective, found: Evidence, base: BaseConfig) -> str:
+    """The window's estimated cost: busy and idle runner-hours at a runner's price."""
+    prices = cost.prices(base)
+    if prices is None:
+        return NO_PRICE
+    hourly = cost.runner_hour(prices, effective, base)
+    return money(hourly * (found.busy_runner_hours + found.idle_runner_hours), prices.currency)
+
+
+def status_section(effective: Effective, observed: Observed, base: BaseConfig) -> str:
+    """What ``status`` adds: the window's evidence and the jobs waiting now."""
+    found = observed.summary(effective)
+    return status_evidence(found, window_cost(effective, found, base), observed.waiting)
+
+
+def proposal(effective: Effective, observed: Observed, base: BaseConfig) -> tuple[Evidence, Recommendation]:
+    """The evidence and the recommendation for ``effective`` within the fleet's limits."""
+    found = observed.summary(effective)
+    limits = base.limits
+    rec = recommend(
+        observed.rows,
+        window_hours=observed.hours,
+        min_runners=effective.min_runners,
+        max_runners=effective.max_runners,
+        hours_at_max=found.hours_at_max,
+        limits=(limits.min_runners, limits.max_runners) if limits else (None, None),
+        has_windows=bool(effective.schedules),
+    )
+    return found, rec
+
+
+def recommend_text(command: str, effective: Effective, observed: Observed | None, base: BaseConfig) -> str:
+    """The reply to ``recommend`` (no evidence yet: says so)."""
+    if observed is None or not observed.rows:
+        return fill("reply_recommend_none.md", command=command, scale_set=effective.scale_set)
+    found, rec = proposal(effective, observed, base)
+    return recommend_reply(
+        command,
+        effective.scale_set,
+        found,
+        window_cost(effective, found, base),
+        rec,
+        min_now=effective.min_runners,
+        max_now=effective.max_runners,
     )

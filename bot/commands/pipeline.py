@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.commands import render
+from bot.capacity.evidence import Observed
+from bot.commands import evidence_text, render
 from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
@@ -55,6 +56,8 @@ class Request:
     # The clock and the bursts in force (the app's state), for burst and status.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     bursts: Mapping[str, ActiveBurst] = field(default_factory=dict)
+    # The job evidence of the sets status and recommend name, by scale set (docs/capacity.md).
+    evidence: Mapping[str, Observed] = field(default_factory=dict)
 
     def permission_for(self, target: str | None) -> Permission:
         """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
@@ -172,7 +175,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
     for item in parsed.items:
         if not isinstance(item, Command) or config is None:
             continue
-        fleet = fleet or item.verb in ("help", "status")
+        fleet = fleet or item.verb in ("help", "status", "recommend")
         try:
             if item.verb == "add":
                 writes.append(_add_target(item, repo, config))
@@ -181,7 +184,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         except _Refused:
             fleet = True  # the refusal may suggest entries
             continue
-        if item.verb == "status":
+        if item.verb in ("status", "recommend"):
             statuses.setdefault(entry.scale_set, config.effective(entry))
         elif item.needs_write and entry.repository is not None:
             writes.append(entry.repository)
@@ -330,6 +333,12 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
         return Reply(command.text, True, text)
     if command.verb == "burst":
         return _burst(command, request, config.effective(entry))
+    if command.verb == "recommend":
+        effective = config.effective(entry)
+        evidence = request.evidence.get(effective.scale_set)
+        return Reply(
+            command.text, True, evidence_text.recommend_text(command.text, effective, evidence, config.base_config)
+        )
     if command.verb == "remove":
         return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")

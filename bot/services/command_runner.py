@@ -188,9 +188,10 @@ class CommandRunner:
         )
         request = await permissions(inst, request, planned, config, known)
         live = await live_states(self.kube, planned.visible_status_sets(request))
-        live = await job_evidence.with_evidence(
-            services, live, planned.visible_status_sets(request), snapshot.files, pipeline.OFFLINE_LIVE
-        )
+        visible = planned.visible_status_sets(request)
+        found = await job_evidence.observed(services, visible)
+        live = job_evidence.with_evidence(live, found, visible, snapshot.files, pipeline.OFFLINE_LIVE)
+        request = dataclasses.replace(request, evidence=found)
         return Gathered(config, snapshot, planned, request, live)
 
 

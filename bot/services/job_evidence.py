@@ -1,7 +1,7 @@
-"""The job evidence as features show it: a scale set's window of hourly aggregates
-(:mod:`bot.capacity`), read from the store in one query for any number of sets, with
-the runners in force each hour and its prices. Never calls GitHub: a ``status`` with
-evidence costs the same GitHub calls as one without.
+"""The job evidence as features read it: a scale set's window of hourly aggregates
+(:mod:`bot.capacity`), from the store in one query for any number of sets, and the jobs
+waiting now. Never calls GitHub: a ``status`` with evidence costs the same GitHub calls
+as one without.
 
 The window is the retention period (``RUNNERS_BOT_RETENTION_DAYS``, default 14 days),
 the hours that end with the current one.
@@ -9,17 +9,12 @@ the hours that end with the current one.
 
 from __future__ import annotations
 
-import functools
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from bot.capacity import cost
-from bot.capacity.evidence import HOUR, Evidence, Hour, InForce, summarise
+from bot.capacity.evidence import HOUR, Observed
 from bot.capacity.jobs import SetRef
 from bot.commands import evidence_text
-from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
-from bot.fleet.schedules import runners_at
+from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.yamlload import YamlError
 from bot.services import Services
 from bot.store import keys
@@ -35,62 +30,25 @@ def set_refs(config: Config) -> list[SetRef]:
     return [set_ref(config.effective(e)) for e in config.entries if e.name and e.org]
 
 
-@dataclass(frozen=True)
-class Window:
-    first_hour: int
-    hours: int
-
-    @classmethod
-    def ending(cls, now: float, retention_days: float) -> Window:
-        hours = max(1, int(retention_days * 24))
-        return cls(int(now // HOUR) - hours + 1, hours)
+def window(services: Services, now: float) -> tuple[int, int]:
+    """(first epoch hour, hours) of the window ending with ``now``'s hour."""
+    hours = max(1, int(services.settings.retention_days * 24))
+    return int(now // HOUR) - hours + 1, hours
 
 
-def in_force(effective: Effective) -> InForce:
-    """The min and max in force at each epoch hour (declared, or a schedule's)."""
-    if not effective.schedules:
-        return lambda _hour: (effective.min_runners, effective.max_runners)
-
-    @functools.cache
-    def at(hour: int) -> tuple[int, int]:
-        moment = datetime.fromtimestamp(hour * HOUR + HOUR / 2, UTC)
-        found = runners_at(effective.min_runners, effective.max_runners, list(effective.schedules), None, moment)
-        return found.min_runners, found.max_runners
-
-    return at
-
-
-@dataclass(frozen=True)
-class SetEvidence:
-    effective: Effective
-    rows: list[Hour]
-    evidence: Evidence
-    window: Window
-
-    def cost(self, base: BaseConfig) -> tuple[cost.Prices | None, float | None]:
-        """Prices and the window's estimated cost (busy and idle runner-hours)."""
-        prices = cost.prices(base)
-        if prices is None:
-            return None, None
-        hourly = cost.runner_hour(prices, self.effective, base)
-        return prices, hourly * (self.evidence.busy_runner_hours + self.evidence.idle_runner_hours)
-
-    def cost_text(self, base: BaseConfig) -> str:
-        prices, amount = self.cost(base)
-        return evidence_text.money(amount, prices.currency if prices else "")
-
-
-async def evidence(services: Services, effectives: list[Effective], now: float | None = None) -> dict[str, SetEvidence]:
-    """Each set's evidence over the window, by scale set name."""
-    window = Window.ending(now if now is not None else time.time(), services.settings.retention_days)
+async def observed(services: Services, effectives: list[Effective], now: float | None = None) -> dict[str, Observed]:
+    """Each set's window of evidence, by scale set name."""
+    if not effectives:
+        return {}
+    moment = now if now is not None else time.time()
+    first, hours = window(services, moment)
     refs = {set_ref(e).key: e for e in effectives}
-    rows = await services.store.job_hours(list(refs), window.first_hour)
-    found = {}
-    for key, effective in refs.items():
-        hours = rows.get(key, [])
-        summary = summarise(hours, window.hours, in_force(effective), window.first_hour)
-        found[effective.scale_set] = SetEvidence(effective, hours, summary, window)
-    return found
+    rows = await services.store.job_hours(list(refs), first)
+    queued = await waiting(services, moment)
+    return {
+        e.scale_set: Observed(tuple(rows.get(key, ())), first, hours, len(queued.get(key, [])))
+        for key, e in refs.items()
+    }
 
 
 async def waiting(services: Services, now: float | None = None) -> dict[str, list[float]]:
@@ -108,22 +66,19 @@ async def waiting(services: Services, now: float | None = None) -> dict[str, lis
     return found
 
 
-async def with_evidence(
-    services: Services, live: dict[str, str], effectives: list[Effective], files: ConfigFiles, offline: str
+def with_evidence(
+    live: dict[str, str], found: dict[str, Observed], effectives: list[Effective], files: ConfigFiles, offline: str
 ) -> dict[str, str]:
     """``live`` (a status's live state by scale set) with each set's evidence added."""
-    if not effectives:
+    if not found:
         return live
     try:
         config = parse(files.repositories, files.base)
     except YamlError:
         return live
-    found = await evidence(services, effectives)
-    queued = await waiting(services)
     merged = dict(live)
-    for name, item in found.items():
-        table = evidence_text.status_evidence(
-            item.evidence, item.cost_text(config.base_config), len(queued.get(set_ref(item.effective).key, []))
-        )
-        merged[name] = f"{live.get(name, offline)}\n\n{table}"
+    for effective in effectives:
+        if effective.scale_set in found:
+            section = evidence_text.status_section(effective, found[effective.scale_set], config.base_config)
+            merged[effective.scale_set] = f"{live.get(effective.scale_set, offline)}\n\n{section}"
     return merged

@@ -4,6 +4,7 @@ into the store's aggregates, and what ``status`` (and ``recommend``) then say.""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -85,4 +86,12 @@ async def test_a_set_at_its_max_every_weekday_morning_shows_its_p95_in_status(ha
     assert cells[0] == str(len(runs) + 1), "every job once, the redelivered one once more (its own GUID)"
     assert cells[2] in near, (cells, true_p95)
     assert int(cells[4]) >= 10, "hours at maxRunners: two each weekday morning"
-    assert "no price is configured" in cells[8]
+    assert cells[8].endswith(" USD"), "large runners at the configured prices"
+
+    await harness.send("issue_comment", comment_payload(f"/runners recommend {SET}", comment_id=556))
+    await harness.settle()
+    proposal = harness.fake.thread_comments(TEAM_REPO, 7)[-1]["body"]
+    assert evidence_cells(proposal)[2] == cells[2], "the same evidence as status"
+    raised = re.search(r"maxRunners 10 → (\d+)", proposal)
+    assert raised is not None and int(raised.group(1)) >= 12, proposal
+    assert "jobs waited at the max" in proposal

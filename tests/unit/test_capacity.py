@@ -4,12 +4,17 @@ and prices."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.capacity import cost, histogram
-from bot.capacity.evidence import HOUR, Evidence, Hour, summarise, tally
+from bot.capacity.evidence import HOUR, Evidence, Hour, Observed, summarise, tally
 from bot.capacity.jobs import Job, SetRef, closest_set, job_of, serving, unmatched_key
 from bot.capacity.recommend import Recommendation, recommend
-from bot.fleet.config import parse
+from bot.commands.evidence_text import status_section
+from bot.commands.pipeline import Request, run
+from bot.fleet.config import ConfigFiles, parse
 from tests.support import jobtraces
+from tests.support.app import golden
 from tests.support.jobtraces import DAY, MONDAY, daily, every, simulate
 from tests.support.webhook_payloads import example
 
@@ -154,3 +159,31 @@ def test_a_runner_hour_costs_its_requests() -> None:
     assert abs(cost.runner_hour(prices, effective, config.base_config) - (0.5 * 0.04 + 2 * 0.005)) < 1e-9
     assert cost.prices(parse(REPOS, BASE.split("pricing", maxsplit=1)[0]).base_config) is None
     assert cost.quantity("1500Mi") == 1500 * 2**20 and cost.quantity("nonsense") == 0.0
+
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "capacity"
+
+
+def _observed(arrivals: list[tuple[float, float]], high: int) -> Observed:
+    return Observed(tuple(_hours(arrivals, high)), int(MONDAY // HOUR), 168, waiting=3)
+
+
+def _reply(comment: str, files: ConfigFiles, evidence: dict[str, Observed]) -> str:
+    request = Request(comment, "octocat", "read", repo="Matchpoint-AI/project-beta-api", evidence=evidence)
+    return "\n".join(reply.text for reply in run(request, files).replies)
+
+
+def test_recommend_replies_golden(bundled: ConfigFiles) -> None:
+    # arc-api-runners (max 10) at its max every weekday morning: 12 runners' work 09–11.
+    morning = daily(range(5), lambda d: every(d + 9 * HOUR, d + 11 * HOUR, 100, 1200.0))
+    evidence = {"arc-api-runners": _observed(morning, 10)}
+    golden(GOLDEN / "recommend.md", _reply("/runners recommend", bundled, evidence))
+    golden(GOLDEN / "recommend-no-evidence.md", _reply("/runners recommend", bundled, {}))
+    unpriced = ConfigFiles(bundled.repositories, bundled.base.split("\npricing:")[0] + "\n")
+    config = parse(unpriced.repositories, unpriced.base)
+    [entry] = [e for e in config.entries if e.scale_set == "arc-api-runners"]
+    section = status_section(config.effective(entry), evidence["arc-api-runners"], config.base_config)
+    golden(GOLDEN / "status-evidence-no-price.md", section)
+    priced = parse(bundled.repositories, bundled.base)
+    section = status_section(priced.effective(entry), evidence["arc-api-runners"], priced.base_config)
+    golden(GOLDEN / "status-evidence.md", section)
