@@ -100,7 +100,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     github = GitHubApp(settings, metrics, transport)
     leadership = Leadership(store, metrics, seconds=settings.lease_seconds)
     services = Services(settings, store, github, metrics, leadership)
-    pulls = PullRequests(store)
+    pulls = PullRequests(store, evidence_days=settings.retention_days)
     kube = _kube(settings)
     limits = RunnerLimits(services, kube)
     scheduler = Scheduler(services, limits, interval=settings.clock_interval)

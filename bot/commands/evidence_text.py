@@ -7,7 +7,7 @@ from bot.capacity import cost
 from bot.capacity.cost import Change
 from bot.capacity.evidence import Evidence, Observed
 from bot.capacity.recommend import Recommendation, recommend
-from bot.commands.render import fill
+from bot.commands.render import ChangeText, fill
 from bot.fleet.config import BaseConfig, Effective
 from bot.fleet.schedules import DAYS
 
@@ -146,3 +146,42 @@ def recommend_text(command: str, effective: Effective, observed: Observed | None
         min_now=effective.min_runners,
         max_now=effective.max_runners,
     )
+
+
+def change_cost(change: ChangeText, base: BaseConfig, observed: Observed | None) -> Change | None:
+    """A capacity change's monthly cost: worst case (max × a runner's price × a month)
+    before and after, and expected from the window's demand (the busy runner-hours stay,
+    warm runners idle by the min and schedules in force before and after); None without
+    prices."""
+    prices = cost.prices(base)
+    if prices is None:
+        return None
+
+    def worst(effective: Effective | None) -> float:
+        if effective is None:
+            return 0.0
+        return effective.max_runners * cost.runner_hour(prices, effective, base) * cost.HOURS_PER_MONTH
+
+    def expected(effective: Effective | None) -> float | None:
+        if effective is None:
+            return 0.0
+        if observed is None or not observed.rows:
+            return None
+        found = observed.summary(effective)
+        hours = found.busy_runner_hours + found.idle_runner_hours
+        return cost.monthly(cost.runner_hour(prices, effective, base), hours, observed.hours)
+
+    before, after = expected(change.before), expected(change.after)
+    known = before is not None and after is not None
+    return Change(
+        prices.currency,
+        worst(change.before),
+        worst(change.after),
+        before if known else None,
+        after if known else None,
+    )
+
+
+def cost_section(change: ChangeText, base: BaseConfig, observed: Observed | None) -> str:
+    """The cost lines of a capacity pull request's body."""
+    return cost_lines(change_cost(change, base, observed))

@@ -25,7 +25,7 @@ from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_co
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
-from bot.fleet.config import Config, ConfigFiles, Effective, Entry, parse
+from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, Entry, parse
 from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
 from bot.fleet.validation import validate_change
@@ -156,6 +156,10 @@ class Plan:
     write_targets: tuple[str, ...] = ()
     status_sets: tuple[Effective, ...] = ()
     asks_about_fleet: bool = False
+    evidence_sets: tuple[Effective, ...] = ()  # the sets the commands name: their job evidence is read
+
+    def visible_evidence_sets(self, request: Request) -> list[Effective]:
+        return [s for s in self.evidence_sets if request.sees_fleet or request.sees(_entry_of(s))]
 
     def visible_status_sets(self, request: Request) -> list[Effective]:
         """The status sets this commenter may see: only those are read from the cluster."""
@@ -171,6 +175,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         config = None
     writes: list[str] = []
     statuses: dict[str, Effective] = {}
+    observed: dict[str, Effective] = {}
     fleet = False
     for item in parsed.items:
         if not isinstance(item, Command) or config is None:
@@ -184,6 +189,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         except _Refused:
             fleet = True  # the refusal may suggest entries
             continue
+        observed.setdefault(entry.scale_set, config.effective(entry))  # its evidence: replies, costs
         if item.verb in ("status", "recommend"):
             statuses.setdefault(entry.scale_set, config.effective(entry))
         elif item.needs_write and entry.repository is not None:
@@ -198,6 +204,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         tuple(dict.fromkeys(writes)),
         tuple(statuses.values()),
         fleet,
+        tuple(observed.values()),
     )
 
 
@@ -223,7 +230,7 @@ def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Ou
         replies=replies,
         old_text=files.repositories,
         new_text=state.text if changed else None,
-        pull_requests=_pull_requests(replies, request) if changed else [],
+        pull_requests=_pull_requests(replies, request, state.config) if changed else [],
     )
 
 
@@ -612,10 +619,19 @@ def _combine(first: ChangeText | None, change: ChangeText) -> ChangeText:
     return ChangeText(verb, change.name, change.scale_set, first.before, change.after)
 
 
-def _pull_requests(replies: list[Reply], request: Request) -> list[PullRequestText]:
-    """One pull request per scale set: first state before → last state after."""
+def _pull_requests(replies: list[Reply], request: Request, config: Config | None) -> list[PullRequestText]:
+    """One pull request per scale set: first state before → last state after, with its cost."""
     merged: dict[str, ChangeText] = {}
     for reply in replies:
         if reply.change is not None:
             merged[reply.change.scale_set] = _combine(merged.get(reply.change.scale_set), reply.change)
-    return [render.pull_request(c, [(request.user, request.source)], request.closes) for c in merged.values()]
+    base = config.base_config if config is not None else BaseConfig.from_raw(None)
+    return [
+        render.pull_request(
+            c,
+            [(request.user, request.source)],
+            request.closes,
+            evidence_text.cost_section(c, base, request.evidence.get(c.scale_set)),
+        )
+        for c in merged.values()
+    ]

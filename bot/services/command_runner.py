@@ -189,7 +189,7 @@ class CommandRunner:
         request = await permissions(inst, request, planned, config, known)
         live = await live_states(self.kube, planned.visible_status_sets(request))
         visible = planned.visible_status_sets(request)
-        found = await job_evidence.observed(services, visible)
+        found = await job_evidence.observed(services, planned.visible_evidence_sets(request))
         live = job_evidence.with_evidence(live, found, visible, snapshot.files, pipeline.OFFLINE_LIVE)
         request = dataclasses.replace(request, evidence=found)
         return Gathered(config, snapshot, planned, request, live)

@@ -14,10 +14,12 @@ import time
 from bot.capacity.evidence import HOUR, Observed
 from bot.capacity.jobs import SetRef
 from bot.commands import evidence_text
-from bot.fleet.config import Config, ConfigFiles, Effective, parse
-from bot.fleet.yamlload import YamlError
+from bot.commands.render import ChangeText
+from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
+from bot.fleet.yamlload import YamlError, load
 from bot.services import Services
 from bot.store import keys
+from bot.store.api import Store
 
 WAITING_LIMIT = 86_400.0  # GitHub cancels a job no runner took within a day
 
@@ -30,32 +32,39 @@ def set_refs(config: Config) -> list[SetRef]:
     return [set_ref(config.effective(e)) for e in config.entries if e.name and e.org]
 
 
-def window(services: Services, now: float) -> tuple[int, int]:
-    """(first epoch hour, hours) of the window ending with ``now``'s hour."""
-    hours = max(1, int(services.settings.retention_days * 24))
+def window(days: float, now: float) -> tuple[int, int]:
+    """(first epoch hour, hours) of the window of ``days`` ending with ``now``'s hour."""
+    hours = max(1, int(days * 24))
     return int(now // HOUR) - hours + 1, hours
 
 
 async def observed(services: Services, effectives: list[Effective], now: float | None = None) -> dict[str, Observed]:
     """Each set's window of evidence, by scale set name."""
+    return await observe(services.store, services.settings.retention_days, effectives, now)
+
+
+async def observe(
+    store: Store, days: float, effectives: list[Effective], now: float | None = None
+) -> dict[str, Observed]:
+    """Each set's window of ``days`` of evidence, by scale set name: one query for them all."""
     if not effectives:
         return {}
     moment = now if now is not None else time.time()
-    first, hours = window(services, moment)
+    first, hours = window(days, moment)
     refs = {set_ref(e).key: e for e in effectives}
-    rows = await services.store.job_hours(list(refs), first)
-    queued = await waiting(services, moment)
+    rows = await store.job_hours(list(refs), first)
+    queued = await waiting(store, moment)
     return {
         e.scale_set: Observed(tuple(rows.get(key, ())), first, hours, len(queued.get(key, [])))
         for key, e in refs.items()
     }
 
 
-async def waiting(services: Services, now: float | None = None) -> dict[str, list[float]]:
+async def waiting(store: Store, now: float | None = None) -> dict[str, list[float]]:
     """Jobs queued and not yet taken, by set key (or unmatched key): when each was queued."""
     limit = (now if now is not None else time.time()) - WAITING_LIMIT
     found: dict[str, list[float]] = {}
-    for key, value in await services.store.items(keys.JOBS_WAITING):
+    for key, value in await store.items(keys.JOBS_WAITING):
         set_key, _ = keys.job_waiting_of(key)
         try:
             queued = float(value)
@@ -82,3 +91,14 @@ def with_evidence(
             section = evidence_text.status_section(effective, found[effective.scale_set], config.base_config)
             merged[effective.scale_set] = f"{live.get(effective.scale_set, offline)}\n\n{section}"
     return merged
+
+
+async def cost_section(store: Store, days: float, files: ConfigFiles, change: ChangeText) -> str:
+    """The cost lines of a capacity pull request (its set's evidence from the store)."""
+    try:
+        base = BaseConfig.from_raw(load(files.base).data)
+    except YamlError:
+        base = BaseConfig.from_raw(None)
+    effective = change.before or change.after
+    found = await observe(store, days, [effective]) if effective is not None else {}
+    return evidence_text.cost_section(change, base, found.get(effective.scale_set) if effective else None)

@@ -11,7 +11,7 @@ import pytest
 
 from bot.capacity import histogram
 from bot.commands.evidence_text import duration
-from tests.support.app import TEAM_REPO, Harness
+from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness
 from tests.support.jobtraces import DAY, HOUR, Run, daily, every, simulate
 from tests.support.webhook_payloads import comment_payload, workflow_job_payload
 
@@ -95,3 +95,11 @@ async def test_a_set_at_its_max_every_weekday_morning_shows_its_p95_in_status(ha
     raised = re.search(r"maxRunners 10 → (\d+)", proposal)
     assert raised is not None and int(raised.group(1)) >= 12, proposal
     assert "jobs waited at the max" in proposal
+
+    await harness.send("issue_comment", comment_payload(f"/runners scale {SET} max={raised.group(1)}", comment_id=557))
+    await harness.settle()
+    (pull,) = harness.fake.pulls[CONFIG_REPO.lower()]
+    assert "**Monthly cost of this change**" in pull["body"]
+    worst = re.search(r"worst case .*: \+([0-9,.]+) USD", pull["body"])
+    assert worst is not None and float(worst.group(1).replace(",", "")) > 0, pull["body"]
+    assert re.search(r"expected \(the last window's demand\): [+−][0-9,.]+ USD", pull["body"]), pull["body"]

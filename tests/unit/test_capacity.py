@@ -168,9 +168,12 @@ def _observed(arrivals: list[tuple[float, float]], high: int) -> Observed:
     return Observed(tuple(_hours(arrivals, high)), int(MONDAY // HOUR), 168, waiting=3)
 
 
-def _reply(comment: str, files: ConfigFiles, evidence: dict[str, Observed]) -> str:
-    request = Request(comment, "octocat", "read", repo="Matchpoint-AI/project-beta-api", evidence=evidence)
-    return "\n".join(reply.text for reply in run(request, files).replies)
+def _reply(comment: str, files: ConfigFiles, evidence: dict[str, Observed], *, pull: bool = False) -> str:
+    request = Request(comment, "octocat", "write", repo="Matchpoint-AI/project-beta-api", evidence=evidence)
+    outcome = run(request, files)
+    if pull:
+        return "\n".join(p.body for p in outcome.pull_requests)
+    return "\n".join(reply.text for reply in outcome.replies)
 
 
 def test_recommend_replies_golden(bundled: ConfigFiles) -> None:
@@ -187,3 +190,7 @@ def test_recommend_replies_golden(bundled: ConfigFiles) -> None:
     priced = parse(bundled.repositories, bundled.base)
     section = status_section(priced.effective(entry), evidence["arc-api-runners"], priced.base_config)
     golden(GOLDEN / "status-evidence.md", section)
+    # The pull request the recommendation leads to shows what it costs, worst case and expected.
+    body = _reply("/runners scale max=15", bundled, evidence, pull=True)
+    assert "expected (the last window's demand): +" in body
+    golden(GOLDEN / "pull-request-cost.md", body)
