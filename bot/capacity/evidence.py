@@ -126,6 +126,7 @@ class Observed:
     first_hour: int
     hours: int
     waiting: int = 0
+    oldest_wait: float = 0.0  # how long the oldest of them has waited
 
     def summary(self, effective: Effective) -> Evidence:
         return summarise(self.rows, self.hours, in_force(effective), self.first_hour)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 from bot.capacity.evidence import HOUR, Observed
-from bot.capacity.jobs import SetRef
-from bot.commands import evidence_text
+from bot.capacity.jobs import SetRef, closest_set, is_unmatched, labels_of
+from bot.commands import evidence_text, why_waiting
 from bot.commands.render import ChangeText
 from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
 from bot.fleet.yamlload import YamlError, load
@@ -55,7 +55,13 @@ async def observe(
     rows = await store.job_hours(list(refs), first)
     queued = await waiting(store, moment)
     return {
-        e.scale_set: Observed(tuple(rows.get(key, ())), first, hours, len(queued.get(key, [])))
+        e.scale_set: Observed(
+            tuple(rows.get(key, ())),
+            first,
+            hours,
+            len(queued.get(key, [])),
+            moment - min(queued[key]) if queued.get(key) else 0.0,
+        )
         for key, e in refs.items()
     }
 
@@ -88,7 +94,11 @@ def with_evidence(
     merged = dict(live)
     for effective in effectives:
         if effective.scale_set in found:
-            section = evidence_text.status_section(effective, found[effective.scale_set], config.base_config)
+            observed = found[effective.scale_set]
+            section = evidence_text.status_section(effective, observed, config.base_config)
+            why = why_waiting.cause(effective, observed, None)  # from the evidence: the set at its max
+            if why is not None:
+                section += f"\nWhy jobs wait: {why}\n"
             merged[effective.scale_set] = f"{live.get(effective.scale_set, offline)}\n\n{section}"
     return merged
 
@@ -102,3 +112,21 @@ async def cost_section(store: Store, days: float, files: ConfigFiles, change: Ch
     effective = change.before or change.after
     found = await observe(store, days, [effective]) if effective is not None else {}
     return evidence_text.cost_section(change, base, found.get(effective.scale_set) if effective else None)
+
+
+async def unmatched_waiting(
+    store: Store, config: Config, now: float | None = None
+) -> dict[str, tuple[int, str | None]]:
+    """Jobs waiting now for labels no set serves: by their labels, how many and the
+    closest set of their organisation."""
+    refs = set_refs(config)
+    found: dict[str, tuple[int, str | None]] = {}
+    for key, queued in (await waiting(store, now)).items():
+        if not is_unmatched(key):
+            continue
+        org_url, labels = labels_of(key)
+        same_org = [r for r in refs if r.config_url.lower().startswith(org_url)]
+        shown = ", ".join(labels) if len(labels) != 1 else labels[0]
+        count, _ = found.get(shown, (0, None))
+        found[shown] = (count + len(queued), closest_set(labels, same_org or refs))
+    return found

@@ -4,6 +4,7 @@ and prices."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bot.capacity import cost, histogram
@@ -194,3 +195,24 @@ def test_recommend_replies_golden(bundled: ConfigFiles) -> None:
     body = _reply("/runners scale max=15", bundled, evidence, pull=True)
     assert "expected (the last window's demand): +" in body
     golden(GOLDEN / "pull-request-cost.md", body)
+
+
+def test_why_jobs_wait_names_the_cause_the_bot_can_see(bundled: ConfigFiles) -> None:
+    from bot.commands.rollout import ClusterState
+    from bot.commands.why_waiting import cause
+    from tests.support.fakekube import event, listener, runner
+
+    config = parse(bundled.repositories, bundled.base)
+    [entry] = [e for e in config.entries if e.scale_set == "arc-api-runners"]
+    api = config.effective(entry)  # max 10
+    waiting = Observed((Hour(1, busy_seconds=10 * HOUR, peak=10),), 0, 2, waiting=2, oldest_wait=600.0)
+    up = [listener("arc-api-runners")]
+    assert cause(api, Observed((), 0, 1, waiting=2, oldest_wait=60.0), None) is None, "not waiting long yet"
+    assert "at its max (10 runners)" in (cause(api, waiting, None) or ""), "from the evidence alone"
+    full = ClusterState(None, None, up, [runner("arc-api-runners", api.namespace, n) for n in range(10)])
+    assert "at its max" in (cause(api, waiting, full) or "")
+    gone = event("arc-systems", "Pod", "l", "Error", "failed to get runner scale set: 404 Not Found")
+    assert "gone on GitHub's side" in (cause(api, waiting, ClusterState(None, None, up, [], [gone])) or "")
+    assert "no listener is running" in (cause(api, waiting, ClusterState(None, None, [], [])) or "")
+    grouped = dataclasses.replace(api, runner_group="builders")
+    assert "runner group `builders`" in (cause(grouped, waiting, ClusterState(None, None, up, [])) or "")
