@@ -35,7 +35,7 @@ def signed(amount: float | None, currency: str) -> str:
 def evidence_table(found: Evidence, cost: str) -> str:
     return fill(
         "evidence_table.md",
-        days=f"{found.hours / 24:g}",
+        window=f"{found.hours / 24:g} days" if found.hours >= 48 else f"{found.hours} hours",
         jobs=found.jobs,
         p50=duration(found.p50),
         p95=duration(found.p95),
@@ -51,6 +51,10 @@ def evidence_table(found: Evidence, cost: str) -> str:
 def status_evidence(found: Evidence, cost: str, waiting: int) -> str:
     now = f"\n{waiting} job{'s' if waiting != 1 else ''} waiting for a runner now.\n" if waiting else ""
     return evidence_table(found, cost) + now
+
+
+def why_text(why: str) -> str:
+    return fill("status_why.md", why=why)
 
 
 def cost_lines(change: Change | None) -> str:

@@ -98,7 +98,7 @@ def with_evidence(
             section = evidence_text.status_section(effective, observed, config.base_config)
             why = why_waiting.cause(effective, observed, None)  # from the evidence: the set at its max
             if why is not None:
-                section += f"\nWhy jobs wait: {why}\n"
+                section += "\n" + evidence_text.why_text(why)
             merged[effective.scale_set] = f"{live.get(effective.scale_set, offline)}\n\n{section}"
     return merged
 

@@ -216,3 +216,14 @@ def test_why_jobs_wait_names_the_cause_the_bot_can_see(bundled: ConfigFiles) -> 
     assert "no listener is running" in (cause(api, waiting, ClusterState(None, None, [], [])) or "")
     grouped = dataclasses.replace(api, runner_group="builders")
     assert "runner group `builders`" in (cause(grouped, waiting, ClusterState(None, None, up, [])) or "")
+
+
+def test_status_says_why_jobs_wait_at_the_max(bundled: ConfigFiles) -> None:
+    from bot.services.job_evidence import with_evidence
+
+    config = parse(bundled.repositories, bundled.base)
+    [entry] = [e for e in config.entries if e.scale_set == "arc-api-runners"]
+    api = config.effective(entry)
+    waiting = Observed((Hour(1, busy_seconds=10 * HOUR, peak=10),), 0, 2, waiting=2, oldest_wait=600.0)
+    text = with_evidence({}, {"arc-api-runners": waiting}, [api], bundled, "offline")["arc-api-runners"]
+    golden(GOLDEN / "status-why.md", text)
