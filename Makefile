@@ -12,7 +12,7 @@ export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
 export UPSTREAM_DIR ?= $(UPSTREAM)
 endif
 
-.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store bench-scale clean
+.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store bench-scale bench-jobs clean
 
 setup: $(STAMP)
 
@@ -53,7 +53,7 @@ test: lint
 	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest -m store
 
 ## bench: every benchmark, each a table with ratios against a baseline measured in the same run
-bench: bench-editor bench-api bench-scale bench-ingest bench-store
+bench: bench-editor bench-api bench-scale bench-ingest bench-store bench-jobs
 
 bench-editor: setup
 	$(BIN)/python -m bench.bench_editor
@@ -69,6 +69,10 @@ bench-scale: setup
 bench-ingest: setup
 	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m bench.bench_ingest
+
+# 1,000,000 workflow_job deliveries over 10,000 sets into the job evidence: rows, file, RSS per day.
+bench-jobs: setup
+	$(BIN)/python -m bench.bench_jobs
 
 # PostgreSQL's server binaries come from Debian's packages (installed here when missing).
 bench-store: setup

@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 from bot.clients.github import GitHubApp
 from bot.clients.kube import Kube, api_client
 from bot.features import comment_commands, onboarding
+from bot.features.capacity import JobEvidence
 from bot.features.dashboard import Dashboard
 from bot.features.rollout_watch import RolloutWatcher
 from bot.features.scheduler import Scheduler
@@ -99,7 +100,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     github = GitHubApp(settings, metrics, transport)
     leadership = Leadership(store, metrics, seconds=settings.lease_seconds)
     services = Services(settings, store, github, metrics, leadership)
-    pulls = PullRequests(store)
+    pulls = PullRequests(store, evidence_days=settings.retention_days)
     kube = _kube(settings)
     limits = RunnerLimits(services, kube)
     scheduler = Scheduler(services, limits, interval=settings.clock_interval)
@@ -114,6 +115,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
             *onboarding.routes(services, pulls, kube),
             *watcher.routes(pulls),
             *dashboard.routes(),
+            *JobEvidence(services).routes(),
         ]
     )
     lease = settings.lease_seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands import render
+from bot.commands import evidence_text, render, why_waiting
 
 MARKER = "<!-- runners-bot:dashboard -->"
 REFRESH_OFF = "- [ ] Refresh now"
@@ -39,12 +39,24 @@ class SetView:
     live: Live | None
     rollout: tuple[str, str] | None  # verdict (live, failed, stuck), where it was reported (owner/repo#N)
     pull: str | None  # open runners-bot pull request
+    # The job evidence (docs/capacity.md): the window's p95 queue wait and hours at the
+    # max, and why jobs wait now (bot.commands.why_waiting).
+    wait_p95: float | None = None
+    hours_at_max: int = 0
+    why: str | None = None
 
 
-def attention(views: list[SetView]) -> list[str]:
+def attention(views: list[SetView], unmatched: list[str] | None = None) -> list[str]:
     """What a platform team should look at first."""
     found = []
     for v in views:
+        if v.why is not None:
+            found.append(f"`{v.scale_set}`: {v.why}")
+        elif v.wait_p95 is not None and v.wait_p95 > why_waiting.P95_THRESHOLD:
+            found.append(
+                f"`{v.scale_set}`: jobs waited {evidence_text.duration(v.wait_p95)} at p95"
+                f" ({v.hours_at_max} hours at maxRunners): `/runners recommend {v.scale_set}`"
+            )
         if v.rollout is not None and v.rollout[0] != "live":
             found.append(f"`{v.scale_set}`: the last rollout {v.rollout[0]} (report on {v.rollout[1]})")
         if v.live is None:
@@ -55,7 +67,7 @@ def attention(views: list[SetView]) -> list[str]:
             found.append(f"`{v.scale_set}`: the listener is not running (no jobs reach these runners)")
         if v.live.pending_too_long:
             found.append(f"`{v.scale_set}`: {v.live.pending_too_long} runner(s) pending for over two minutes")
-    return found
+    return found + list(unmatched or [])
 
 
 # Room for a body's own text around the table (header, attention, note) and the rows
@@ -87,19 +99,21 @@ class Waiting:
     url: str
 
 
-def render_text(views: list[SetView], cluster: str | None, waiting: list[Waiting] | None = None) -> Text:
+def render_text(
+    views: list[SetView], cluster: str | None, waiting: list[Waiting] | None = None, unmatched: list[str] | None = None
+) -> Text:
     """The issue body alone for a fleet whose table fits in it; else a summary in the body
     and every set on pages that each fit. ``cluster`` says why live state is missing;
     ``waiting`` lists the sets that open pull requests would add."""
     rows = [_row(v, cluster is None).rstrip("\n") for v in views]
-    whole = body(views, cluster, rows, waiting)
+    whole = body(views, cluster, rows, waiting, unmatched)
     if len(whole) <= BODY_BUDGET:
         return Text(whole)
     pages = _pages(rows)
     summary = render.fill(
         "dashboard_summary.md", count=f"{len(views):,}", live=_live_counts(views, cluster), pages=len(pages)
     )
-    paged = _body(views, cluster, summary, waiting)
+    paged = _body(views, cluster, summary, waiting, unmatched)
     texts = tuple(
         render.fill("dashboard_page.md", index=i + 1, total=len(pages), first=f"{start + 1:,}",
                     last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
@@ -109,16 +123,20 @@ def render_text(views: list[SetView], cluster: str | None, waiting: list[Waiting
 
 
 def body(
-    views: list[SetView], cluster: str | None, rows: list[str] | None = None, waiting: list[Waiting] | None = None
+    views: list[SetView],
+    cluster: str | None,
+    rows: list[str] | None = None,
+    waiting: list[Waiting] | None = None,
+    unmatched: list[str] | None = None,
 ) -> str:
     """The issue body with the whole table in it. ``cluster`` says why live state is
     missing (None: it was seen)."""
     found = rows if rows is not None else [_row(v, cluster is None).rstrip("\n") for v in views]
-    return _body(views, cluster, _table(found), waiting)
+    return _body(views, cluster, _table(found), waiting, unmatched)
 
 
 def _table(rows: list[str]) -> str:
-    return render.fill("dashboard_table.md", rows="\n".join(rows) or "| — | — | — | — | — | — | — |").rstrip("\n")
+    return render.fill("dashboard_table.md", rows="\n".join(rows) or "| — | — | — | — | — | — | — | — |").rstrip("\n")
 
 
 def _waiting(waiting: list[Waiting] | None) -> str:
@@ -132,8 +150,14 @@ def _waiting(waiting: list[Waiting] | None) -> str:
     return render.fill("dashboard_waiting.md", count=f"{len(waiting):,}", sets="\n".join(lines))
 
 
-def _body(views: list[SetView], cluster: str | None, table: str, waiting: list[Waiting] | None = None) -> str:
-    needs = attention(views)
+def _body(
+    views: list[SetView],
+    cluster: str | None,
+    table: str,
+    waiting: list[Waiting] | None = None,
+    unmatched: list[str] | None = None,
+) -> str:
+    needs = attention(views, unmatched)
     calm = (
         "Nothing the configuration shows; the cluster could not be seen."
         if cluster
@@ -192,6 +216,7 @@ def _row(v: SetView, seen: bool) -> str:
         live = f"{listener}, {v.live.running} running, {v.live.pending} pending"
     rollout = f"{v.rollout[0]}, {v.rollout[1]}" if v.rollout else "—"
     pull = f"[open]({v.pull})" if v.pull else "—"
+    waits = f"{evidence_text.duration(v.wait_p95)}, {v.hours_at_max} h at max" if v.wait_p95 is not None else "—"
     return render.fill(
         "dashboard_row.md",
         repository=v.repository,
@@ -201,6 +226,7 @@ def _row(v: SetView, seen: bool) -> str:
         live=live,
         rollout=rollout,
         pull=pull,
+        waits=waits,
     )
 
 

@@ -27,8 +27,8 @@ MAX_COMMANDS = 5
 MAX_COUNT = 100_000
 MAX_LINE = 500
 
-Verb = Literal["help", "status", "scale", "add", "remove", "burst"]
-VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove", "burst")
+Verb = Literal["help", "status", "scale", "add", "remove", "burst", "recommend"]
+VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove", "burst", "recommend")
 USAGE: dict[Verb, str] = {
     "help": "/runners help",
     "status": "/runners status [TARGET]",
@@ -36,6 +36,7 @@ USAGE: dict[Verb, str] = {
     "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false] [runnerScaleSetName=NAME]",
     "remove": "/runners remove TARGET",
     "burst": "/runners burst [TARGET] min=N [max=M] for=DURATION, or /runners burst [TARGET] off",
+    "recommend": "/runners recommend [TARGET]",
 }
 OPTIONS: dict[Verb, tuple[str, ...]] = {
     "help": (),
@@ -44,6 +45,7 @@ OPTIONS: dict[Verb, tuple[str, ...]] = {
     "add": ("org", "profile", "category", "min", "max", "dind", "runnerscalesetname"),
     "remove": (),
     "burst": ("min", "max", "for"),
+    "recommend": (),
 }
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max",
              "scale-set": "runnerscalesetname", "scaleset": "runnerscalesetname"}  # fmt: skip

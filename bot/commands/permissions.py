@@ -1,6 +1,6 @@
 """Who may run what, and who may see what (docs/commands.md). Pure.
 
-``help`` and ``status`` are open to anyone who can comment; ``scale``, ``add`` and
+``help``, ``status`` and ``recommend`` are open to anyone who can comment; ``scale``, ``add`` and
 ``remove`` need write, maintain or admin permission on the target repository or on the
 configuration repository. Bots, this app included, are never obeyed. The whole fleet
 (other repositories' entries, in any reply) is shown only to commenters with at least
@@ -18,7 +18,7 @@ from bot.commands.grammar import Verb
 Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
 PERMISSIONS: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
 WRITE_LEVELS: frozenset[str] = frozenset({"write", "maintain", "admin"})
-OPEN_VERBS: frozenset[str] = frozenset({"help", "status"})
+OPEN_VERBS: frozenset[str] = frozenset({"help", "status", "recommend"})  # recommend: status's evidence, and a proposal
 FLEET_LEVELS: frozenset[str] = frozenset({"triage", "write", "maintain", "admin"})
 
 

@@ -19,12 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.commands import render
+from bot.capacity.evidence import Observed
+from bot.commands import evidence_text, render
 from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
-from bot.fleet.config import Config, ConfigFiles, Effective, Entry, parse
+from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, Entry, parse
 from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
 from bot.fleet.validation import validate_change
@@ -58,6 +59,8 @@ class Request:
     # The Applications in Argo CD's namespace the fleet does not own, when the cluster was
     # read (an add must not take one's name; the root Applications are reserved anyway).
     applications: frozenset[str] = frozenset()
+    # The job evidence of the sets status and recommend name, by scale set (docs/capacity.md).
+    evidence: Mapping[str, Observed] = field(default_factory=dict)
 
     def permission_for(self, target: str | None) -> Permission:
         """The best of the permission on ``target`` and ``permission`` (the config repository's)."""
@@ -156,6 +159,10 @@ class Plan:
     write_targets: tuple[str, ...] = ()
     status_sets: tuple[Effective, ...] = ()
     asks_about_fleet: bool = False
+    evidence_sets: tuple[Effective, ...] = ()  # the sets the commands name: their job evidence is read
+
+    def visible_evidence_sets(self, request: Request) -> list[Effective]:
+        return [s for s in self.evidence_sets if request.sees_fleet or request.sees(_entry_of(s))]
 
     def visible_status_sets(self, request: Request) -> list[Effective]:
         """The status sets this commenter may see: only those are read from the cluster."""
@@ -171,11 +178,12 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         config = None
     writes: list[str] = []
     statuses: dict[str, Effective] = {}
+    observed: dict[str, Effective] = {}
     fleet = False
     for item in parsed.items:
         if not isinstance(item, Command) or config is None:
             continue
-        fleet = fleet or item.verb in ("help", "status")
+        fleet = fleet or item.verb in ("help", "status", "recommend")
         try:
             if item.verb == "add":
                 writes.append(_add_target(item, repo, config))
@@ -184,7 +192,8 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         except _Refused:
             fleet = True  # the refusal may suggest entries
             continue
-        if item.verb == "status":
+        observed.setdefault(entry.scale_set, config.effective(entry))  # its evidence: replies, costs
+        if item.verb in ("status", "recommend"):
             statuses.setdefault(entry.scale_set, config.effective(entry))
         elif item.needs_write and entry.repository is not None:
             writes.append(entry.repository)
@@ -198,6 +207,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
         tuple(dict.fromkeys(writes)),
         tuple(statuses.values()),
         fleet,
+        tuple(observed.values()),
     )
 
 
@@ -223,7 +233,7 @@ def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Ou
         replies=replies,
         old_text=files.repositories,
         new_text=state.text if changed else None,
-        pull_requests=_pull_requests(replies, request) if changed else [],
+        pull_requests=_pull_requests(replies, request, state.config) if changed else [],
     )
 
 
@@ -333,6 +343,12 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
         return Reply(command.text, True, text)
     if command.verb == "burst":
         return _burst(command, request, config.effective(entry))
+    if command.verb == "recommend":
+        effective = config.effective(entry)
+        evidence = request.evidence.get(effective.scale_set)
+        return Reply(
+            command.text, True, evidence_text.recommend_text(command.text, effective, evidence, config.base_config)
+        )
     if command.verb == "remove":
         return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
     return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
@@ -625,10 +641,19 @@ def _combine(first: ChangeText | None, change: ChangeText) -> ChangeText:
     return ChangeText(verb, change.name, change.scale_set, first.before, change.after)
 
 
-def _pull_requests(replies: list[Reply], request: Request) -> list[PullRequestText]:
-    """One pull request per scale set: first state before → last state after."""
+def _pull_requests(replies: list[Reply], request: Request, config: Config | None) -> list[PullRequestText]:
+    """One pull request per scale set: first state before → last state after, with its cost."""
     merged: dict[str, ChangeText] = {}
     for reply in replies:
         if reply.change is not None:
             merged[reply.change.scale_set] = _combine(merged.get(reply.change.scale_set), reply.change)
-    return [render.pull_request(c, [(request.user, request.source)], request.closes) for c in merged.values()]
+    base = config.base_config if config is not None else BaseConfig.from_raw(None)
+    return [
+        render.pull_request(
+            c,
+            [(request.user, request.source)],
+            request.closes,
+            evidence_text.cost_section(c, base, request.evidence.get(c.scale_set)),
+        )
+        for c in merged.values()
+    ]

@@ -292,10 +292,13 @@ def requesters(requests: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"@{user} ({source})" for user, source in unique)
 
 
-def pull_request(change: ChangeText, requests: Sequence[tuple[str, str]], closes: str | None = None) -> PullRequestText:
-    """The pull request for one scale set; ``requests`` are ``(user, comment URL)`` in order."""
+def pull_request(
+    change: ChangeText, requests: Sequence[tuple[str, str]], closes: str | None = None, cost: str = ""
+) -> PullRequestText:
+    """The pull request for one scale set; ``requests`` are ``(user, comment URL)`` in order;
+    ``cost``: the change's monthly cost lines (bot.commands.evidence_text)."""
     summary = change.summary
-    notes = change_notes(change)
+    notes = change_notes(change) + (f"\n{cost}" if cost else "")
     if closes is not None:
         # owner/repo#N: a bare #N would close the config repository's issue of that number.
         notes += f"\nCloses {closes}.\n"

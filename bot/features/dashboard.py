@@ -18,6 +18,7 @@ keeps a person's edit of an issue that holds (or held) the dashboard's marker.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -27,13 +28,13 @@ from typing import Any
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
 from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
-from bot.commands import fleet_view, rollout
+from bot.commands import fleet_view, rollout, why_waiting
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
 from bot.fleet.config import Config, ConfigFiles, parse
 from bot.fleet.yamlload import YamlError
 from bot.runtime.background import Background, spawn
-from bot.services import CONFIG_CHANGED, DASHBOARD, Services
+from bot.services import CONFIG_CHANGED, DASHBOARD, Services, job_evidence
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery
@@ -115,8 +116,10 @@ class Dashboard:
             files = self.services.latest.files or await self._read_config()
             if files is None:
                 return False
-            views, cluster, waiting = await self._views(parse(files.repositories, files.base))
-            text = fleet_view.render_text(views, cluster, waiting)
+            config = parse(files.repositories, files.base)
+            views, cluster, waiting = await self._views(config)
+            unmatched = why_waiting.unmatched(await job_evidence.unmatched_waiting(self.services.store, config))
+            text = fleet_view.render_text(views, cluster, waiting, unmatched)
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
@@ -217,9 +220,35 @@ class Dashboard:
                     pull=pulls[effective.scale_set].url if effective.scale_set in pulls else None,
                 )
             )
+        views = await self._with_evidence(config, views, fleet)
         known = {view.scale_set for view in views}
         waiting = [fleet_view.Waiting(s, pull.number, pull.url) for s, pull in pulls.items() if s not in known]
         return views, cluster, waiting
+
+    async def _with_evidence(
+        self, config: Config, views: list[fleet_view.SetView], fleet: Fleet | None
+    ) -> list[fleet_view.SetView]:
+        """Each row with its job evidence (one store query for the fleet) and why its jobs wait."""
+        effectives = {e.scale_set: e for e in (config.effective(entry) for entry in config.entries)}
+        days = self.services.settings.retention_days
+        found = await job_evidence.observe(self.services.store, days, list(effectives.values()))
+        rows = []
+        for view in views:
+            effective, observed = effectives.get(view.scale_set), found.get(view.scale_set)
+            if effective is None or observed is None:
+                rows.append(view)
+                continue
+            summary = observed.summary(effective)
+            state = fleet.of(effective.scale_set, effective.namespace) if fleet else None
+            rows.append(
+                dataclasses.replace(
+                    view,
+                    wait_p95=summary.p95,
+                    hours_at_max=summary.hours_at_max,
+                    why=why_waiting.cause(effective, observed, state),
+                )
+            )
+        return rows
 
     def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
         phases = [(p.get("status") or {}).get("phase") for p in state.runners]

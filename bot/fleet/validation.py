@@ -27,7 +27,8 @@ ENVIRONMENT_KEYS = ("githubUrl", "githubConfigSecret", "githubConfigSecrets", "g
 SCALING_KEYS = ("minRunners", "maxRunners")
 STORAGE_KEYS = ("work", "cache")
 REPOSITORIES_TOP = ("repositories", "globalOverrides", "environments")
-BASE_TOP = ("scaling", "dind", "categories", "caches")
+BASE_TOP = ("scaling", "dind", "categories", "caches", "pricing")
+PRICING_KEYS = ("currency", "vcpuHour", "gibHour", "profiles")  # docs/capacity.md
 CACHES_KEYS = ("storageClassName",)
 BASE_SCALING = ("defaults", "limits", "profiles")
 PROFILE_KEYS = ("cpu", "memory", "storage")
@@ -122,6 +123,9 @@ def _check_base(config: Config, report: _Report) -> None:
             report.add(
                 caches.line_of("storageClassName"), "caches.storageClassName must name a ReadWriteMany storage class"
             )
+    pricing = report.mapping(raw, "pricing", "base-config")
+    if pricing is not None:
+        _check_pricing(pricing, report)
     categories = report.mapping(raw, "categories", "base-config")
     for name, category in (categories or LineMap()).items():
         _check_category(config, report, categories or LineMap(), str(name), category)
@@ -581,3 +585,16 @@ def grouped(problems: list[Problem], shown: int = SHOWN_PER_MESSAGE) -> tuple[li
         if seen[key] <= shown:
             printed.append(problem)
     return printed, [(seen[key] - shown, first[key]) for key in first if seen[key] > shown]
+
+
+def _check_pricing(pricing: LineMap, report: _Report) -> None:
+    """``pricing``: prices are numbers of at least 0 (a typo would make every cost wrong)."""
+    report.keys(pricing, PRICING_KEYS, "pricing")
+    per_profile = pricing.get("profiles")
+    prices = [(pricing, key) for key in ("vcpuHour", "gibHour") if key in pricing]
+    if isinstance(per_profile, LineMap):
+        prices += [(per_profile, key) for key in per_profile]
+    for where, key in prices:
+        value = where.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            report.add(where.line_of(key), f"pricing {key} must be a price of at least 0, not {value!r}")

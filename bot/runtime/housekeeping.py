@@ -3,7 +3,7 @@
 Finished deliveries (their bodies) and their step records, the memory of asked-for
 redeliveries and of reply budgets go once older than ``RUNNERS_BOT_RETENTION_DAYS``
 (default 14; at least 4, as GitHub redelivers up to 3 days back and a forgotten id
-would run twice). Unfinished deliveries, open pull requests and rollout watches stay.
+would run twice), and so do the job evidence's hours (bot.capacity). Unfinished deliveries, open pull requests and rollout watches stay.
 Runs on start and then hourly, on one replica at a time (:mod:`bot.runtime.leadership`); what it
 removed and what is kept show in ``/metrics``.
 """
@@ -32,7 +32,9 @@ class Housekeeping:
 
     async def sweep(self, now: float | None = None) -> dict[str, int]:
         """One pass; returns what was removed, by kind."""
-        removed = await self.store.purge((now or time.time()) - self.retention, keys.EXPIRING)
+        before = (now or time.time()) - self.retention
+        removed = await self.store.purge(before, keys.EXPIRING)
+        removed["job hours"] = await self.store.forget_jobs(int(before // 3600))
         for kind, count in removed.items():
             self.metrics.purged.labels(kind).inc(count)
         self.metrics.stored_deliveries.set(await self.store.stored())

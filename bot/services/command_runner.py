@@ -33,7 +33,7 @@ from bot.commands.grammar import Command, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
-from bot.services import DASHBOARD, Services
+from bot.services import DASHBOARD, Services, job_evidence
 from bot.services.pull_requests import PullRequests, Result, Target
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys
@@ -190,6 +190,10 @@ class CommandRunner:
         request = await permissions(inst, request, planned, config, known)
         request = dataclasses.replace(request, applications=await taken_applications(self.kube, planned))
         live = await live_states(self.kube, planned.visible_status_sets(request))
+        visible = planned.visible_status_sets(request)
+        found = await job_evidence.observed(services, planned.visible_evidence_sets(request))
+        live = job_evidence.with_evidence(live, found, visible, snapshot.files, pipeline.OFFLINE_LIVE)
+        request = dataclasses.replace(request, evidence=found)
         return Gathered(config, snapshot, planned, request, live)
 
 

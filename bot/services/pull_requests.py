@@ -25,6 +25,7 @@ from bot.clients.github import Conflict, Installation, TemporaryError, Unreadabl
 from bot.commands import pipeline, render
 from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
+from bot.services import job_evidence
 from bot.store import keys
 from bot.store.api import Store
 from bot.store.records import OpenPull, Requested
@@ -69,8 +70,9 @@ class Target:
 class PullRequests:
     """Opens and updates the pull requests of one configuration repository."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, evidence_days: float = 14.0) -> None:
         self.store = store
+        self.evidence_days = evidence_days  # the job evidence's window, for the cost lines
 
     async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
         """Put ``requested`` into the set's pull request, opening one if needed.
@@ -114,7 +116,8 @@ class PullRequests:
                 return Result(
                     None, "", False, problem="the change is already on the default branch, or no longer applies"
                 )
-            text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes)
+            cost = await job_evidence.cost_section(self.store, self.evidence_days, target.snapshot.files, change)
+            text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes, cost)
             try:
                 await self._commit(target, branch, new_text, text.commit_message)
             except Conflict as exc:

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.capacity.evidence import Hour, Tally
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -143,6 +145,21 @@ class Store(Protocol):
         """Mutual exclusion on ``key`` across every replica of this store."""
 
     # --- upkeep -----------------------------------------------------------------------------
+
+    # --- job evidence (bot.capacity) --------------------------------------------------------
+
+    async def count_job(self, delivery_id: str, key: str, tally: Tally) -> bool:
+        """Add a ``workflow_job`` delivery's tally to scale set ``key``'s hourly aggregates,
+        exactly once per delivery (under this replica's claim, else :class:`LeaseLost`);
+        False when it was added before."""
+
+    async def job_hours(self, keys: Iterable[str] | None, since_hour: int) -> dict[str, list[Hour]]:
+        """Hourly aggregates from ``since_hour`` (epoch hours) on, by key (None: every key)."""
+
+    async def forget_jobs(self, before_hour: int) -> int:
+        """Drop aggregates of hours before ``before_hour``; how many rows went."""
+
+    async def job_rows(self) -> int: ...
 
     async def writable(self) -> bool: ...
 

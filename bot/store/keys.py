@@ -14,6 +14,10 @@ housekeeping's list of what expires (:data:`EXPIRING`) cannot miss a renamed pre
 | ``signal:`` | a poke for the lead replica | any replica | until the leader takes it |
 | ``replies:`` | reply budgets, per user and per installation | comment commands | the retention period |
 | ``redelivered:`` | deliveries asked for again | recovery | the retention period |
+| ``jobs:waiting:`` | a job queued for a scale set and not yet taken (when it was queued) | capacity | until a runner takes it, at most the retention period |
+
+The job evidence itself (per scale set and hour) is in tables of its own
+(:meth:`bot.store.api.Store.count_job`), not under a key.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ SIGNAL = "signal:"
 REPLIES = "replies:"
 REDELIVERED = "redelivered:"
 
-EXPIRING = (REDELIVERED, REPLIES)  # only useful for a while: housekeeping forgets them
+JOBS_WAITING = "jobs:waiting:"
+
+EXPIRING = (REDELIVERED, REPLIES, JOBS_WAITING)  # only useful for a while: housekeeping forgets them
 
 
 def pull(owner: str, repo: str, scale_set: str) -> str:
@@ -68,3 +74,14 @@ def installation_replies(installation: int) -> str:
 
 def redelivered(guid: str) -> str:
     return REDELIVERED + guid
+
+
+def job_waiting(set_key: str, job_id: int) -> str:
+    """A job of scale set (or unmatched labels) ``set_key`` queued and not yet taken."""
+    return f"{JOBS_WAITING}{set_key}|{job_id}"
+
+
+def job_waiting_of(key: str) -> tuple[str, int]:
+    """The set key and job id of a :func:`job_waiting` key."""
+    set_key, _, job = key[len(JOBS_WAITING) :].rpartition("|")
+    return set_key, int(job) if job.isdigit() else 0

@@ -35,6 +35,7 @@ class PostgresStore(SQLStore):
 
     NOW = "extract(epoch from clock_timestamp())::double precision"
     SKIP_LOCKED = "FOR UPDATE SKIP LOCKED"
+    GREATEST = "GREATEST"
     PARAM = "%s"
 
     def __init__(self, url: str, owner: str, lease_seconds: float = 30.0, connections: int = 10) -> None:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from bot.capacity.evidence import Hour, Tally
 from bot.store.api import Delivery, Fence, LeaseLost
 
 T = TypeVar("T")
@@ -75,6 +76,33 @@ SQL = {
     "purge_deliveries": "DELETE FROM deliveries WHERE state IN ('done', 'failed') AND received_at < ?",
     "purge_keys": "DELETE FROM kv WHERE key >= ? AND key < ? AND updated < ?",
     "stored": "SELECT count(*) FROM deliveries",
+    # Job evidence (bot.capacity): a delivery's tally is added once, under its claim; the
+    # step it records in the same transaction says it was.
+    "jobs_counted": "INSERT INTO steps (delivery, name, value) SELECT ?, 'jobs', ''"
+    " WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ? AND claimed_by = ? AND state = 'pending')"
+    " ON CONFLICT (delivery, name) DO NOTHING RETURNING name",
+    "job_hour": "INSERT INTO job_hours (set_key, hour, jobs, waited, wait_max, wait_seconds, run_seconds,"
+    " busy_seconds, peak) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (set_key, hour) DO UPDATE SET"
+    " jobs = job_hours.jobs + excluded.jobs, waited = job_hours.waited + excluded.waited,"
+    " wait_max = {greatest}(job_hours.wait_max, excluded.wait_max),"
+    " wait_seconds = job_hours.wait_seconds + excluded.wait_seconds,"
+    " run_seconds = job_hours.run_seconds + excluded.run_seconds,"
+    " busy_seconds = job_hours.busy_seconds + excluded.busy_seconds,"
+    " peak = {greatest}(job_hours.peak, excluded.peak)",
+    "job_wait": "INSERT INTO job_waits (set_key, hour, bucket, count) VALUES (?, ?, ?, 1)"
+    " ON CONFLICT (set_key, hour, bucket) DO UPDATE SET count = job_waits.count + 1",
+    "job_running": "INSERT INTO job_running (set_key, running) VALUES (?, {greatest}(0, ?))"
+    " ON CONFLICT (set_key) DO UPDATE SET running = {greatest}(0, job_running.running + ?) RETURNING running",
+    "job_hours_of": "SELECT set_key, hour, jobs, waited, wait_max, wait_seconds, run_seconds, busy_seconds, peak"
+    " FROM job_hours WHERE hour >= ? AND set_key IN ({ids})",
+    "job_hours_all": "SELECT set_key, hour, jobs, waited, wait_max, wait_seconds, run_seconds, busy_seconds, peak"
+    " FROM job_hours WHERE hour >= ?",
+    "job_waits_of": "SELECT set_key, hour, bucket, count FROM job_waits WHERE hour >= ? AND set_key IN ({ids})",
+    "job_waits_all": "SELECT set_key, hour, bucket, count FROM job_waits WHERE hour >= ?",
+    "forget_job_hours": "DELETE FROM job_hours WHERE hour < ?",
+    "forget_job_waits": "DELETE FROM job_waits WHERE hour < ?",
+    "job_rows": "SELECT (SELECT count(*) FROM job_hours) + (SELECT count(*) FROM job_waits)"
+    " + (SELECT count(*) FROM job_running)",
 }
 
 # (rows, rowcount) of one statement
@@ -88,6 +116,7 @@ class SQLStore:
 
     NOW: str
     SKIP_LOCKED: str = ""
+    GREATEST: str = "max"  # SQLite's two-argument max; PostgreSQL's GREATEST
     PARAM: str = "?"
     owner: str
     lease_seconds: float
@@ -95,7 +124,9 @@ class SQLStore:
 
     @functools.cache  # noqa: B019 - a handful of statements per dialect, kept for the process
     def sql(self, name: str, ids: int = 0) -> str:
-        text = SQL[name].format(now=self.NOW, skip_locked=self.SKIP_LOCKED, ids=", ".join("?" * ids))
+        text = SQL[name].format(
+            now=self.NOW, skip_locked=self.SKIP_LOCKED, ids=", ".join("?" * ids), greatest=self.GREATEST
+        )
         return text.replace("?", self.PARAM)
 
     def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
@@ -247,6 +278,80 @@ class SQLStore:
         row = await self._one("stored", ())
         return int(row[0]) if row else 0
 
+    # --- job evidence ------------------------------------------------------------------
+
+    async def count_job(self, delivery_id: str, key: str, tally: Tally) -> bool:
+        """Add ``tally`` to ``key``'s aggregates once for ``delivery_id`` (under this
+        replica's claim): False when it was added before; :class:`LeaseLost` without the claim."""
+
+        def work(run: Run) -> bool:
+            if not run(self.sql("jobs_counted"), (delivery_id, delivery_id, self.owner))[0]:
+                if run(self.sql("step"), (delivery_id, "jobs"))[0]:
+                    return False
+                raise LeaseLost(f"delivery {delivery_id} is not claimed by {self.owner}: jobs not counted")
+            t = tally
+            peak = 0
+            if t.running:
+                peak = int(run(self.sql("job_running"), (key, t.running, t.running))[0][0][0])
+            if t.jobs or t.waited or t.run_seconds:
+                run(self.sql("job_hour"), (key, t.hour, t.jobs, t.waited, t.wait, t.wait, t.run_seconds, 0.0, 0))
+            if t.running > 0:
+                run(self.sql("job_hour"), (key, t.running_hour, 0, 0, 0.0, 0.0, 0.0, 0.0, peak))
+            for hour, seconds in t.busy:
+                run(self.sql("job_hour"), (key, hour, 0, 0, 0.0, 0.0, 0.0, seconds, 0))
+            if t.wait_bucket is not None:
+                run(self.sql("job_wait"), (key, t.hour, t.wait_bucket))
+            return True
+
+        return await asyncio.get_running_loop().run_in_executor(None, self._transaction, work)
+
+    async def job_hours(self, keys: Iterable[str] | None, since_hour: int) -> dict[str, list[Hour]]:
+        """The hourly aggregates from ``since_hour`` on of ``keys`` (None: of every key)."""
+        wanted = tuple(keys) if keys is not None else None
+        if wanted == ():
+            return {}
+        if wanted is None:
+            hours, _ = await self._query(self.sql("job_hours_all"), (since_hour,))
+            waits, _ = await self._query(self.sql("job_waits_all"), (since_hour,))
+        else:
+            hours, _ = await self._query(self.sql("job_hours_of", len(wanted)), (since_hour, *wanted))
+            waits, _ = await self._query(self.sql("job_waits_of", len(wanted)), (since_hour, *wanted))
+        buckets: dict[tuple[str, int], dict[int, int]] = {}
+        for key, hour, bucket, count in waits:
+            buckets.setdefault((str(key), int(hour)), {})[int(bucket)] = int(count)
+        found: dict[str, list[Hour]] = {}
+        for key, hour, jobs, waited, wait_max, wait_seconds, run_seconds, busy, peak in hours:
+            found.setdefault(str(key), []).append(
+                Hour(
+                    int(hour),
+                    int(jobs),
+                    buckets.get((str(key), int(hour)), {}),
+                    float(wait_max),
+                    float(wait_seconds),
+                    float(run_seconds),
+                    float(busy),
+                    int(peak),
+                    int(waited),
+                )
+            )
+        return found
+
+    async def forget_jobs(self, before_hour: int) -> int:
+        """Drop job aggregates older than ``before_hour``; how many rows went."""
+
+        def work(run: Run) -> int:
+            return (
+                run(self.sql("forget_job_hours"), (before_hour,))[1]
+                + run(self.sql("forget_job_waits"), (before_hour,))[1]
+            )
+
+        return await asyncio.get_running_loop().run_in_executor(None, self._transaction, work)
+
+    async def job_rows(self) -> int:
+        """How many rows the job evidence holds (bounded by sets × hours × buckets)."""
+        row = await self._one("job_rows", ())
+        return int(row[0]) if row else 0
+
     async def writable(self) -> bool:
         try:
             await self.put("readyz", str(time.time()))
@@ -312,6 +417,31 @@ CREATE TABLE IF NOT EXISTS kv (
     key {key} PRIMARY KEY,
     value TEXT NOT NULL,
     updated {real} NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS job_hours (
+    set_key {key} NOT NULL,
+    hour {int64} NOT NULL,
+    jobs INTEGER NOT NULL DEFAULT 0,
+    waited INTEGER NOT NULL DEFAULT 0,
+    wait_max {real} NOT NULL DEFAULT 0,
+    wait_seconds {real} NOT NULL DEFAULT 0,
+    run_seconds {real} NOT NULL DEFAULT 0,
+    busy_seconds {real} NOT NULL DEFAULT 0,
+    peak INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (set_key, hour)
+);
+CREATE INDEX IF NOT EXISTS job_hours_hour ON job_hours(hour);
+CREATE TABLE IF NOT EXISTS job_waits (
+    set_key {key} NOT NULL,
+    hour {int64} NOT NULL,
+    bucket INTEGER NOT NULL,
+    count {int64} NOT NULL,
+    PRIMARY KEY (set_key, hour, bucket)
+);
+CREATE INDEX IF NOT EXISTS job_waits_hour ON job_waits(hour);
+CREATE TABLE IF NOT EXISTS job_running (
+    set_key {key} PRIMARY KEY,
+    running INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,

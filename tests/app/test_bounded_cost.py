@@ -121,9 +121,9 @@ async def test_old_finished_deliveries_are_forgotten(tmp_path: Path) -> None:
         await store.put("watch:keep", "1")
         metrics = Metrics()
         sweeper = Housekeeping(store, metrics, retention_days=14)
-        assert await sweeper.sweep(now=time.time()) == {"deliveries": 0, "steps": 0, "keys": 0}
+        assert await sweeper.sweep(now=time.time()) == {"deliveries": 0, "steps": 0, "keys": 0, "job hours": 0}
         removed = await sweeper.sweep(now=time.time() + 15 * 86400)
-        assert removed == {"deliveries": 2, "steps": 2, "keys": 1}
+        assert removed == {"deliveries": 2, "steps": 2, "keys": 1, "job hours": 0}
         assert await store.seen(["old-done", "old-pending", "new-done"]) == {"old-pending"}, "unfinished work stays"
         assert await store.get("watch:keep") == "1" and await store.get("redelivered:abc") is None
         assert metrics.stored_deliveries._value.get() == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -298,3 +299,34 @@ async def test_an_onboarding_pull_request_refreshes_the_dashboard(settings: Sett
         url = f"https://github.com/{CONFIG_REPO}/pull/{pull['number']}"
         assert f"- `payments-service-runners`: [pull request #{pull['number']}]({url})" in waiting
         golden("waiting", body)
+
+
+def crash_looping_api_listener(look: int) -> dict[str, Any]:
+    """arc-api-runners' listener fails and is recreated (new uid) on every look: ARC with
+    credentials GitHub refuses (FACTS: pods end in Error, never CrashLoopBackOff)."""
+    state = healthy_fleet(look)
+    state["listeners"] = [listener(name) for name in SETS if name != "arc-api-runners"] + [
+        listener("arc-api-runners", generation=look, phase="Failed", exit_message="401 Unauthorized")
+    ]
+    return state
+
+
+async def test_why_jobs_wait_and_labels_no_set_serves(board: Harness, kube: FakeKube) -> None:
+    from tests.support.webhook_payloads import workflow_job_payload
+
+    kube.scenario = crash_looping_api_listener
+    await shown(board, kube)
+    queued = time.time() - 900
+    for number, labels in ((1, ["arc-api-runners"]), (2, ["arc-api-runners"]), (3, ["arc-api-runner"])):
+        payload = workflow_job_payload("queued", job_id=number, labels=labels, created=queued)
+        assert (await board.send("workflow_job", payload)).status_code == 202
+    await board.settle()
+    await board.app.dashboard.update()
+    body = the_issue(board)["body"]
+    attention = body.split("## Needs attention", 1)[1].split("## Scale sets", 1)[0]
+    assert "`arc-api-runners`: 2 jobs waiting, the oldest for 15 min: the listener is crash-looping" in attention
+    assert "check the GitHub config secret `arc-github-app`" in attention
+    assert (
+        "1 job for `runs-on: arc-api-runner`, which no scale set serves; the closest set is `arc-api-runners`"
+        in attention
+    )

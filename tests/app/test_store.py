@@ -298,3 +298,24 @@ async def test_postgresql_connections_dropped_by_the_server_are_replaced(databas
         assert await store.step("d-1", "reply:0") == "1"
     finally:
         store.close()
+
+
+async def test_a_job_delivery_is_counted_once_across_replicas_and_redeliveries(replicas: Opener) -> None:
+    from bot.capacity.evidence import Tally
+
+    a, b = two(replicas)
+    tally = Tally(100, jobs=1, wait_bucket=3, wait=18.0, run_seconds=60.0, busy=((100, 60.0),), running=-1)
+    assert await a.add(Delivery("job-1", "workflow_job", "completed", "job_completed", 1, b"{}"))
+    with pytest.raises(LeaseLost):
+        await b.count_job("job-1", "k", tally)  # a's claim holds
+    assert await a.count_job("job-1", "k", tally)
+    assert not await a.count_job("job-1", "k", tally), "the same delivery, handled again after a crash"
+    started = Tally(100, running=1, running_hour=100)
+    for n in (2, 3):
+        assert await a.add(Delivery(f"job-{n}", "workflow_job", "in_progress", "job_in_progress", 1, b"{}"))
+        assert await a.count_job(f"job-{n}", "k", started)
+    hours = await b.job_hours(["k"], 100)
+    [hour] = hours["k"]
+    assert (hour.jobs, hour.waits, hour.wait_max, hour.busy_seconds, hour.peak) == (1, {3: 1}, 18.0, 60.0, 2)
+    assert await b.job_hours(["other"], 0) == {} and set(await b.job_hours(None, 0)) == {"k"}
+    assert await a.forget_jobs(101) == 2 and await a.job_hours(None, 0) == {}

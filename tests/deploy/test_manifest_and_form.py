@@ -21,8 +21,9 @@ def test_app_manifest_is_least_privilege() -> None:
         "pull_requests": "write",
         "issues": "write",
         "metadata": "read",
+        "actions": "read",  # workflow_job deliveries (docs/capacity.md)
     }
-    assert manifest["default_events"] == ["issue_comment", "issues", "pull_request"]
+    assert manifest["default_events"] == ["issue_comment", "issues", "pull_request", "workflow_job"]
     assert manifest["hook_attributes"]["url"].endswith("/api/github/webhooks")
 
 

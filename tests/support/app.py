@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 
-from bot.features import comment_commands, dashboard, onboarding, rollout_watch
+from bot.capacity.jobs import ACTIONS
+from bot.features import capacity, comment_commands, dashboard, onboarding, rollout_watch
 from bot.runtime.settings import Settings
 from bot.server import App, build
 from bot.store.api import Delivery
@@ -89,5 +90,6 @@ ROUTER = Router(
         Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
         Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
         Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
+        *(Route(f"job_{action}", "workflow_job", action, capacity.accepts, _unused) for action in ACTIONS),
     ]
 )

@@ -142,3 +142,39 @@ def rendered_form(answers: dict[str, str]) -> str:
         "Justification",
     ]
     return "\n\n".join(f"### {label}\n\n{answers.get(label) or '_No response_'}" for label in order)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def workflow_job_payload(
+    action: str,
+    *,
+    job_id: int,
+    labels: list[str],
+    created: float,
+    started: float | None = None,
+    completed: float | None = None,
+    repo: str = "Matchpoint-AI/project-beta-api",
+    installation: int = 42,
+) -> dict[str, Any]:
+    """GitHub's ``workflow_job`` example of ``action`` with the scenario's job: its id,
+    ``runs-on`` labels, times, repository; a runner only once one took it."""
+    payload = example("workflow_job", action)
+    job = payload["workflow_job"]
+    ran = action in ("in_progress", "completed")
+    job.update(
+        id=job_id,
+        labels=labels,
+        created_at=_iso(created),
+        started_at=_iso(started if started is not None else created),
+        completed_at=_iso(completed),
+        status=action if action != "waiting" else "waiting",
+        runner_id=5 if ran else None,
+        runner_name=f"runner-{job_id}" if ran else None,
+    )
+    _owner(payload["repository"], repo)
+    payload["repository"]["html_url"] = f"https://github.com/{repo}"
+    payload["installation"] = {"id": installation, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI="}
+    return payload

@@ -16,7 +16,7 @@ from bot.fleet.config import ConfigFiles
 @pytest.mark.parametrize("verb", VERBS)
 def test_rule(verb: Verb, permission: Permission) -> None:
     decision = authorise(verb, "octocat", permission)
-    expected = verb in ("help", "status") or permission in ("write", "maintain", "admin")
+    expected = verb in ("help", "status", "recommend") or permission in ("write", "maintain", "admin")
     assert decision.allowed is expected
     if not expected:
         assert "@octocat has" in decision.reason

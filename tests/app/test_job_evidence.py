@@ -1,0 +1,105 @@
+"""Job evidence end to end: GitHub's ``workflow_job`` deliveries through the real app
+into the store's aggregates, and what ``status`` (and ``recommend``) then say."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from bot.capacity import histogram
+from bot.commands.evidence_text import duration
+from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness
+from tests.support.jobtraces import DAY, HOUR, Run, daily, every, simulate
+from tests.support.webhook_payloads import comment_payload, workflow_job_payload
+
+pytestmark = pytest.mark.anyio
+
+SET = "arc-api-runners"  # project-beta-api's set in the bundled values: max 10
+
+
+def last_monday() -> float:
+    """Monday 00:00 UTC of last week: the whole week lies in the window."""
+    today = int(time.time() // DAY) * DAY
+    weekday = (int(today // DAY) + 3) % 7  # 1970-01-01 was a Thursday
+    return today - weekday * DAY - 7 * DAY
+
+
+async def send_runs(harness: Harness, runs: list[Run], labels: list[str], repo: str = TEAM_REPO) -> None:
+    async def one(run: Run) -> None:
+        for action, started, completed in (
+            ("queued", None, None),
+            ("in_progress", run.started, None),
+            ("completed", run.started, run.completed),
+        ):
+            payload = workflow_job_payload(
+                action,
+                job_id=run.id,
+                labels=labels,
+                created=run.created,
+                started=started,
+                completed=completed,
+                repo=repo,
+            )
+            assert (await harness.send("workflow_job", payload)).status_code == 202
+
+    for start in range(0, len(runs), 25):
+        await asyncio.gather(*(one(run) for run in runs[start : start + 25]))
+    await harness.settle()
+
+
+def evidence_cells(text: str) -> list[str]:
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| jobs |"))
+    return [cell.strip() for cell in lines[header + 2].strip("|").split("|")]
+
+
+async def test_a_set_at_its_max_every_weekday_morning_shows_its_p95_in_status(harness: Harness) -> None:
+    monday = last_monday()
+    # Mon–Fri 09:00–11:00 a 20-minute job every 100 seconds: 12 runners' work on a max of 10.
+    arrivals = daily(range(5), lambda day: every(day + 9 * HOUR, day + 11 * HOUR, 100, 1200.0), start=monday)
+    runs = simulate(arrivals, 10)
+    await send_runs(harness, runs, [SET])
+    first = runs[0]
+    redelivered = workflow_job_payload(
+        "completed",
+        job_id=first.id,
+        labels=[SET],
+        created=first.created,
+        started=first.started,
+        completed=first.completed,
+    )
+    await harness.send("workflow_job", redelivered, delivery_id="same-guid")
+    await harness.send("workflow_job", redelivered, delivery_id="same-guid")  # GitHub's redelivery keeps the GUID
+    await harness.settle()
+
+    await harness.send("issue_comment", comment_payload(f"/runners status {SET}"))
+    await harness.settle()
+    reply = harness.fake.thread_comments(TEAM_REPO, 7)[-1]["body"]
+    cells = evidence_cells(reply)
+    waits = sorted(r.started - r.created for r in runs)
+    true_p95 = waits[-(-95 * len(waits) // 100) - 1]
+    # The p95 is its bucket's upper bound, or the longest wait when that is shorter.
+    near = {duration(min(histogram.upper(histogram.bucket_of(true_p95) + k), waits[-1])) for k in (0, 1)}
+    assert cells[0] == str(len(runs) + 1), "every job once, the redelivered one once more (its own GUID)"
+    assert cells[2] in near, (cells, true_p95)
+    assert int(cells[4]) >= 10, "hours at maxRunners: two each weekday morning"
+    assert cells[8].endswith(" USD"), "large runners at the configured prices"
+
+    await harness.send("issue_comment", comment_payload(f"/runners recommend {SET}", comment_id=556))
+    await harness.settle()
+    proposal = harness.fake.thread_comments(TEAM_REPO, 7)[-1]["body"]
+    assert evidence_cells(proposal)[2] == cells[2], "the same evidence as status"
+    raised = re.search(r"maxRunners 10 → (\d+)", proposal)
+    assert raised is not None and int(raised.group(1)) >= 12, proposal
+    assert "jobs waited at the max" in proposal
+
+    await harness.send("issue_comment", comment_payload(f"/runners scale {SET} max={raised.group(1)}", comment_id=557))
+    await harness.settle()
+    (pull,) = harness.fake.pulls[CONFIG_REPO.lower()]
+    assert "**Monthly cost of this change**" in pull["body"]
+    worst = re.search(r"worst case .*: \+([0-9,.]+) USD", pull["body"])
+    assert worst is not None and float(worst.group(1).replace(",", "")) > 0, pull["body"]
+    assert re.search(r"expected \(the last window's demand\): [+−][0-9,.]+ USD", pull["body"]), pull["body"]
