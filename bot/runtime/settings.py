@@ -74,6 +74,7 @@ class Settings:
     dashboard: str | None = "Runner fleet"  # the title; None: no dashboard
     dashboard_interval: float = 600.0
     rollout_timeout: float = 900.0
+    rollout_settle: float = 30.0
 
     @property
     def config_owner_repo(self) -> tuple[str, str] | None:
@@ -164,6 +165,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         kube_enabled=(get("RUNNERS_BOT_KUBE") or "on").lower() not in ("off", "false", "0", "no"),
         rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", 5.0, minimum=0.01),
         rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", 900.0, minimum=1),
+        rollout_settle=number("RUNNERS_BOT_ROLLOUT_SETTLE", 30.0, minimum=0),
         reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", 10, minimum=0, integer=True)),
         installation_reply_limit=int(number("RUNNERS_BOT_INSTALLATION_REPLY_LIMIT", 100, minimum=0, integer=True)),
         # GitHub redelivers up to 3 days back: a shorter memory would run a redelivery twice.
