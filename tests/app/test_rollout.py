@@ -211,7 +211,13 @@ async def test_unreachable_cluster_is_reported(rollout: Harness, kube: FakeKube)
 
 
 async def test_restart_mid_watch_resumes_and_reports_once(settings: Settings, fake: Any, kube: FakeKube) -> None:
-    tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=30.0)  # type: ignore[attr-defined]
+    tuned = dataclasses.replace(
+        settings,
+        kube_api=kube.url,  # type: ignore[attr-defined]
+        rollout_interval=0.01,
+        rollout_timeout=30.0,
+        rollout_settle=SETTLE,
+    )
     restarted = False
 
     def stalls_until_restart(look: int, sha: str) -> dict[str, Any]:
