@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 LISTENER_SELECTOR = "actions.github.com/scale-set-name={}"
 LISTENERS = "app.kubernetes.io/component=runner-scale-set-listener"
-RUNNER_SELECTOR = "app.kubernetes.io/component=runner"
+# ARC's own labels on a runner pod (resourcebuilder.go, newEphemeralRunner and
+# newEphemeralRunnerPod): other tools' pods may say component=runner too.
+RUNNER_SELECTOR = "app.kubernetes.io/component=runner,actions-ephemeral-runner=True"
 WARNINGS = "type=Warning"
 SET_NAME = "actions.github.com/scale-set-name"
 SCALE_SET_ID = "runner-scale-set-id"  # ARC's annotation once GitHub has registered the set
@@ -78,7 +80,10 @@ def api_client(host: str | None = None) -> client.ApiClient:
 class Kube:
     """Reads the state of one scale set."""
 
-    def __init__(self, api: client.ApiClient, argocd_namespace: str, controller_namespace: str) -> None:
+    def __init__(
+        self, api: client.ApiClient, argocd_namespace: str, controller_namespace: str, *, page: int = PAGE
+    ) -> None:
+        self.page = page
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.api = api
@@ -185,7 +190,7 @@ class Kube:
             response = self._call(
                 f"listing {kind}",
                 functools.partial(
-                    self.kinds()[kind], limit=PAGE, _preload_content=False, _request_timeout=TIMEOUT, **extra
+                    self.kinds()[kind], limit=self.page, _preload_content=False, _request_timeout=TIMEOUT, **extra
                 ),
             )
             data = json.loads(response.data)

@@ -233,13 +233,11 @@ def event(
 
 
 def runner(scale_set: str, namespace: str, number: int, phase: str = "Running", **extra: Any) -> dict[str, Any]:
-    return pod(
-        f"{scale_set}-runner-{number}",
-        namespace,
-        phase=phase,
-        labels={"app.kubernetes.io/component": "runner"},
-        **extra,
-    )
+    """A runner pod with ARC's labels (resourcebuilder.go: newEphemeralRunner sets the
+    component, newEphemeralRunnerPod ``actions-ephemeral-runner``)."""
+    labels = {"app.kubernetes.io/component": "runner", "actions-ephemeral-runner": "True",
+              "actions.github.com/scale-set-name": scale_set}  # fmt: skip
+    return pod(f"{scale_set}-runner-{number}", namespace, phase=phase, labels=labels, **extra)
 
 
 # The kinds the fake stores, and how the API names them in a list.
