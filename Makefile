@@ -12,7 +12,7 @@ export ARC_CHARTS_DIR ?= $(UPSTREAM)/arc-0.12.1/charts
 export UPSTREAM_DIR ?= $(UPSTREAM)
 endif
 
-.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store bench-scale bench-jobs clean
+.PHONY: setup demo test lint lock bench bench-editor bench-ingest bench-api bench-store bench-scale bench-jobs bench-cluster clean
 
 setup: $(STAMP)
 
@@ -53,7 +53,7 @@ test: lint
 	RUNNERS_BOT_TEST_STORE=postgresql $(BIN)/pytest -m store
 
 ## bench: every benchmark, each a table with ratios against a baseline measured in the same run
-bench: bench-editor bench-api bench-scale bench-ingest bench-store bench-jobs
+bench: bench-editor bench-api bench-scale bench-ingest bench-store bench-jobs bench-cluster
 
 bench-editor: setup
 	$(BIN)/python -m bench.bench_editor
@@ -80,6 +80,10 @@ bench-store: setup
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -q && apt-get install -y -q postgresql)
 	$(BIN)/python -m bench.bench_store
+
+# the watched cluster view's memory and per-event cost at 1k/10k/50k sets vs whole objects
+bench-cluster: setup
+	$(BIN)/python -m bench.bench_cluster_view
 
 ## lock: requirements.lock, the image's hash-pinned dependencies, from pyproject.toml
 lock: setup

@@ -233,7 +233,7 @@ def rollout_cluster(healthy_after: list[float], sha: str) -> Callable[[int], dic
                 health="Healthy" if ready else "Progressing",
             ),
             "runner_set": runner_set(name, namespace, low=1, high=13 if ready else 5, current=1),
-            "listeners": [listener(name)],
+            "listeners": [listener(name, of=runner_set(name, namespace, low=1, high=13 if ready else 5))],
             "runners": [runner(name, namespace, 1)],
         }  # fmt: skip
 
@@ -248,7 +248,11 @@ async def rollout_delay(key: tuple[str, str]) -> tuple[float, float]:
     kube = FakeKube(tick=0.05)
     with ThreadedServer(kube.app) as server, tempfile.TemporaryDirectory() as tmp:
         settings = dataclasses.replace(
-            settings_in(tmp, key), kube_enabled=True, kube_api=server.url, rollout_timeout=QUIET + 60
+            settings_in(tmp, key),
+            kube_enabled=True,
+            kube_api=server.url,
+            rollout_timeout=QUIET + 60,
+            rollout_settle=0.0,  # the delay measured is the watch's, not the listener's settle time
         )
         app = build(settings, transport=httpx.ASGITransport(app=fake.app))
         async with running(app) as client:

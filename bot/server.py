@@ -105,7 +105,12 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     limits = RunnerLimits(services, kube)
     scheduler = Scheduler(services, limits, interval=settings.clock_interval)
     watcher = RolloutWatcher(
-        services, kube, interval=settings.rollout_interval, limit=settings.rollout_timeout, limits=limits
+        services,
+        kube,
+        interval=settings.rollout_interval,
+        limit=settings.rollout_timeout,
+        settle=settings.rollout_settle,
+        limits=limits,
     )
     dashboard = Dashboard(services, kube, limits, interval=settings.dashboard_interval)
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster

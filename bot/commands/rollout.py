@@ -8,6 +8,14 @@ and over (new uid; GitHub credentials, URL, clock drift), a listener that never 
 (the GitHub config secret), runners Pending (node resources, selectors, image pulls).
 ARC records no Kubernetes events itself; the kubelet's, the scheduler's and External
 Secrets' warnings are read for the reason.
+
+The listener is judged as ARC judges it (``autoscalingrunnerset_controller.go``): only
+the AutoscalingListener whose ``actions.github.com/values-hash`` annotation equals the
+scale set's is the one for the values now in force; ARC deletes any other and creates a
+new one, and until it has, the old listener still runs the old values. Its pod (owned by
+that listener) must then stay Ready without a restart for ``settle`` seconds: a listener
+with bad credentials fails on GitHub's 401 within seconds of starting, so one Ready for
+that long has passed GitHub's authentication.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ LABELS = {
     "runners": "Runners",
 }
 CHURN = 4  # listener pods seen (uids) plus restarts: ARC recreating it without backoff
+LISTENER_SETTLE = 30.0  # seconds the current listener stays Ready without a restart before it counts
+VALUES_HASH = "actions.github.com/values-hash"  # the chart's; ARC copies it onto the AutoscalingListener
 NO_LISTENER_GRACE = 120.0  # seconds after the scale set is updated before a missing listener is explained
 PENDING_GRACE = 120.0  # seconds a runner may stay Pending before it is a problem
 NEXT_STEP = {
@@ -49,6 +59,8 @@ class ClusterState:
     listeners: list[dict[str, Any]]
     runners: list[dict[str, Any]]
     events: list[dict[str, Any]] = field(default_factory=list)
+    # The AutoscalingListener objects of the set (controller namespace): which pod is current.
+    autoscaling_listeners: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class Memory:
     ok_at: dict[str, float] = field(default_factory=dict)
     listeners_seen: list[str] = field(default_factory=list)  # uids: ARC reuses the pod's name
     contains: dict[str, bool] = field(default_factory=dict)  # synced revision → has the merge commit
+    steady: dict[str, float] = field(default_factory=dict)  # "uid/restarts" → elapsed when first seen Ready
 
 
 @dataclass(frozen=True)
@@ -119,13 +132,17 @@ def _synced(expected: Expected, app: dict[str, Any] | None, memory: Memory) -> t
     return "wait", f"{said(status or 'Unknown')} at {said(str(revision or '?')[:7])}"
 
 
-def _healthy(app: dict[str, Any] | None) -> tuple[str, str]:
+def _healthy(app: dict[str, Any] | None, finding: Finding | None) -> tuple[str, str]:
     health = _get(app, "status", "health", "status") or "Unknown"
     if health == "Healthy":
         return "ok", ""
     if health == "Degraded":
         message = _get(app, "status", "health", "message")
         return "fail", f"Degraded: {said(message) if message else 'a resource of the scale set is failing'}"
+    if finding is not None and finding.volume:
+        # The claim's object cannot tell a missing class from one waiting for a consumer
+        # (argocd-cm-health.yaml says Progressing for both); its ProvisioningFailed event can.
+        return "fail", f"{said(health)}: {finding}"
     return "wait", said(health)
 
 
@@ -159,7 +176,8 @@ _FINDINGS = (
     (r"invalid.*(config url|githubconfigurl|url)", "the githubConfigUrl is not a valid GitHub URL", True),
     (
         r"ProvisioningFailed|storageclass.* not found",
-        "a volume cannot be provisioned: its storage class is missing or fails (caches need a ReadWriteMany class)",
+        "a volume cannot be provisioned: its storage class is missing or fails "
+        "(a cache needs a ReadWriteMany class that binds immediately: caches.storageClassName)",
         True,
     ),
     (r"exceeded quota|forbidden: .*quota", "a ResourceQuota in the namespace refuses the runner pods", False),
@@ -175,6 +193,11 @@ class Finding:
     meaning: str
     said: str
     permanent: bool
+
+    @property
+    def volume(self) -> bool:
+        """A volume claim that cannot be provisioned (Kubernetes' ProvisioningFailed)."""
+        return self.meaning.startswith("a volume")
 
     def __str__(self) -> str:
         return f"{self.meaning} (Kubernetes: {said(self.said)})"
@@ -204,7 +227,37 @@ def _termination(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _listener(pods: list[dict[str, Any]], memory: Memory, finding: Finding | None, waited: float) -> tuple[str, str]:
+def current_listeners(state: ClusterState) -> tuple[list[dict[str, Any]], bool]:
+    """The listener pods made for the values now in force, and whether an older listener
+    is still in view (ARC has not replaced it yet). ARC keeps the AutoscalingListener whose
+    values hash equals the scale set's and deletes any other
+    (``autoscalingrunnerset_controller.go``); its pod names it as owner."""
+    wanted = _get(state.runner_set, "metadata", "annotations", VALUES_HASH)
+    if not wanted:
+        return list(state.listeners), False  # not rendered by ARC's chart: no hash to compare
+    owners = {
+        str(_get(found, "metadata", "uid"))
+        for found in state.autoscaling_listeners
+        if _get(found, "metadata", "annotations", VALUES_HASH) == wanted
+    }
+    current = [
+        pod
+        for pod in state.listeners
+        if any(str(ref.get("uid")) in owners for ref in _get(pod, "metadata", "ownerReferences") or [])
+    ]
+    stale = not owners and bool(state.autoscaling_listeners or state.listeners)
+    return current, stale
+
+
+def _listener(
+    pods: list[dict[str, Any]],
+    memory: Memory,
+    finding: Finding | None,
+    waited: float,
+    *,
+    elapsed: float = 0.0,
+    settle: float = 0.0,
+) -> tuple[str, str]:
     for pod in pods:
         uid = str(_get(pod, "metadata", "uid") or _get(pod, "metadata", "name"))
         if uid not in memory.listeners_seen:
@@ -213,16 +266,27 @@ def _listener(pods: list[dict[str, Any]], memory: Memory, finding: Finding | Non
     restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
     recreated = max(len(memory.listeners_seen) - 1, 0) + restarts
     crashing = any(_get(s, "state", "waiting", "reason") == "CrashLoopBackOff" for s in statuses)
-    why = f"; last exit: {last}" if (last := _termination(pods)) else ""
-    why += f"; {finding}" if finding else ""
+    last = _termination(pods)
+    # No event explains it (ARC records none): the listener's own last words may.
+    told = str(finding) if finding else next((m for p, m, _ in _FINDINGS if re.search(p, last, re.IGNORECASE)), "")
+    why = f"; last exit: {last}" if last else ""
+    why += f"; {told}" if told else ""
     if recreated >= CHURN - 1 or crashing:
         return "fail", (
             f"the listener was recreated {recreated} times: ARC cannot talk to GitHub "
             f"(GitHub config secret or URL wrong, or clock drift){why}"
         )
-    running = [s for s in statuses if _get(s, "state", "running")]
-    if running and all(_get(p, "status", "phase") == "Running" for p in pods):
-        return "ok", said(_get(pods[0], "metadata", "name"))
+    ready = [s for s in statuses if isinstance(_get(s, "state", "running"), dict) and s.get("ready") is not False]
+    if ready and len(ready) == len(statuses) and all(_get(p, "status", "phase") == "Running" for p in pods):
+        # Ready since when, by this pod and restart count: a restart starts the wait again.
+        uids = "+".join(str(_get(p, "metadata", "uid") or _get(p, "metadata", "name")) for p in pods)
+        since = memory.steady.setdefault(f"{uids}/{restarts}", elapsed)
+        if elapsed - since >= settle:
+            return "ok", said(_get(pods[0], "metadata", "name"))
+        return "wait", (
+            f"listener {said(_get(pods[0], 'metadata', 'name'))} Ready; "
+            f"it counts once Ready without a restart for {settle:g}s"
+        )
     if finding is not None and finding.permanent:
         return "fail", f"no running listener: {finding}"
     if not pods and waited >= NO_LISTENER_GRACE:
@@ -281,18 +345,33 @@ def _runners(
     return "wait", f"{counts} (want {expected.min_runners} running)" + (f"; {stuck[0]}" if stuck else "")
 
 
-def assess(expected: Expected, state: ClusterState, memory: Memory, elapsed: float, now: float) -> Report:
-    """The checklist for ``state``, seen ``elapsed`` seconds after the merge, at epoch ``now``."""
+def assess(
+    expected: Expected,
+    state: ClusterState,
+    memory: Memory,
+    elapsed: float,
+    now: float,
+    *,
+    settle: float = LISTENER_SETTLE,
+) -> Report:
+    """The checklist for ``state``, seen ``elapsed`` seconds after the merge, at epoch ``now``;
+    the listener counts once Ready without a restart for ``settle`` seconds."""
     memory.ok_at.setdefault("merged", 0.0)
     finding = diagnose(state.events)
     scale_set = _scale_set(expected, state.runner_set)
     waited = elapsed - memory.ok_at.get("scale_set", elapsed) if scale_set[0] == "ok" else 0.0
+    pods, stale = current_listeners(state)
+    listener = (
+        ("wait", "ARC has not yet replaced the listener of the previous values (values hash differs)")
+        if stale and not pods
+        else _listener(pods, memory, finding, waited, elapsed=elapsed, settle=settle)
+    )
     checks = {
         "merged": ("ok", f"commit {expected.merge_sha[:7]}"),
         "synced": _synced(expected, state.application, memory),
-        "healthy": _healthy(state.application),
+        "healthy": _healthy(state.application, finding),
         "scale_set": scale_set,
-        "listener": _listener(state.listeners, memory, finding, waited),
+        "listener": listener,
         "runners": _runners(expected, state.runners, state.runner_set, now, finding),
     }
     stages = []

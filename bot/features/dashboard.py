@@ -181,7 +181,7 @@ class Dashboard:
 
     async def _fleet(self) -> tuple[Fleet | None, str | None]:
         """The cluster's view of the fleet: the rollout watches' when it is whole (no request
-        at all), else one list per kind (five requests, whatever the fleet's size)."""
+        at all), else one list per kind (six requests, whatever the fleet's size)."""
         if self.kube is None:
             return None, "runners-bot has no cluster access configured"
         if self.cluster is not None and self.cluster.ready and self.cluster.problem is None:

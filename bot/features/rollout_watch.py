@@ -120,6 +120,7 @@ class RolloutWatcher:
         interval: float,
         limit: float,
         max_interval: float = 30.0,
+        settle: float = rollout.LISTENER_SETTLE,
         limits: RunnerLimits | None = None,
     ) -> None:
         self.services = services
@@ -127,6 +128,7 @@ class RolloutWatcher:
         self.cluster = ClusterWatch(kube) if kube is not None else None
         self.interval = interval
         self.limit = limit
+        self.settle = settle
         self.max_interval = max(max_interval, interval)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
@@ -253,7 +255,8 @@ class RolloutWatcher:
             if self.cluster is None:
                 await asyncio.sleep(min(wait, left))
             else:
-                await self.cluster.changed(seen, min(self.max_interval, left) + 0.01)
+                # Wake at least once per settle time: a Ready listener counts by time, not by a change.
+                await self.cluster.changed(seen, min(self.max_interval, left, self.settle or self.max_interval) + 0.01)
                 await asyncio.sleep(min(self.interval, DEBOUNCE))  # changes come in bursts: one look each
 
     async def _remember_verdict(self, watch: Watch, report: Report) -> None:
@@ -274,7 +277,7 @@ class RolloutWatcher:
             return previous  # the first lists are on their way
         state = self.cluster.fleet().of(watch.expected.scale_set, watch.expected.namespace)
         await self._learn_revision(watch, rollout.synced_revision(state.application))
-        return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time())
+        return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time(), settle=self.settle)
 
     async def _learn_revision(self, watch: Watch, revision: str | None) -> None:
         """Argo CD may sync a later commit than the merge (a second merge came after it):

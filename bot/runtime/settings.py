@@ -98,6 +98,7 @@ class Settings:
     dashboard: str | None = "Runner fleet"  # the title; None: no dashboard
     dashboard_interval: float = 600.0
     rollout_timeout: float = 900.0
+    rollout_settle: float = 30.0
 
     @property
     def config_owner_repo(self) -> tuple[str, str] | None:
@@ -191,6 +192,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         kube_enabled=(get("RUNNERS_BOT_KUBE") or "on").lower() not in ("off", "false", "0", "no"),
         rollout_interval=number("RUNNERS_BOT_ROLLOUT_INTERVAL", _DEFAULT.rollout_interval, minimum=0.01),
         rollout_timeout=number("RUNNERS_BOT_ROLLOUT_TIMEOUT", _DEFAULT.rollout_timeout, minimum=1),
+        rollout_settle=number("RUNNERS_BOT_ROLLOUT_SETTLE", _DEFAULT.rollout_settle, minimum=0),
         reply_limit=int(number("RUNNERS_BOT_REPLY_LIMIT", _DEFAULT.reply_limit, minimum=0, integer=True)),
         installation_reply_limit=int(
             number("RUNNERS_BOT_INSTALLATION_REPLY_LIMIT", _DEFAULT.installation_reply_limit, minimum=0, integer=True)

@@ -5,13 +5,14 @@ named and then recovered from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from bot.clients.kube import ClusterWatch, Kube, api_client
-from tests.support.fakekube import FakeKube, application, listener, runner, runner_set
+from tests.support.fakekube import FakeKube, application, event, listener, pod, runner, runner_set
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +93,64 @@ async def test_an_outage_is_named_and_recovered_from(watching: tuple[ClusterWatc
     healthy[0] = True
     kube.unavailable = False
     await until(lambda: watch.problem is None and health(watch, "set-0") == "Healthy")
+
+
+def _heavy(found: dict[str, Any]) -> dict[str, Any]:
+    """``found`` as a busy cluster serves it: other tools' annotations, managedFields."""
+    found["metadata"]["annotations"] = {f"example.com/note-{n}": "x" * 1000 for n in range(20)}
+    found["metadata"]["managedFields"] = [{"manager": "kubelet", "fieldsV1": {"f:status": {"x" * 50: {}}}}] * 20
+    return found
+
+
+async def test_only_arcs_objects_and_only_the_fields_read_are_kept(kube: FakeKube) -> None:
+    """Pods of other tools that also say component=runner are not ARC's
+    (resourcebuilder.go labels ARC's runner pods actions-ephemeral-runner=True), and of
+    ARC's own objects only what the report and the dashboard read is held."""
+    foreign = [
+        _heavy(pod(f"ci-{n}", "other-team", phase="Running", labels={"app.kubernetes.io/component": "runner"}))
+        for n in range(30)
+    ]
+    kube.scenario = lambda _look: {
+        "runner_sets": [runner_set("set-1", "arc-set-1", low=1, high=5)],
+        "listeners": [_heavy(listener("set-1"))],
+        "runners": [_heavy(runner("set-1", "arc-set-1", 1)), *foreign],
+        "events": [event("arc-set-1", "Pod", "set-1-runner-1", "FailedScheduling", "0/3 nodes" + "." * 5000)],
+    }
+    watch = ClusterWatch(Kube(api_client(kube.url), "argocd", "arc-systems"), watch_seconds=1, retry_seconds=0.1)  # type: ignore[attr-defined]
+    watch.start()
+    try:
+        await until(lambda: watch.ready)
+        state = watch.fleet().of("set-1", "arc-set-1")
+        assert watch.fleet().of("", "other-team").runners == [], "other tools' pods are not even listed"
+        (kept,) = state.runners
+        assert kept["metadata"]["name"] == "set-1-runner-1" and kept["status"]["phase"] == "Running"
+        assert "annotations" not in kept["metadata"] and "managedFields" not in kept["metadata"]
+        assert len(json.dumps(kept)) < 1000 < len(json.dumps(_heavy(runner("set-1", "arc-set-1", 1))))
+        assert len(json.dumps(state.listeners[0])) < 1000
+        (warning,) = state.events
+        assert warning["reason"] == "FailedScheduling" and len(warning["message"]) <= 500
+    finally:
+        watch.stop()
+
+
+async def test_lists_come_in_pages_and_the_view_is_updated_in_place(kube: FakeKube) -> None:
+    """The API server serves a list in pages (limit/continue: Kubernetes' "API concepts",
+    retrieving large results sets in chunks); each watch event then updates the one view."""
+    healthy = [False]
+    kube.scenario = fleet(lambda: healthy[0])
+    watch = ClusterWatch(
+        Kube(api_client(kube.url), "argocd", "arc-systems", page=7),  # type: ignore[attr-defined]
+        watch_seconds=1,
+        retry_seconds=0.1,
+    )
+    watch.start()
+    try:
+        await until(lambda: watch.ready)
+        assert all(watch.fleet().of(s, ns).runner_set is not None for s, ns in SETS.items()), "every page"
+        assert kube.lists >= 6 + 4 * 2, "20 objects of four kinds in pages of 7: three pages each"
+        view = watch.fleet()
+        healthy[0] = True
+        await until(lambda: health(watch, "set-19") == "Healthy")
+        assert watch.fleet() is view, "the same view, updated per event, not rebuilt"
+    finally:
+        watch.stop()

@@ -18,7 +18,7 @@ from bot.fleet.config import ConfigFiles
 from bot.runtime.settings import Settings
 from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
-from tests.support.fakekube import FakeKube, application, listener, pod, runner, runner_set, stamp
+from tests.support.fakekube import FakeKube, application, listener, runner, runner_set, stamp
 from tests.support.waiting import until
 from tests.support.webhook_payloads import _owner, example
 
@@ -44,8 +44,8 @@ def healthy_fleet(_look: int) -> dict[str, Any]:
 def fleet_with_problems(look: int) -> dict[str, Any]:
     state = healthy_fleet(look)
     state["listeners"] = [listener("arc-frontend-runners"), listener("arc-beta-runners")]  # api: none
-    stuck = pod("arc-beta-runners-runner-2", "arc-project-beta-runners", phase="Pending",
-                labels={"app.kubernetes.io/component": "runner"}, age=600, unschedulable="0/3 nodes are available")  # fmt: skip
+    stuck = runner("arc-beta-runners", "arc-project-beta-runners", 2, "Pending", age=600,
+                   unschedulable="0/3 nodes are available")  # fmt: skip
     state["runners"].append(stuck)
     return state
 
@@ -89,12 +89,7 @@ async def shown(board: Harness, kube: FakeKube) -> None:
         if not cluster.ready or cluster.problem is not None:
             return False
         fleet = cluster.fleet()
-        seen = {
-            "applications": fleet.applications.values(),
-            "runner_sets": fleet.runner_sets.values(),
-            "listeners": [pod for pods in fleet.listeners.values() for pod in pods],
-            "runners": [pod for pods in fleet.runners.values() for pod in pods],
-        }
+        seen = {kind: fleet.objects(kind) for kind in ("applications", "runner_sets", "listeners", "runners")}
         return all(names(objects) == names(want.get(kind, [])) for kind, objects in seen.items())
 
     await until(holds, "the cluster's change to reach the app")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.runtime.settings import Settings
+from tests.support import argocd_health
 from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application, event, listener, runner, runner_set
@@ -21,13 +22,16 @@ from tests.support.webhook_payloads import comment_payload, pull_closed_payload,
 pytestmark = pytest.mark.anyio
 
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
+SETTLE = 0.2  # seconds the listener must stay Ready (production: 30)
 GOLDEN = Path(__file__).parent.parent / "golden" / "rollout"
 Builder = Callable[[int, str], dict[str, Any]]
 
 
 @pytest.fixture
 async def rollout(settings: Settings, fake: Any, kube: Any) -> AsyncIterator[Harness]:
-    tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=2.0)
+    tuned = dataclasses.replace(
+        settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=2.0, rollout_settle=SETTLE
+    )
     async for harness in serve(tuned, fake):
         yield harness
     assert fake.violations == []
@@ -58,6 +62,9 @@ def golden(name: str, body: str) -> None:
 
 def healthy(look: int, sha: str) -> dict[str, Any]:
     synced = look >= 2
+    # ARC replaces the listener a moment after the scale set's values change
+    # (controllers/actions.github.com/autoscalingrunnerset_controller.go).
+    made_for = runner_set(SET, NS, low=1, high=12 if look >= 4 else 10)
     return {
         "application": application(
             SET,
@@ -66,7 +73,7 @@ def healthy(look: int, sha: str) -> dict[str, Any]:
             health="Healthy" if look >= 3 else "Progressing",
         ),
         "runner_set": runner_set(SET, NS, low=1, high=12 if look >= 3 else 10, current=1),
-        "listeners": [listener(SET)],
+        "listeners": [listener(SET, 1 if look >= 4 else 0, of=made_for)],
         "runners": [runner(SET, NS, 1, "Running" if look >= 4 else "Pending")],
     }
 
@@ -119,7 +126,13 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
                 "runner_set": runner_set(SET, NS, low=1, high=12),
                 # ARC deletes the failed pod and recreates it under the same name: a new uid each time.
                 "listeners": [
-                    listener(SET, look, "Failed", exit_message="failed to get runner scale set: 401 Unauthorized")
+                    listener(
+                        SET,
+                        look,
+                        "Failed",
+                        exit_message="failed to get runner scale set: 401 Unauthorized",
+                        of=runner_set(SET, NS, low=1, high=12),
+                    )
                 ],
             },
         ),
@@ -128,7 +141,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
             lambda look, sha: {
                 "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
                 "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
-                "listeners": [listener(SET)],
+                "listeners": [listener(SET, of=runner_set(SET, NS, low=1, high=12))],
                 "runners": [
                     runner(SET, NS, 1, "Pending", age=600, unschedulable="0/3 nodes are available: 3 Insufficient cpu.")
                 ],
@@ -139,7 +152,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
             lambda look, sha: {
                 "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
                 "runner_set": runner_set(SET, NS, low=1, high=12, current=1, pending=1),
-                "listeners": [listener(SET)],
+                "listeners": [listener(SET, of=runner_set(SET, NS, low=1, high=12))],
                 "runners": [runner(SET, NS, 1, "Pending", age=600, waiting="ImagePullBackOff")],
             },
         ),
@@ -171,6 +184,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
                         look,
                         "Failed" if look % 2 else "Pending",
                         exit_message="could not create listener: 401 Bad credentials",
+                        of=runner_set(SET, NS, low=1, high=12),
                     )
                 ],
             },
@@ -197,7 +211,13 @@ async def test_unreachable_cluster_is_reported(rollout: Harness, kube: FakeKube)
 
 
 async def test_restart_mid_watch_resumes_and_reports_once(settings: Settings, fake: Any, kube: FakeKube) -> None:
-    tuned = dataclasses.replace(settings, kube_api=kube.url, rollout_interval=0.01, rollout_timeout=30.0)  # type: ignore[attr-defined]
+    tuned = dataclasses.replace(
+        settings,
+        kube_api=kube.url,  # type: ignore[attr-defined]
+        rollout_interval=0.01,
+        rollout_timeout=30.0,
+        rollout_settle=SETTLE,
+    )
     restarted = False
 
     def stalls_until_restart(look: int, sha: str) -> dict[str, Any]:
@@ -363,3 +383,121 @@ async def test_a_pull_request_closed_reopened_and_merged_is_followed(rollout: Ha
     await rollout.settle()
     await rollout.app.watcher.idle()
     assert "✅ Live" in report_on(rollout, CONFIG_REPO, 100)["body"]
+
+
+async def test_a_listener_arc_replaces_and_that_then_fails_on_401_is_never_live(
+    rollout: Harness, kube: FakeKube
+) -> None:
+    """ARC (controllers/actions.github.com/autoscalingrunnerset_controller.go) deletes the
+    AutoscalingListener whose values hash differs from the scale set's and makes a new
+    one: right after the update the old listener still runs. The new one, with bad
+    credentials, fails on GitHub's 401 and is recreated under the same name."""
+
+    def replaced_then_refused(look: int, sha: str) -> dict[str, Any]:
+        old, new = runner_set(SET, NS, low=1, high=10), runner_set(SET, NS, low=1, high=12)
+        listeners = (
+            [listener(SET, 0, of=old)]  # the old values' listener, Ready for a while
+            if look < 12
+            else [listener(SET, look, "Failed", exit_message="failed to create session: 401 Unauthorized", of=new)]
+        )
+        return {
+            "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+            "runner_set": runner_set(SET, NS, low=1, high=12, current=1),
+            "listeners": listeners,
+            "runners": [runner(SET, NS, 1)],
+        }
+
+    await merge(rollout, kube, replaced_then_refused)
+    comment = report_on(rollout, CONFIG_REPO, 100)
+    assert not any("✅ Live" in body for body in comment["_history"]), "the old listener is not the new values'"
+    assert any("has not yet replaced the listener" in body for body in comment["_history"])
+    assert "❌ **Listener running** failed" in comment["body"]
+    assert "GitHub refuses the App's credentials (401" in comment["body"]
+
+
+async def test_a_listener_is_live_only_once_it_stayed_ready(rollout: Harness, kube: FakeKube) -> None:
+    """Ready at once, then restarted: the settle time starts again with the restart."""
+
+    def restarted(look: int, sha: str) -> dict[str, Any]:
+        current = runner_set(SET, NS, low=1, high=12, current=1)
+        return {
+            "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
+            "runner_set": current,
+            "listeners": [listener(SET, of=current, restarts=0 if look < 3 else 1)],
+            "runners": [runner(SET, NS, 1)],
+        }
+
+    await merge(rollout, kube, restarted)
+    comment = report_on(rollout, CONFIG_REPO, 100)
+    assert any("it counts once Ready without a restart" in body for body in comment["_history"])
+    assert "✅ Live" in comment["body"]
+
+
+async def test_a_merged_add_with_min_0_ends_live(rollout: Harness, kube: FakeKube) -> None:
+    """An idle minRunners 0 set: ARC registers it (runner-scale-set-id) and never writes
+    its status (autoscalingrunnerset_controller.go); Argo CD's health, computed by the
+    fleet's own Lua check from that object, and the report agree: live."""
+    await rollout.send("issue_comment", comment_payload("/runners add Matchpoint-AI/payments", user="maintainer"))
+    await rollout.settle()
+    (pull,) = [p for p in rollout.fake.pulls[CONFIG_REPO.lower()] if p["state"] == "open"]
+    scale_set, namespace = "payments-runners", "arc-payments-runners"
+    assert pull["head"]["ref"] == f"runners-bot/{scale_set}"
+    merged = rollout.fake.merge(CONFIG_REPO, pull["number"])
+    sha = merged["merge_commit_sha"]
+
+    def idle(look: int) -> dict[str, Any]:
+        ars = runner_set(scale_set, namespace, low=0, high=5)
+        assert "status" not in ars, "ARC never patched it"
+        health, message = argocd_health.health(argocd_health.ARS, ars)
+        return {
+            "application": application(scale_set, sync="Synced", revision=sha, health=health, health_message=message),
+            "runner_set": ars,
+            "listeners": [listener(scale_set, of=ars)],
+        }
+
+    kube.scenario = idle
+    payload = pull_closed_payload(CONFIG_REPO, pull["number"], pull["head"]["ref"], merged=True, merge_sha=sha)
+    assert (await rollout.send("pull_request", payload)).status_code == 202
+    await rollout.settle()
+    await rollout.app.watcher.idle()
+    body = report_on(rollout, CONFIG_REPO, pull["number"])["body"]
+    assert "✅ Live" in body and "min 0: runners start with jobs" in body, body
+
+
+async def test_a_cache_whose_storage_class_does_not_exist_fails_as_argo_cd_says(
+    rollout: Harness, kube: FakeKube
+) -> None:
+    """Kubernetes (pkg/controller/volume/persistentvolume/pv_controller.go) treats a claim
+    naming a missing class as Immediate and only emits ProvisioningFailed; the fleet's Lua
+    check calls that claim Progressing (never Healthy), and the report names the class."""
+    claim = {
+        "metadata": {"name": f"{SET}-cache", "namespace": NS,
+                     "labels": {"app.kubernetes.io/component": "runner-cache"}, "annotations": {}},
+        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "nfs-rwx"},
+        "status": {"phase": "Pending"},
+    }  # fmt: skip
+    health, message = argocd_health.health("PersistentVolumeClaim", claim)
+    assert health != "Healthy"
+
+    def missing_class(look: int, sha: str) -> dict[str, Any]:
+        current = runner_set(SET, NS, low=1, high=12)
+        return {
+            "application": application(SET, sync="Synced", revision=sha, health=health, health_message=message),
+            "runner_set": current,
+            "listeners": [listener(SET, of=current)],
+            "events": [
+                event(
+                    NS,
+                    "PersistentVolumeClaim",
+                    f"{SET}-cache",
+                    "ProvisioningFailed",
+                    'storageclass.storage.k8s.io "nfs-rwx" not found',
+                    source="persistentvolume-controller",
+                )
+            ],
+        }
+
+    await merge(rollout, kube, missing_class)
+    body = report_on(rollout, CONFIG_REPO, 100)["body"]
+    assert "❌ **ArgoCD reports healthy** failed" in body and "nfs-rwx" in body and "storage class" in body
+    assert "still waiting at the time limit" not in body, "named at once, not after the time limit"

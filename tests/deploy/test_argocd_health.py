@@ -6,24 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
-from lupa import LuaRuntime
 
-from tests.support.app import ROOT
+from tests.support.argocd_health import ARS, CM, PREFIX, health
 from tests.support.fakekube import runner_set
-
-CM = yaml.safe_load((ROOT / "argocd" / "argocd-cm-health.yaml").read_text(encoding="utf-8"))
-PREFIX = "resource.customizations.health."
-
-
-def health(kind: str, obj: dict[str, Any]) -> tuple[str, str]:
-    lua = LuaRuntime(unpack_returned_tuples=True)
-    lua.globals().obj = lua.table_from(obj, recursive=True)
-    result = lua.execute(CM["data"][PREFIX + kind])
-    return str(result["status"]), str(result["message"])
-
-
-ARS = "actions.github.com_AutoscalingRunnerSet"
 
 
 def test_every_customisation_names_a_real_kind() -> None:
@@ -31,9 +16,21 @@ def test_every_customisation_names_a_real_kind() -> None:
 
 
 def test_a_fresh_scale_set_progresses_until_arc_reconciles_it() -> None:
-    fresh = runner_set("arc-api-runners", "arc-x", low=1, high=5)
-    del fresh["status"]
+    fresh = runner_set("arc-api-runners", "arc-x", low=0, high=5, registered=False)
+    assert "status" not in fresh
     assert health(ARS, fresh)[0] == "Progressing"
+
+
+def test_an_idle_min_0_set_arc_never_counted_is_healthy() -> None:
+    """ARC (controllers/actions.github.com/autoscalingrunnerset_controller.go) patches the
+    status only when the runner count differs from status.currentRunners: an idle
+    minRunners 0 set is registered (runner-scale-set-id) and never gets a status."""
+    idle = runner_set("arc-api-runners", "arc-x", low=0, high=5)
+    assert "status" not in idle and "runner-scale-set-id" in idle["metadata"]["annotations"]
+    status, message = health(ARS, idle)
+    assert status == "Healthy" and "minRunners 0" in message
+    warm = runner_set("arc-api-runners", "arc-x", low=2, high=5)
+    assert health(ARS, warm) == ("Progressing", "Scaling up: 0 of at least 2 runners")
 
 
 @pytest.mark.parametrize(
@@ -46,12 +43,14 @@ def test_a_fresh_scale_set_progresses_until_arc_reconciles_it() -> None:
         ({"low": 1, "high": 5, "current": 0, "failed": 2}, "Degraded"),
     ],
 )
-def test_scale_set_health_from_arcs_counts(counts: dict[str, int], expected: str) -> None:
+def test_scale_set_health_from_arcs_counts(counts: dict[str, Any], expected: str) -> None:
     status, message = health(ARS, runner_set("arc-api-runners", "arc-x", **counts))
     assert status == expected, message
 
 
-def _pvc(phase: str, *, component: str = "runner-cache", selected: bool = False) -> dict[str, Any]:
+def _pvc(
+    phase: str, *, component: str = "runner-cache", selected: bool = False, storage_class: str = "rwx"
+) -> dict[str, Any]:
     # A pod was scheduled (selected-node) and the class's provisioner took the claim.
     annotations = (
         {"volume.kubernetes.io/selected-node": "node-1", "volume.kubernetes.io/storage-provisioner": "nfs.csi.k8s.io"}
@@ -66,13 +65,22 @@ def _pvc(phase: str, *, component: str = "runner-cache", selected: bool = False)
             "labels": {"app.kubernetes.io/component": component},
             "annotations": annotations,
         },
-        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "30Gi"}}},
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "storageClassName": storage_class,
+            "resources": {"requests": {"storage": "30Gi"}},
+        },
         "status": {"phase": phase},
     }
 
 
-def test_a_cache_waiting_for_its_first_consumer_is_not_stuck() -> None:
-    assert health("PersistentVolumeClaim", _pvc("Pending"))[0] == "Healthy"
+def test_a_cache_whose_class_does_not_exist_is_not_healthy() -> None:
+    """Kubernetes (pkg/controller/volume/persistentvolume/pv_controller.go) treats a claim
+    naming a missing class as Immediate: no selected-node, no provisioner annotation, only
+    ProvisioningFailed events. The object alone cannot tell it from a claim waiting for
+    its first consumer, so neither is Healthy; the rollout report reads the event."""
+    status, message = health("PersistentVolumeClaim", _pvc("Pending", storage_class="nfs-rwx"))
+    assert status == "Progressing" and "nfs-rwx" in message and "ProvisioningFailed" in message
     assert health("PersistentVolumeClaim", _pvc("Pending", selected=True))[0] == "Progressing"
     assert health("PersistentVolumeClaim", _pvc("Bound"))[0] == "Healthy"
     assert health("PersistentVolumeClaim", _pvc("Lost"))[0] == "Degraded"

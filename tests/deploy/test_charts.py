@@ -79,7 +79,8 @@ def test_bot_rbac_is_least_privilege_and_writes_per_namespace() -> None:
     }
     # Exactly the calls bot/clients/kube.py makes: get, list and watch Applications; get a scale set and
     # list pods and events in a namespace; list and watch the fleet's scale sets, pods and
-    # events across namespaces; patch a scale set run by the clock (its min/max: its only write).
+    # events across namespaces; list and watch ARC's AutoscalingListeners in the controller
+    # namespace; patch a scale set run by the clock (its min/max: its only write).
     assert rules == {
         ("Role", "applications", "get"),
         ("Role", "applications", "list"),
@@ -92,6 +93,8 @@ def test_bot_rbac_is_least_privilege_and_writes_per_namespace() -> None:
         ("ClusterRole", "autoscalingrunnersets", "patch"),
         ("ClusterRole", "pods", "list"),
         ("ClusterRole", "events", "list"),
+        ("ClusterRole", "autoscalinglisteners", "list"),
+        ("ClusterRole", "autoscalinglisteners", "watch"),
     }
     bindings = {d["metadata"]["namespace"]: d["roleRef"] for d in docs if d["kind"] == "RoleBinding"}
     assert set(bindings) == {"argocd", "arc-systems"}

@@ -146,15 +146,34 @@ def test_a_name_arc_cannot_deploy_fails_the_whole_render(charts: RealCharts) -> 
         charts.render("github-actions-runners", values, name="x", namespace="arc-app-runners")
 
 
-def test_cache_is_shared_read_write_many_from_the_named_class(charts: RealCharts, bundled: ConfigFiles) -> None:
+CACHE_CLASS = "nfs-rwx"
+
+
+def with_cache(bundled: ConfigFiles) -> tuple[str, str]:
+    """The bundled values with a cache opted into (values/base-config.yaml): project-beta
+    gets one, from a named ReadWriteMany class."""
+    repositories = bundled.repositories.replace("      work: 50Gi\n", "      work: 50Gi\n      cache: 30Gi\n", 1)
+    assert repositories != bundled.repositories
+    return repositories, bundled.base + f"\ncaches:\n  storageClassName: {CACHE_CLASS}\n"
+
+
+def test_the_bundled_values_need_no_shared_storage(charts: RealCharts, bundled: ConfigFiles) -> None:
+    """Spot offers no ReadWriteMany class and nothing here creates one: as shipped, no claim
+    waits for a class the cluster lacks (a cache is opt-in, with its class named)."""
+    assert "caches" not in BASE
     fleet = deploy(charts, fleet_values(bundled.repositories, bundled.base))
+    assert not [d for entry in fleet.values() for d in entry.manifests if d["kind"] == "PersistentVolumeClaim"]
+
+
+def test_cache_is_shared_read_write_many_from_the_named_class(charts: RealCharts, bundled: ConfigFiles) -> None:
+    fleet = deploy(charts, fleet_values(*with_cache(bundled)))
     cached = fleet["arc-beta-runners"]
     pvc = cached.one("PersistentVolumeClaim")
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     assert (
         pvc["metadata"]["labels"]["app.kubernetes.io/component"] == "runner-cache"
     )  # argocd-cm-health.yaml keys on it
-    assert pvc["spec"]["storageClassName"] == BASE["caches"]["storageClassName"]
+    assert pvc["spec"]["storageClassName"] == CACHE_CLASS
     assert pvc["spec"]["resources"]["requests"]["storage"] == "30Gi"
     claim = next(v for v in cached.pod["volumes"] if v["name"] == "cache")
     assert claim["persistentVolumeClaim"]["claimName"] == pvc["metadata"]["name"]
@@ -387,7 +406,7 @@ def test_the_remove_reply_promises_only_what_the_manifests_do(charts: RealCharts
     Helm is told to keep: the reply and pull request of a remove must not say otherwise."""
     from bot.commands import render
 
-    entry = deploy(charts, fleet_values(bundled.repositories, bundled.base))["arc-beta-runners"]
+    entry = deploy(charts, fleet_values(*with_cache(bundled)))["arc-beta-runners"]
     namespace = entry.application["spec"]["destination"]["namespace"]
     created = "CreateNamespace=true" in entry.application["spec"]["syncPolicy"]["syncOptions"]
     kept = [

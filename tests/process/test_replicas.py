@@ -51,10 +51,11 @@ def cluster(live: threading.Event, sha: str) -> Any:
     def look(_: int) -> dict[str, Any]:
         if not live.is_set():
             return {"application": application(SET, sync="OutOfSync", revision="0" * 40, health="Healthy")}
+        current = runner_set(SET, NS, low=1, high=12, current=1)
         return {
             "application": application(SET, sync="Synced", revision=sha, health="Healthy"),
-            "runner_set": runner_set(SET, NS, low=1, high=12, current=1),
-            "listeners": [listener(SET)],
+            "runner_set": current,
+            "listeners": [listener(SET, of=current)],
             "runners": [runner(SET, NS, 1, "Running")],
         }
 
@@ -76,6 +77,7 @@ def test_two_replicas_one_killed_mid_stream(
             "RUNNERS_BOT_KUBE_API": kube.url,  # type: ignore[attr-defined]
             "RUNNERS_BOT_ROLLOUT_INTERVAL": "0.2",
             "RUNNERS_BOT_ROLLOUT_TIMEOUT": "600",
+            "RUNNERS_BOT_ROLLOUT_SETTLE": "0.5",
         }
         a = BotProcess(env, tmp_path).start()
         b = BotProcess(env, tmp_path).start()

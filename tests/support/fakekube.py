@@ -10,12 +10,26 @@ ARC 0.12.1 and Argo CD 3.x write them (read from their source):
   AutoscalingListener ``<set>-<8 hex>-listener`` and, when its container exits, ARC
   deletes and recreates it under the *same name* (a new uid; ``restartPolicy: Never``);
 - ARC's controllers record no Events; the Events there are the kubelet's and
-  scheduler's (pods), and External Secrets' (the GitHub config secret's ExternalSecret).
+  scheduler's (pods), and External Secrets' (the GitHub config secret's ExternalSecret);
+- the scale set carries the chart's ``actions.github.com/values-hash`` (a hash of the
+  values: any change, ``maxRunners`` included, changes it; ARC's
+  ``gha-runner-scale-set/templates/autoscalingrunnerset.yaml``), ARC's
+  ``runner-scale-set-id`` annotation once registered, and a ``status`` only once ARC has
+  had a count to patch (``autoscalingrunnerset_controller.go`` patches it only when the
+  EphemeralRunnerSet's ``CurrentReplicas`` differs from ``status.currentRunners``: an
+  idle ``minRunners: 0`` set never gets one);
+- each listener pod is owned by an AutoscalingListener that carries the values hash it
+  was made for; ARC deletes a listener whose hash differs from the scale set's and makes a
+  new one (new uid, same pod name), so right after an update the old one still runs;
+- lists are served in pages (``limit``/``continue``) as the API server serves them
+  (Kubernetes' "API concepts: retrieving large results sets in chunks"), and an object
+  keeps the ``creationTimestamp`` the API server gave it when created.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -60,13 +74,34 @@ def application(
     }
 
 
+def values_hash(*values: object) -> str:
+    """The chart's hash of its values (``toJson .Values | sha256sum | trunc 63``)."""
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:63]
+
+
 def runner_set(
-    name: str, namespace: str, *, low: int, high: int, current: int = 0, pending: int = 0, failed: int = 0
+    name: str,
+    namespace: str,
+    *,
+    low: int,
+    high: int,
+    current: int = 0,
+    pending: int = 0,
+    failed: int = 0,
+    registered: bool = True,
+    counted: bool | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The scale set as Argo CD applies it and ARC annotates it. ``counted``: whether ARC
+    has ever patched its status (by default: when it has runners to count)."""
+    annotations = {"actions.github.com/values-hash": values_hash(name, low, high)}
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "annotations": annotations}
+    if registered:  # autoscalingrunnerset_controller.go, once GitHub has the scale set
+        annotations["runner-scale-set-id"] = "1"
+        metadata["finalizers"] = ["autoscalingrunnerset.actions.github.com/finalizer"]
+    found = {
         "apiVersion": "actions.github.com/v1alpha1",
         "kind": "AutoscalingRunnerSet",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": metadata,
         "spec": {
             "githubConfigUrl": "https://github.com/acme/x",
             "githubConfigSecret": "arc-github-app",
@@ -81,6 +116,9 @@ def runner_set(
             "failedEphemeralRunners": failed,
         },
     }
+    if not (counted if counted is not None else (current or pending or failed)):
+        del found["status"]  # ARC never patched it: no count ever differed from 0
+    return found
 
 
 def pod(
@@ -111,10 +149,37 @@ def pod(
 
 
 LISTENER_HASH = "6cd58d58"
+OWNER = "_owner"  # not an API field: the AutoscalingListener a listener pod belongs to
 
 
-def listener(scale_set: str, generation: int = 0, phase: str = "Running", exit_message: str = "") -> dict[str, Any]:
-    """The listener as ARC names and labels it; ``generation`` counts recreations (new uid)."""
+def autoscaling_listener(scale_set: str, values: str) -> dict[str, Any]:
+    """The AutoscalingListener ARC makes for the scale set's values hash ``values``."""
+    return {
+        "apiVersion": "actions.github.com/v1alpha1",
+        "kind": "AutoscalingListener",
+        "metadata": {
+            "name": f"{scale_set}-{LISTENER_HASH}-listener",
+            "namespace": "arc-systems",
+            "uid": hashlib.sha256(f"{scale_set}/{values}".encode()).hexdigest()[:32],
+            "labels": {"actions.github.com/scale-set-name": scale_set,
+                       "actions.github.com/scale-set-namespace": f"arc-{scale_set}"},
+            "annotations": {"actions.github.com/values-hash": values},
+        },
+        "spec": {"autoscalingRunnerSetName": scale_set, "autoscalingRunnerSetNamespace": f"arc-{scale_set}"},
+    }  # fmt: skip
+
+
+def listener(
+    scale_set: str,
+    generation: int = 0,
+    phase: str = "Running",
+    exit_message: str = "",
+    *,
+    of: dict[str, Any] | None = None,
+    restarts: int = 0,
+) -> dict[str, Any]:
+    """The listener pod as ARC names and labels it; ``generation`` counts recreations (new
+    uid); ``of``: the scale set whose values its AutoscalingListener was made for."""
     labels = {
         "actions.github.com/scale-set-name": scale_set,
         "actions.github.com/scale-set-namespace": f"arc-{scale_set}",
@@ -123,6 +188,13 @@ def listener(scale_set: str, generation: int = 0, phase: str = "Running", exit_m
     }
     found = pod(f"{scale_set}-{LISTENER_HASH}-listener", "arc-systems", phase=phase, labels=labels)
     found["metadata"]["uid"] = f"00000000-0000-4000-8000-{generation:012d}"
+    values = str(((of or {}).get("metadata") or {}).get("annotations", {}).get("actions.github.com/values-hash", ""))
+    owner = autoscaling_listener(scale_set, values)
+    found["metadata"]["ownerReferences"] = [
+        {"apiVersion": "actions.github.com/v1alpha1", "kind": "AutoscalingListener", "controller": True,
+         "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}
+    ]  # fmt: skip
+    found[OWNER] = owner  # the fake serves it with the pod (FakeKube._state)
     found["spec"]["restartPolicy"] = "Never"
     found["spec"]["containers"][0]["name"] = "listener"
     state: dict[str, Any] = {"running": {"startedAt": stamp()}}
@@ -138,7 +210,7 @@ def listener(scale_set: str, generation: int = 0, phase: str = "Running", exit_m
         }
     found["status"]["containerStatuses"] = [
         {"name": "listener", "image": "ghcr.io/actions/gha-runner-scale-set-controller:0.12.1", "imageID": "",
-         "ready": phase == "Running", "restartCount": 0, "state": state}
+         "ready": phase == "Running", "restartCount": restarts, "state": state}
     ]  # fmt: skip
     return found
 
@@ -161,18 +233,16 @@ def event(
 
 
 def runner(scale_set: str, namespace: str, number: int, phase: str = "Running", **extra: Any) -> dict[str, Any]:
-    return pod(
-        f"{scale_set}-runner-{number}",
-        namespace,
-        phase=phase,
-        labels={"app.kubernetes.io/component": "runner"},
-        **extra,
-    )
+    """A runner pod with ARC's labels (resourcebuilder.go: newEphemeralRunner sets the
+    component, newEphemeralRunnerPod ``actions-ephemeral-runner``)."""
+    labels = {"app.kubernetes.io/component": "runner", "actions-ephemeral-runner": "True",
+              "actions.github.com/scale-set-name": scale_set}  # fmt: skip
+    return pod(f"{scale_set}-runner-{number}", namespace, phase=phase, labels=labels, **extra)
 
 
 # The kinds the fake stores, and how the API names them in a list.
 LIST_KINDS = {"applications": "ApplicationList", "runner_sets": "AutoscalingRunnerSetList", "pods": "PodList",
-              "events": "EventList"}  # fmt: skip
+              "events": "EventList", "autoscaling_listeners": "AutoscalingListenerList"}  # fmt: skip
 
 
 @dataclass
@@ -208,6 +278,7 @@ class FakeKube:
         self.watches = 0
         self.lists = 0
         self.forbidden: list[str] = []  # requests RBAC refused (method and path)
+        self._pages: dict[str, tuple[list[dict[str, Any]], int]] = {}  # continue token → rest of a list
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
         self.closing = False
@@ -224,6 +295,10 @@ class FakeKube:
                         methods=["GET", "PATCH", "PUT", "POST", "DELETE"],
                     ),
                     Route("/apis/actions.github.com/v1alpha1/autoscalingrunnersets", self._list("runner_sets")),
+                    Route(
+                        "/apis/actions.github.com/v1alpha1/namespaces/{namespace}/autoscalinglisteners",
+                        self._list("autoscaling_listeners"),
+                    ),
                     Route("/api/v1/namespaces/{namespace}/pods", self._list("pods")),
                     Route("/api/v1/pods", self._list("pods")),
                     Route("/api/v1/namespaces/{namespace}/events", self._list("events")),
@@ -254,11 +329,16 @@ class FakeKube:
         if self.scenario is None:
             return {"runner_sets": list(self.runner_sets.values())}
         state = self.scenario(max(self.looks - 1, 0))
+        listeners = [{k: v for k, v in p.items() if k != OWNER} for p in state.get("listeners", [])]
+        owners = {_key(p[OWNER]): p[OWNER] for p in state.get("listeners", []) if OWNER in p}
+        for found in state.get("autoscaling_listeners", []):
+            owners[_key(found)] = found
         return {
             "applications": state.get("applications") or ([state["application"]] if state.get("application") else []),
             "runner_sets": state.get("runner_sets") or ([state["runner_set"]] if state.get("runner_set") else []),
-            "pods": state.get("listeners", []) + state.get("runners", []),
+            "pods": listeners + state.get("runners", []),
             "events": state.get("events", []),
+            "autoscaling_listeners": list(owners.values()),
         }
 
     def sync(self) -> None:
@@ -278,6 +358,10 @@ class FakeKube:
         self.version += 1
         copy = json.loads(json.dumps(obj))
         copy.setdefault("metadata", {})["resourceVersion"] = str(self.version)
+        old = (self.stored[kind].get(key) or {}).get("metadata") or {}
+        if change == "MODIFIED" and old.get("uid") == copy["metadata"].get("uid") and "creationTimestamp" in old:
+            # The API server sets creationTimestamp when it creates an object; an update keeps it.
+            copy["metadata"]["creationTimestamp"] = old["creationTimestamp"]
         if change == "DELETED":
             del self.stored[kind][key]
         else:
@@ -324,11 +408,25 @@ class FakeKube:
             wanted = _matcher(request)
             if watching:
                 return self._watch(kind, request, wanted)
+            token = request.query_params.get("continue")
             with self._lock:
-                items = [o for o in self.stored[kind].values() if wanted(o)]
-                version = self.version
-            body = {"apiVersion": "v1", "kind": LIST_KINDS[kind], "metadata": {"resourceVersion": str(version)},
-                    "items": items}  # fmt: skip
+                if token:
+                    # A continue token resumes the first page's snapshot, at its resourceVersion.
+                    if token not in self._pages:
+                        gone = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410,
+                                "message": "The provided continue parameter is too old"}  # fmt: skip
+                        return JSONResponse(gone, status_code=410)
+                    items, version = self._pages.pop(token)
+                else:
+                    items = sorted((o for o in self.stored[kind].values() if wanted(o)), key=_key)
+                    version = self.version
+            limit = int(request.query_params.get("limit") or 0)
+            metadata: dict[str, Any] = {"resourceVersion": str(version)}
+            if limit and len(items) > limit:
+                metadata["continue"] = f"{kind}-{version}-{len(self.requests)}"
+                self._pages[metadata["continue"]] = (items[limit:], version)
+                items = items[:limit]
+            body = {"apiVersion": "v1", "kind": LIST_KINDS[kind], "metadata": metadata, "items": items}
             return JSONResponse(body)
 
         return endpoint

@@ -4,11 +4,12 @@ state; the meaningful Warning event among many."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from bot.commands.rollout import CHURN, Memory, _listener, diagnose
-from tests.support.fakekube import event, listener
+from bot.commands.rollout import CHURN, ClusterState, Expected, Memory, _listener, assess, diagnose
+from tests.support.fakekube import OWNER, application, event, listener, runner_set
 
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
 
@@ -103,3 +104,35 @@ def test_a_cache_without_its_storage_class_is_named() -> None:
                'storageclass.storage.k8s.io "nfs-rwx" not found', source="persistentvolume-controller")]
     )  # fmt: skip
     assert found is not None and found.permanent and "storage class is missing" in found.meaning
+
+
+def _state(ars: dict[str, Any], pods: list[dict[str, Any]]) -> ClusterState:
+    """What the watch shows: the listener pods, and the AutoscalingListeners owning them."""
+    return ClusterState(
+        application("s", sync="Synced", revision="a" * 40, health="Healthy"),
+        ars,
+        [{k: v for k, v in p.items() if k != OWNER} for p in pods],
+        [],
+        [],
+        [p[OWNER] for p in pods],
+    )
+
+
+def test_only_the_listener_arc_made_for_the_values_in_force_counts_once_settled() -> None:
+    """ARC (controllers/actions.github.com/autoscalingrunnerset_controller.go) replaces a
+    listener whose values hash differs from the scale set's: until it has, the old one
+    still runs and proves nothing about the new values."""
+    expected = Expected(SET, NS, "a" * 40, 0, 12)
+    new = runner_set(SET, NS, low=0, high=12)
+    old = runner_set(SET, NS, low=0, high=10)
+    memory = Memory()
+
+    def listener_stage(pods: list[dict[str, Any]], elapsed: float) -> Any:
+        report = assess(expected, _state(new, pods), memory, elapsed, 0.0, settle=30.0)
+        return next(s for s in report.stages if s.name == "listener")
+
+    stale = listener_stage([listener(SET, 0, of=old)], 10.0)
+    assert stale.state == "wait" and "not yet replaced" in stale.detail
+    assert listener_stage([listener(SET, 1, of=new)], 20.0).state == "wait", "Ready, not yet for 30 s"
+    assert listener_stage([listener(SET, 1, of=new, restarts=1)], 45.0).state == "wait", "a restart starts again"
+    assert listener_stage([listener(SET, 1, of=new, restarts=1)], 75.0).state == "ok"
