@@ -29,7 +29,7 @@ from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
 from bot.fleet.validation import validate_change
 from bot.fleet.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
-from bot.fleet.yamlload import LineMap, YamlError, load
+from bot.fleet.yamlload import LineMap, TooLarge, YamlError, load
 
 TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
 OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
@@ -233,6 +233,8 @@ class _State:
         self.error: str | None = None
         try:
             self.config: Config | None = parse(files.repositories, files.base)
+        except TooLarge as exc:
+            self.config, self.error = None, f"{exc.file} is too large: {exc.message}"
         except YamlError as exc:
             self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
 

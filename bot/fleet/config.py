@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from bot.fleet import names
+from bot.fleet.memo import bounded
 from bot.fleet.schedules import BurstAllowance, Window, allowance, windows
-from bot.fleet.yamlload import LineMap, Loaded, YamlError, load
+from bot.fleet.yamlload import LineMap, Loaded, TooLarge, YamlError, load
 
 REPOSITORIES_FILE = "values/repositories.yaml"
 BASE_CONFIG_FILE = "values/base-config.yaml"
 DEFAULT_DIND_PROFILE = "standard"
 DEFAULT_GITHUB = "https://github.com"
 DEFAULT_SECRET = "arc-github-app"  # charts/runners-fleet's default githubConfigSecret
+# Source text the parsed models kept may stand for: a model takes about seven times its
+# text (2 MiB per 1,000 sets), so this keeps one model of a 50,000-set fleet, or several small ones.
+MODELS_KEPT = 8 * 1024 * 1024
 FLEET_ENVIRONMENT = "prod"  # charts/runners-fleet's fleet.environment, as the root Application sets it  # the daemon's size for an entry whose category names none
 
 
@@ -336,13 +340,15 @@ def unique_keys(entry: Entry) -> dict[str, str]:
     }
 
 
-@functools.lru_cache(maxsize=8)
+@bounded(MODELS_KEPT, lambda repositories_text, base_text: len(repositories_text) + len(base_text))
 def parse(repositories_text: str, base_text: str) -> Config:
     """Build the model; raise :class:`bot.fleet.yamlload.YamlError` on unreadable YAML.
 
     Memoised: one comment asks for the same texts several times (targets, permissions,
-    the pipeline, replays), and a large file costs a second to parse. Nobody mutates a
-    Config, so sharing it is safe; exceptions are not cached and are raised again."""
+    the pipeline, replays), the dashboard and the schedules for the head's, and a large
+    file costs a second to parse. Bounded by the texts' size (:data:`MODELS_KEPT`): the
+    head's model is always kept, older ones only while small. Nobody mutates a Config,
+    so sharing it is safe; exceptions are not cached and are raised again."""
     repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
     top = _map(repositories.data)
     items = top.get("repositories")
@@ -360,6 +366,8 @@ def parse(repositories_text: str, base_text: str) -> Config:
 def _load(text: str, file: str) -> Loaded:
     try:
         return load(text)
+    except TooLarge as exc:
+        raise TooLarge(exc.size, exc.limit, file) from None
     except YamlError as exc:
         raise YamlError(exc.line, exc.message, file) from None
 
