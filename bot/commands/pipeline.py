@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.commands import render
-from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
+from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, ParsedComment, Refusal, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
@@ -120,6 +120,9 @@ class Outcome:
     old_text: str
     new_text: str | None
     pull_requests: list[PullRequestText] = field(default_factory=list)
+    # The file with one set's changes alone, by scale set, where the decision made it (a
+    # comment that changes one set: ``new_text``); the app commits it as it is.
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -159,9 +162,9 @@ class Plan:
         return [s for s in self.status_sets if request.sees_fleet or request.sees(_entry_of(s))]
 
 
-def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
-    """Parse ``comment`` once and resolve what it names against ``files``."""
-    parsed = parse_comment(comment)
+def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComment | None = None) -> Plan:
+    """Parse ``comment`` once (``parsed``: already done) and resolve what it names against ``files``."""
+    parsed = parsed if parsed is not None else parse_comment(comment)
     try:
         config: Config | None = parse(files.repositories, files.base)
     except YamlError:
@@ -216,11 +219,15 @@ def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Ou
         note = render.ignored(MAX_COMMANDS, planned.ignored)
         replies.append(Reply(f"{planned.ignored} more commands", False, note))
     changed = state.text != files.repositories
+    pulls = _pull_requests(replies, request) if changed else []
     return Outcome(
         replies=replies,
         old_text=files.repositories,
         new_text=state.text if changed else None,
-        pull_requests=_pull_requests(replies, request) if changed else [],
+        pull_requests=pulls,
+        # Several sets' changes in one text would go into each set's pull request: those
+        # are rebuilt one set at a time (replay).
+        texts={pulls[0].scale_set: state.text} if len(pulls) == 1 else {},
     )
 
 
