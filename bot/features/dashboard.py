@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
@@ -31,12 +31,14 @@ from bot.commands import fleet_view, rollout
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
 from bot.fleet.config import Config, ConfigFiles, parse
+from bot.fleet.schedules import ActiveBurst
 from bot.fleet.yamlload import YamlError
 from bot.runtime.background import Background, spawn
 from bot.services import CONFIG_CHANGED, DASHBOARD, Services
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery
+from bot.store.records import OpenPull
 from bot.webhooks.routing import Route, by_bot
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,10 @@ class Dashboard:
             files = self.services.latest.files or await self._read_config()
             if files is None:
                 return False
-            views, cluster, waiting = await self._views(parse(files.repositories, files.base))
-            text = fleet_view.render_text(views, cluster, waiting)
+            looked = await self._look()
+            # Parsing, a row per set and the text: seconds of CPU at 50,000 sets, off the
+            # event loop so that webhooks and /healthz are answered meanwhile.
+            text = await asyncio.to_thread(self._text, files, looked)
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
@@ -188,20 +192,29 @@ class Dashboard:
         except KubeUnavailable as exc:
             return None, str(exc)
 
-    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
-        """Every set's row, why live state is missing (None: seen), and the sets open pull
-        requests would add (an onboarding form's, an ``add``'s) until they merge."""
+    async def _look(self) -> _Looked:
+        """What the rows show besides the configuration, read once per update."""
         bursts = await self.limits.bursts()
         fleet, cluster = await self._fleet()
         rollouts = await records.last_rollouts(self.services.store)
         pulls = await records.open_pulls(self.services.store, self._repo())
+        return _Looked(bursts, fleet, cluster, rollouts, pulls)
+
+    def _text(self, files: ConfigFiles, looked: _Looked) -> fleet_view.Text:
+        views, cluster, waiting = self._views(parse(files.repositories, files.base), looked)
+        return fleet_view.render_text(views, cluster, waiting)
+
+    def _views(
+        self, config: Config, looked: _Looked
+    ) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
+        """Every set's row, why live state is missing (None: seen), and the sets open pull
+        requests would add (an onboarding form's, an ``add``'s) until they merge."""
+        bursts, fleet, cluster, rollouts, pulls = looked
         views = []
         for entry in config.entries:
             effective = config.effective(entry)
             runners = self.limits.target(effective, bursts)
-            live = (
-                self._live(effective.scale_set, fleet.of(effective.scale_set, effective.namespace)) if fleet else None
-            )
+            live = _live(fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             views.append(
                 fleet_view.SetView(
                     repository=f"{effective.org} (organisation pool)"
@@ -217,26 +230,20 @@ class Dashboard:
                     pull=pulls[effective.scale_set].url if effective.scale_set in pulls else None,
                 )
             )
+        self._count([view.live for view in views if view.live is not None])
         known = {view.scale_set for view in views}
         waiting = [fleet_view.Waiting(s, pull.number, pull.url) for s, pull in pulls.items() if s not in known]
         return views, cluster, waiting
 
-    def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
-        phases = [(p.get("status") or {}).get("phase") for p in state.runners]
-        now = time.time()
-        too_long = sum(
-            1
-            for p in state.runners
-            if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
-        )
-        listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+    def _count(self, seen: list[fleet_view.Live]) -> None:
+        """Fleet totals for /metrics: a series per set made it megabytes at 20,000 sets
+        (the dashboard has each set's row)."""
         metrics = self.services.metrics
-        metrics.runners.labels(scale_set, "running").set(phases.count("Running"))
-        metrics.runners.labels(scale_set, "pending").set(phases.count("Pending"))
-        metrics.listener_up.labels(scale_set).set(1 if listener_up else 0)
-        return fleet_view.Live(
-            state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
-        )
+        metrics.runners.labels("running").set(sum(live.running for live in seen))
+        metrics.runners.labels("pending").set(sum(live.pending for live in seen))
+        up = sum(1 for live in seen if live.listener_up)
+        metrics.listeners.labels("up").set(up)
+        metrics.listeners.labels("down").set(len(seen) - up)
 
     async def _read_config(self) -> ConfigFiles | None:
         installation = await self.services.installation()
@@ -302,6 +309,28 @@ class Dashboard:
         if poked or self.kube is not None:  # the timer only where there is live state to show
             await self.update()
         return self.interval
+
+
+class _Looked(NamedTuple):
+    bursts: dict[str, ActiveBurst]
+    fleet: Fleet | None
+    cluster: str | None
+    rollouts: dict[str, records.LastRollout]
+    pulls: dict[str, OpenPull]
+
+
+def _live(state: Any) -> fleet_view.Live:
+    phases = [(p.get("status") or {}).get("phase") for p in state.runners]
+    now = time.time()
+    too_long = sum(
+        1
+        for p in state.runners
+        if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
+    )
+    listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+    return fleet_view.Live(
+        state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
+    )
 
 
 def _last(found: records.LastRollout | None) -> tuple[str, str] | None:

@@ -193,7 +193,7 @@ class RolloutWatcher:
         inst = self.services.github.installation(merged.installation)
         base = await inst.default_branch(*config)
         snapshot = await config_source.read(inst, config[0], config[1], merge_sha, base)
-        parsed = parse(snapshot.files.repositories, snapshot.files.base)
+        parsed = await asyncio.to_thread(parse, snapshot.files.repositories, snapshot.files.base)  # seconds when large
         entry = next((e for e in parsed.entries if e.scale_set == scale_set), None)
         if entry is None:
             log.info("merged pull request #%s removes %s: nothing to follow", pull_number, scale_set)

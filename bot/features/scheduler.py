@@ -14,6 +14,7 @@ to hand a set back to Argo CD).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -96,7 +97,8 @@ class Scheduler:
             return None  # no delivery yet: nothing can have asked for a burst or merged a schedule
         try:
             snapshot = await config_source.latest(self.services.github.installation(installation), *owner_repo)
-            return parse(snapshot.files.repositories, snapshot.files.base)
+            # Off the event loop: the first parse of a new head takes seconds at 50,000 sets.
+            return await asyncio.to_thread(parse, snapshot.files.repositories, snapshot.files.base)
         except (GitHubError, YamlError) as exc:
             log.warning("schedules: cannot read the configuration: %s", exc)
             return None

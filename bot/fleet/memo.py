@@ -31,24 +31,41 @@ class Bounded(Generic[P, R]):
         self.kept: OrderedDict[Any, tuple[int, R]] = OrderedDict()
         self.weight = 0
         self.lock = threading.Lock()
+        self.computing: dict[Any, threading.Lock] = {}
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         key = (args, tuple(sorted(kwargs.items())))
         with self.lock:
-            found = self.kept.get(key)
+            found = self._hit(key)
             if found is not None:
-                self.kept.move_to_end(key)
                 return found[1]
-        value = self.function(*args, **kwargs)
-        weight = self.size(*args, **kwargs)
-        with self.lock:
-            if key not in self.kept:
-                self.kept[key] = (weight, value)
-                self.weight += weight
-            while self.weight > self.budget and len(self.kept) > 1:
-                _, (dropped, _) = self.kept.popitem(last=False)
-                self.weight -= dropped
-        return value
+            computing = self.computing.setdefault(key, threading.Lock())
+        # One computation per key at a time: two threads asking for the same large model
+        # wait for one parse instead of holding two.
+        with computing:
+            with self.lock:
+                found = self._hit(key)
+            if found is not None:
+                return found[1]
+            try:
+                value = self.function(*args, **kwargs)
+                weight = self.size(*args, **kwargs)
+                with self.lock:
+                    self.kept[key] = (weight, value)
+                    self.weight += weight
+                    while self.weight > self.budget and len(self.kept) > 1:
+                        _, (dropped, _) = self.kept.popitem(last=False)
+                        self.weight -= dropped
+            finally:
+                with self.lock:
+                    self.computing.pop(key, None)
+            return value
+
+    def _hit(self, key: Any) -> tuple[int, R] | None:
+        found = self.kept.get(key)
+        if found is not None:
+            self.kept.move_to_end(key)
+        return found
 
     def cache_clear(self) -> None:
         with self.lock:

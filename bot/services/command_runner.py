@@ -140,8 +140,14 @@ class CommandRunner:
             await _refuse_unreadable(services, inst, delivery, thread, exc)
             return
         live = gathered.live
-        outcome = pipeline.decide(
-            gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
+        # Deciding (checking and editing the file, rendering the replies) and planning are
+        # CPU work that grows with the fleet: off the event loop, so that webhooks and
+        # /healthz are answered meanwhile.
+        outcome = await asyncio.to_thread(
+            pipeline.decide,
+            gathered.planned,
+            gathered.request,
+            lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE),
         )
         config, snapshot = gathered.config, gathered.snapshot
         target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
@@ -171,7 +177,7 @@ class CommandRunner:
             _ask_permissions(inst, thread.user, [early] if early else []),
         )
         await services.read_through(delivery.installation)
-        planned = pipeline.plan(thread.body, snapshot.files, thread.full_name, parsed)
+        planned = await asyncio.to_thread(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
         # Only status and burst show or change bursts: other comments do not read them.
         clocked = limits is not None and any(
             isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items

@@ -10,6 +10,7 @@ commands (at once) and by rollout reports (what to expect of a clocked set).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -61,7 +62,9 @@ class RunnerLimits:
         else:
             burst = ActiveBurst(order.min_runners, order.max_runners, order.until, self.clock())
             await store.put(key, StoredBurst(burst, None, "").dump())
-        failed = await self.enforce(parse(files.repositories, files.base), only=order.scale_set)
+        failed = await self.enforce(
+            await asyncio.to_thread(parse, files.repositories, files.base), only=order.scale_set
+        )
         self.services.poke(SCHEDULES)  # the replica that runs the clock plans this burst's end now
         return (
             f"The cluster could not be reached right now ({failed}); runners-bot keeps trying."
