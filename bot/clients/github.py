@@ -287,7 +287,9 @@ RAW = "application/vnd.github.raw"
 MAX_FILE_BYTES = 100 * 1024 * 1024
 PER_PAGE = 100  # GitHub's largest page
 MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
-_FILES_KEPT = 8  # files at a commit kept in memory: the last few commits' values files
+# Files at a commit kept in memory (the last few commits' values files), by characters:
+# a count kept eight 15 MB files of a 50,000-set fleet. The newest is always kept.
+_FILES_KEPT = 16 * 1024 * 1024
 
 
 class GitHubApp:
@@ -477,7 +479,7 @@ class Installation:
         found = whole_text(path, content, sha, size)
         if at_commit:
             self._files[key] = found
-            while len(self._files) > _FILES_KEPT:
+            while len(self._files) > 1 and sum(len(f.text) for f in self._files.values()) > _FILES_KEPT:
                 del self._files[next(iter(self._files))]
         return found
 

@@ -180,7 +180,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComme
             if item.verb == "add":
                 writes.append(_add_target(item, repo, config))
                 continue
-            entry = resolve_target(config.entries, item.target, repo)
+            entry = _resolve(config, item.target, repo, None)
         except _Refused:
             fleet = True  # the refusal may suggest entries
             continue
@@ -319,16 +319,16 @@ def _authorise(command: Command, request: Request, target: str | None) -> None:
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
     config = state.config
     assert config is not None
-    visible = [e for e in config.entries if request.sees(e)]
     if command.verb == "help":
         _authorise(command, request, None)
+        visible = [e for e in config.entries if request.sees(e)]
         return Reply(command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
     if command.verb == "add":
         # Authorised before anything about the target is said (whether it has runners).
         _authorise(command, request, _add_target(command, request.repo, config))
         edit, name = _plan_add(command, request, config)
         return _change(command, request, state, edit, name)
-    entry = resolve_target(visible, command.target, request.repo)
+    entry = _resolve(config, command.target, request.repo, request)
     # A pool serves many repositories: write on one of them is not enough, only on the
     # configuration repository (None: its permission alone decides).
     _authorise(command, request, entry.repository)
@@ -432,6 +432,23 @@ def _effective_by_name(config: Config | None, name: str) -> Effective | None:
         if entry.name == name:
             return config.effective(entry) if config else None
     return None
+
+
+def _resolve(config: Config, target: str | None, repo: str | None, request: Request | None) -> Entry:
+    """:func:`resolve_target` among the entries ``request`` sees (None: all), looked up in
+    the configuration's index when one entry answers, so that naming a set costs that
+    set, not the fleet; the whole list is read only to refuse and suggest."""
+    sees = request.sees if request is not None else None
+    if target is not None:
+        found = config.named.get(target.lower(), [])
+    elif repo is not None:
+        found = [e for e in config.index["repository"].get(repo.lower(), []) if e.repository is not None]
+    else:
+        found = []
+    found = [e for e in found if e.name and (sees is None or sees(e))]
+    if len(found) == 1:
+        return found[0]
+    return resolve_target([e for e in config.entries if sees is None or sees(e)], target, repo)
 
 
 def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -> Entry:

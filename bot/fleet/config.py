@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ def _map(value: Any) -> LineMap:
     return value if isinstance(value, LineMap) else LineMap()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One element of ``repositories``: a repository and its runner scale set."""
 
@@ -248,13 +250,25 @@ class Config:
         return self.repositories_text.split("\n")
 
     @functools.cached_property
-    def index(self) -> dict[str, dict[str, list[Entry]]]:
-        """Entries by each name that must be unique (built once per configuration)."""
+    def index(self) -> Mapping[str, Mapping[str, list[Entry]]]:
+        """Entries by each name that must be unique (built once per configuration; an
+        edited one's is its origin's with the edited entry's names changed)."""
         found: dict[str, dict[str, list[Entry]]] = {"repository": {}, "scale set": {}, "namespace": {}}
         for entry in self.entries:
             if entry.name is not None:
                 for kind, key in unique_keys(entry).items():
                     found[kind].setdefault(key, []).append(entry)
+        return found
+
+    @functools.cached_property
+    def named(self) -> dict[str, list[Entry]]:
+        """Entries by each name a command may give them, lower case: the repository's name,
+        owner/name and the scale set (built once per configuration)."""
+        found: dict[str, list[Entry]] = {}
+        for entry in self.entries:
+            if entry.name:
+                for key in dict.fromkeys((entry.name.lower(), entry.full_name.lower(), entry.scale_set)):
+                    found.setdefault(key, []).append(entry)
         return found
 
     def edited(self, new_text: str, index: int, raw: LineMap | None) -> Config:
@@ -263,16 +277,23 @@ class Config:
         added (``index`` one past the end), or removed (``raw`` None). Nothing else is
         parsed again; entries below the change keep their data and move their lines."""
         delta = new_text.count("\n") - self.repositories_text.count("\n")
-        below = [
-            dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
-            for e in self.entries[index + 1 :]
-        ]
+        # An entry edited in place without a line more or less (a scale) moves nothing:
+        # the entries below are the same objects, and the edit costs the entry, not the fleet.
+        unmoved = raw is not None and delta == 0
+        below = (
+            self.entries[index + 1 :]
+            if unmoved
+            else [
+                dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
+                for e in self.entries[index + 1 :]
+            ]
+        )
         changed = [Entry.from_raw(index, raw)] if raw is not None else []
         entries = [*self.entries[:index], *changed, *below]
         top = LineMap(_map(self.repositories.data))
         top.line, top.key_lines = _map(self.repositories.data).line, _map(self.repositories.data).key_lines
         top["repositories"] = [e.raw for e in entries]
-        return Config(
+        config = Config(
             repositories_text=new_text,
             base_text=self.base_text,
             repositories=Loaded(top, self.repositories.duplicates),
@@ -280,6 +301,10 @@ class Config:
             entries=entries,
             base_config=self.base_config,
         )
+        if (unmoved or index == len(self.entries)) and "index" in self.__dict__:
+            old = self.entries[index] if index < len(self.entries) else None
+            config.__dict__["index"] = _reindexed(self.index, old, changed[0])
+        return config
 
     @functools.cached_property
     def organisations(self) -> list[str]:
@@ -329,6 +354,25 @@ class Config:
             runner_group=entry.runner_group,
             pool=entry.pool,
         )
+
+
+def _reindexed(
+    index: Mapping[str, Mapping[str, list[Entry]]], old: Entry | None, new: Entry
+) -> Mapping[str, Mapping[str, list[Entry]]]:
+    """``index`` with ``old`` replaced by ``new`` (or ``new`` added): only their names are
+    looked at, the rest is ``index`` itself underneath."""
+    found: dict[str, Mapping[str, list[Entry]]] = {}
+    for kind, by_key in index.items():
+        changes: dict[str, list[Entry]] = {}
+        if old is not None and old.name is not None:
+            key = unique_keys(old)[kind]
+            changes[key] = [e for e in by_key.get(key, []) if e is not old]
+        if new.name is not None:
+            key = unique_keys(new)[kind]
+            listed = changes.get(key, by_key.get(key, []))
+            changes[key] = sorted([*listed, new], key=lambda e: e.index)
+        found[kind] = ChainMap(changes, by_key)  # type: ignore[arg-type]  # read only
+    return found
 
 
 def unique_keys(entry: Entry) -> dict[str, str]:

@@ -3,8 +3,8 @@
 A count bounds nothing when one entry can be a 15 MB values file and its model: the
 parse caches kept eight models and thirty-two file loads, which at 10,000 sets was
 hundreds of MiB. Here each entry weighs what ``size`` says of its arguments; the least
-recently used go first once the total passes ``budget``, and the newest is always kept
-(the configuration in use, however large). Safe to call from several threads (the app
+recently used go first, before a new value is computed, when it would take the total
+past ``budget``; the newest is always kept (the configuration in use, however large). Safe to call from several threads (the app
 parses off its event loop): the table is guarded, the computation is not.
 """
 
@@ -47,15 +47,18 @@ class Bounded(Generic[P, R]):
                 found = self._hit(key)
             if found is not None:
                 return found[1]
+            weight = self.size(*args, **kwargs)
+            with self.lock:
+                # Room is made before computing: the old values go before the new one is
+                # built, so the two are never held together (the peak is one, not two).
+                while self.kept and self.weight + weight > self.budget:
+                    _, (dropped, _) = self.kept.popitem(last=False)
+                    self.weight -= dropped
             try:
                 value = self.function(*args, **kwargs)
-                weight = self.size(*args, **kwargs)
                 with self.lock:
                     self.kept[key] = (weight, value)
                     self.weight += weight
-                    while self.weight > self.budget and len(self.kept) > 1:
-                        _, (dropped, _) = self.kept.popitem(last=False)
-                        self.weight -= dropped
             finally:
                 with self.lock:
                     self.computing.pop(key, None)

@@ -31,19 +31,33 @@ LOADS_KEPT = 4 * 1024 * 1024
 class LineMap(dict[Any, Any]):
     """A mapping with the 1-based line of itself and of each of its keys."""
 
-    # Slots, not an instance dict: a large fleet holds hundreds of thousands of these.
-    __slots__ = ("key_lines", "line")
+    # Slots, not an instance dict, and each key's line as an offset from the mapping's,
+    # in key order, in a tuple that mappings of the same shape share: a large fleet
+    # holds hundreds of thousands of these.
+    __slots__ = ("_offsets", "line")
 
     line: int
-    key_lines: dict[Any, int]
+    _offsets: tuple[int, ...]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.line = 0
-        self.key_lines = {}
+        self._offsets = ()
 
     def line_of(self, key: Any) -> int:
-        return self.key_lines.get(key, self.line)
+        for found, offset in zip(self, self._offsets, strict=False):
+            if found == key:
+                return self.line + offset
+        return self.line
+
+    @property
+    def key_lines(self) -> dict[Any, int]:
+        """The line of each key written in the mapping (a merged key has none)."""
+        return {key: self.line + offset for key, offset in zip(self, self._offsets, strict=False)}
+
+    @key_lines.setter
+    def key_lines(self, lines: dict[Any, int]) -> None:
+        self._offsets = tuple(lines.get(key, self.line) - self.line for key in self)
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ _SHARED = 64  # scalars up to this length are stored once per load (keys, orgs, 
 class _Collection:
     """A mapping or sequence being built from the event stream."""
 
-    __slots__ = ("data", "key", "key_line", "line", "merges")
+    __slots__ = ("data", "key", "key_line", "line", "merges", "offsets")
 
     def __init__(self, data: Any, line: int) -> None:
         self.data = data
@@ -97,6 +111,7 @@ class _Collection:
         self.key: Any = _NO_KEY
         self.key_line = 0
         self.merges: list[tuple[int, Any]] = []
+        self.offsets: list[int] = []
 
 
 _NO_KEY = object()
@@ -113,6 +128,7 @@ class _Builder:
         self.anchors: dict[str, Any] = {}
         self.duplicates: list[tuple[int, str]] = []
         self.strings: dict[str, str] = {}
+        self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
         self.stack: list[_Collection] = []
         self.root: Any = None
         self.documents = 0
@@ -135,12 +151,13 @@ class _Builder:
         elif isinstance(event, yaml.MappingStartEvent):
             data = LineMap()
             data.line = line
-            data.key_lines = {}
             self._anchor(event, data)
             self.stack.append(_Collection(data, line))
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             done = self.stack.pop()
             if isinstance(event, yaml.MappingEndEvent):
+                offsets = tuple(done.offsets)
+                done.data._offsets = self.shapes.setdefault(offsets, offsets)
                 self._merge(done)
             self._place(done.data, done.line, None)
         elif isinstance(event, yaml.DocumentStartEvent):
@@ -189,10 +206,11 @@ class _Builder:
                 parent.merges.append((line, value))
                 return
             data: LineMap = parent.data
-            if key in data.key_lines:
+            if key in data:  # merged keys come after the mapping's end: these are written ones
                 self.duplicates.append((parent.key_line, self._raw_key))
+            else:
+                parent.offsets.append(parent.key_line - parent.line)
             data[key] = value
-            data.key_lines.setdefault(key, parent.key_line)
 
     def _merge(self, done: _Collection) -> None:
         """Explicit keys win over merged ones, earlier merges over later."""
