@@ -147,24 +147,27 @@ class Dashboard:
         self, inst: Installation, number: int, record: dict[str, Any], pages: tuple[str, ...]
     ) -> None:
         """The table's pages as comments on the issue, each edited in place only when its
-        text changed; pages no longer needed say so. The record is saved after each new
-        comment, so a crash in between never posts a page twice (its marker finds it)."""
+        text changed; pages no longer needed say so. New pages are looked for among the
+        issue's comments first, in one listing (by their markers: a crash after posting
+        one, before the record was saved, never posts it twice), and the record is saved
+        once at the end."""
         owner, repo = self._repo()
         saved: list[list[Any]] = record["pages"]  # [comment id, text]
         wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
+        markers = [fleet_view.page_marker(index + 1) for index in range(len(saved), len(wanted))]
+        posted = await inst.find_comments(owner, repo, number, markers) if markers else {}
         for index, page in enumerate(wanted):
             if index < len(saved):
                 if saved[index][1] != page:
                     await inst.edit_comment(owner, repo, int(saved[index][0]), page)
                     saved[index][1] = page
                 continue
-            found = await inst.find_comment(owner, repo, number, fleet_view.page_marker(index + 1))
+            found = posted.get(fleet_view.page_marker(index + 1))
             if found is None:
                 found = await inst.comment(owner, repo, number, page)
             else:
                 await inst.edit_comment(owner, repo, found, page)
             saved.append([found, page])
-            await self._save(record)
         await self._save(record)
 
     async def _save(self, record: dict[str, Any]) -> None:

@@ -159,3 +159,22 @@ def test_a_scale_after_the_first_parse_costs_its_entry_not_the_fleet(
     assert outcome.new_text is not None and len(outcome.new_text) == len(big) + 1  # maxRunners: 5 → 11
     # The edited entry, before and after: its names looked up, never the fleet's.
     assert built["entry"] == 1 and built["keys"] <= 10, built
+
+
+async def test_dashboard_pages_are_listed_once_and_a_grown_row_edits_its_page_alone(large: Harness, big: str) -> None:
+    base = large.fake.file(CONFIG_REPO, BASE_CONFIG_FILE)
+    large.app.services.latest.note(42, ConfigFiles(big, base))
+    first = len(large.fake.calls)
+    assert await large.app.dashboard.update()
+    calls = [f"{c.method} {c.template}" for c in large.fake.calls[first:]]
+    listings = [c for c in calls if c == "GET /repos/{owner}/{repo}/issues/{issue_number}/comments"]
+    posted = [c for c in calls if c == "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"]
+    assert len(listings) == 1 and len(posted) > 30, "the new pages looked for in one listing"
+    # One row near the top grows by a hundred characters: its page alone changes.
+    grown = big.replace("  - name: service-00100\n", "  - name: service-00100-" + "x" * 20 + "\n")
+    large.app.dashboard.min_gap = 0
+    large.app.services.latest.note(42, ConfigFiles(grown, base))
+    first = len(large.fake.calls)
+    assert await large.app.dashboard.update()
+    edits = [c for c in large.fake.calls[first:] if c.method == "PATCH" and "comments" in c.template]
+    assert len(edits) == 1, [c.template for c in large.fake.calls[first:]]
