@@ -289,7 +289,7 @@ PER_PAGE = 100  # GitHub's largest page
 MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
 # Files at a commit kept in memory (the last few commits' values files), by characters:
 # a count kept eight 15 MB files of a 50,000-set fleet. The newest is always kept.
-_FILES_KEPT = 16 * 1024 * 1024
+_FILES_KEPT = 4 * 1024 * 1024
 
 
 class GitHubApp:
@@ -465,15 +465,17 @@ class Installation:
                 return await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
             return await self.gh.rest.repos.async_get_content(owner, repo, path, headers=headers)
 
+        at_commit = ref is not None and _COMMIT.match(ref) is not None
         try:
-            data = await self._conditional(key, call)
+            # At a commit the answer never changes and the text is kept below: an ETag entry
+            # per commit (with the file's base64 inside, up to 1 MB) would only grow.
+            data = _data(await call({})) if at_commit else await self._conditional(key, call)
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc
         sha, size = _file_meta(data, owner, repo, path)
         if size > MAX_FILE_BYTES:
             raise Unreadable(path, f"it is {size:,} bytes, over the 100 MB GitHub serves through its API")
         content = _inline_content(data)
-        at_commit = ref is not None and _COMMIT.match(ref) is not None
         if content is None:
             content = await self._raw(owner, repo, path, ref if at_commit and ref else sha, by_blob=not at_commit)
         found = whole_text(path, content, sha, size)

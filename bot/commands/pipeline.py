@@ -440,7 +440,7 @@ def _resolve(config: Config, target: str | None, repo: str | None, request: Requ
     set, not the fleet; the whole list is read only to refuse and suggest."""
     sees = request.sees if request is not None else None
     if target is not None:
-        found = config.named.get(target.lower(), [])
+        found = config.named(target)
     elif repo is not None:
         found = [e for e in config.index["repository"].get(repo.lower(), []) if e.repository is not None]
     else:

@@ -33,6 +33,7 @@ from bot.commands.rollout import PENDING_GRACE
 from bot.fleet.config import Config, ConfigFiles, parse
 from bot.fleet.schedules import ActiveBurst
 from bot.fleet.yamlload import YamlError
+from bot.runtime import offload
 from bot.runtime.background import Background, spawn
 from bot.services import CONFIG_CHANGED, DASHBOARD, Services
 from bot.services.runner_limits import RunnerLimits
@@ -120,7 +121,7 @@ class Dashboard:
             looked = await self._look()
             # Parsing, a row per set and the text: seconds of CPU at 50,000 sets, off the
             # event loop so that webhooks and /healthz are answered meanwhile.
-            text = await asyncio.to_thread(self._text, files, looked)
+            text = await offload.run(self._text, files, looked)
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call

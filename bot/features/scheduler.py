@@ -14,7 +14,6 @@ to hand a set back to Argo CD).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from bot.commands import render
 from bot.fleet.config import Config, parse
 from bot.fleet.schedules import ActiveBurst, next_change
 from bot.fleet.yamlload import YamlError
+from bot.runtime import offload
 from bot.runtime.background import Background
 from bot.services import SCHEDULES, Services
 from bot.services.runner_limits import RunnerLimits
@@ -98,7 +98,7 @@ class Scheduler:
         try:
             snapshot = await config_source.latest(self.services.github.installation(installation), *owner_repo)
             # Off the event loop: the first parse of a new head takes seconds at 50,000 sets.
-            return await asyncio.to_thread(parse, snapshot.files.repositories, snapshot.files.base)
+            return await offload.run(parse, snapshot.files.repositories, snapshot.files.base)
         except (GitHubError, YamlError) as exc:
             log.warning("schedules: cannot read the configuration: %s", exc)
             return None

@@ -261,15 +261,24 @@ class Config:
         return found
 
     @functools.cached_property
-    def named(self) -> dict[str, list[Entry]]:
-        """Entries by each name a command may give them, lower case: the repository's name,
-        owner/name and the scale set (built once per configuration)."""
+    def by_name(self) -> dict[str, list[Entry]]:
+        """Entries by their repository's name, lower case (built once per configuration)."""
         found: dict[str, list[Entry]] = {}
         for entry in self.entries:
             if entry.name:
-                for key in dict.fromkeys((entry.name.lower(), entry.full_name.lower(), entry.scale_set)):
-                    found.setdefault(key, []).append(entry)
+                found.setdefault(entry.name.lower(), []).append(entry)
         return found
+
+    def named(self, name: str) -> list[Entry]:
+        """The entries a command's ``name`` may mean: by the repository's name, owner/name
+        or scale set, from the indexes (no pass over the entries)."""
+        wanted = name.lower()
+        found = [
+            *self.by_name.get(wanted, []),
+            *self.index["repository"].get(wanted, []),
+            *self.index["scale set"].get(wanted, []),
+        ]
+        return list({id(e): e for e in found}.values())
 
     def edited(self, new_text: str, index: int, raw: LineMap | None) -> Config:
         """The model of ``new_text``, which differs from this configuration's text only in

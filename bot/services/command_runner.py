@@ -32,6 +32,7 @@ from bot.commands import pipeline, render, reply_limits, rollout
 from bot.commands.grammar import Command, ParsedComment, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet.config import ConfigFiles, Effective
+from bot.runtime import offload
 from bot.services import DASHBOARD, Services
 from bot.services.pull_requests import Decided, PullRequests, Result, Target
 from bot.services.runner_limits import RunnerLimits
@@ -143,7 +144,7 @@ class CommandRunner:
         # Deciding (checking and editing the file, rendering the replies) and planning are
         # CPU work that grows with the fleet: off the event loop, so that webhooks and
         # /healthz are answered meanwhile.
-        outcome = await asyncio.to_thread(
+        outcome = await offload.run(
             pipeline.decide,
             gathered.planned,
             gathered.request,
@@ -177,7 +178,7 @@ class CommandRunner:
             _ask_permissions(inst, thread.user, [early] if early else []),
         )
         await services.read_through(delivery.installation)
-        planned = await asyncio.to_thread(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
+        planned = await offload.run(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
         # Only status and burst show or change bursts: other comments do not read them.
         clocked = limits is not None and any(
             isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
