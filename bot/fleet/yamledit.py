@@ -38,7 +38,7 @@ _KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
-REGIONS_KEPT = 4 * 1024 * 1024  # characters of values files whose entry offsets are kept (and texts)
+REGIONS_KEPT = 2 * 1024 * 1024  # characters of values files whose entry offsets are kept (and texts)
 CANONICAL_ORDER = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
     "labels", "storage", "environment", "dind",
