@@ -1,21 +1,23 @@
-"""The app at fleet sizes users run: 50, 1,000 and 10,000 scale sets.
+"""The app at fleet sizes users run: 1,000, 10,000 and 50,000 scale sets, side by side.
 
 Every measurement runs the real app against the shared fakes, which enforce GitHub's
 limits (no JSON contents above 1 MB, 65,536-character bodies, 100 a page) and serve
 Kubernetes lists and watches; each table carries a baseline measured in the same run.
 
-1. Comment → reply with the pull request link, every GitHub call taking 100 ms (a warm
-   `scale`: the installation token and the permission known). Baseline: the sequential
-   chain the reply has to wait for, one call after another (`floor`).
+1. Comment → reply, every GitHub call taking 100 ms (warm: the installation token and
+   the permission known): `help`, and `scale` with the pull request link. Baseline: the
+   sequential chain the `scale` reply has to wait for, one call after another (`floor`).
 2. A dashboard refresh: GitHub calls, Kubernetes requests and time, every Kubernetes
    request taking 5 ms. Baseline: the same sets read the old way, six requests per set
-   (measured up to 1,000 sets; at 10,000, 60,000 requests, counted, not timed).
-3. Peak RSS (VmHWM) of a `runners-bot serve` process after a `scale` on the fleet.
-   Baseline: the same process before any command.
+   (measured up to 1,000 sets; above, counted, not timed).
+3. `runners-bot serve` through ten merges, each followed by a `scale` (a new head to
+   parse each time): peak RSS (VmHWM) after each, against the chart's memory limit, and
+   the worst `/healthz` wait, probed every 20 ms from another process while the commands
+   run. Baseline: the same process before any command.
 4. The rollout report's delay after the cluster turns healthy. Baseline: the polling it
    replaced (5 s, doubling to 30 s), against the same fake cluster in the same run.
 
-Run: make bench-scale
+Run: make bench-scale (BENCH_QUICK=1: 1,000 and 10,000 sets, three merges: a minute)
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -43,12 +48,17 @@ from tests.support.fleets import ORGS, fleet  # noqa: E402
 from tests.support.servers import BotProcess, ThreadedServer  # noqa: E402
 from tests.support.webhook_payloads import comment_payload, delivery, pull_closed_payload  # noqa: E402
 
-SIZES = (50, 1_000, 10_000)
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+SIZES = (1_000, 10_000) if QUICK else (1_000, 10_000, 50_000)
+MERGES = 3 if QUICK else 10
+IDLE_PROBE = 10.0  # seconds of probing before any command: the baseline
+CHART_LIMIT_MIB = 512  # charts/runners-bot/values.yaml: resources.limits.memory
 CONFIG = "Matchpoint-AI/runners-config"
 TEAM = "Matchpoint-Labs/service-00001"  # the thread: the repository of the set the commands change
 CALL = 0.1  # seconds each GitHub call takes
 KUBE_CALL = 0.005  # seconds each Kubernetes request takes
 OLD_MEASURED_UP_TO = 1_000
+OLD_SAMPLE = 200
 FLOOR_CHAIN = 5
 
 
@@ -100,13 +110,18 @@ async def say(client: httpx.AsyncClient, app: App, text: str, user: str, comment
 # --- 1. comment → reply with the pull request link ---------------------------------------
 
 
-async def reply_latency(key: tuple[str, str], size: int) -> tuple[float, list[str]]:
-    """Seconds from a warm `scale` comment to its reply with the link; the calls before the reply."""
+async def reply_latency(key: tuple[str, str], size: int) -> tuple[float, float, list[str]]:
+    """Seconds from a warm `help` comment to its reply and from a warm `scale` to its reply
+    with the link; the calls before the `scale` reply."""
     fake, _ = world(key, size)
     with tempfile.TemporaryDirectory() as tmp:
         app = build(settings_in(tmp, key), transport=Slow(httpx.ASGITransport(app=fake.app), CALL, False))
         async with running(app) as client:
             await say(client, app, "/runners status service-00001", "admin", 1)  # warm: token, permission
+            start = time.perf_counter()
+            await say(client, app, "/runners help", "admin", 5)
+            helped = time.perf_counter() - start
+            assert len(fake.thread_comments(TEAM, 7)[-1]["body"]) <= 65_536
             first = len(fake.calls)
             body, headers = delivery(
                 SECRET,
@@ -121,7 +136,7 @@ async def reply_latency(key: tuple[str, str], size: int) -> tuple[float, list[st
             before_reply = [f"{c.method} {c.template}" for c in fake.calls[first:] if c.template != TOKEN]
             await app.dispatcher.idle()
     assert not fake.violations, fake.violations
-    return elapsed, before_reply
+    return helped, elapsed, before_reply
 
 
 # --- 2. a dashboard refresh -------------------------------------------------------------
@@ -165,20 +180,22 @@ async def dashboard_refresh(key: tuple[str, str], size: int) -> tuple[int, int, 
             again = len(fake.calls) - calls
         old_requests, old_time = 6 * size, None
         if size <= OLD_MEASURED_UP_TO:
+            # The old way is timed on its first OLD_SAMPLE sets and scaled to the fleet:
+            # six requests per set, each as long as the next (the whole of it took minutes).
             reader = Kube(api_client(server.url), "argocd", "arc-systems")
             config = parse(files.repositories, files.base)
             requests = len(kube.requests)
             start = time.perf_counter()
-            for entry in config.entries:
+            for entry in config.entries[:OLD_SAMPLE]:
                 effective = config.effective(entry)
                 reader.read(effective.scale_set, effective.namespace)
-            old_time = time.perf_counter() - start
-            old_requests = len(kube.requests) - requests
+            old_time = (time.perf_counter() - start) * size / min(size, OLD_SAMPLE)
+            old_requests = (len(kube.requests) - requests) * size // min(size, OLD_SAMPLE)
         kube.closing = True
     return github, again, cluster, elapsed, old_requests, old_time
 
 
-# --- 3. peak RSS of serve ----------------------------------------------------------------
+# --- 3. serve through ten merges ------------------------------------------------------------
 
 
 def peak_rss(pid: int) -> int:
@@ -188,8 +205,32 @@ def peak_rss(pid: int) -> int:
     return 0
 
 
-def serve_rss(key: tuple[str, str], size: int) -> tuple[int, int]:
-    """Peak RSS (kB) of `serve` before any command and after a `scale`."""
+# Another process, so that the fake GitHub's work in this one never delays a probe.
+PROBE = """
+import sys, time, httpx
+url, stop, worst, count = sys.argv[1], sys.argv[2], 0.0, 0
+import os
+with httpx.Client(timeout=30) as client:
+    while not os.path.exists(stop):
+        start = time.perf_counter()
+        client.get(url)
+        worst, count = max(worst, time.perf_counter() - start), count + 1
+        time.sleep(0.02)
+print(worst, count)
+"""
+
+
+@dataclasses.dataclass
+class Served:
+    idle: int  # kB
+    peaks: list[int]  # kB, after each merge and its scale
+    worst_healthz: float  # seconds
+    probes: int
+    worst_idle: float  # seconds, the same probe before any command (the machine's own noise)
+
+
+def serve_merges(key: tuple[str, str], size: int, merges: int) -> Served:
+    """`serve` answering a `scale`, whose pull request is merged, ``merges`` times."""
     fake, _ = world(key, size)
     with ThreadedServer(fake.app) as github, tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -198,23 +239,54 @@ def serve_rss(key: tuple[str, str], size: int) -> tuple[int, int]:
             "RUNNERS_BOT_RECOVERY_INTERVAL": "0", "RUNNERS_BOT_KUBE": "off", "RUNNERS_BOT_DASHBOARD": "off",
         }  # fmt: skip
         bot = BotProcess(env, Path(tmp)).start()
+        stop = Path(tmp) / "stop"
+        worst_idle = probe_for(bot.url, Path(tmp) / "idle", IDLE_PROBE)
+        probe = subprocess.Popen(
+            [sys.executable, "-c", PROBE, f"{bot.url}/healthz", str(stop)], stdout=subprocess.PIPE, text=True
+        )
         try:
             assert bot.process is not None
-            idle = peak_rss(bot.process.pid)
-            body, headers = delivery(
-                SECRET,
-                "issue_comment",
-                here("/runners scale service-00001 max=13", "admin", 3),
-            )
-            httpx.post(f"{bot.url}/api/github/webhooks", content=body, headers=headers, timeout=30)
-            deadline = time.monotonic() + 120
-            while not any("/pull/" in c["body"] for c in fake.thread_comments(TEAM, 7)):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("no reply from serve")
-                time.sleep(0.05)
-            return idle, peak_rss(bot.process.pid)
+            idle, peaks = peak_rss(bot.process.pid), []
+            for n in range(merges):
+                links = sum("/pull/" in c["body"] for c in fake.thread_comments(TEAM, 7))
+                post(bot.url, "issue_comment", here(f"/runners scale service-00001 max={13 + n}", "admin", 100 + n))
+                deadline = time.monotonic() + 300
+                while sum("/pull/" in c["body"] for c in fake.thread_comments(TEAM, 7)) == links:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"no reply from serve: {bot.log.read_text()[-2000:]}")
+                    time.sleep(0.05)
+                number = max(p["number"] for p in fake.pulls[CONFIG.lower()] if p["state"] == "open")
+                pull = fake.merge(CONFIG, number)
+                payload = pull_closed_payload(
+                    CONFIG, number, pull["head"]["ref"], merged=True, merge_sha=pull["merge_commit_sha"]
+                )
+                post(bot.url, "pull_request", payload)
+                peaks.append(peak_rss(bot.process.pid))
+            stop.touch()
+            out, _ = probe.communicate(timeout=60)
+            worst, probes = out.split()
+            assert not fake.violations, fake.violations
+            return Served(idle, peaks, float(worst), int(probes), worst_idle)
         finally:
+            stop.touch()
+            probe.wait(timeout=60)
             bot.stop()
+
+
+def probe_for(url: str, stop: Path, seconds: float) -> float:
+    """The worst /healthz wait over ``seconds`` with nothing else asked of serve."""
+    probe = subprocess.Popen(
+        [sys.executable, "-c", PROBE, f"{url}/healthz", str(stop)], stdout=subprocess.PIPE, text=True
+    )
+    time.sleep(seconds)
+    stop.touch()
+    out, _ = probe.communicate(timeout=60)
+    return float(out.split()[0])
+
+
+def post(url: str, event: str, payload: dict[str, Any]) -> None:
+    body, headers = delivery(SECRET, event, payload)
+    httpx.post(f"{url}/api/github/webhooks", content=body, headers=headers, timeout=30)
 
 
 # --- 4. the rollout report's delay ---------------------------------------------------------
@@ -292,17 +364,17 @@ async def old_polling(url: str, healthy_at: list[float], started: float) -> floa
 
 async def main() -> int:
     key = keys()
-    print("1. comment → reply with the pull request link, every GitHub call 100 ms (warm scale)\n")
-    header = f"{'entries':>8} {'file':>8} {'calls':>6} {'reply':>8} {'floor':>8} {'× floor':>8}"
+    print("1. comment → reply, every GitHub call 100 ms (warm)\n")
+    header = f"{'entries':>8} {'file':>8} {'help':>8} {'calls':>6} {'scale':>8} {'floor':>8} {'× floor':>8}"
     print(header + "\n" + "-" * len(header))
     chains = {}
     for size in SIZES:
-        elapsed, calls = await reply_latency(key, size)
+        helped, elapsed, calls = await reply_latency(key, size)
         text = fleet(size, ConfigFiles.read(ROOT).repositories)
         chains[size] = calls
         print(
-            f"{size:>8,} {len(text.encode()) / 2**20:>6.2f}MB {len(calls):>6} {elapsed * 1e3:>6.0f}ms"
-            f" {FLOOR_CHAIN * CALL * 1e3:>6.0f}ms {elapsed / (FLOOR_CHAIN * CALL):>7.2f}x"
+            f"{size:>8,} {len(text.encode()) / 2**20:>6.2f}MB {helped * 1e3:>6.0f}ms {len(calls):>6}"
+            f" {elapsed * 1e3:>6.0f}ms {FLOOR_CHAIN * CALL * 1e3:>6.0f}ms {elapsed / (FLOOR_CHAIN * CALL):>7.2f}x"
         )
     print(f"\n   floor: {FLOOR_CHAIN} calls one after another (read → ref → commit → pull request → reply)")
     print("   sequential chain as built: [GraphQL read ∥ 👀 ∥ permission] → ref → commit → pull request → reply;")
@@ -321,13 +393,28 @@ async def main() -> int:
         ratio = f"{old_time / elapsed:>8.1f}x" if old_time is not None else f"{'—':>9}"
         print(f"{size:>8,} {github:>7} {again:>6} {requests:>8} {elapsed:>7.2f}s {old_requests:>8,} {timed} {ratio}")
     print("   GitHub: calls of the first refresh (issue and table pages); again: a refresh with nothing changed")
+    print(f"   old time: the first {OLD_SAMPLE} sets timed, scaled to the fleet")
 
-    print("\n3. peak RSS of `runners-bot serve` after a scale\n")
-    header = f"{'entries':>8} {'idle':>9} {'after':>9} {'× idle':>7}"
+    print(f"\n3. `runners-bot serve` through {MERGES} merges, each followed by a scale\n")
+    header = (
+        f"{'entries':>8} {'idle':>8} {'1st':>8} {'peak':>8} {'× idle':>7} {'limit':>7} {'per 1k':>8}"
+        f" {'/healthz worst':>15} {'idle worst':>11} {'probes':>7}"
+    )
     print(header + "\n" + "-" * len(header))
     for size in SIZES:
-        idle, after = await asyncio.to_thread(serve_rss, key, size)
-        print(f"{size:>8,} {idle / 1024:>7.1f}MB {after / 1024:>7.1f}MB {after / idle:>6.2f}x")
+        served = await asyncio.to_thread(serve_merges, key, size, MERGES)
+        peak = max(served.peaks)
+        per_thousand = (peak - served.idle) / 1024 / (size / 1000)
+        print(
+            f"{size:>8,} {served.idle / 1024:>6.0f}MB {served.peaks[0] / 1024:>6.0f}MB {peak / 1024:>6.0f}MB"
+            f" {peak / served.idle:>6.2f}x {peak / 1024 / CHART_LIMIT_MIB:>6.0%} {per_thousand:>6.1f}MB"
+            f" {served.worst_healthz * 1e3:>13.0f}ms {served.worst_idle * 1e3:>9.0f}ms {served.probes:>7}"
+        )
+        print("         peak after each merge (MB): " + " ".join(f"{p / 1024:.0f}" for p in served.peaks))
+    print(f"   limit: the share of the chart's {CHART_LIMIT_MIB} MiB; per 1k: (peak − idle) per 1,000 sets")
+    print(
+        f"   /healthz worst: probed every 20 ms while the commands and merges run; idle worst: {IDLE_PROBE:.0f} s before"
+    )
 
     print(f"\n4. the rollout report after the cluster turns healthy ({QUIET:.0f} s after the merge)\n")
     watched, polled = await rollout_delay(key)

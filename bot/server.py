@@ -35,7 +35,7 @@ from bot.features.capacity import JobEvidence
 from bot.features.dashboard import Dashboard
 from bot.features.rollout_watch import RolloutWatcher
 from bot.features.scheduler import Scheduler
-from bot.runtime import logs
+from bot.runtime import logs, offload
 from bot.runtime.housekeeping import Housekeeping
 from bot.runtime.leadership import Leadership
 from bot.runtime.metrics import Metrics
@@ -224,6 +224,7 @@ def run_server() -> int:
             print(f"runners-bot serve: {problem}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
+    offload.start()
     try:
         app = build(settings)
     except Exception as exc:

@@ -29,7 +29,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -543,6 +543,7 @@ class Installation:
                 return await self.gh.rest.repos.async_get_content(owner, repo, path, ref=ref, headers=headers)
             return await self.gh.rest.repos.async_get_content(owner, repo, path, headers=headers)
 
+        at_commit = ref is not None and _COMMIT.match(ref) is not None
         try:
             # At a commit the text is kept (above), not GitHub's answer with its base64 copy.
             data = _data(await call({})) if at_commit else await self._conditional(key, call)
@@ -753,13 +754,20 @@ class Installation:
         """The id of the newest comment *this App wrote* on the thread whose body holds
         ``marker``, on any page. Markers are predictable; a comment anyone else posted with
         one (to take over or silence a report) is not the App's, whatever it holds."""
-        found: list[int] = []
+        return (await self.find_comments(owner, repo, number, [marker])).get(marker)
+
+    async def find_comments(self, owner: str, repo: str, number: int, markers: Sequence[str]) -> dict[str, int]:
+        """:meth:`find_comment` for each of ``markers``, in one listing of the thread."""
+        found: dict[str, int] = {}
         async for page in self._pages(
             "listing comments",
             lambda n: self.gh.rest.issues.async_list_comments(owner, repo, number, per_page=PER_PAGE, page=n),
         ):
-            found += [int(c["id"]) for c in page if self._wrote(c) and marker in (c.get("body") or "")]
-        return found[-1] if found else None
+            for comment in page:
+                if self._wrote(comment):
+                    body = comment.get("body") or ""
+                    found.update((marker, int(comment["id"])) for marker in markers if marker in body)
+        return found
 
     async def runner_groups(self, org: str) -> list[str]:
         """The names of the organisation's runner groups (its own and those it inherits from

@@ -74,6 +74,10 @@ def attention(views: list[SetView], unmatched: list[str] | None = None) -> list[
 # of one page: well inside GitHub's 65,536 characters (bot.commands.bodies).
 BODY_BUDGET = 60_000
 PAGE_BUDGET = 60_000
+# Pages hold a fixed number of rows (about 40,000 characters of usual rows), so that a row
+# that grows edits its own page, not every page after it; a page whose rows grew past the
+# budget is split (rare: rows average above 240 characters).
+ROWS_PER_PAGE = 250
 ATTENTION_SHOWN = 100  # lines under "Needs attention" in the issue; the rest are counted
 
 
@@ -115,7 +119,7 @@ def render_text(
     )
     paged = _body(views, cluster, summary, waiting, unmatched)
     texts = tuple(
-        render.fill("dashboard_page.md", index=i + 1, total=len(pages), first=f"{start + 1:,}",
+        render.fill("dashboard_page.md", index=i + 1, first=f"{start + 1:,}",
                     last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
         for i, (start, chunk) in enumerate(pages)
     )  # fmt: skip
@@ -183,15 +187,18 @@ def _body(
 
 
 def _pages(rows: list[str]) -> list[tuple[int, list[str]]]:
-    """Rows in pages of at most ``PAGE_BUDGET`` characters: (index of the first row, rows)."""
+    """Rows in pages of :data:`ROWS_PER_PAGE`, each cut again where it passes
+    ``PAGE_BUDGET`` characters: (index of the first row, rows)."""
     pages: list[tuple[int, list[str]]] = []
-    size = PAGE_BUDGET + 1
-    for index, row in enumerate(rows):
-        if size + len(row) + 1 > PAGE_BUDGET:
-            pages.append((index, []))
-            size = 0
-        pages[-1][1].append(row)
-        size += len(row) + 1
+    for first in range(0, len(rows), ROWS_PER_PAGE):
+        size = PAGE_BUDGET + 1
+        for index in range(first, min(first + ROWS_PER_PAGE, len(rows))):
+            row = rows[index]
+            if size + len(row) + 1 > PAGE_BUDGET:
+                pages.append((index, []))
+                size = 0
+            pages[-1][1].append(row)
+            size += len(row) + 1
     return pages
 
 

@@ -19,11 +19,13 @@ from typing import Literal
 from markdown_it import MarkdownIt
 
 from bot.fleet import names
+from bot.fleet.memo import bounded
 from bot.fleet.schedules import parse_duration
 from bot.fleet.suggest import closest
 
 PREFIX = "/runners"
 MAX_COMMANDS = 5
+SCANS_KEPT = 1024 * 1024  # characters of comments whose command lines are kept
 MAX_COUNT = 100_000
 MAX_LINE = 500
 
@@ -107,12 +109,20 @@ def markdown_lines(body: str) -> list[str]:
     return _LINE_BREAK.split(body)
 
 
-def command_lines(body: str) -> list[str]:
+def _chars(body: str) -> int:
+    return len(body)
+
+
+@bounded(SCANS_KEPT, _chars)
+def command_lines(body: str) -> tuple[str, ...]:
     """Lines that may hold commands: in a paragraph or heading that is not in a block
     quote, as CommonMark parses the comment (a lazy continuation line of a quote belongs
-    to the quote; a fence closes only with a bare fence; HTML and comments are not text)."""
+    to the quote; a fence closes only with a bare fence; HTML and comments are not text).
+
+    Memoised (within :data:`SCANS_KEPT` characters of comments): the webhook's check and
+    the command runner ask for the same comment, which is scanned once."""
     if PREFIX not in body:
-        return []
+        return ()
     lines = markdown_lines(body)
     found: list[str] = []
     quotes = 0
@@ -125,7 +135,7 @@ def command_lines(body: str) -> list[str]:
             found += [
                 line for line in (s.strip(" \t") for s in lines[token.map[0] : token.map[1]]) if _is_command(line)
             ]
-    return found
+    return tuple(found)
 
 
 def _is_command(line: str) -> bool:

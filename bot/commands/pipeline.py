@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bot.capacity.evidence import Observed
 from bot.commands import evidence_text, render
-from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, Refusal, parse_comment
+from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, ParsedComment, Refusal, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
@@ -30,7 +30,7 @@ from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
 from bot.fleet.validation import validate_change
 from bot.fleet.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
-from bot.fleet.yamlload import LineMap, YamlError, load
+from bot.fleet.yamlload import LineMap, TooLarge, YamlError, load
 
 TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
 OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
@@ -126,6 +126,9 @@ class Outcome:
     old_text: str
     new_text: str | None
     pull_requests: list[PullRequestText] = field(default_factory=list)
+    # The file with one set's changes alone, by scale set, where the decision made it (a
+    # comment that changes one set: ``new_text``); the app commits it as it is.
+    texts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -169,9 +172,9 @@ class Plan:
         return [s for s in self.status_sets if request.sees_fleet or request.sees(_entry_of(s))]
 
 
-def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
-    """Parse ``comment`` once and resolve what it names against ``files``."""
-    parsed = parse_comment(comment)
+def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComment | None = None) -> Plan:
+    """Parse ``comment`` once (``parsed``: already done) and resolve what it names against ``files``."""
+    parsed = parsed if parsed is not None else parse_comment(comment)
     try:
         config: Config | None = parse(files.repositories, files.base)
     except YamlError:
@@ -188,7 +191,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None) -> Plan:
             if item.verb == "add":
                 writes.append(_add_target(item, repo, config))
                 continue
-            entry = resolve_target(config.entries, item.target, repo)
+            entry = _resolve(config, item.target, repo, None)
         except _Refused:
             fleet = True  # the refusal may suggest entries
             continue
@@ -229,11 +232,15 @@ def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Ou
         note = render.ignored(MAX_COMMANDS, planned.ignored)
         replies.append(Reply(f"{planned.ignored} more commands", False, note))
     changed = state.text != files.repositories
+    pulls = _pull_requests(replies, request, state.config) if changed else []
     return Outcome(
         replies=replies,
         old_text=files.repositories,
         new_text=state.text if changed else None,
-        pull_requests=_pull_requests(replies, request, state.config) if changed else [],
+        pull_requests=pulls,
+        # Several sets' changes in one text would go into each set's pull request: those
+        # are rebuilt one set at a time (replay).
+        texts={pulls[0].scale_set: state.text} if len(pulls) == 1 else {},
     )
 
 
@@ -246,6 +253,8 @@ class _State:
         self.error: str | None = None
         try:
             self.config: Config | None = parse(files.repositories, files.base)
+        except TooLarge as exc:
+            self.config, self.error = None, f"{exc.file} is too large: {exc.message}"
         except YamlError as exc:
             self.config, self.error = None, f"{exc.file} is not valid YAML (line {exc.line}: {exc.message})"
 
@@ -323,16 +332,16 @@ def _authorise(command: Command, request: Request, target: str | None) -> None:
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
     config = state.config
     assert config is not None
-    visible = [e for e in config.entries if request.sees(e)]
     if command.verb == "help":
         _authorise(command, request, None)
+        visible = [e for e in config.entries if request.sees(e)]
         return Reply(command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
     if command.verb == "add":
         # Authorised before anything about the target is said (whether it has runners).
         _authorise(command, request, _add_target(command, request.repo, config))
         edit, name = _plan_add(command, request, config)
         return _change(command, request, state, edit, name)
-    entry = resolve_target(visible, command.target, request.repo)
+    entry = _resolve(config, command.target, request.repo, request)
     # A pool serves many repositories: write on one of them is not enough, only on the
     # configuration repository (None: its permission alone decides).
     _authorise(command, request, entry.repository)
@@ -442,6 +451,23 @@ def _effective_by_name(config: Config | None, name: str) -> Effective | None:
         if entry.name == name:
             return config.effective(entry) if config else None
     return None
+
+
+def _resolve(config: Config, target: str | None, repo: str | None, request: Request | None) -> Entry:
+    """:func:`resolve_target` among the entries ``request`` sees (None: all), looked up in
+    the configuration's index when one entry answers, so that naming a set costs that
+    set, not the fleet; the whole list is read only to refuse and suggest."""
+    sees = request.sees if request is not None else None
+    if target is not None:
+        found = config.named(target)
+    elif repo is not None:
+        found = [e for e in config.index["repository"].get(repo.lower(), []) if e.repository is not None]
+    else:
+        found = []
+    found = [e for e in found if e.name and (sees is None or sees(e))]
+    if len(found) == 1:
+        return found[0]
+    return resolve_target([e for e in config.entries if sees is None or sees(e)], target, repo)
 
 
 def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -> Entry:

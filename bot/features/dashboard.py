@@ -23,21 +23,25 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from bot.capacity.evidence import Observed
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
 from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
 from bot.commands import fleet_view, rollout, why_waiting
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
-from bot.fleet.config import Config, ConfigFiles, parse
+from bot.fleet.config import Config, ConfigFiles, Effective, parse
+from bot.fleet.schedules import ActiveBurst
 from bot.fleet.yamlload import YamlError
+from bot.runtime import offload
 from bot.runtime.background import Background, spawn
 from bot.services import CONFIG_CHANGED, DASHBOARD, Services, job_evidence
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery
+from bot.store.records import OpenPull
 from bot.webhooks.routing import Route, by_bot
 
 log = logging.getLogger(__name__)
@@ -116,10 +120,14 @@ class Dashboard:
             files = self.services.latest.files or await self._read_config()
             if files is None:
                 return False
-            config = parse(files.repositories, files.base)
-            views, cluster, waiting = await self._views(config)
+            looked = await self._look()
+            # Parsing, a row per set and the text: seconds of CPU at 50,000 sets, off the
+            # event loop so that webhooks and /healthz are answered meanwhile.
+            config = await offload.run(parse, files.repositories, files.base)
+            effectives = await offload.run(_effectives, config)
+            found = await job_evidence.observe(self.services.store, self.services.settings.retention_days, effectives)
             unmatched = why_waiting.unmatched(await job_evidence.unmatched_waiting(self.services.store, config))
-            text = fleet_view.render_text(views, cluster, waiting, unmatched)
+            text = await offload.run(self._text, config, looked, _Evidence(effectives, found, unmatched))
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
@@ -146,24 +154,27 @@ class Dashboard:
         self, inst: Installation, number: int, record: dict[str, Any], pages: tuple[str, ...]
     ) -> None:
         """The table's pages as comments on the issue, each edited in place only when its
-        text changed; pages no longer needed say so. The record is saved after each new
-        comment, so a crash in between never posts a page twice (its marker finds it)."""
+        text changed; pages no longer needed say so. New pages are looked for among the
+        issue's comments first, in one listing (by their markers: a crash after posting
+        one, before the record was saved, never posts it twice), and the record is saved
+        once at the end."""
         owner, repo = self._repo()
         saved: list[list[Any]] = record["pages"]  # [comment id, text]
         wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
+        markers = [fleet_view.page_marker(index + 1) for index in range(len(saved), len(wanted))]
+        posted = await inst.find_comments(owner, repo, number, markers) if markers else {}
         for index, page in enumerate(wanted):
             if index < len(saved):
                 if saved[index][1] != page:
                     await inst.edit_comment(owner, repo, int(saved[index][0]), page)
                     saved[index][1] = page
                 continue
-            found = await inst.find_comment(owner, repo, number, fleet_view.page_marker(index + 1))
+            found = posted.get(fleet_view.page_marker(index + 1))
             if found is None:
                 found = await inst.comment(owner, repo, number, page)
             else:
                 await inst.edit_comment(owner, repo, found, page)
             saved.append([found, page])
-            await self._save(record)
         await self._save(record)
 
     async def _save(self, record: dict[str, Any]) -> None:
@@ -191,20 +202,30 @@ class Dashboard:
         except KubeUnavailable as exc:
             return None, str(exc)
 
-    async def _views(self, config: Config) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
-        """Every set's row, why live state is missing (None: seen), and the sets open pull
-        requests would add (an onboarding form's, an ``add``'s) until they merge."""
+    async def _look(self) -> _Looked:
+        """What the rows show besides the configuration, read once per update."""
         bursts = await self.limits.bursts()
         fleet, cluster = await self._fleet()
         rollouts = await records.last_rollouts(self.services.store)
         pulls = await records.open_pulls(self.services.store, self._repo())
+        return _Looked(bursts, fleet, cluster, rollouts, pulls)
+
+    def _text(self, config: Config, looked: _Looked, evidence: _Evidence) -> fleet_view.Text:
+        views, cluster, waiting = self._views(config, looked)
+        views = _with_evidence(views, looked.fleet, evidence)
+        return fleet_view.render_text(views, cluster, waiting, evidence.unmatched)
+
+    def _views(
+        self, config: Config, looked: _Looked
+    ) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
+        """Every set's row, why live state is missing (None: seen), and the sets open pull
+        requests would add (an onboarding form's, an ``add``'s) until they merge."""
+        bursts, fleet, cluster, rollouts, pulls = looked
         views = []
         for entry in config.entries:
             effective = config.effective(entry)
             runners = self.limits.target(effective, bursts)
-            live = (
-                self._live(effective.scale_set, fleet.of(effective.scale_set, effective.namespace)) if fleet else None
-            )
+            live = _live(fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             views.append(
                 fleet_view.SetView(
                     repository=f"{effective.org} (organisation pool)"
@@ -220,52 +241,20 @@ class Dashboard:
                     pull=pulls[effective.scale_set].url if effective.scale_set in pulls else None,
                 )
             )
-        views = await self._with_evidence(config, views, fleet)
+        self._count([view.live for view in views if view.live is not None])
         known = {view.scale_set for view in views}
         waiting = [fleet_view.Waiting(s, pull.number, pull.url) for s, pull in pulls.items() if s not in known]
         return views, cluster, waiting
 
-    async def _with_evidence(
-        self, config: Config, views: list[fleet_view.SetView], fleet: Fleet | None
-    ) -> list[fleet_view.SetView]:
-        """Each row with its job evidence (one store query for the fleet) and why its jobs wait."""
-        effectives = {e.scale_set: e for e in (config.effective(entry) for entry in config.entries)}
-        days = self.services.settings.retention_days
-        found = await job_evidence.observe(self.services.store, days, list(effectives.values()))
-        rows = []
-        for view in views:
-            effective, observed = effectives.get(view.scale_set), found.get(view.scale_set)
-            if effective is None or observed is None:
-                rows.append(view)
-                continue
-            summary = observed.summary(effective)
-            state = fleet.of(effective.scale_set, effective.namespace) if fleet else None
-            rows.append(
-                dataclasses.replace(
-                    view,
-                    wait_p95=summary.p95,
-                    hours_at_max=summary.hours_at_max,
-                    why=why_waiting.cause(effective, observed, state),
-                )
-            )
-        return rows
-
-    def _live(self, scale_set: str, state: Any) -> fleet_view.Live:
-        phases = [(p.get("status") or {}).get("phase") for p in state.runners]
-        now = time.time()
-        too_long = sum(
-            1
-            for p in state.runners
-            if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
-        )
-        listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+    def _count(self, seen: list[fleet_view.Live]) -> None:
+        """Fleet totals for /metrics: a series per set made it megabytes at 20,000 sets
+        (the dashboard has each set's row)."""
         metrics = self.services.metrics
-        metrics.runners.labels(scale_set, "running").set(phases.count("Running"))
-        metrics.runners.labels(scale_set, "pending").set(phases.count("Pending"))
-        metrics.listener_up.labels(scale_set).set(1 if listener_up else 0)
-        return fleet_view.Live(
-            state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
-        )
+        metrics.runners.labels("running").set(sum(live.running for live in seen))
+        metrics.runners.labels("pending").set(sum(live.pending for live in seen))
+        up = sum(1 for live in seen if live.listener_up)
+        metrics.listeners.labels("up").set(up)
+        metrics.listeners.labels("down").set(len(seen) - up)
 
     async def _read_config(self) -> ConfigFiles | None:
         installation = await self.services.installation()
@@ -331,6 +320,58 @@ class Dashboard:
         if poked or self.kube is not None:  # the timer only where there is live state to show
             await self.update()
         return self.interval
+
+
+class _Evidence(NamedTuple):
+    """The job evidence the rows show: the sets, their window's evidence, labels no set serves."""
+
+    effectives: list[Effective]
+    found: dict[str, Observed]
+    unmatched: list[str]
+
+
+def _effectives(config: Config) -> list[Effective]:
+    return [config.effective(entry) for entry in config.entries]
+
+
+def _with_evidence(
+    views: list[fleet_view.SetView], fleet: Fleet | None, evidence: _Evidence
+) -> list[fleet_view.SetView]:
+    """Each row with its job evidence and why its jobs wait."""
+    effectives = {e.scale_set: e for e in evidence.effectives}
+    rows = []
+    for view in views:
+        effective, observed = effectives.get(view.scale_set), evidence.found.get(view.scale_set)
+        if effective is None or observed is None:
+            rows.append(view)
+            continue
+        summary = observed.summary(effective)
+        state = fleet.of(effective.scale_set, effective.namespace) if fleet else None
+        why = why_waiting.cause(effective, observed, state)
+        rows.append(dataclasses.replace(view, wait_p95=summary.p95, hours_at_max=summary.hours_at_max, why=why))
+    return rows
+
+
+class _Looked(NamedTuple):
+    bursts: dict[str, ActiveBurst]
+    fleet: Fleet | None
+    cluster: str | None
+    rollouts: dict[str, records.LastRollout]
+    pulls: dict[str, OpenPull]
+
+
+def _live(state: Any) -> fleet_view.Live:
+    phases = [(p.get("status") or {}).get("phase") for p in state.runners]
+    now = time.time()
+    too_long = sum(
+        1
+        for p in state.runners
+        if (p.get("status") or {}).get("phase") == "Pending" and rollout.age(p, now) >= PENDING_GRACE
+    )
+    listener_up = any((p.get("status") or {}).get("phase") == "Running" for p in state.listeners)
+    return fleet_view.Live(
+        state.application is not None, listener_up, phases.count("Running"), phases.count("Pending"), too_long
+    )
 
 
 def _last(found: records.LastRollout | None) -> tuple[str, str] | None:

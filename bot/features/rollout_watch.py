@@ -33,6 +33,7 @@ from bot.commands import rollout
 from bot.commands.rollout import Expected, Memory, Report
 from bot.fleet import names
 from bot.fleet.config import parse
+from bot.runtime import offload
 from bot.runtime.leadership import run_soon
 from bot.services import CONFIG_CHANGED, DASHBOARD, SCHEDULES, Services
 from bot.services.pull_requests import PullRequests
@@ -198,7 +199,7 @@ class RolloutWatcher:
         inst = self.services.github.installation(merged.installation)
         base = await inst.default_branch(*config)
         snapshot = await config_source.read(inst, config[0], config[1], merge_sha, base)
-        parsed = parse(snapshot.files.repositories, snapshot.files.base)
+        parsed = await offload.run(parse, snapshot.files.repositories, snapshot.files.base)  # seconds when large
         entry = next((e for e in parsed.entries if e.scale_set == scale_set), None)
         if entry is None:
             log.info("merged pull request #%s removes %s: nothing to follow", pull_number, scale_set)

@@ -23,6 +23,7 @@ from bot.commands import render
 from bot.fleet.config import Config, parse
 from bot.fleet.schedules import ActiveBurst, next_change
 from bot.fleet.yamlload import YamlError
+from bot.runtime import offload
 from bot.runtime.background import Background
 from bot.services import SCHEDULES, Services
 from bot.services.runner_limits import RunnerLimits
@@ -96,7 +97,8 @@ class Scheduler:
             return None  # no delivery yet: nothing can have asked for a burst or merged a schedule
         try:
             snapshot = await config_source.latest(self.services.github.installation(installation), *owner_repo)
-            return parse(snapshot.files.repositories, snapshot.files.base)
+            # Off the event loop: the first parse of a new head takes seconds at 50,000 sets.
+            return await offload.run(parse, snapshot.files.repositories, snapshot.files.base)
         except (GitHubError, YamlError) as exc:
             log.warning("schedules: cannot read the configuration: %s", exc)
             return None

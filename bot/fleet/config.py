@@ -10,19 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gc
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.fleet import names
+from bot.fleet.memo import bounded
 from bot.fleet.schedules import BurstAllowance, Window, allowance, windows
-from bot.fleet.yamlload import LineMap, Loaded, YamlError, load
+from bot.fleet.yamlload import LineMap, Loaded, TooLarge, YamlError, load
 
 REPOSITORIES_FILE = "values/repositories.yaml"
 BASE_CONFIG_FILE = "values/base-config.yaml"
 DEFAULT_DIND_PROFILE = "standard"
 DEFAULT_GITHUB = "https://github.com"
 DEFAULT_SECRET = "arc-github-app"  # charts/runners-fleet's default githubConfigSecret
+# Source text the parsed models kept may stand for: one model per live commit (the
+# head's; an older one is dead after a merge) above 3,000 sets, a few small ones below.
+# A model and its indexes take about 2 MiB per 1,000 sets.
+MODELS_KEPT = 1024 * 1024
 FLEET_ENVIRONMENT = "prod"  # charts/runners-fleet's fleet.environment, as the root Application sets it  # the daemon's size for an entry whose category names none
 
 
@@ -38,7 +46,7 @@ def _map(value: Any) -> LineMap:
     return value if isinstance(value, LineMap) else LineMap()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One element of ``repositories``: a repository and its runner scale set."""
 
@@ -244,8 +252,9 @@ class Config:
         return self.repositories_text.split("\n")
 
     @functools.cached_property
-    def index(self) -> dict[str, dict[str, list[Entry]]]:
-        """Entries by each name that must be unique (built once per configuration)."""
+    def index(self) -> Mapping[str, Mapping[str, list[Entry]]]:
+        """Entries by each name that must be unique (built once per configuration; an
+        edited one's is its origin's with the edited entry's names changed)."""
         found: dict[str, dict[str, list[Entry]]] = {"repository": {}, "scale set": {}, "namespace": {}}
         for entry in self.entries:
             if entry.name is not None:
@@ -253,22 +262,49 @@ class Config:
                     found[kind].setdefault(key, []).append(entry)
         return found
 
+    @functools.cached_property
+    def by_name(self) -> dict[str, list[Entry]]:
+        """Entries by their repository's name, lower case (built once per configuration)."""
+        found: dict[str, list[Entry]] = {}
+        for entry in self.entries:
+            if entry.name:
+                found.setdefault(entry.name.lower(), []).append(entry)
+        return found
+
+    def named(self, name: str) -> list[Entry]:
+        """The entries a command's ``name`` may mean: by the repository's name, owner/name
+        or scale set, from the indexes (no pass over the entries)."""
+        wanted = name.lower()
+        found = [
+            *self.by_name.get(wanted, []),
+            *self.index["repository"].get(wanted, []),
+            *self.index["scale set"].get(wanted, []),
+        ]
+        return list({id(e): e for e in found}.values())
+
     def edited(self, new_text: str, index: int, raw: LineMap | None) -> Config:
         """The model of ``new_text``, which differs from this configuration's text only in
         entry ``index``: replaced by ``raw`` (parsed alone, with its real line numbers),
         added (``index`` one past the end), or removed (``raw`` None). Nothing else is
         parsed again; entries below the change keep their data and move their lines."""
         delta = new_text.count("\n") - self.repositories_text.count("\n")
-        below = [
-            dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
-            for e in self.entries[index + 1 :]
-        ]
+        # An entry edited in place without a line more or less (a scale) moves nothing:
+        # the entries below are the same objects, and the edit costs the entry, not the fleet.
+        unmoved = raw is not None and delta == 0
+        below = (
+            self.entries[index + 1 :]
+            if unmoved
+            else [
+                dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
+                for e in self.entries[index + 1 :]
+            ]
+        )
         changed = [Entry.from_raw(index, raw)] if raw is not None else []
         entries = [*self.entries[:index], *changed, *below]
         top = LineMap(_map(self.repositories.data))
         top.line, top.key_lines = _map(self.repositories.data).line, _map(self.repositories.data).key_lines
         top["repositories"] = [e.raw for e in entries]
-        return Config(
+        config = Config(
             repositories_text=new_text,
             base_text=self.base_text,
             repositories=Loaded(top, self.repositories.duplicates),
@@ -276,6 +312,10 @@ class Config:
             entries=entries,
             base_config=self.base_config,
         )
+        if (unmoved or index == len(self.entries)) and "index" in self.__dict__:
+            old = self.entries[index] if index < len(self.entries) else None
+            config.__dict__["index"] = _reindexed(self.index, old, changed[0])
+        return config
 
     @functools.cached_property
     def organisations(self) -> list[str]:
@@ -327,6 +367,25 @@ class Config:
         )
 
 
+def _reindexed(
+    index: Mapping[str, Mapping[str, list[Entry]]], old: Entry | None, new: Entry
+) -> Mapping[str, Mapping[str, list[Entry]]]:
+    """``index`` with ``old`` replaced by ``new`` (or ``new`` added): only their names are
+    looked at, the rest is ``index`` itself underneath."""
+    found: dict[str, Mapping[str, list[Entry]]] = {}
+    for kind, by_key in index.items():
+        changes: dict[str, list[Entry]] = {}
+        if old is not None and old.name is not None:
+            key = unique_keys(old)[kind]
+            changes[key] = [e for e in by_key.get(key, []) if e is not old]
+        if new.name is not None:
+            key = unique_keys(new)[kind]
+            listed = changes.get(key, by_key.get(key, []))
+            changes[key] = sorted([*listed, new], key=lambda e: e.index)
+        found[kind] = ChainMap(changes, by_key)  # type: ignore[arg-type]  # read only
+    return found
+
+
 def unique_keys(entry: Entry) -> dict[str, str]:
     """What must differ between entries: repository, scale set and namespace."""
     return {
@@ -336,18 +395,20 @@ def unique_keys(entry: Entry) -> dict[str, str]:
     }
 
 
-@functools.lru_cache(maxsize=8)
+@bounded(MODELS_KEPT, lambda repositories_text, base_text: len(repositories_text) + len(base_text))
 def parse(repositories_text: str, base_text: str) -> Config:
     """Build the model; raise :class:`bot.fleet.yamlload.YamlError` on unreadable YAML.
 
     Memoised: one comment asks for the same texts several times (targets, permissions,
-    the pipeline, replays), and a large file costs a second to parse. Nobody mutates a
-    Config, so sharing it is safe; exceptions are not cached and are raised again."""
+    the pipeline, replays), the dashboard and the schedules for the head's, and a large
+    file costs a second to parse. Bounded by the texts' size (:data:`MODELS_KEPT`): the
+    head's model is always kept, older ones only while small. Nobody mutates a Config,
+    so sharing it is safe; exceptions are not cached and are raised again."""
     repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
     top = _map(repositories.data)
     items = top.get("repositories")
     entries = [Entry.from_raw(i, raw) for i, raw in enumerate(items if isinstance(items, list) else [])]
-    return Config(
+    config = Config(
         repositories_text=repositories_text,
         base_text=base_text,
         repositories=repositories,
@@ -355,11 +416,20 @@ def parse(repositories_text: str, base_text: str) -> Config:
         entries=entries,
         base_config=BaseConfig.from_raw(base.data),
     )
+    # The model lives until the next merge and holds no cycles, yet every full pass of the
+    # cyclic collector walked it: 200 ms at 50,000 sets, holding the GIL (so the event loop
+    # too). Frozen out of those passes (reference counting still frees it); the young
+    # generations are collected first so that no fresh cyclic garbage is frozen with it.
+    gc.collect(1)
+    gc.freeze()
+    return config
 
 
 def _load(text: str, file: str) -> Loaded:
     try:
         return load(text)
+    except TooLarge as exc:
+        raise TooLarge(exc.size, exc.limit, file) from None
     except YamlError as exc:
         raise YamlError(exc.line, exc.message, file) from None
 

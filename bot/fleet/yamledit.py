@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
 from bot.fleet import names
+from bot.fleet.memo import bounded
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
@@ -37,6 +38,7 @@ _KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
+REGIONS_KEPT = 2 * 1024 * 1024  # characters of values files whose entry offsets are kept (and texts)
 CANONICAL_ORDER = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
     "labels", "storage", "environment", "dind",
@@ -141,9 +143,17 @@ def _comments_before(text: str, pos: int) -> int:
 # --- window path -------------------------------------------------------------------
 
 
+def _chars(text: str) -> int:
+    return len(text)
+
+
+@bounded(REGIONS_KEPT, _chars)
 def _item_regions(text: str) -> tuple[list[int], int, int]:
     """Item start offsets of the block sequence under a column-0 ``repositories:`` key,
-    the offset where the first item's region begins, and where the sequence ends."""
+    the offset where the first item's region begins, and where the sequence ends.
+
+    Memoised (callers only read the result): one edit asks for the text before and after
+    it twice each, and each is a scan of the whole file."""
     # Patterns start with a literal newline so the regex engine can skip ahead quickly;
     # in ``padded`` a match at offset p is a line starting at offset p of ``text``.
     padded = "\n" + text

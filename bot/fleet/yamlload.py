@@ -9,7 +9,6 @@ collapse, are recorded instead of lost.
 
 from __future__ import annotations
 
-import functools
 import gc
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -18,19 +17,47 @@ from typing import Any
 import yaml
 import yaml.constructor
 from yaml.constructor import SafeConstructor
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import ScalarNode
 
-MAX_BYTES = 5 * 1024 * 1024
+from bot.fleet.memo import bounded
+
+# The most a values file may hold: about 220,000 entries of the usual shape (300 bytes
+# each), so 50,000 are far inside it while the parsed model of one still fits the chart's
+# memory limit (README, "Measured limits").
+MAX_BYTES = 64 * 1024 * 1024
+LOADS_KEPT = 4 * 1024 * 1024
 
 
 class LineMap(dict[Any, Any]):
     """A mapping with the 1-based line of itself and of each of its keys."""
 
-    line: int = 0
-    key_lines: dict[Any, int]
+    # Slots, not an instance dict, and each key's line as an offset from the mapping's,
+    # in key order, in a tuple that mappings of the same shape share: a large fleet
+    # holds hundreds of thousands of these.
+    __slots__ = ("_offsets", "line")
+
+    line: int
+    _offsets: tuple[int, ...]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self._offsets = ()
 
     def line_of(self, key: Any) -> int:
-        return self.key_lines.get(key, self.line)
+        for found, offset in zip(self, self._offsets, strict=False):
+            if found == key:
+                return self.line + offset
+        return self.line
+
+    @property
+    def key_lines(self) -> dict[Any, int]:
+        """The line of each key written in the mapping (a merged key has none)."""
+        return {key: self.line + offset for key, offset in zip(self, self._offsets, strict=False)}
+
+    @key_lines.setter
+    def key_lines(self, lines: dict[Any, int]) -> None:
+        self._offsets = tuple(lines.get(key, self.line) - self.line for key in self)
 
 
 @dataclass(frozen=True)
@@ -51,68 +78,173 @@ class YamlError(ValueError):
         self.file = file
 
 
+class TooLarge(YamlError):
+    """The text is readable, perhaps, but larger than runners-bot reads (:data:`MAX_BYTES`)."""
+
+    def __init__(self, size: int, limit: int, file: str = "") -> None:
+        super().__init__(
+            1,
+            f"the file is {size / 2**20:.1f} MiB, above the {limit / 2**20:g} MiB runners-bot reads "
+            "(README, Measured limits)",
+            file,
+        )
+        self.size = size
+        self.limit = limit
+
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _SCALARS = SafeConstructor()  # only for the few non-string scalars (ints, bools, nulls...)
+_RESOLVER = yaml.resolver.Resolver()
+_IMPLICIT = (None, "!")
+_SHARED = 64  # scalars up to this length are stored once per load (keys, orgs, profiles)
+
+
+class _Collection:
+    """A mapping or sequence being built from the event stream."""
+
+    __slots__ = ("data", "key", "key_line", "line", "merges", "offsets")
+
+    def __init__(self, data: Any, line: int) -> None:
+        self.data = data
+        self.line = line
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+        self.merges: list[tuple[int, Any]] = []
+        self.offsets: list[int] = []
+
+
+_NO_KEY = object()
 
 
 class _Builder:
-    """Plain data from libyaml's node graph. Equivalent to PyYAML's SafeConstructor for
-    what values files hold (its YAML 1.1 scalars, merge keys, aliases), but one pass
-    without its generators: the constructor was most of a large file's load time. An
-    alias is the same node object, built once, so alias bombs cost nothing extra."""
+    """Plain data straight from libyaml's events. Equivalent to PyYAML's SafeConstructor
+    for what values files hold (its YAML 1.1 scalars, merge keys, aliases), but without
+    its node graph: every node and its two marks alive at once were most of a large
+    file's load time and four times its data's memory. An alias is the object its
+    anchor built, so alias bombs cost nothing extra."""
 
     def __init__(self) -> None:
-        self.built: dict[int, Any] = {}
+        self.anchors: dict[str, Any] = {}
         self.duplicates: list[tuple[int, str]] = []
+        self.strings: dict[str, str] = {}
+        self.shapes: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.stack: list[_Collection] = []
+        self.root: Any = None
+        self.documents = 0
+        self._raw_key = ""
 
-    def build(self, node: Node) -> Any:
-        found = self.built.get(id(node))
-        if found is not None:
-            return found
-        if isinstance(node, ScalarNode):
-            return node.value if node.tag == _STR else _SCALARS.construct_object(node)
-        if isinstance(node, SequenceNode):
+    def feed(self, event: yaml.Event) -> None:
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
+        if isinstance(event, yaml.ScalarEvent):
+            value = self._scalar(event, line)
+            self._anchor(event, value)
+            self._place(value, line, event.value)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise YamlError(line, f"not valid YAML: found undefined alias '{event.anchor}'")
+            self._place(self.anchors[event.anchor], line, None)
+        elif isinstance(event, yaml.SequenceStartEvent):
             items: list[Any] = []
-            self.built[id(node)] = items
-            items.extend(self.build(child) for child in node.value)
-            return items
-        return self._mapping(node)
+            self._anchor(event, items)
+            self.stack.append(_Collection(items, line))
+        elif isinstance(event, yaml.MappingStartEvent):
+            data = LineMap()
+            data.line = line
+            self._anchor(event, data)
+            self.stack.append(_Collection(data, line))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            done = self.stack.pop()
+            if isinstance(event, yaml.MappingEndEvent):
+                offsets = tuple(done.offsets)
+                done.data._offsets = self.shapes.setdefault(offsets, offsets)
+                self._merge(done)
+            self._place(done.data, done.line, None)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise YamlError(line, "not valid YAML: expected a single document in the stream")
 
-    def _mapping(self, node: Node) -> LineMap:
-        data = LineMap()
-        data.line = node.start_mark.line + 1
-        data.key_lines = {}
-        self.built[id(node)] = data
-        merged: list[Node] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged.extend(value_node.value if isinstance(value_node, SequenceNode) else [value_node])
-                continue
-            key = self.build(key_node)
-            if not isinstance(key, Hashable):
-                raise YamlError(key_node.start_mark.line + 1, "not valid YAML: a mapping key must be a plain value")
-            if key in data.key_lines:
-                self.duplicates.append((key_node.start_mark.line + 1, str(key_node.value)))
-            data[key] = self.build(value_node)
-            data.key_lines.setdefault(key, key_node.start_mark.line + 1)
-        for source in merged:  # explicit keys win over merged ones, earlier merges over later
-            values = self.build(source)
-            if not isinstance(values, dict):
-                raise YamlError(source.start_mark.line + 1, "not valid YAML: '<<' must merge a mapping")
-            for key, value in values.items():
-                data.setdefault(key, value)
-        return data
+    def _scalar(self, event: yaml.ScalarEvent, line: int) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _RESOLVER.resolve(ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        if tag == _STR:
+            text = event.value
+            return self.strings.setdefault(text, text) if len(text) <= _SHARED else text
+        if tag == _MERGE:
+            return _MERGE_KEY
+        node = ScalarNode(tag, event.value, None, None, event.style)
+        constructor = _SCALARS.yaml_constructors.get(tag)
+        if constructor is None:
+            raise YamlError(line, f"not valid YAML: could not determine a constructor for the tag {tag!r}")
+        try:
+            # Called directly: construct_object would remember every node it saw for good.
+            return constructor(_SCALARS, node)
+        except yaml.constructor.ConstructorError as exc:
+            raise YamlError(line, f"not valid YAML: {exc.problem}") from None
+
+    def _anchor(self, event: yaml.NodeEvent, value: Any) -> None:
+        if event.anchor is not None:
+            self.anchors[event.anchor] = value
+
+    def _place(self, value: Any, line: int, raw: str | None) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        parent = self.stack[-1]
+        if isinstance(parent.data, list):
+            parent.data.append(value)
+        elif parent.key is _NO_KEY:
+            if value is not _MERGE_KEY and not isinstance(value, Hashable):
+                raise YamlError(line, "not valid YAML: a mapping key must be a plain value")
+            parent.key, parent.key_line = value, line
+            self._raw_key = raw if raw is not None else str(value)
+        else:
+            key, parent.key = parent.key, _NO_KEY
+            if key is _MERGE_KEY:
+                parent.merges.append((line, value))
+                return
+            data: LineMap = parent.data
+            if key in data:  # merged keys come after the mapping's end: these are written ones
+                self.duplicates.append((parent.key_line, self._raw_key))
+            else:
+                parent.offsets.append(parent.key_line - parent.line)
+            data[key] = value
+
+    def _merge(self, done: _Collection) -> None:
+        """Explicit keys win over merged ones, earlier merges over later."""
+        data: LineMap = done.data
+        for line, merged in done.merges:
+            sources = merged if isinstance(merged, list) else [merged]
+            for source in sources:
+                if not isinstance(source, dict):
+                    raise YamlError(line, "not valid YAML: '<<' must merge a mapping")
+                for key, value in source.items():
+                    data.setdefault(key, value)
 
 
-@functools.lru_cache(maxsize=32)
+class _MergeKey:
+    """The ``<<`` key of a mapping (never stored)."""
+
+
+_MERGE_KEY = _MergeKey()
+
+
+def _chars(text: str) -> int:
+    return len(text)
+
+
+@bounded(LOADS_KEPT, _chars)
 def load(text: str) -> Loaded:
     """Parse ``text``; raise :class:`YamlError` when it is not one YAML document.
 
-    Memoised: within one delivery the same text (a values file, one edited entry) is
-    asked for by several steps; it is parsed once. Callers never mutate the result."""
+    Memoised within :data:`LOADS_KEPT` characters of text: within one delivery the same
+    text (one edited entry, a values file) is asked for by several steps; it is parsed
+    once. The whole values file's model is kept by :func:`bot.fleet.config.parse`.
+    Callers never mutate the result."""
     if len(text) > MAX_BYTES:
-        raise YamlError(1, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        raise TooLarge(len(text.encode()), MAX_BYTES)
     # Hundreds of thousands of new, acyclic objects: the cyclic collector would traverse
     # the growing heap again and again (it made a large load grow faster than linearly).
     collecting = gc.isenabled()
@@ -125,18 +257,14 @@ def load(text: str) -> Loaded:
 
 
 def _load(text: str) -> Loaded:
+    builder = _Builder()
     try:
-        root = yaml.compose(text, Loader=yaml.CSafeLoader)
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise YamlError(line, f"not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise YamlError(1, f"not valid YAML: {exc}") from None
-    builder = _Builder()
-    try:
-        data = builder.build(root) if root is not None else None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise YamlError(mark.line + 1 if mark else 1, f"not valid YAML: {exc.problem}") from None
-    return Loaded(data, builder.duplicates)
+    return Loaded(builder.root, builder.duplicates)

@@ -29,12 +29,13 @@ from bot.clients import config_source
 from bot.clients.github import Installation, PermanentError, Reaction, Unreadable
 from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
 from bot.commands import pipeline, render, reply_limits, rollout
-from bot.commands.grammar import Command, parse_comment
+from bot.commands.grammar import Command, ParsedComment, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
+from bot.runtime import offload
 from bot.services import DASHBOARD, Services, job_evidence
-from bot.services.pull_requests import PullRequests, Result, Target
+from bot.services.pull_requests import Decided, PullRequests, Result, Target
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys
 from bot.store.api import Delivery
@@ -76,12 +77,12 @@ async def _ask_permissions(inst: Installation, user: str, repos: list[str]) -> d
     return dict(zip(repos, await asyncio.gather(*(ask(r) for r in repos)), strict=True))
 
 
-def _permission_worth_asking_now(thread: Thread, config: tuple[str, str]) -> str | None:
+def _permission_worth_asking_now(thread: Thread, parsed: ParsedComment, config: tuple[str, str]) -> str | None:
     """The permission the comment will most likely need, read from the comment alone, so
     it can be asked while the configuration is read: a command that changes something
     in the thread's repository (the common case) needs the one there; a comment of only
     help and status needs the configuration repository's (what the replies may show)."""
-    items = [i for i in parse_comment(thread.body).items if isinstance(i, Command)]
+    items = [i for i in parsed.items if isinstance(i, Command)]
     if not items:
         return None
     if all(i.verb in ("help", "status") for i in items):
@@ -141,8 +142,14 @@ class CommandRunner:
             await _refuse_unreadable(services, inst, delivery, thread, exc)
             return
         live = gathered.live
-        outcome = pipeline.decide(
-            gathered.planned, gathered.request, live=lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE)
+        # Deciding (checking and editing the file, rendering the replies) and planning are
+        # CPU work that grows with the fleet: off the event loop, so that webhooks and
+        # /healthz are answered meanwhile.
+        outcome = await offload.run(
+            pipeline.decide,
+            gathered.planned,
+            gathered.request,
+            lambda e: live.get(e.scale_set, pipeline.OFFLINE_LIVE),
         )
         config, snapshot = gathered.config, gathered.snapshot
         target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
@@ -162,7 +169,8 @@ class CommandRunner:
         services, limits = self.services, self.limits
         assert delivery.installation is not None  # run checked it
         config = config_source.repository(services.settings, thread.owner, thread.repo)
-        early = _permission_worth_asking_now(thread, config)
+        parsed = parse_comment(thread.body)
+        early = _permission_worth_asking_now(thread, parsed, config)
         # Independent of each other: acknowledge, read the configuration, ask the permission
         # the comment most likely needs (the rest of what the plan needs follows it).
         _, snapshot, known = await asyncio.gather(
@@ -171,7 +179,7 @@ class CommandRunner:
             _ask_permissions(inst, thread.user, [early] if early else []),
         )
         await services.read_through(delivery.installation)
-        planned = pipeline.plan(thread.body, snapshot.files, thread.full_name)
+        planned = await offload.run(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
         # Only status and burst show or change bursts: other comments do not read them.
         clocked = limits is not None and any(
             isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
@@ -338,7 +346,9 @@ async def _pull_requests(
             by_set.setdefault(answer.change.scale_set, []).append(
                 Requested(answer.command, request.user, request.source, request.repo, answer.change.full_name)
             )
-    return {scale_set: await pulls.submit(target, scale_set, requested) for scale_set, requested in by_set.items()}
+    texts = {pull.scale_set: pull for pull in outcome.pull_requests}
+    decided = {s: Decided(text, texts[s]) for s, text in outcome.texts.items() if s in texts}
+    return {s: await pulls.submit(target, s, requested, decided.get(s)) for s, requested in by_set.items()}
 
 
 async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> frozenset[str]:

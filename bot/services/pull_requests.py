@@ -67,6 +67,22 @@ class Target:
     closes: str | None = None
 
 
+@dataclass(frozen=True)
+class Decided:
+    """A set's change as the decision made it: the whole file, and its pull request's text."""
+
+    text: str
+    pull: render.PullRequestText
+
+
+def _replayed(target: Target, commands: list[Requested]) -> tuple[str, render.ChangeText] | None:
+    """Every command of the set applied again on ``target.snapshot`` (None: nothing changes)."""
+    new_text, change = pipeline.replay(target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands])
+    if new_text is None or change is None:
+        return None
+    return new_text, change
+
+
 class PullRequests:
     """Opens and updates the pull requests of one configuration repository."""
 
@@ -74,11 +90,15 @@ class PullRequests:
         self.store = store
         self.evidence_days = evidence_days  # the job evidence's window, for the cost lines
 
-    async def submit(self, target: Target, scale_set: str, requested: list[Requested]) -> Result:
+    async def submit(
+        self, target: Target, scale_set: str, requested: list[Requested], decided: Decided | None = None
+    ) -> Result:
         """Put ``requested`` into the set's pull request, opening one if needed.
 
         ``target.snapshot`` is the default branch as the caller just read it; it is read
-        again only after a write conflict."""
+        again only after a write conflict. ``decided`` is what the decision made of
+        ``requested`` on that snapshot: committed as it is when the set has no open pull
+        request (nothing else to combine), else the change is rebuilt."""
         key = keys.pull(target.owner, target.repo, scale_set)
         async with self.store.lock(key):
             done = await self.store.step(target.delivery_id, f"pull:{scale_set}")
@@ -93,7 +113,7 @@ class PullRequests:
             if current is not None and target.closes is None:
                 target = replace(target, closes=current.closes)
             try:
-                result = await self._write(target, scale_set, current, commands)
+                result = await self._write(target, scale_set, current, commands, None if known else decided)
             except Unreadable as exc:
                 problem = f"`{exc.path}` could not be read whole ({exc.reason}), so nothing was changed"
                 return Result(None, "", False, problem=problem)
@@ -102,22 +122,29 @@ class PullRequests:
             return result
 
     async def _write(
-        self, target: Target, scale_set: str, current: OpenPull | None, commands: list[Requested]
+        self,
+        target: Target,
+        scale_set: str,
+        current: OpenPull | None,
+        commands: list[Requested],
+        decided: Decided | None,
     ) -> Result:
         branch = names.branch(scale_set)
         for attempt in range(MAX_CONFLICTS):
             if attempt:
                 fresh = await config_source.latest(target.inst, target.owner, target.repo)
                 target = replace(target, snapshot=fresh)
-            new_text, change = pipeline.replay(
-                target.snapshot.files, [(c.line, c.user, c.repo, c.target) for c in commands]
-            )
-            if new_text is None or change is None:
-                return Result(
-                    None, "", False, problem="the change is already on the default branch, or no longer applies"
-                )
-            cost = await job_evidence.cost_section(self.store, self.evidence_days, target.snapshot.files, change)
-            text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes, cost)
+            if attempt == 0 and decided is not None:
+                new_text, text = decided.text, decided.pull
+            else:
+                replayed = _replayed(target, commands)
+                if replayed is None:
+                    return Result(
+                        None, "", False, problem="the change is already on the default branch, or no longer applies"
+                    )
+                new_text, change = replayed
+                cost = await job_evidence.cost_section(self.store, self.evidence_days, target.snapshot.files, change)
+                text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes, cost)
             try:
                 await self._commit(target, branch, new_text, text.commit_message)
             except Conflict as exc:

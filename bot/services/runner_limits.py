@@ -19,6 +19,7 @@ from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
 from bot.commands.pipeline import BurstOrder
 from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.schedules import ActiveBurst, Runners, runners_at
+from bot.runtime import offload
 from bot.services import SCHEDULES, Services
 from bot.store import keys, records
 from bot.store.records import StoredBurst
@@ -61,7 +62,7 @@ class RunnerLimits:
         else:
             burst = ActiveBurst(order.min_runners, order.max_runners, order.until, self.clock())
             await store.put(key, StoredBurst(burst, None, "").dump())
-        failed = await self.enforce(parse(files.repositories, files.base), only=order.scale_set)
+        failed = await self.enforce(await offload.run(parse, files.repositories, files.base), only=order.scale_set)
         self.services.poke(SCHEDULES)  # the replica that runs the clock plans this burst's end now
         return (
             f"The cluster could not be reached right now ({failed}); runners-bot keeps trying."

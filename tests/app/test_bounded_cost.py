@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.commands import reply_limits
+from bot.commands import grammar, pipeline, render, reply_limits
 from bot.runtime.housekeeping import Housekeeping
 from bot.runtime.metrics import Metrics
 from bot.store.api import Delivery
@@ -149,3 +152,32 @@ async def test_a_database_from_before_subjects_is_migrated(tmp_path: Path) -> No
         assert await store.stored() == 0
     finally:
         store.close()
+
+
+async def test_one_comment_plans_decides_and_renders_each_text_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pull request is the decision's: nothing is planned, decided or rendered again
+    to build it (the app once rebuilt it through a replay of the commands)."""
+    calls: Counter[str] = Counter()
+    grammar.command_lines.cache_clear()  # another test may have sent the same comment
+    for module, name in (
+        (pipeline, "plan"), (pipeline, "decide"), (pipeline, "replay"), (render, "pull_request"),
+        (render, "change_reply"), (grammar, "_markdown"),
+    ):  # fmt: skip
+        monkeypatch.setattr(module, name, _counted(calls, name, getattr(module, name)))
+    await harness.send("issue_comment", comment_payload("/runners scale max=12", user="maintainer"))
+    await harness.settle()
+    assert (
+        sum(map(len, harness.fake.pulls.values())) == 1
+        and "/pull/" in harness.fake.thread_comments(TEAM_REPO, 7)[-1]["body"]
+    )
+    assert calls == {"plan": 1, "decide": 1, "pull_request": 1, "change_reply": 1, "_markdown": 1}, calls
+
+
+def _counted(calls: Counter[str], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        return function(*args, **kwargs)
+
+    return counting

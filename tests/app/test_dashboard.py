@@ -114,8 +114,8 @@ async def test_a_healthy_fleet(board: Harness, kube: FakeKube) -> None:
     assert issue["title"] == "Runner fleet" and {label["name"] for label in issue["labels"]} == {"runners-bot"}
     golden("healthy", issue["body"])
     metrics = (await board.client.get("/metrics")).text
-    assert 'runners_bot_listener_up{scale_set="arc-api-runners"} 1.0' in metrics
-    assert 'runners_bot_runners{phase="running",scale_set="arc-beta-runners"} 1.0' in metrics
+    assert 'runners_bot_listeners{state="up"} 3.0' in metrics and 'runners_bot_listeners{state="down"} 0.0' in metrics
+    assert 'runners_bot_runners{phase="running"} 3.0' in metrics and "scale_set=" not in metrics
 
 
 async def test_a_fleet_with_problems(board: Harness, kube: FakeKube) -> None:

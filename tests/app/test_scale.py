@@ -7,12 +7,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bot.clients.github import Unreadable, git_blob_sha, whole_text
+from bot.commands import pipeline
+from bot.fleet import config, validation
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
 from bot.runtime.settings import Settings
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
@@ -132,3 +135,46 @@ def test_text_is_taken_only_when_it_is_the_whole_blob() -> None:
         whole_text("f", b"", sha, len(data))  # what the JSON contents API sends above 1 MB
     with pytest.raises(Unreadable, match="blob sha"):
         whole_text("f", data.replace(b"a", b"b"), sha, len(data))
+
+
+def test_a_scale_after_the_first_parse_costs_its_entry_not_the_fleet(
+    big: str, bundled: ConfigFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = ConfigFiles(big, bundled.base)
+
+    def scale(n: int) -> pipeline.Outcome:
+        comment = f"/runners scale service-05000 max={n}"
+        return pipeline.run(pipeline.Request(comment, "maintainer", "admin", repo=TEAM_REPO), files)
+
+    assert scale(9).new_text is not None  # the commit's first parse and its indexes
+    built: Counter[str] = Counter()
+    for module in (config, validation):
+        real = module.unique_keys
+        monkeypatch.setattr(module, "unique_keys", lambda e, real=real: built.update(["keys"]) or real(e))
+    real_from_raw = config.Entry.from_raw
+    monkeypatch.setattr(
+        config.Entry, "from_raw", lambda index, raw: built.update(["entry"]) or real_from_raw(index, raw)
+    )
+    outcome = scale(11)
+    assert outcome.new_text is not None and len(outcome.new_text) == len(big) + 1  # maxRunners: 5 → 11
+    # The edited entry, before and after: its names looked up, never the fleet's.
+    assert built["entry"] == 1 and built["keys"] <= 10, built
+
+
+async def test_dashboard_pages_are_listed_once_and_a_grown_row_edits_its_page_alone(large: Harness, big: str) -> None:
+    base = large.fake.file(CONFIG_REPO, BASE_CONFIG_FILE)
+    large.app.services.latest.note(42, ConfigFiles(big, base))
+    first = len(large.fake.calls)
+    assert await large.app.dashboard.update()
+    calls = [f"{c.method} {c.template}" for c in large.fake.calls[first:]]
+    listings = [c for c in calls if c == "GET /repos/{owner}/{repo}/issues/{issue_number}/comments"]
+    posted = [c for c in calls if c == "POST /repos/{owner}/{repo}/issues/{issue_number}/comments"]
+    assert len(listings) == 1 and len(posted) > 30, "the new pages looked for in one listing"
+    # One row near the top grows by a hundred characters: its page alone changes.
+    grown = big.replace("  - name: service-00100\n", "  - name: service-00100-" + "x" * 20 + "\n")
+    large.app.dashboard.min_gap = 0
+    large.app.services.latest.note(42, ConfigFiles(grown, base))
+    first = len(large.fake.calls)
+    assert await large.app.dashboard.update()
+    edits = [c for c in large.fake.calls[first:] if c.method == "PATCH" and "comments" in c.template]
+    assert len(edits) == 1, [c.template for c in large.fake.calls[first:]]

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.fleet import yamlload
 from bot.fleet.yamlload import LineMap, YamlError, load
 from tests.support.app import ROOT
+from tests.support.fleets import fleet
 
 CORPUS = sorted((ROOT / "tests" / "corpus").glob("*/input.yaml"))
 MERGES = """\
@@ -54,3 +56,24 @@ def test_unreadable_yaml_is_an_error_with_a_line(text: str) -> None:
     with pytest.raises(YamlError) as error:
         load(text)
     assert error.value.line >= 1 and "not valid YAML" in error.value.message
+
+
+def test_a_file_over_the_limit_is_refused_as_too_large_not_as_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlload, "MAX_BYTES", 1024)
+    with pytest.raises(yamlload.TooLarge) as error:
+        load("repositories:\n" + "  - name: a\n" * 200)
+    assert "not valid YAML" not in error.value.message and "runners-bot reads" in error.value.message
+
+
+def test_a_50000_entry_fleet_is_under_the_limit() -> None:
+    assert len(fleet(50_000, (ROOT / "values" / "repositories.yaml").read_text(encoding="utf-8"))) < yamlload.MAX_BYTES
+
+
+def test_loads_keep_nothing_beyond_their_bound() -> None:
+    load.cache_clear()
+    texts = [f"a: {i}\nb: [1, 2]\nc: 2026-11-27\nd: " + "x" * 200_000 for i in range(60)]
+    for text in texts:
+        assert load(text).data["a"] < 60
+    # Every scalar the constructor built was once remembered by it for good (a leak).
+    assert not yamlload._SCALARS.constructed_objects
+    assert load.weight <= yamlload.LOADS_KEPT and len(load.kept) < len(texts)
