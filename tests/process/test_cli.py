@@ -190,7 +190,7 @@ def test_validate_reports_file_and_line(config_dir: Path, capsys: pytest.Capture
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "values/repositories.yaml:21: unknown profile 'meduim' (did you mean 'medium'?): valid profiles are large, medium, small, xlarge",
-        "values/repositories.yaml:36: unknown key 'maxRunner' in scaling of entry 'project-beta-api': did you mean 'maxRunners'? known keys: minRunners, maxRunners",
+        "values/repositories.yaml:35: unknown key 'maxRunner' in scaling of entry 'project-beta-api': did you mean 'maxRunners'? known keys: minRunners, maxRunners",
     ]
 
 
