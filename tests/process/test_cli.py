@@ -311,7 +311,15 @@ def test_output_closed_early_ends_quietly(config_dir: Path) -> None:
     path = config_dir / "values" / "repositories.yaml"
     path.write_text(fleet(2_000, path.read_text(encoding="utf-8")), encoding="utf-8")  # ~700 KB of JSON out
     exe = Path(sys.executable).parent / "runners-bot"
-    command = [str(exe), "simulate", "--config-dir", str(config_dir), "--format", "json", "/runners add new-svc"]
+    command = [
+        str(exe),
+        "simulate",
+        "--config-dir",
+        str(config_dir),
+        "--format",
+        "json",
+        "/runners add Matchpoint-AI/new-svc",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None and process.stderr is not None
     assert process.stdout.readline().startswith(b"{")
