@@ -1,4 +1,5 @@
-"""What a comment means and what the app answers: the ``/runners`` grammar (``grammar``),
+"""What a comment means and what the app answers: each command's declaration
+(``registry``), the ``/runners`` grammar (``grammar``),
 the plan → authorise → decide pipeline (``pipeline``), permission rules
 (``permissions``), reply budgets (``reply_limits``), reply and pull request text
 (``render``, from ``templates/``), GitHub's body limit (``bodies``), judging a rollout

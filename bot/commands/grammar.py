@@ -5,7 +5,8 @@ GitHub shows as text: a paragraph or a heading, read as CommonMark reads it
 (markdown-it-py). Fenced and indented code, block quotes, HTML blocks and comments are
 not commands, so quoting, showing or hiding a command never runs it.
 Each line becomes a :class:`Command` or a :class:`Refusal` that says what was wrong and
-what would be accepted. Whether a target or profile exists is not known here: that
+what would be accepted; the verbs, their usage and options are declared in
+:mod:`bot.commands.registry`. Whether a target or profile exists is not known here: that
 needs the configuration and is checked by :mod:`bot.commands.pipeline`.
 """
 
@@ -14,10 +15,10 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from markdown_it import MarkdownIt
 
+from bot.commands.registry import COMMANDS, Declaration
 from bot.fleet import names
 from bot.fleet.memo import bounded
 from bot.fleet.schedules import parse_duration
@@ -29,26 +30,8 @@ SCANS_KEPT = 1024 * 1024  # characters of comments whose command lines are kept
 MAX_COUNT = 100_000
 MAX_LINE = 500
 
-Verb = Literal["help", "status", "scale", "add", "remove", "burst", "recommend"]
-VERBS: tuple[Verb, ...] = ("help", "status", "scale", "add", "remove", "burst", "recommend")
-USAGE: dict[Verb, str] = {
-    "help": "/runners help",
-    "status": "/runners status [TARGET]",
-    "scale": "/runners scale [TARGET] [min=N] [max=N] [profile=P]",
-    "add": "/runners add REPO [org=O] [profile=P] [category=C] [min=N] [max=N] [dind=true|false] [runnerScaleSetName=NAME]",
-    "remove": "/runners remove TARGET",
-    "burst": "/runners burst [TARGET] min=N [max=M] for=DURATION, or /runners burst [TARGET] off",
-    "recommend": "/runners recommend [TARGET]",
-}
-OPTIONS: dict[Verb, tuple[str, ...]] = {
-    "help": (),
-    "status": (),
-    "scale": ("min", "max", "profile"),
-    "add": ("org", "profile", "category", "min", "max", "dind", "runnerscalesetname"),
-    "remove": (),
-    "burst": ("min", "max", "for"),
-    "recommend": (),
-}
+Verb = str  # a declared verb (bot.commands.registry)
+VERBS: tuple[Verb, ...] = COMMANDS.verbs
 _SYNONYMS = {"minrunners": "min", "maxrunners": "max", "min-runners": "min", "max-runners": "max",
              "scale-set": "runnerscalesetname", "scaleset": "runnerscalesetname"}  # fmt: skip
 _COUNT_KEYS = ("min", "max")
@@ -67,17 +50,21 @@ class Command:
     options: dict[str, int | str] = field(default_factory=dict)
 
     @property
+    def declared(self) -> Declaration:
+        return COMMANDS[self.verb]
+
+    @property
     def changes_config(self) -> bool:
-        return self.verb in ("scale", "add", "remove")
+        return self.declared.edits_config
 
     @property
     def needs_write(self) -> bool:
         """Commands that change the fleet: write permission on the target decides them."""
-        return self.changes_config or self.verb == "burst"
+        return self.declared.needs_write
 
     @property
     def ends_burst(self) -> bool:
-        return self.verb == "burst" and self.options.get("off") == "off"
+        return self.declared.off and self.options.get("off") == "off"
 
 
 @dataclass(frozen=True)
@@ -172,26 +159,26 @@ def _parse_line(line: str) -> Command | Refusal:
     words = line.split()[1:]
     if not words:
         return Refusal(line, "no subcommand given", _all_usage())
-    verb_word = words[0].lower()
-    if verb_word not in VERBS:
+    declared = COMMANDS.find(words[0])
+    if declared is None:
+        verb_word = words[0].lower()
         return Refusal(shown, f"unknown subcommand {_show(words[0])}{_suggest(verb_word, VERBS)}", _all_usage())
-    verb = VERBS[VERBS.index(verb_word)]
-    return _parse_args(verb, line, words[1:])
+    return _parse_args(declared, line, words[1:])
 
 
-def _parse_args(verb: Verb, line: str, words: list[str]) -> Command | Refusal:
-    usage = USAGE[verb]
+def _parse_args(declared: Declaration, line: str, words: list[str]) -> Command | Refusal:
+    usage = declared.accepted
     positional: list[str] = []
     options: dict[str, int | str] = {}
     pending: str | None = None
     for word in words:
         if pending is not None:
             key, pending = pending, None
-            problem = _set_option(verb, options, key, word)
+            problem = _set_option(declared, options, key, word)
         elif (flag := _FLAG.match(word)) is not None:
             pending, problem = flag.group(1), None
         elif (pair := _KEY_VALUE.match(word)) is not None:
-            problem = _set_option(verb, options, pair.group(1), pair.group(2))
+            problem = _set_option(declared, options, pair.group(1), pair.group(2))
         else:
             positional.append(word)
             problem = None
@@ -199,16 +186,18 @@ def _parse_args(verb: Verb, line: str, words: list[str]) -> Command | Refusal:
             return Refusal(line, problem, usage)
     if pending is not None:
         return Refusal(line, f"{_show('--' + pending)} needs a value", usage)
-    return _check_positional(verb, line, positional, options)
+    return _check_positional(declared, line, positional, options)
 
 
-def _check_positional(verb: Verb, line: str, positional: list[str], options: dict[str, int | str]) -> Command | Refusal:
-    usage = USAGE[verb]
-    if verb == "burst" and positional and positional[-1].lower() == "off":
+def _check_positional(
+    declared: Declaration, line: str, positional: list[str], options: dict[str, int | str]
+) -> Command | Refusal:
+    verb, usage = declared.verb, declared.accepted
+    if declared.off and positional and positional[-1].lower() == "off":
         if options:
-            return Refusal(line, "burst off takes no options", usage)
+            return Refusal(line, f"{verb} off takes no options", usage)
         positional, options = positional[:-1], {"off": "off"}
-    takes_target = verb != "help"
+    takes_target = declared.target != "none"
     if len(positional) > (1 if takes_target else 0):
         extra = positional[1:] if takes_target else positional
         return Refusal(line, f"unexpected word {_show(extra[0])}", usage)
@@ -217,12 +206,11 @@ def _check_positional(verb: Verb, line: str, positional: list[str], options: dic
         problem = _target_problem(target)
         if problem:
             return Refusal(line, problem, usage)
-    if verb == "add" and target is None:
-        return Refusal(line, "add needs the repository to onboard", usage)
-    if verb == "scale" and not options:
-        return Refusal(line, "nothing to change: give min=N, max=N or profile=P", usage)
-    if verb == "burst" and "off" not in options and not ("min" in options and "for" in options):
-        return Refusal(line, "a burst needs min=N and for=DURATION (e.g. for=4h), or off to end one", usage)
+    if declared.target == "new repository" and target is None:
+        return Refusal(line, f"{verb} needs the repository to onboard", usage)
+    problem = declared.check(options) if declared.check is not None else None
+    if problem is not None:
+        return Refusal(line, problem, usage)
     low, high = options.get("min"), options.get("max")
     if isinstance(low, int) and isinstance(high, int) and low > high:
         return Refusal(line, f"min ({low}) is above max ({high})", "min=N max=M with N ≤ M")
@@ -231,12 +219,12 @@ def _check_positional(verb: Verb, line: str, positional: list[str], options: dic
     return Command(verb, line, target, options)
 
 
-def _set_option(verb: Verb, options: dict[str, int | str], raw_key: str, value: str) -> str | None:
+def _set_option(declared: Declaration, options: dict[str, int | str], raw_key: str, value: str) -> str | None:
     key = _SYNONYMS.get(raw_key.lower(), raw_key.lower())
-    allowed = OPTIONS[verb]
+    allowed = declared.options
     if key not in allowed:
         known = ", ".join(f"{k}=" for k in allowed) or "no options"
-        return f"unknown option {_show(raw_key)}{_suggest(key, allowed)} ({verb} takes {known})"
+        return f"unknown option {_show(raw_key)}{_suggest(key, allowed)} ({declared.verb} takes {known})"
     if key in options:
         return f"'{key}' is given twice"
     if key in _COUNT_KEYS:
@@ -294,4 +282,4 @@ def _suggest(word: str, choices: tuple[str, ...]) -> str:
 
 
 def _all_usage() -> str:
-    return "; ".join(USAGE[v] for v in VERBS)
+    return "; ".join(c.accepted for c in COMMANDS)

@@ -1,11 +1,11 @@
 """Who may run what, and who may see what (docs/commands.md). Pure.
 
-``help``, ``status`` and ``recommend`` are open to anyone who can comment; ``scale``, ``add`` and
-``remove`` need write, maintain or admin permission on the target repository or on the
-configuration repository. Bots, this app included, are never obeyed. The whole fleet
-(other repositories' entries, in any reply) is shown only to commenters with at least
-triage on the configuration repository: the app is installed on public repositories,
-where anyone may comment.
+Each command's declaration (:mod:`bot.commands.registry`) says who may run it: anyone who
+can comment, or only those with write, maintain or admin permission on the target
+repository or on the configuration repository. Bots, this app included, are never
+obeyed. The whole fleet (other repositories' entries, in any reply) is shown only to
+commenters with at least triage on the configuration repository: the app is installed
+on public repositories, where anyone may comment.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.commands.grammar import Verb
+from bot.commands.registry import COMMANDS
 
 Permission = Literal["none", "read", "triage", "write", "maintain", "admin"]
 PERMISSIONS: tuple[Permission, ...] = ("none", "read", "triage", "write", "maintain", "admin")
 WRITE_LEVELS: frozenset[str] = frozenset({"write", "maintain", "admin"})
-OPEN_VERBS: frozenset[str] = frozenset({"help", "status", "recommend"})  # recommend: status's evidence, and a proposal
 FLEET_LEVELS: frozenset[str] = frozenset({"triage", "write", "maintain", "admin"})
 
 
@@ -42,7 +42,7 @@ def authorise(verb: Verb, user: str, permission: Permission, *, is_bot: bool = F
         return Decision(
             False, f"@{user} is a bot; runners-bot only takes commands from people", "a comment by a person"
         )
-    if verb in OPEN_VERBS:
+    if not COMMANDS[verb].needs_write:
         return Decision(True)
     if permission in WRITE_LEVELS:
         return Decision(True)

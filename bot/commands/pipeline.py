@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bot.capacity.evidence import Observed
 from bot.commands import evidence_text, render
-from bot.commands.grammar import MAX_COMMANDS, USAGE, Command, ParsedComment, Refusal, parse_comment
+from bot.commands.grammar import MAX_COMMANDS, Command, ParsedComment, Refusal, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
@@ -186,9 +186,10 @@ def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComme
     for item in parsed.items:
         if not isinstance(item, Command) or config is None:
             continue
-        fleet = fleet or item.verb in ("help", "status", "recommend")
+        declared = item.declared
+        fleet = fleet or declared.shows_fleet
         try:
-            if item.verb == "add":
+            if declared.target == "new repository":
                 writes.append(_add_target(item, repo, config))
                 continue
             entry = _resolve(config, item.target, repo, None)
@@ -196,7 +197,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComme
             fleet = True  # the refusal may suggest entries
             continue
         observed.setdefault(entry.scale_set, config.effective(entry))  # its evidence: replies, costs
-        if item.verb in ("status", "recommend"):
+        if declared.reads_live:
             statuses.setdefault(entry.scale_set, config.effective(entry))
         elif item.needs_write and entry.repository is not None:
             writes.append(entry.repository)
@@ -332,35 +333,95 @@ def _authorise(command: Command, request: Request, target: str | None) -> None:
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
     config = state.config
     assert config is not None
-    if command.verb == "help":
+    target = command.declared.target
+    entry = None
+    if target == "none":
         _authorise(command, request, None)
-        visible = [e for e in config.entries if request.sees(e)]
-        return Reply(command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
-    if command.verb == "add":
+    elif target == "new repository":
         # Authorised before anything about the target is said (whether it has runners).
         _authorise(command, request, _add_target(command, request.repo, config))
-        edit, name = _plan_add(command, request, config)
-        return _change(command, request, state, edit, name)
-    entry = _resolve(config, command.target, request.repo, request)
-    # A pool serves many repositories: write on one of them is not enough, only on the
-    # configuration repository (None: its permission alone decides).
-    _authorise(command, request, entry.repository)
-    if command.verb == "status":
-        effective = config.effective(entry)
-        clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
-        text = render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE, clock)
-        return Reply(command.text, True, text)
-    if command.verb == "burst":
-        return _burst(command, request, config.effective(entry))
-    if command.verb == "recommend":
-        effective = config.effective(entry)
-        evidence = request.evidence.get(effective.scale_set)
-        return Reply(
-            command.text, True, evidence_text.recommend_text(command.text, effective, evidence, config.base_config)
-        )
-    if command.verb == "remove":
-        return _change(command, request, state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
-    return _change(command, request, state, _plan_scale(command, config, entry), entry.name or "")
+    else:
+        entry = _resolve(config, command.target, request.repo, request)
+        # A pool serves many repositories: write on one of them is not enough, only on the
+        # configuration repository (None: its permission alone decides).
+        _authorise(command, request, entry.repository)
+    return EXECUTORS[command.verb](Call(command, request, state, live, entry))
+
+
+@dataclass(frozen=True)
+class Call:
+    """An authorised command, with what its executor needs: the configuration as the
+    commands before it left it and the entry it names (its declaration's target)."""
+
+    command: Command
+    request: Request
+    state: _State
+    live: LiveState | None
+    resolved: Entry | None
+
+    @property
+    def config(self) -> Config:
+        assert self.state.config is not None  # _handle refuses a comment on an unreadable one
+        return self.state.config
+
+    @property
+    def entry(self) -> Entry:
+        assert self.resolved is not None  # the declaration's target is an entry
+        return self.resolved
+
+
+def _help(call: Call) -> Reply:
+    request, config = call.request, call.config
+    visible = [e for e in config.entries if request.sees(e)]
+    return Reply(call.command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
+
+
+def _status(call: Call) -> Reply:
+    command, request, live = call.command, call.request, call.live
+    effective = call.config.effective(call.entry)
+    clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
+    text = render.status_reply(command.text, effective, live(effective) if live else OFFLINE_LIVE, clock)
+    return Reply(command.text, True, text)
+
+
+def _scale(call: Call) -> Reply:
+    command, config, entry = call.command, call.config, call.entry
+    return _change(command, call.request, call.state, _plan_scale(command, config, entry), entry.name or "")
+
+
+def _add(call: Call) -> Reply:
+    edit, name = _plan_add(call.command, call.request, call.config)
+    return _change(call.command, call.request, call.state, edit, name)
+
+
+def _remove(call: Call) -> Reply:
+    entry = call.entry
+    return _change(call.command, call.request, call.state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
+
+
+def _recommend(call: Call) -> Reply:
+    command, config = call.command, call.config
+    effective = config.effective(call.entry)
+    evidence = call.request.evidence.get(effective.scale_set)
+    return Reply(
+        command.text, True, evidence_text.recommend_text(command.text, effective, evidence, config.base_config)
+    )
+
+
+def _burst_of(call: Call) -> Reply:
+    return _burst(call.command, call.request, call.config.effective(call.entry))
+
+
+# How each declared command (bot.commands.registry) is executed, once authorised.
+EXECUTORS: Mapping[str, Callable[[Call], Reply]] = {
+    "help": _help,
+    "status": _status,
+    "scale": _scale,
+    "add": _add,
+    "remove": _remove,
+    "recommend": _recommend,
+    "burst": _burst_of,
+}
 
 
 def _runners_now(effective: Effective, request: Request) -> Runners:
@@ -560,7 +621,7 @@ def _add_target(command: Command, repo: str | None, config: Config) -> str:
     org = str(command.options.get("org") or owner or _default_org(config, repo) or "")
     if not org:
         raise _Refused(
-            "the owner of the repository is not known", f"{USAGE['add']}, e.g. org=<owner> or <owner>/<name>"
+            "the owner of the repository is not known", f"{command.declared.usage}, e.g. org=<owner> or <owner>/<name>"
         )
     return f"{org}/{name}"
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from string import Template
 
+from bot.commands.registry import COMMANDS, Registry
 from bot.fleet import names
 from bot.fleet.config import Config, Effective, Entry, Limits
 from bot.fleet.schedules import DAYS, BurstAllowance, Runners, Window
@@ -180,7 +181,7 @@ def ignored(limit: int, count: int) -> str:
     return fill("reply_ignored.md", limit=limit, count=count)
 
 
-def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool) -> str:
+def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool, commands: Registry = COMMANDS) -> str:
     base = config.base_config
     profiles = "\n".join(
         fill(
@@ -197,7 +198,26 @@ def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool) -> s
         scale_sets += (
             " (this repository's only: people with triage on the configuration repository see the whole fleet)"
         )
-    return fill("reply_help.md", profiles=profiles, limits=limits_text(base.limits), scale_sets=scale_sets)
+    return fill(
+        "reply_help.md",
+        commands=command_rows(commands),
+        write_verbs=_and(f"`{c.verb}`" for c in commands if c.needs_write),
+        profiles=profiles,
+        limits=limits_text(base.limits),
+        scale_sets=scale_sets,
+    )
+
+
+def command_rows(commands: Registry = COMMANDS) -> str:
+    """The help table's rows: one a declared command."""
+    return "\n".join(
+        fill("help_row.md", usage=c.usage.replace("|", "\\|"), summary=c.summary).rstrip("\n") for c in commands
+    )
+
+
+def _and(words: Iterable[str]) -> str:
+    listed = list(words)
+    return ", ".join(listed[:-1]) + f" and {listed[-1]}" if len(listed) > 1 else "".join(listed)
 
 
 HELP_LIST_MAX = 60  # scale sets named in a help reply; past that, counts and where to look

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from bot.commands.registry import COMMANDS, Registry
+
 
 @dataclass
 class Metrics:
     """Every metric the app exports; one instance per server (tests make their own)."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    declared: Registry = COMMANDS  # the commands: the commands metric's verb label
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -31,6 +34,9 @@ class Metrics:
         self.commands = Counter(
             "runners_bot_commands", "Commands handled by verb and outcome", ["verb", "outcome"], registry=r
         )
+        for verb in self.declared.labels:  # every series from the start, at 0: rates need no first event
+            for outcome in ("ok", "refused"):
+                self.commands.labels(verb, outcome)
         self.github_calls = Counter(
             "runners_bot_github_api_calls",
             "GitHub API calls by endpoint and status",
@@ -84,3 +90,7 @@ class Metrics:
             "Deliveries this replica stopped working on because its claim ran out and another took it",
             registry=r,
         )
+
+    def count_command(self, line: str, *, ok: bool) -> None:
+        """One answered command line (anything that names no declared command: ``other``)."""
+        self.commands.labels(self.declared.label(line), "ok" if ok else "refused").inc()

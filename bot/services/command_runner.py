@@ -81,11 +81,11 @@ def _permission_worth_asking_now(thread: Thread, parsed: ParsedComment, config: 
     """The permission the comment will most likely need, read from the comment alone, so
     it can be asked while the configuration is read: a command that changes something
     in the thread's repository (the common case) needs the one there; a comment of only
-    help and status needs the configuration repository's (what the replies may show)."""
+    commands anyone may run needs the configuration repository's (what the replies may show)."""
     items = [i for i in parsed.items if isinstance(i, Command)]
     if not items:
         return None
-    if all(i.verb in ("help", "status") for i in items):
+    if not any(i.needs_write for i in items):
         return f"{config[0]}/{config[1]}".lower()
     if all(i.target is None for i in items if i.needs_write):
         return thread.full_name.lower()
@@ -181,9 +181,7 @@ class CommandRunner:
         await services.read_through(delivery.installation)
         planned = await offload.run(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
         # Only status and burst show or change bursts: other comments do not read them.
-        clocked = limits is not None and any(
-            isinstance(i, Command) and i.verb in ("status", "burst") for i in planned.items
-        )
+        clocked = limits is not None and any(isinstance(i, Command) and i.declared.reads_bursts for i in planned.items)
         request = pipeline.Request(
             bursts=await limits.bursts() if limits is not None and clocked else {},
             now=limits.clock() if limits else datetime.now(UTC),
@@ -235,7 +233,7 @@ async def _report(
         comment_id = await reply(services.store, inst, delivery, thread, index=index, text=text)
         if answer.burst is not None and answer.burst.until is not None and limits is not None:
             await limits.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
-        services.metrics.commands.labels(_verb(answer.command), "ok" if answer.ok else "refused").inc()
+        services.metrics.count_command(answer.command, ok=answer.ok)
     for scale_set, result in results.items():
         await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
     final: Reaction = "+1" if all_ok else "-1"
@@ -252,7 +250,7 @@ async def _refuse_unreadable(
     await reply(services.store, inst, delivery, thread, index=0, text=text)
     await once(services.store, delivery.id, "reaction:final", lambda: _react(inst, thread, "-1"))
     await spend_once(services, delivery, thread)
-    services.metrics.commands.labels("other", "refused").inc()
+    services.metrics.count_command("", ok=False)
 
 
 async def _apply_burst(
@@ -356,7 +354,11 @@ async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> froze
     Argo CD's namespace, by an Application the fleet does not own: one read of each name
     (a list of the namespace would grow with the fleet). A cluster that cannot be read
     leaves the names reserved in the repository (bot.fleet.names)."""
-    wanted = {pipeline.add_scale_set(i) for i in planned.items if isinstance(i, Command) and i.verb == "add"}
+    wanted = {
+        pipeline.add_scale_set(i)
+        for i in planned.items
+        if isinstance(i, Command) and i.declared.target == "new repository"
+    }
     if kube is None or not wanted:
         return frozenset()
     try:
@@ -397,9 +399,3 @@ async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:
         await inst.react_to_issue(thread.owner, thread.repo, thread.number, content)
     else:
         await inst.react(thread.owner, thread.repo, thread.comment_id, content)
-
-
-def _verb(command: str) -> str:
-    words = command.split()
-    verb = words[1].lower() if len(words) > 1 else ""
-    return verb if verb in ("help", "status", "scale", "add", "remove") else "other"

@@ -185,6 +185,17 @@ async def test_a_burst_needs_write_permission(clocked: Harness, kube: FakeKube) 
     assert "has read permission" in reply["body"] and no_burst_written(kube)
 
 
+async def test_bursts_are_counted_under_their_own_verb(clocked: Harness, kube: FakeKube) -> None:
+    """Every burst was counted as verb="other": the metric's verbs were a list of their own."""
+    await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=2h", comment_id=970))
+    await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=1h", user="reader", comment_id=971))
+    await clocked.settle()
+    metrics = (await clocked.client.get("/metrics")).text
+    assert 'runners_bot_commands_total{outcome="ok",verb="burst"} 1.0' in metrics
+    assert 'runners_bot_commands_total{outcome="refused",verb="burst"} 1.0' in metrics
+    assert 'runners_bot_commands_total{outcome="ok",verb="other"} 0.0' in metrics
+
+
 async def test_a_restart_resumes_the_burst(settings: Settings, clocked: Harness, kube: FakeKube, clock: Clock) -> None:
     await clocked.send("issue_comment", comment_payload("/runners burst min=6 for=3h", comment_id=930))
     await clocked.settle()
