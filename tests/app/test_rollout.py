@@ -200,6 +200,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
 async def test_failures_are_diagnosed(rollout: Harness, kube: FakeKube, name: str, builder: Builder) -> None:
     sha = await merge(rollout, kube, builder)
     golden(name, normalised(report_on(rollout, CONFIG_REPO, 100)["body"], sha))
+    assert rollout.fake.count("GET", "/orgs/{org}/actions/runner-groups") == 0, "no pool: no runner group to ask"
 
 
 async def test_unreachable_cluster_is_reported(rollout: Harness, kube: FakeKube) -> None:
