@@ -82,6 +82,10 @@ class Memory:
     listeners_seen: list[str] = field(default_factory=list)  # uids: ARC reuses the pod's name
     contains: dict[str, bool] = field(default_factory=dict)  # synced revision → has the merge commit
     steady: dict[str, float] = field(default_factory=dict)  # "uid/restarts" → elapsed when first seen Ready
+    # A pool's runner group, asked of GitHub at most once: whether asked, and when it is
+    # missing, {"group", "org", "said"} (ARC shows that in its controller's logs only).
+    asked_group: bool = False
+    missing_group: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Stage:
     state: str  # "wait", "ok", "fail"
     detail: str = ""
     seconds: float | None = None
+    hint: str = ""  # the next step when it says more than the stage's usual one
 
 
 @dataclass(frozen=True)
@@ -361,11 +366,12 @@ def assess(
     scale_set = _scale_set(expected, state.runner_set)
     waited = elapsed - memory.ok_at.get("scale_set", elapsed) if scale_set[0] == "ok" else 0.0
     pods, stale = current_listeners(state)
-    listener = (
-        ("wait", "ARC has not yet replaced the listener of the previous values (values hash differs)")
-        if stale and not pods
-        else _listener(pods, memory, finding, waited, elapsed=elapsed, settle=settle)
-    )
+    if memory.missing_group and not pods:
+        listener = ("fail", memory.missing_group["said"])  # GitHub said so: ARC will not make one
+    elif stale and not pods:
+        listener = ("wait", "ARC has not yet replaced the listener of the previous values (values hash differs)")
+    else:
+        listener = _listener(pods, memory, finding, waited, elapsed=elapsed, settle=settle)
     checks = {
         "merged": ("ok", f"commit {expected.merge_sha[:7]}"),
         "synced": _synced(expected, state.application, memory),
@@ -387,9 +393,33 @@ def assess(
             status, detail = "wait", "after the stages above"  # not done before the ones it depends on
         if status == "ok":
             memory.ok_at.setdefault(name, elapsed)
-        stages.append(Stage(name, status, detail, memory.ok_at.get(name) if status == "ok" else None))
+        hint = (
+            _group_hint(memory.missing_group)
+            if name == "listener" and status == "fail" and memory.missing_group
+            else ""
+        )
+        stages.append(Stage(name, status, detail, memory.ok_at.get(name) if status == "ok" else None, hint))
         blocked = blocked or status != "ok"
     return Report(stages)
+
+
+def listener_overdue(state: ClusterState, memory: Memory, elapsed: float, *, time_up: bool) -> bool:
+    """Whether the listener has stayed away long enough to ask GitHub why: Argo CD synced the
+    change :data:`NO_LISTENER_GRACE` seconds ago (or the report's time limit has come) and
+    ARC has made no listener for the values in force. ARC records nothing when it cannot
+    find a pool's runner group (``GetRunnerGroupByName`` fails and the reconcile retries),
+    so only GitHub can say so."""
+    synced = memory.ok_at.get("synced")
+    if synced is None or memory.asked_group:
+        return False
+    pods, _ = current_listeners(state)
+    return not pods and (time_up or elapsed - synced >= NO_LISTENER_GRACE)
+
+
+def _group_hint(missing: dict[str, str]) -> str:
+    return render.fill(
+        "rollout_runner_group.md", group=render.code(missing["group"]), org=render.code(missing["org"])
+    ).strip()
 
 
 def live_summary(state: ClusterState) -> str:
@@ -430,7 +460,7 @@ def timed_out(report: Report) -> Report:
     if report.unreachable:
         return report
     stages = [
-        Stage(s.name, "fail", f"{s.detail}; still waiting at the time limit", None) if s.state == "wait" else s
+        Stage(s.name, "fail", f"{s.detail}; still waiting at the time limit", None, s.hint) if s.state == "wait" else s
         for s in report.stages
     ]
     return Report(stages, report.unreachable)
@@ -469,7 +499,7 @@ def render_report(report: Report, expected: Expected, title: str, final: bool) -
     )
     failed = next((s for s in report.stages if s.state == "fail"), None)
     if failed is not None:
-        hint = NEXT_STEP.get(failed.name, "").format(set=expected.scale_set, ns=expected.namespace)
+        hint = failed.hint or NEXT_STEP.get(failed.name, "").format(set=expected.scale_set, ns=expected.namespace)
         verdict = f"❌ **{LABELS[failed.name]}** failed: {failed.detail.rstrip('.')}.\n\nNext: {hint}."
     elif report.done:
         verdict = f"✅ Live: `runs-on: {expected.scale_set}` now gets the new settings."

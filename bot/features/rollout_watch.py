@@ -37,6 +37,7 @@ from bot.runtime import offload
 from bot.runtime.leadership import run_soon
 from bot.services import CONFIG_CHANGED, DASHBOARD, SCHEDULES, Services
 from bot.services.pull_requests import PullRequests
+from bot.services.runner_groups import missing_group
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery, LeaseLost
@@ -62,6 +63,7 @@ class Watch:
     threads: list[list[Any]]  # [owner, repo, number, comment id or None]
     memory: Memory = field(default_factory=Memory)
     last_body: str = ""
+    runner_group: list[str] = field(default_factory=list)  # a pool's [org, runnerGroup]: asked when stuck
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -213,6 +215,8 @@ class RolloutWatcher:
         expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
         watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
+        if effective.pool and effective.runner_group and effective.org:
+            watch.runner_group = [effective.org, effective.runner_group]
         await self.services.store.put(key, watch.dump())
         if self.running:
             self._spawn(key)
@@ -278,7 +282,25 @@ class RolloutWatcher:
             return previous  # the first lists are on their way
         state = self.cluster.fleet().of(watch.expected.scale_set, watch.expected.namespace)
         await self._learn_revision(watch, rollout.synced_revision(state.application))
-        return rollout.assess(watch.expected, state, watch.memory, elapsed, time.time(), settle=self.settle)
+        report = rollout.assess(watch.expected, state, watch.memory, elapsed, time.time(), settle=self.settle)
+        if watch.runner_group and rollout.listener_overdue(state, watch.memory, elapsed, time_up=elapsed >= self.limit):
+            await self._ask_runner_group(watch)
+            if watch.memory.missing_group:
+                report = rollout.assess(watch.expected, state, watch.memory, elapsed, time.time(), settle=self.settle)
+        return report
+
+    async def _ask_runner_group(self, watch: Watch) -> None:
+        """Once per rollout: does the pool's runner group exist? ARC says it only in its
+        controller's logs, so the report asks GitHub (needs the App's organisation
+        permission "Self-hosted runners: read"; without it the report says what the cluster shows)."""
+        org, group = watch.runner_group
+        watch.memory.asked_group = True
+        said = await missing_group(self.services.github.installation(watch.installation), org, group)
+        if said is not None:
+            watch.memory.missing_group = {"group": group, "org": org, "said": said}
+        else:
+            log.info("runner group %r of %s exists, or GitHub could not tell", group, org)
+        await self.services.store.put(watch.key, watch.dump(), self.services.leadership.fence())
 
     async def _learn_revision(self, watch: Watch, revision: str | None) -> None:
         """Argo CD may sync a later commit than the merge (a second merge came after it):

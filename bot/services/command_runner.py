@@ -195,10 +195,10 @@ class CommandRunner:
         )
         request = await permissions(inst, request, planned, config, known)
         request = dataclasses.replace(request, applications=await taken_applications(self.kube, planned))
-        live = await live_states(self.kube, planned.visible_status_sets(request))
         visible = planned.visible_status_sets(request)
+        live, states = await live_states(self.kube, visible)
         found = await job_evidence.observed(services, planned.visible_evidence_sets(request))
-        live = job_evidence.with_evidence(live, found, visible, snapshot.files, pipeline.OFFLINE_LIVE)
+        live = job_evidence.with_evidence(live, found, visible, snapshot.files, pipeline.OFFLINE_LIVE, states=states)
         request = dataclasses.replace(request, evidence=found)
         return Gathered(config, snapshot, planned, request, live)
 
@@ -369,15 +369,18 @@ async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> froze
     return names.foreign_applications(a for a in found if a is not None)
 
 
-async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, str]:
-    """The live state of the given scale sets, as reply text."""
+async def live_states(
+    kube: Kube | None, targets: list[Effective]
+) -> tuple[dict[str, str], dict[str, rollout.ClusterState]]:
+    """The live state of the given scale sets, as reply text, and what the cluster showed
+    of each it could be read for (why its jobs wait is judged from that: one read a set)."""
     if not targets:
-        return {}
+        return {}, {}
     if kube is None:
         return {
             t.scale_set: "Live state: not available (runners-bot has no cluster access configured)." for t in targets
-        }
-    found = {}
+        }, {}
+    found, states = {}, {}
     for target in targets:
         try:
             state = await kube.aread(target.scale_set, target.namespace)
@@ -391,7 +394,8 @@ async def live_states(kube: Kube | None, targets: list[Effective]) -> dict[str, 
             found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
             continue
         found[target.scale_set] = rollout.live_summary(state)
-    return found
+        states[target.scale_set] = state
+    return found, states
 
 
 async def _react(inst: Installation, thread: Thread, content: Reaction) -> None:

@@ -10,11 +10,13 @@ the hours that end with the current one.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from bot.capacity.evidence import HOUR, Observed
 from bot.capacity.jobs import SetRef, closest_set, is_unmatched, labels_of
 from bot.commands import evidence_text, why_waiting
 from bot.commands.render import ChangeText
+from bot.commands.rollout import ClusterState
 from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
 from bot.fleet.yamlload import YamlError, load
 from bot.services import Services
@@ -82,9 +84,17 @@ async def waiting(store: Store, now: float | None = None) -> dict[str, list[floa
 
 
 def with_evidence(
-    live: dict[str, str], found: dict[str, Observed], effectives: list[Effective], files: ConfigFiles, offline: str
+    live: dict[str, str],
+    found: dict[str, Observed],
+    effectives: list[Effective],
+    files: ConfigFiles,
+    offline: str,
+    *,
+    states: Mapping[str, ClusterState] | None = None,
 ) -> dict[str, str]:
-    """``live`` (a status's live state by scale set) with each set's evidence added."""
+    """``live`` (a status's live state by scale set) with each set's evidence added, and
+    why its jobs wait: from what the cluster showed of it (``states``) as the dashboard
+    judges it, or from the evidence alone (the set at its max) when it could not be read."""
     if not found:
         return live
     try:
@@ -96,7 +106,7 @@ def with_evidence(
         if effective.scale_set in found:
             observed = found[effective.scale_set]
             section = evidence_text.status_section(effective, observed, config.base_config)
-            why = why_waiting.cause(effective, observed, None)  # from the evidence: the set at its max
+            why = why_waiting.cause(effective, observed, (states or {}).get(effective.scale_set))
             if why is not None:
                 section += "\n" + evidence_text.why_text(why)
             merged[effective.scale_set] = f"{live.get(effective.scale_set, offline)}\n\n{section}"

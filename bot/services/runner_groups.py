@@ -53,7 +53,13 @@ async def missing_runner_group(inst: Installation, effective: Effective) -> str 
     group = effective.runner_group
     if not effective.pool or group is None:
         return None
-    found = (await organisation_groups(inst, [effective.org]))[effective.org]
+    return await missing_group(inst, effective.org, group)
+
+
+async def missing_group(inst: Installation, org: str, group: str) -> str | None:
+    """Why runner group ``group`` of ``org`` keeps a pool down, when GitHub lists no such
+    group; None when it does or cannot be asked."""
+    found = (await organisation_groups(inst, [org]))[org]
     if isinstance(found, str) or not runner_group_missing(group, found):
         return None
-    return runner_group_message(group, effective.org, found)
+    return runner_group_message(group, org, found)

@@ -4,14 +4,19 @@ into the store's aggregates, and what ``status`` (and ``recommend``) then say.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bot.capacity import histogram
 from bot.commands.evidence_text import duration
-from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness
+from bot.runtime.settings import Settings
+from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
+from tests.support.fakekube import FakeKube, application, listener, runner_set
 from tests.support.jobtraces import DAY, HOUR, Run, daily, every, simulate
 from tests.support.webhook_payloads import comment_payload, workflow_job_payload
 
@@ -103,3 +108,37 @@ async def test_a_set_at_its_max_every_weekday_morning_shows_its_p95_in_status(ha
     worst = re.search(r"worst case .*: \+([0-9,.]+) USD", pull["body"])
     assert worst is not None and float(worst.group(1).replace(",", "")) > 0, pull["body"]
     assert re.search(r"expected \(the last window's demand\): [+−][0-9,.]+ USD", pull["body"]), pull["body"]
+
+
+@pytest.fixture
+async def with_cluster(settings: Settings, fake: Any, kube: FakeKube) -> AsyncIterator[Harness]:
+    async for harness in serve(dataclasses.replace(settings, kube_api=kube.url), fake):  # type: ignore[attr-defined]
+        yield harness
+    assert fake.violations == []
+
+
+async def test_status_names_a_listener_crash_looping_on_401_while_jobs_wait(
+    with_cluster: Harness, kube: FakeKube
+) -> None:
+    """With bad credentials ARC (controllers/actions.github.com/autoscalingrunnerset_controller.go)
+    recreates the listener under the same name, each ending in Error on GitHub's 401; jobs
+    queue meanwhile. ``status`` judges why from that look at the cluster, as the dashboard does."""
+    namespace = "arc-project-beta-api-runners"
+    current = runner_set(SET, namespace, low=1, high=10)
+    kube.scenario = lambda look: {
+        "application": application(SET, sync="Synced", revision="a" * 40, health="Healthy"),
+        "runner_set": current,
+        "listeners": [
+            listener(SET, look, "Failed", exit_message="failed to create session: 401 Unauthorized", of=current)
+        ],
+    }
+    queued = time.time() - 600
+    for job in (1, 2):
+        payload = workflow_job_payload("queued", job_id=job, labels=[SET], created=queued)
+        assert (await with_cluster.send("workflow_job", payload)).status_code == 202
+    await with_cluster.settle()
+    await with_cluster.send("issue_comment", comment_payload(f"/runners status {SET}"))
+    await with_cluster.settle()
+    reply = with_cluster.fake.thread_comments(TEAM_REPO, 7)[-1]["body"]
+    assert "Why jobs wait: 2 jobs waiting, the oldest for 10 min: the listener is crash-looping" in reply, reply
+    assert f"check the GitHub config secret `arc-github-app` in namespace `{namespace}`" in reply, reply

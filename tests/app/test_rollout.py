@@ -200,6 +200,7 @@ async def test_healthy_rollout_goes_from_waiting_to_live(rollout: Harness, kube:
 async def test_failures_are_diagnosed(rollout: Harness, kube: FakeKube, name: str, builder: Builder) -> None:
     sha = await merge(rollout, kube, builder)
     golden(name, normalised(report_on(rollout, CONFIG_REPO, 100)["body"], sha))
+    assert rollout.fake.count("GET", "/orgs/{org}/actions/runner-groups") == 0, "no pool: no runner group to ask"
 
 
 async def test_unreachable_cluster_is_reported(rollout: Harness, kube: FakeKube) -> None:
@@ -501,3 +502,57 @@ async def test_a_cache_whose_storage_class_does_not_exist_fails_as_argo_cd_says(
     body = report_on(rollout, CONFIG_REPO, 100)["body"]
     assert "❌ **ArgoCD reports healthy** failed" in body and "nfs-rwx" in body and "storage class" in body
     assert "still waiting at the time limit" not in body, "named at once, not after the time limit"
+
+
+POOL_ENTRY = (
+    "  - name: shared-linux\n    org: Matchpoint-AI\n    scope: organization\n"
+    "    runnerGroup: big-builds\n    scaling: {minRunners: 0, maxRunners: 3}\n"
+)
+
+
+@pytest.mark.parametrize("groups", [["Default"], ["Default", "Big-Builds"]])
+async def test_a_pool_whose_runner_group_is_missing_ends_failed_naming_it(
+    rollout: Harness, kube: FakeKube, groups: list[str]
+) -> None:
+    """ARC 0.12.1 (controllers/actions.github.com/autoscalingrunnerset_controller.go) looks
+    the pool's runnerGroup up by name before it registers the scale set; without such a
+    group the reconcile fails and is retried for ever, with no Kubernetes event, no
+    ``runner-scale-set-id`` and no listener. Only GitHub can say why: asked once, when the
+    listener is overdue."""
+    fake = rollout.fake
+    repositories = fake.file(CONFIG_REPO, "values/repositories.yaml")
+    fake.push(
+        CONFIG_REPO,
+        "values/repositories.yaml",
+        repositories.replace("repositories:\n", f"repositories:\n{POOL_ENTRY}", 1),
+    )
+    fake.runner_groups["matchpoint-ai"] = groups
+    await rollout.send("issue_comment", comment_payload("/runners scale shared-linux max=4", user="maintainer"))
+    await rollout.settle()
+    (pull,) = [p for p in fake.pulls[CONFIG_REPO.lower()] if p["state"] == "open"]
+    assert pull["head"]["ref"] == "runners-bot/shared-linux", pull["head"]["ref"]
+    merged = fake.merge(CONFIG_REPO, pull["number"])
+    sha = merged["merge_commit_sha"]
+
+    def unregistered(look: int) -> dict[str, Any]:
+        ars = runner_set("shared-linux", "arc-shared-linux-runners", low=0, high=4, registered=False)
+        health, message = argocd_health.health(argocd_health.ARS, ars)
+        return {
+            "application": application(
+                "shared-linux", sync="Synced", revision=sha, health=health, health_message=message
+            ),
+            "runner_set": ars,
+        }
+
+    kube.scenario = unregistered
+    payload = pull_closed_payload(CONFIG_REPO, pull["number"], pull["head"]["ref"], merged=True, merge_sha=sha)
+    assert (await rollout.send("pull_request", payload)).status_code == 202
+    await rollout.settle()
+    await rollout.app.watcher.idle()
+    body = report_on(rollout, CONFIG_REPO, pull["number"])["body"]
+    assert fake.count("GET", "/orgs/{org}/actions/runner-groups") == 1, "asked once, when the listener was overdue"
+    if "Big-Builds" in groups:
+        assert "runner group" not in body and "still waiting at the time limit" in body, body
+    else:
+        assert "❌ **Listener running** failed: runner group 'big-builds' does not exist" in body, body
+        golden("runner-group-missing", normalised(body, sha))

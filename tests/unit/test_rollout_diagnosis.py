@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from bot.commands.rollout import CHURN, ClusterState, Expected, Memory, _listener, assess, diagnose
+from bot.commands.rollout import (
+    CHURN,
+    NO_LISTENER_GRACE,
+    ClusterState,
+    Expected,
+    Memory,
+    _listener,
+    assess,
+    diagnose,
+    listener_overdue,
+)
 from tests.support.fakekube import OWNER, application, event, listener, runner_set
 
 SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
@@ -136,3 +146,22 @@ def test_only_the_listener_arc_made_for_the_values_in_force_counts_once_settled(
     assert listener_stage([listener(SET, 1, of=new)], 20.0).state == "wait", "Ready, not yet for 30 s"
     assert listener_stage([listener(SET, 1, of=new, restarts=1)], 45.0).state == "wait", "a restart starts again"
     assert listener_stage([listener(SET, 1, of=new, restarts=1)], 75.0).state == "ok"
+
+
+def test_github_is_asked_about_a_runner_group_once_the_listener_is_overdue() -> None:
+    """ARC records nothing when a pool's runner group is missing: no listener, ever, for the
+    values in force (the old one, made for the previous values, does not count)."""
+    old = runner_set(SET, NS, low=0, high=10)
+    new = runner_set(SET, NS, low=0, high=12, registered=False)
+    memory = Memory(ok_at={"merged": 0.0, "synced": 5.0})
+    assert not listener_overdue(_state(new, []), memory, 5.0 + NO_LISTENER_GRACE - 1, time_up=False)
+    assert listener_overdue(_state(new, []), memory, 5.0 + NO_LISTENER_GRACE - 1, time_up=True), "the time limit"
+    assert listener_overdue(_state(new, [listener(SET, 0, of=old)]), memory, 5.0 + NO_LISTENER_GRACE, time_up=False)
+    assert not listener_overdue(_state(new, [listener(SET, 1, of=new)]), memory, 500.0, time_up=True), "it came up"
+    assert not listener_overdue(_state(new, []), Memory(ok_at={"merged": 0.0}), 500.0, time_up=True), "not synced"
+    memory.asked_group = True
+    assert not listener_overdue(_state(new, []), memory, 500.0, time_up=True), "asked once"
+    memory.missing_group = {"group": "big-builds", "org": "Matchpoint-AI", "said": "runner group 'big-builds' ..."}
+    stage = next(s for s in assess(Expected(SET, NS, "a" * 40, 0, 12), _state(new, []), memory, 500.0, 0.0).stages
+                 if s.name == "listener")  # fmt: skip
+    assert stage.state == "fail" and "create runner group `big-builds` in organisation `Matchpoint-AI`" in stage.hint
