@@ -80,7 +80,8 @@ class BotProcess:
             except httpx.TransportError:
                 return False
 
-        wait_for(ready, f"runners-bot to become ready (its log: {self.log})")
+        # A deadline, not a measure: a process starting on a busy 2-core machine can take long.
+        wait_for(ready, f"runners-bot to become ready (its log: {self.log})", timeout=120)
         return self
 
     def kill(self) -> None:
