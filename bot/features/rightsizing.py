@@ -114,11 +114,14 @@ class RightSizing:
         effectives = [config.effective(e) for e in config.entries if e.scale_set.lower() not in busy]
         observed = await job_evidence.observed(self.services, effectives, now)
         wanted = await offload.run(rightsizing.material, effectives, observed, config.base_config)
+        # Each proposal's window of evidence is its own: within it, a set gets one proposal
+        # (merged, declined or updated by commands), as later passes would read mostly the same hours.
+        window = int(now // (self.services.settings.retention_days * 24 * HOUR))
         stored: list[str] = []
         for scale_set in wanted:
             if len(stored) >= self.limit:
                 break
-            delivery_id = keys.rightsizing(*repo, scale_set, int(now // (24 * HOUR)))
+            delivery_id = keys.rightsizing(*repo, scale_set, window)
             body = json.dumps({"action": ACTION, "scale_set": scale_set, "now": now}).encode()
             delivery = Delivery(delivery_id, EVENT, ACTION, KIND, installation, body, received_at=now)
             if await self.services.store.add(delivery):

@@ -91,7 +91,7 @@ def job_waiting_of(key: str) -> tuple[str, int]:
     return set_key, int(job) if job.isdigit() else 0
 
 
-def rightsizing(owner: str, repo: str, scale_set: str, window_day: int) -> str:
+def rightsizing(owner: str, repo: str, scale_set: str, window: int) -> str:
     """The delivery id of the right-sizing proposal for ``scale_set`` of the configuration
-    repository ``owner/repo`` from the evidence window ending on epoch day ``window_day``."""
-    return f"rightsizing:{owner}/{repo}:{scale_set}@{window_day}".lower()
+    repository ``owner/repo`` in evidence window number ``window`` (since the epoch)."""
+    return f"rightsizing:{owner}/{repo}:{scale_set}@{window}".lower()
