@@ -33,6 +33,7 @@ from bot.clients.kube import Kube, api_client
 from bot.features import comment_commands, onboarding
 from bot.features.capacity import JobEvidence
 from bot.features.dashboard import Dashboard
+from bot.features.rightsizing import RightSizing
 from bot.features.rollout_watch import RolloutWatcher
 from bot.features.scheduler import Scheduler
 from bot.runtime import logs, offload
@@ -88,6 +89,7 @@ class App:
     watcher: RolloutWatcher
     scheduler: Scheduler
     dashboard: Dashboard
+    rightsizing: RightSizing
     leadership: Leadership
     starlette: Starlette
     asgi: FastPath
@@ -114,6 +116,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     )
     dashboard = Dashboard(services, kube, limits, interval=settings.dashboard_interval)
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
+    rightsizing = RightSizing(services, pulls)
     router = Router(
         [
             *comment_commands.routes(CommandRunner(services, pulls, kube, limits)),
@@ -121,13 +124,15 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
             *watcher.routes(pulls),
             *dashboard.routes(),
             *JobEvidence(services).routes(),
+            *rightsizing.routes(),
         ]
     )
     lease = settings.lease_seconds
     dispatcher = Dispatcher(store, router.handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
+    rightsizing.submit = dispatcher.submit
     recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
-    leadership.jobs = [watcher, scheduler, dashboard, recovery, housekeeping]
+    leadership.jobs = [watcher, scheduler, dashboard, rightsizing, recovery, housekeeping]
     endpoint = WebhookEndpoint(
         settings.webhook_secret, store, metrics, dispatcher.submit, router, retention=settings.retention_days * 86_400
     )
@@ -179,6 +184,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         watcher,
         scheduler,
         dashboard,
+        rightsizing,
         leadership,
         starlette,
         FastPath(endpoint, starlette),

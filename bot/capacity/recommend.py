@@ -143,12 +143,13 @@ def recommend(
         for w in windows
     )
     new_min = min(new_min, new_max)
-    material = (
-        abs(new_max - max_runners) >= max(1, math.ceil(max_runners / 5))
-        or new_min != min_runners
-        or (bool(capped) and not has_windows)
-    )
+    material = changed(min_runners, max_runners, new_min, new_max) or (bool(capped) and not has_windows)
     return Recommendation(new_min, new_max, capped, tuple(reasons), material)
+
+
+def changed(min_now: int, max_now: int, min_new: int, max_new: int) -> bool:
+    """Whether min/max change materially: the max by at least one and a fifth, or the min."""
+    return abs(max_new - max_now) >= max(1, math.ceil(max_now / 5)) or min_new != min_now
 
 
 def _warm_by_slot(hours: list[Hour]) -> dict[int, int]:

@@ -309,7 +309,8 @@ class PullRequestText:
 def requesters(requests: Sequence[tuple[str, str]]) -> str:
     """``@user (source)`` for each distinct request, in order."""
     unique = list(dict.fromkeys(requests))
-    return ", ".join(f"@{user} ({source})" for user, source in unique)
+    # A login has no spaces; a requester that is not one (the app's right-sizing) is not a mention.
+    return ", ".join(f"{'' if ' ' in user else '@'}{user} ({source})" for user, source in unique)
 
 
 def pull_request(

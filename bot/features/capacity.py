@@ -53,6 +53,9 @@ class JobEvidence:
         job = job_of(delivery.payload)
         if job is None:
             return
+        if delivery.installation is not None:
+            # The right-sizing pass reads the configuration through it, even with no comment yet.
+            await self.services.read_through(delivery.installation)
         found = serving(job, await self._set_refs(delivery.installation))
         key = found.key if found is not None else unmatched_key(job.repository_url, job.labels)
         store = self.services.store

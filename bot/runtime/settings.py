@@ -99,6 +99,8 @@ class Settings:
     dashboard_interval: float = 600.0
     rollout_timeout: float = 900.0
     rollout_settle: float = 30.0
+    rightsizing_interval: float | None = None  # seconds between right-sizing passes; None: off
+    rightsizing_limit: int = 5  # pull requests a pass opens at most
 
     @property
     def config_owner_repo(self) -> tuple[str, str] | None:
@@ -204,6 +206,12 @@ def _parse(env: Mapping[str, str]) -> Settings:
         if (get("RUNNERS_BOT_DASHBOARD") or "").lower() in ("off", "false", "0", "no")
         else (get("RUNNERS_BOT_DASHBOARD") or _DEFAULT.dashboard),
         dashboard_interval=number("RUNNERS_BOT_DASHBOARD_INTERVAL", _DEFAULT.dashboard_interval, minimum=60),
+        rightsizing_interval=None
+        if (get("RUNNERS_BOT_RIGHTSIZING_INTERVAL") or "off").lower() in ("off", "false", "0", "no")
+        else number("RUNNERS_BOT_RIGHTSIZING_INTERVAL", 0, minimum=3600),
+        rightsizing_limit=int(
+            number("RUNNERS_BOT_RIGHTSIZING_LIMIT", _DEFAULT.rightsizing_limit, minimum=1, integer=True)
+        ),
     )
     if problems:
         raise SettingsError(problems)

@@ -18,6 +18,10 @@ housekeeping's list of what expires (:data:`EXPIRING`) cannot miss a renamed pre
 
 The job evidence itself (per scale set and hour) is in tables of its own
 (:meth:`bot.store.api.Store.count_job`), not under a key.
+
+A right-sizing proposal is a delivery of its own (:func:`rightsizing`: one id per set and
+evidence window), so the store's refusal of an id seen before is what keeps replicas and
+restarts from proposing twice, and the dispatcher resumes one cut short.
 """
 
 from __future__ import annotations
@@ -85,3 +89,9 @@ def job_waiting_of(key: str) -> tuple[str, int]:
     """The set key and job id of a :func:`job_waiting` key."""
     set_key, _, job = key[len(JOBS_WAITING) :].rpartition("|")
     return set_key, int(job) if job.isdigit() else 0
+
+
+def rightsizing(owner: str, repo: str, scale_set: str, window: int) -> str:
+    """The delivery id of the right-sizing proposal for ``scale_set`` of the configuration
+    repository ``owner/repo`` in evidence window number ``window`` (since the epoch)."""
+    return f"rightsizing:{owner}/{repo}:{scale_set}@{window}".lower()

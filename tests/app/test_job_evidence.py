@@ -3,7 +3,6 @@ into the store's aggregates, and what ``status`` (and ``recommend``) then say.""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 import time
@@ -17,42 +16,13 @@ from bot.commands.evidence_text import duration
 from bot.runtime.settings import Settings
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, application, listener, runner_set
-from tests.support.jobtraces import DAY, HOUR, Run, daily, every, simulate
+from tests.support.jobdeliveries import last_monday, send_runs
+from tests.support.jobtraces import HOUR, daily, every, simulate
 from tests.support.webhook_payloads import comment_payload, workflow_job_payload
 
 pytestmark = pytest.mark.anyio
 
 SET = "arc-api-runners"  # project-beta-api's set in the bundled values: max 10
-
-
-def last_monday() -> float:
-    """Monday 00:00 UTC of last week: the whole week lies in the window."""
-    today = int(time.time() // DAY) * DAY
-    weekday = (int(today // DAY) + 3) % 7  # 1970-01-01 was a Thursday
-    return today - weekday * DAY - 7 * DAY
-
-
-async def send_runs(harness: Harness, runs: list[Run], labels: list[str], repo: str = TEAM_REPO) -> None:
-    async def one(run: Run) -> None:
-        for action, started, completed in (
-            ("queued", None, None),
-            ("in_progress", run.started, None),
-            ("completed", run.started, run.completed),
-        ):
-            payload = workflow_job_payload(
-                action,
-                job_id=run.id,
-                labels=labels,
-                created=run.created,
-                started=started,
-                completed=completed,
-                repo=repo,
-            )
-            assert (await harness.send("workflow_job", payload)).status_code == 202
-
-    for start in range(0, len(runs), 25):
-        await asyncio.gather(*(one(run) for run in runs[start : start + 25]))
-    await harness.settle()
 
 
 def evidence_cells(text: str) -> list[str]:

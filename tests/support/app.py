@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from bot.capacity.jobs import ACTIONS
-from bot.features import capacity, comment_commands, dashboard, onboarding, rollout_watch
+from bot.features import capacity, comment_commands, dashboard, onboarding, rightsizing, rollout_watch
 from bot.runtime.settings import Settings
 from bot.server import App, build
 from bot.store.api import Delivery
@@ -91,5 +91,6 @@ ROUTER = Router(
         Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
         Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
         *(Route(f"job_{action}", "workflow_job", action, capacity.accepts, _unused) for action in ACTIONS),
+        Route(rightsizing.KIND, rightsizing.EVENT, rightsizing.ACTION, rightsizing.accepts, _unused),
     ]
 )
