@@ -4,10 +4,10 @@ App routes use the App's JWT; everything else an installation token, cached by
 githubkit until shortly before it expires, with one client per installation reused.
 Retries: 5xx and timeouts with exponential backoff (only for requests that may be sent
 twice: a POST that creates something may have been carried out before its answer was
-lost, so it fails with :class:`TemporaryError` and the delivery's retry, which first
+lost, so it fails with :class:`GitHubUnavailable` and the delivery's retry, which first
 looks for what it created, takes over), rate limits (primary and
 secondary) by waiting for ``Retry-After`` or the reset time, but never longer than
-``max_rate_limit_wait``: past that the call fails with :class:`TemporaryError` and the
+``max_rate_limit_wait``: past that the call fails with :class:`GitHubUnavailable` and the
 delivery is retried later, so one throttled call never holds up the others for long.
 Repeated reads (file contents, branch heads) are conditional (``If-None-Match``): an
 unchanged answer is a 304 and costs no rate limit. A file read at a commit never changes:
@@ -17,8 +17,8 @@ What is kept in memory is bounded (:class:`Caches`, by bytes or entries, least r
 used first): the answers kept for conditional requests, files at commits, default
 branches, the clients of installations and githubkit's token cache.
 
-Errors say whether trying again can help: :class:`TemporaryError` or
-:class:`PermanentError` (as kopf does).
+Errors say whether trying again can help: :class:`GitHubUnavailable` or
+:class:`GitHubRejected` (as kopf does).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from bot.commands.permissions import PERMISSIONS, Permission
 from bot.runtime import errors
 from bot.runtime.caches import Bounded
 from bot.runtime.metrics import Metrics
-from bot.runtime.settings import Settings
+from bot.runtime.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +62,28 @@ Reaction = Literal["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket",
 
 
 class GitHubError(Exception):
-    """A GitHub call failed."""
+    """A GitHub call failed. Each failure is also one of the two kinds the dispatcher
+    knows (:mod:`bot.runtime.errors`): the classes below say which."""
 
 
-class TemporaryError(GitHubError, errors.TemporaryError):
-    """Trying again later may succeed (5xx, timeouts, rate limits); ``retry_after`` in seconds."""
+class GitHubUnavailable(GitHubError, errors.TemporaryError):
+    """GitHub could not answer now (5xx, timeouts, rate limits); ``retry_after`` in seconds."""
 
 
-class Conflict(GitHubError):
-    """A write lost a race (the file or branch moved): re-read, re-apply and try again."""
+class Conflict(GitHubError, errors.TemporaryError):
+    """A write lost a race (the file or branch moved): re-read, re-apply and try again,
+    at once (a retried delivery reads everything anew)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=0.0)
 
 
-class PermanentError(GitHubError, errors.PermanentError):
-    """Trying again will not help (4xx other than rate limits); ``status`` is the HTTP status."""
+class GitHubRejected(GitHubError, errors.PermanentError):
+    """GitHub answered the request with a 4xx other than a rate limit, and will answer it
+    the same way again; ``status`` is the HTTP status."""
 
 
-class Unreadable(PermanentError):
+class Unreadable(GitHubRejected):
     """A file could not be read whole (too large for every API GitHub offers, cut, not
     UTF-8, or not matching its blob): the app must not judge or edit it. ``reason`` says
     what went wrong, for the reply."""
@@ -226,15 +232,15 @@ def _may_repeat(exc: GitHubException) -> bool:
 
 def _translate(exc: GitHubException, what: str) -> GitHubError:
     if isinstance(exc, RateLimitExceeded):
-        return TemporaryError(f"{what}: GitHub rate limit", max(exc.retry_after.total_seconds(), 1.0))
+        return GitHubUnavailable(f"{what}: GitHub rate limit", max(exc.retry_after.total_seconds(), 1.0))
     if isinstance(exc, RequestFailed):
         status = exc.response.status_code
         if status >= 500:
-            return TemporaryError(f"{what}: GitHub answered {status}")
+            return GitHubUnavailable(f"{what}: GitHub answered {status}")
         message = _message(exc.response.raw_response)
-        return PermanentError(f"{what}: GitHub answered {status}: {message}", status)
+        return GitHubRejected(f"{what}: GitHub answered {status}: {message}", status)
     # The connection failed or timed out: soon, as the next try will probably get through.
-    return TemporaryError(f"{what}: {type(exc).__name__}", 2.0)
+    return GitHubUnavailable(f"{what}: {type(exc).__name__}", 2.0)
 
 
 def _message(response: httpx.Response) -> str:
@@ -357,7 +363,7 @@ class GitHubApp:
 
     def __init__(self, settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None) -> None:
         if settings.app_id is None or settings.private_key is None:
-            raise PermanentError("GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are needed to call GitHub", 0)
+            raise SettingsError(["GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are needed to call GitHub"])
         self.settings = settings
         self.transport = MeteredTransport(transport or httpx.AsyncHTTPTransport(), metrics)
         self.auth = AppAuthStrategy(settings.app_id, settings.private_key)
@@ -434,7 +440,7 @@ def token_installation(token: str, api_url: str, transport: httpx.AsyncBaseTrans
 def _file_meta(data: Any, owner: str, repo: str, path: str) -> tuple[str, int]:
     """The blob sha and size the contents API reports for a file."""
     if not isinstance(data, dict) or data.get("type") != "file":
-        raise PermanentError(f"{owner}/{repo}:{path} is not a file", 422)
+        raise GitHubRejected(f"{owner}/{repo}:{path} is not a file", 422)
     size = data.get("size")
     if not isinstance(size, int) or size < 0:
         raise Unreadable(path, "GitHub did not say how large it is")
@@ -586,13 +592,13 @@ class Installation:
         try:
             data = await self.gh.async_graphql(_BRANCH_FILES, variables)
         except GraphQLFailed as exc:
-            raise PermanentError(f"reading {owner}/{repo}: {exc}", 422) from exc
+            raise GitHubRejected(f"reading {owner}/{repo}: {exc}", 422) from exc
         except GitHubException as exc:
             raise _translate(exc, f"reading {owner}/{repo}") from exc
         ref: dict[str, Any] = (data.get("repository") or {}).get("defaultBranchRef") or {}
         target: dict[str, Any] = ref.get("target") or {}
         if not target.get("oid"):
-            raise PermanentError(f"{owner}/{repo} has no default branch the App can read", 404)
+            raise GitHubRejected(f"{owner}/{repo} has no default branch the App can read", 404)
         self.caches.branches.put(f"{self.scope}:{owner}/{repo}", str(ref["name"]))
         return BranchFiles(
             str(ref["name"]),
@@ -750,14 +756,11 @@ class Installation:
             found += [int(i["number"]) for i in page if self._wrote(i) and marker in (i.get("body") or "")]
         return max(found) if found else None
 
-    async def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
-        """The id of the newest comment *this App wrote* on the thread whose body holds
-        ``marker``, on any page. Markers are predictable; a comment anyone else posted with
-        one (to take over or silence a report) is not the App's, whatever it holds."""
-        return (await self.find_comments(owner, repo, number, [marker])).get(marker)
-
     async def find_comments(self, owner: str, repo: str, number: int, markers: Sequence[str]) -> dict[str, int]:
-        """:meth:`find_comment` for each of ``markers``, in one listing of the thread."""
+        """For each of ``markers``, the id of the newest comment *this App wrote* on the
+        thread whose body holds it, on any page, in one listing of the thread. Markers are
+        predictable; a comment anyone else posted with one (to take over or silence a
+        report) is not the App's, whatever it holds."""
         found: dict[str, int] = {}
         async for page in self._pages(
             "listing comments",
@@ -771,7 +774,7 @@ class Installation:
 
     async def runner_groups(self, org: str) -> list[str]:
         """The names of the organisation's runner groups (its own and those it inherits from
-        its enterprise), on every page. :class:`PermanentError` 403 when the credentials may
+        its enterprise), on every page. :class:`GitHubRejected` 403 when the credentials may
         not read them (the organisation permission "Self-hosted runners: read"; a classic
         token's ``admin:org``), 404 for an organisation they do not reach."""
         found: list[str] = []

@@ -37,6 +37,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from bot.commands.rollout import VALUES_HASH, ClusterState
+from bot.runtime import errors
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,16 @@ _RAISE = object()  # _call: a 404 is a failure like any other
 TIMEOUT = 10
 
 
-class KubeUnavailable(Exception):
-    """The Kubernetes API could not be reached or refused the call."""
+class KubeUnavailable(errors.TemporaryError):
+    """The Kubernetes API could not be reached or refused the call. Temporary: the API
+    server comes back, and what it refuses runners-bot is mostly its own access (its
+    chart's RBAC), which a sync restores; a delivery that needs the cluster waits."""
 
 
 class NotDeployed(KubeUnavailable):
     """403 in a runner namespace: kube-apiserver answers it (not 404) until Argo CD has
     created the namespace and the RoleBinding that lets runners-bot read it. The set is
-    not deployed yet; waiting is the answer."""
+    not deployed yet; waiting is the answer, so it stays temporary."""
 
 
 def api_client(host: str | None = None) -> client.ApiClient:

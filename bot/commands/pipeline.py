@@ -29,7 +29,7 @@ from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, Entry, 
 from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
 from bot.fleet.validation import validate_change
-from bot.fleet.yamledit import AddEntry, Edit, EditRefused, RemoveEntry, SetFields, apply_edit, item_span
+from bot.fleet.yamledit import AddEntry, Edit, RemoveEntry, SetFields, UnsafeEdit, apply_edit, item_span
 from bot.fleet.yamlload import LineMap, TooLarge, YamlError, load
 
 TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
@@ -136,6 +136,9 @@ class Outcome:
 
 
 class _Refused(Exception):
+    """A :class:`Refusal` found while running a command (the line parsed): why, and what
+    would be accepted; the line is the command's."""
+
     def __init__(self, reason: str, accepted: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -305,7 +308,7 @@ def _edited(before: Config, new_text: str, old: int | None, new: int | None) -> 
 
 def _handle(item: Command | Refusal, request: Request, state: _State, live: LiveState | None) -> Reply:
     if isinstance(item, Refusal):
-        return Reply(item.text, False, render.refusal(item.text, item.reason, item.accepted))
+        return _refusal(item)
     try:
         if request.is_bot:
             _authorise(item, request, None)
@@ -313,14 +316,15 @@ def _handle(item: Command | Refusal, request: Request, state: _State, live: Live
             raise _Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
         return _execute(item, request, state, live)
     except _Refused as refused:
-        return Reply(item.text, False, render.refusal(item.text, refused.reason, refused.accepted))
-    except EditRefused as refused:
-        reason = str(refused).rstrip(".")
-        return Reply(
-            item.text,
-            False,
-            render.refusal(item.text, reason, "an edit runners-bot can make without touching anything else"),
-        )
+        return _refusal(Refusal(item.text, refused.reason, refused.accepted))
+    except UnsafeEdit as unsafe:
+        accepted = "an edit runners-bot can make without touching anything else"
+        return _refusal(Refusal(item.text, str(unsafe).rstrip("."), accepted))
+
+
+def _refusal(refusal: Refusal) -> Reply:
+    """Every refused command is answered alike, refused as it was parsed or as it ran."""
+    return Reply(refusal.text, False, render.refusal(refusal.text, refusal.reason, refusal.accepted))
 
 
 def _authorise(command: Command, request: Request, target: str | None) -> None:

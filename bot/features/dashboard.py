@@ -43,6 +43,7 @@ from bot.store import keys, records
 from bot.store.api import Delivery
 from bot.store.records import OpenPull
 from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.threads import Issue, publish
 
 log = logging.getLogger(__name__)
 
@@ -161,20 +162,15 @@ class Dashboard:
         owner, repo = self._repo()
         saved: list[list[Any]] = record["pages"]  # [comment id, text]
         wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
-        markers = [fleet_view.page_marker(index + 1) for index in range(len(saved), len(wanted))]
-        posted = await inst.find_comments(owner, repo, number, markers) if markers else {}
+        tags = [fleet_view.page_marker(index + 1) for index in range(len(wanted))]
+        known = {tags[index]: int(page[0]) for index, page in enumerate(saved)}
+        changed = {tags[i]: page for i, page in enumerate(wanted) if i >= len(saved) or saved[i][1] != page}
+        posted = await publish(inst, Issue(owner, repo, number), changed, known)
         for index, page in enumerate(wanted):
             if index < len(saved):
-                if saved[index][1] != page:
-                    await inst.edit_comment(owner, repo, int(saved[index][0]), page)
-                    saved[index][1] = page
-                continue
-            found = posted.get(fleet_view.page_marker(index + 1))
-            if found is None:
-                found = await inst.comment(owner, repo, number, page)
+                saved[index][1] = page
             else:
-                await inst.edit_comment(owner, repo, found, page)
-            saved.append([found, page])
+                saved.append([posted[tags[index]], page])
         await self._save(record)
 
     async def _save(self, record: dict[str, Any]) -> None:

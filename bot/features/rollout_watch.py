@@ -43,6 +43,7 @@ from bot.store import keys, records
 from bot.store.api import Delivery, LeaseLost
 from bot.store.records import OpenPull
 from bot.webhooks.routing import Route
+from bot.webhooks.threads import Issue, marked, publish
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,14 @@ class Watch:
     expected: Expected
     started: float
     title: str
-    threads: list[list[Any]]  # [owner, repo, number, comment id or None]
+    threads: list[Issue]
     memory: Memory = field(default_factory=Memory)
     last_body: str = ""
     runner_group: list[str] = field(default_factory=list)  # a pool's [org, runnerGroup]: asked when stuck
+    comments: list[int | None] = field(default_factory=list)  # the report's comment on each thread, once known
+
+    def __post_init__(self) -> None:
+        self.comments += [None] * (len(self.threads) - len(self.comments))
 
     def dump(self) -> str:
         return json.dumps(asdict(self))
@@ -73,6 +78,12 @@ class Watch:
         data = json.loads(text)
         data["expected"] = Expected(**data["expected"])
         data["memory"] = Memory(**data["memory"])
+        threads = data["threads"]
+        if threads and isinstance(threads[0], list):  # stored as [owner, repo, number, comment id] before
+            data["comments"] = [thread[3] for thread in threads]
+            data["threads"] = [Issue(*thread[:3]) for thread in threads]
+        else:
+            data["threads"] = [Issue(**thread) for thread in threads]
         return cls(**data)
 
 
@@ -87,14 +98,14 @@ class Merged:
     installation: int
 
 
-def threads_of(pull: OpenPull | None, config: tuple[str, str], number: int) -> list[list[Any]]:
+def threads_of(pull: OpenPull | None, config: tuple[str, str], number: int) -> list[Issue]:
     """The merged pull request itself, then every thread a command came from (once each)."""
-    found = [[config[0], config[1], number, None]]
+    found = [Issue(config[0], config[1], number)]
     for command in pull.commands if pull else []:
         match = _THREAD_URL.match(command.source)
         if match:
-            thread = [match.group(1), match.group(2), int(match.group(3)), None]
-            if thread[:3] not in [t[:3] for t in found]:
+            thread = Issue(match.group(1), match.group(2), int(match.group(3)))
+            if thread not in found:
                 found.append(thread)
     return found
 
@@ -267,8 +278,8 @@ class RolloutWatcher:
     async def _remember_verdict(self, watch: Watch, report: Report) -> None:
         """The last rollout of each set, for the fleet dashboard."""
         verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
-        owner, repo, number = watch.threads[0][:3]
-        last = records.LastRollout(verdict, f"{owner}/{repo}#{number}")
+        pull = watch.threads[0]
+        last = records.LastRollout(verdict, f"{pull.owner}/{pull.repo}#{pull.number}")
         await records.remember_rollout(
             self.services.store, watch.expected.scale_set, last, self.services.leadership.fence()
         )
@@ -307,7 +318,7 @@ class RolloutWatcher:
         ask GitHub once per revision whether it includes the merge commit."""
         if revision is None or revision == watch.expected.merge_sha or revision in watch.memory.contains:
             return
-        owner, repo = watch.threads[0][0], watch.threads[0][1]
+        owner, repo = watch.threads[0].owner, watch.threads[0].repo
         inst = self.services.github.installation(watch.installation)
         try:
             watch.memory.contains[revision] = await inst.contains(owner, repo, watch.expected.merge_sha, revision)
@@ -320,18 +331,14 @@ class RolloutWatcher:
             return False
         inst = self.services.github.installation(watch.installation)
         for index, thread in enumerate(watch.threads):
-            owner, repo, number, comment_id = thread
-            text = f"{body}\n\n{marker(watch.key, index)}\n"
+            tag, comment_id = marker(watch.key, index), watch.comments[index]
             try:
-                if comment_id is None:
-                    comment_id = await inst.find_comment(owner, repo, number, marker(watch.key, index))
-                if comment_id is None:
-                    thread[3] = await inst.comment(owner, repo, number, text)
-                else:
-                    thread[3] = comment_id
-                    await inst.edit_comment(owner, repo, comment_id, text)
+                posted = await publish(
+                    inst, thread, {tag: marked(body, tag)}, {} if comment_id is None else {tag: comment_id}
+                )
+                watch.comments[index] = posted[tag]
             except GitHubError as exc:
-                log.warning("could not update the rollout report on %s/%s#%s: %s", owner, repo, number, exc)
+                log.warning("could not update the rollout report on %s#%s: %s", thread.full_name, thread.number, exc)
         watch.last_body = body
         await self.services.store.put(watch.key, watch.dump(), self.services.leadership.fence())
         return True

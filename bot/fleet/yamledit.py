@@ -45,8 +45,10 @@ CANONICAL_ORDER = (
 )  # fmt: skip
 
 
-class EditRefused(Exception):
-    """The edit cannot be made without touching content outside it; nothing changed."""
+class UnsafeEdit(Exception):
+    """The edit cannot be made without touching content outside it (or the file cannot
+    be edited safely at all); nothing changed. The pipeline answers it as a command's
+    refusal."""
 
 
 class _NoWindow(Exception):
@@ -84,7 +86,7 @@ _Splice = tuple[int, int, str]
 
 
 def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
-    """Return ``text`` with ``edit`` applied; raise :class:`EditRefused` when it cannot be.
+    """Return ``text`` with ``edit`` applied; raise :class:`UnsafeEdit` when it cannot be.
 
     ``window=False`` forces the full parse (tests and benchmarks compare both paths).
     """
@@ -97,7 +99,7 @@ def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
     except _NoWindow:
         new_text = _apply(_Doc(text, nl, window=False), edit)
     if new_text.endswith("\n") != text.endswith("\n"):
-        raise EditRefused("the edit would change the file's final newline")
+        raise UnsafeEdit("the edit would change the file's final newline")
     return new_text
 
 
@@ -110,10 +112,10 @@ def _only_its_entry(text: str, new_text: str, edit: Edit) -> None:
     try:
         new_starts, _, _ = _item_regions(new_text)
     except _NoWindow:
-        raise EditRefused("the edit would break the list of entries; nothing was changed") from None
+        raise UnsafeEdit("the edit would break the list of entries; nothing was changed") from None
     delta = {AddEntry: 1, RemoveEntry: -1}.get(type(edit), 0)
     if len(new_starts) != len(starts) + delta:
-        raise EditRefused(
+        raise UnsafeEdit(
             f"the edit would leave {len(new_starts)} entries where {len(starts) + delta} were expected; nothing was changed"
         )
     if isinstance(edit, AddEntry):
@@ -125,7 +127,7 @@ def _only_its_entry(text: str, new_text: str, edit: Edit) -> None:
     low -= 2 if text.endswith("\r\n", 0, low) else 1 if text.endswith("\n", 0, low) else 0
     tail = len(text) - high
     if not (new_text.startswith(text[:low]) and new_text.endswith(text[high:]) and len(new_text) >= low + tail):
-        raise EditRefused("the edit would change text outside its own entry; nothing was changed")
+        raise UnsafeEdit("the edit would change text outside its own entry; nothing was changed")
 
 
 def _comments_before(text: str, pos: int) -> int:
@@ -220,7 +222,7 @@ def _apply_in_window(text: str, edit: Edit, nl: str) -> str:
         raise _NoWindow
     try:
         doc = _Doc(window, nl, window=True)
-    except EditRefused:
+    except UnsafeEdit:
         raise _NoWindow from None
     if len(doc.items) != high - low + 1:
         raise _NoWindow
@@ -255,23 +257,23 @@ class _Doc:
             self._snapshot(self.seq)
             self.data: Any = loader.construct_document(root) if root is not None else None
         except yaml.YAMLError as exc:
-            raise EditRefused(f"repositories.yaml is not valid YAML: {exc}") from None
+            raise UnsafeEdit(f"repositories.yaml is not valid YAML: {exc}") from None
         finally:
             loader.dispose()
 
     def _find_seq(self, root: Node | None) -> Node:
         if self.window:
             if not isinstance(root, SequenceNode):
-                raise EditRefused("window is not a sequence")
+                raise UnsafeEdit("window is not a sequence")
             return root
         if not isinstance(root, MappingNode):
-            raise EditRefused("repositories.yaml must be a mapping with a 'repositories' list")
+            raise UnsafeEdit("repositories.yaml must be a mapping with a 'repositories' list")
         for key, value in root.value:
             if isinstance(key, ScalarNode) and key.value == "repositories":
                 self.key_node = key
                 found: Node = value
                 return found
-        raise EditRefused("repositories.yaml has no 'repositories' key")
+        raise UnsafeEdit("repositories.yaml has no 'repositories' key")
 
     def _snapshot(self, node: Node) -> None:
         # Building data flattens merge keys in place; lookups need the pairs as written.
@@ -351,7 +353,7 @@ class _Doc:
     def alias_span(self, key_node: Node) -> tuple[int, int]:
         match = _ALIAS_AFTER_KEY.match(self.text, key_node.end_mark.index)
         if match is None:
-            raise EditRefused("a shared (aliased) value is written in a form the editor does not rewrite")
+            raise UnsafeEdit("a shared (aliased) value is written in a form the editor does not rewrite")
         return match.start(1), match.end(1)
 
     def reachable_outside(self, item: Node) -> set[int]:
@@ -502,10 +504,10 @@ def _apply(doc: _Doc, edit: Edit) -> str:
 def _item(doc: _Doc, index: int, name: str, before: list[Any]) -> Node:
     items = doc.items
     if not 0 <= index < len(items) or not isinstance(before[index], dict) or before[index].get("name") != name:
-        raise EditRefused(f"entry '{name}' is not where the command expected it; nothing was changed")
+        raise UnsafeEdit(f"entry '{name}' is not where the command expected it; nothing was changed")
     item = items[index]
     if not isinstance(item, MappingNode) or not _inside(item, item) or item.start_mark.index < 0:
-        raise EditRefused(f"entry '{name}' is not a plain mapping")
+        raise UnsafeEdit(f"entry '{name}' is not a plain mapping")
     return item
 
 
@@ -549,7 +551,7 @@ def _set_key(doc: _Doc, mapping: Node, item: Node, outside: set[int], *, key: st
         start, end = doc.alias_span(key_node)
         return [(start, end, render_scalar(value))]
     if not isinstance(node, ScalarNode) or node.style in ("|", ">"):
-        raise EditRefused(f"'{key}' is not written as a plain value")
+        raise UnsafeEdit(f"'{key}' is not written as a plain value")
     quote = node.style if isinstance(value, str) else None
     if id(node) in outside:
         # Shared through an anchor: the definition moves to its first use, this entry gets its own value.
@@ -567,11 +569,11 @@ def _unshare(doc: _Doc, node: Node, item: Node, data: Any) -> tuple[tuple[int, i
     re-parse proves every other entry kept its data."""
     match = _ANCHOR.match(doc.text, node.start_mark.index)
     if match is None:
-        raise EditRefused("a shared value whose anchor the editor cannot find; edit it by hand")
+        raise UnsafeEdit("a shared value whose anchor the editor cannot find; edit it by hand")
     name = match.group(1)
     use = re.compile(r"\*" + re.escape(name) + r"(?![^ \t\r\n,\[\]{}])").search(doc.text, item.end_mark.index)
     if use is None:
-        raise EditRefused(f"the anchor &{name} is used, but the editor cannot find where; edit it by hand")
+        raise UnsafeEdit(f"the anchor &{name} is used, but the editor cannot find where; edit it by hand")
     definition = f"&{name} " + (_inline(_plain(data)) if isinstance(data, dict) else render_scalar(data, _style(node)))
     start = match.start() - 1 if doc.text[match.start() - 1 : match.start()] == " " else match.start()
     return (start, match.end()), (use.start(), use.end(), definition)
@@ -586,14 +588,14 @@ def _insert_key(doc: _Doc, mapping: Node, key: str, value: Any) -> _Splice:
     if getattr(mapping, "flow_style", False):
         close = mapping.end_mark.index - 1
         if doc.text[close] != "}":
-            raise EditRefused("a flow mapping the editor cannot extend")
+            raise UnsafeEdit("a flow mapping the editor cannot extend")
         pos = close
         while pos > mapping.start_mark.index and doc.text[pos - 1] in " \t\r\n":
             pos -= 1
         prefix = ", " if own else ""
         return pos, pos, f"{prefix}{key}: {_inline(value)}"
     if not own:
-        raise EditRefused("an entry with no keys of its own")
+        raise UnsafeEdit("an entry with no keys of its own")
     indent = " " * own[0].start_mark.column
     style = _style_of(doc)
     if isinstance(value, dict) and not style.flow_nested:
@@ -655,7 +657,7 @@ def _add(doc: _Doc, edit: AddEntry) -> list[_Splice]:
         pos = doc.content_end(doc.line_start(doc.key_node.start_mark.index))
         return [(pos, pos, doc.nl + doc.nl.join(lines))]
     if not isinstance(seq, SequenceNode) or not seq.value:
-        raise EditRefused("'repositories' is not a list the editor can extend")
+        raise UnsafeEdit("'repositories' is not a list the editor can extend")
     pos = doc.last_content_end(seq.end_mark.index)
     gap = doc.nl if style.blank_between else ""
     return [(pos, pos, doc.nl + gap + doc.nl.join(lines))]
@@ -733,10 +735,10 @@ def _plain(value: Any, budget: list[int] | None = None, inside: frozenset[int] =
     budget = budget if budget is not None else [_MAX_COPY_NODES]
     budget[0] -= 1
     if budget[0] < 0:
-        raise EditRefused("the entry is too large to edit safely")
+        raise UnsafeEdit("the entry is too large to edit safely")
     if isinstance(value, dict | list):
         if id(value) in inside:
-            raise EditRefused("the entry contains itself through an alias (a recursive anchor); nothing was changed")
+            raise UnsafeEdit("the entry contains itself through an alias (a recursive anchor); nothing was changed")
         inside = inside | {id(value)}
         if isinstance(value, dict):
             return {k: _plain(v, budget, inside) for k, v in value.items()}
@@ -748,7 +750,7 @@ def _verify(doc: _Doc, new_text: str, expected: list[Any]) -> None:
     try:
         after = yaml.load(new_text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
-        raise EditRefused("the edited file would not be valid YAML; nothing was changed") from None
+        raise UnsafeEdit("the edited file would not be valid YAML; nothing was changed") from None
     if doc.window:
         ok = after == expected
     else:
@@ -759,6 +761,6 @@ def _verify(doc: _Doc, new_text: str, expected: list[Any]) -> None:
             and {k: v for k, v in after.items() if k != "repositories"} == rest_before
         )
     if not ok:
-        raise EditRefused("the edit could not be made without changing other content; nothing was changed")
+        raise UnsafeEdit("the edit could not be made without changing other content; nothing was changed")
     if doc.nl == "\r\n" and new_text.count("\n") != new_text.count("\r\n"):
-        raise EditRefused("the edit would mix line endings; nothing was changed")
+        raise UnsafeEdit("the edit would mix line endings; nothing was changed")

@@ -1,6 +1,10 @@
 """Whether trying again can help: the two kinds of failure a delivery's handler can end
 in, as kopf names them. The layer that retries (``bot.webhooks.dispatch``) knows only
-these; each adapter raises its own subclasses (``bot.clients.github``)."""
+these. Each is raised by the layer that knows the problem: the adapters raise their own
+subclasses (``bot.clients.github``: ``GitHubUnavailable``, ``Conflict``,
+``GitHubRejected``; ``bot.clients.kube``: ``KubeUnavailable``), the services raise these
+two for problems of their own (a delivery with no installation, a file that kept
+moving). Anything else escaping a handler is a bug."""
 
 from __future__ import annotations
 

@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.clients import config_source
-from bot.clients.github import Installation, PermanentError, Reaction, Unreadable
+from bot.clients.github import Installation, Reaction, Unreadable
 from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
 from bot.commands import pipeline, render, reply_limits, rollout
 from bot.commands.grammar import Command, ParsedComment, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
-from bot.runtime import offload
+from bot.runtime import errors, offload
 from bot.services import DASHBOARD, Services, job_evidence
 from bot.services.pull_requests import Decided, PullRequests, Result, Target
 from bot.services.runner_limits import RunnerLimits
@@ -119,7 +119,7 @@ class CommandRunner:
         """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
         services = self.services
         if delivery.installation is None:
-            raise PermanentError("the delivery names no installation", 0)
+            raise errors.PermanentError("the delivery names no installation", 0)
         inst = services.github.installation(delivery.installation)
         if not await admit(services, inst, delivery, thread):
             return

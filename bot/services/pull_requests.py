@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.clients import config_source
-from bot.clients.github import Conflict, Installation, TemporaryError, Unreadable
+from bot.clients.github import Conflict, GitHubUnavailable, Installation, Unreadable
 from bot.commands import pipeline, render
 from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
+from bot.runtime import errors
 from bot.services import job_evidence
 from bot.store import keys
 from bot.store.api import Store
@@ -155,7 +156,7 @@ class PullRequests:
             await self.store.put(keys.pull(target.owner, target.repo, scale_set), state.dump())
             created = current is None or current.number != state.number
             return Result(state.number, state.url, created=created, needs_label=created)
-        raise TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
+        raise errors.TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
     async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
         # Keyed by the content: resumed after a crash, the delivery skips a commit it made
@@ -188,7 +189,7 @@ class PullRequests:
             # Opened before the state database knew (a crash, or a restored database).
             existing = await inst.open_pull(owner, repo, branch)
             if existing is None:
-                raise TemporaryError(f"GitHub says a pull request exists for {branch} but lists none", 10)
+                raise GitHubUnavailable(f"GitHub says a pull request exists for {branch} but lists none", 10)
             return await inst.update_pull(owner, repo, int(existing["number"]), title=text.title, body=text.body)
         return created
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from bot.clients.github import GitHubError, Installation, PermanentError
+from bot.clients.github import GitHubError, GitHubRejected, Installation
 from bot.fleet.config import Config, Effective
 from bot.fleet.validation import runner_group_message, runner_group_missing
 
@@ -33,7 +33,7 @@ async def organisation_groups(inst: Installation, orgs: Iterable[str]) -> dict[s
     async def ask(org: str) -> list[str] | str:
         try:
             return await inst.runner_groups(org)
-        except PermanentError as exc:
+        except GitHubRejected as exc:
             if exc.status == 403:
                 return f"GitHub refused to list the runner groups of '{org}' (403): {NEEDS}"
             if exc.status == 404:

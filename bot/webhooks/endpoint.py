@@ -44,7 +44,9 @@ DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 OTHER_EVENT = "other"  # the metric label of every event no route knows (X-GitHub-Event is unsigned)
 
 
-class _Refused(Exception):
+class _BadRequest(Exception):
+    """A request answered with a 4xx ``status`` before anything was stored."""
+
     def __init__(self, status: int, message: str) -> None:
         self.status, self.message = status, message
 
@@ -93,10 +95,10 @@ class WebhookEndpoint:
         await send({"type": "http.response.body", "body": body})
 
     async def _body(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bytearray, bytes]:
-        """The body and its HMAC, read with the limits above; raises :class:`_Refused`."""
+        """The body and its HMAC, read with the limits above; raises :class:`_BadRequest`."""
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > MAX_BODY:
-            raise _Refused(413, f"payload larger than {MAX_BODY} bytes")
+            raise _BadRequest(413, f"payload larger than {MAX_BODY} bytes")
         body, mac = bytearray(), hmac.new(self.secret, digestmod=hashlib.sha256)
         try:
             async with asyncio.timeout(BODY_TIMEOUT):
@@ -104,21 +106,21 @@ class WebhookEndpoint:
                 while more:
                     message = await receive()
                     if message["type"] == "http.disconnect":
-                        raise _Refused(400, "the client went away")
+                        raise _BadRequest(400, "the client went away")
                     chunk = message.get("body", b"")
                     if len(body) + len(chunk) > MAX_BODY:
-                        raise _Refused(413, f"payload larger than {MAX_BODY} bytes")
+                        raise _BadRequest(413, f"payload larger than {MAX_BODY} bytes")
                     body += chunk
                     mac.update(chunk)
                     more = message.get("more_body", False)
         except TimeoutError:
-            raise _Refused(408, f"the body did not arrive within {BODY_TIMEOUT:g} s") from None
+            raise _BadRequest(408, f"the body did not arrive within {BODY_TIMEOUT:g} s") from None
         return body, b"sha256=" + mac.hexdigest().encode()
 
     async def _handle(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[int, str]:
         try:
             body, expected = await self._body(headers, receive)
-        except _Refused as refused:
+        except _BadRequest as refused:
             self._count("unknown", {413: "too_large", 408: "too_slow"}.get(refused.status, "bad_request"))
             return refused.status, refused.message
         sent = headers.get(b"x-hub-signature-256", b"")

@@ -1,15 +1,17 @@
 """Where a delivery is answered, and the steps that make answering it happen once.
 
-A :class:`Thread` is the issue or pull request (and comment) a delivery is about;
-:func:`reply` posts a delivery's numbered reply there, or edits it in place when it
-exists already, even across a crash between posting and recording; :func:`once` runs a
-side effect unless the delivery recorded it. Features answer only through these.
+An :class:`Issue` is an issue or pull request; a :class:`Thread` is the one (and the
+comment) a delivery is about. :func:`publish` is the one way the App's comments are
+posted or edited by their hidden markers; :func:`reply` uses it for a delivery's
+numbered reply, edited in place when it exists already, even across a crash between
+posting and recording; :func:`once` runs a side effect unless the delivery recorded it.
+Features answer only through these.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,21 +20,27 @@ from bot.store.api import Delivery, Store
 
 
 @dataclass(frozen=True)
-class Thread:
-    """Where a command was written: the repository, issue/PR number and comment."""
+class Issue:
+    """An issue or pull request: where the App's comments go."""
 
     owner: str
     repo: str
     number: int
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repo}"
+
+
+@dataclass(frozen=True)
+class Thread(Issue):
+    """Where a command was written: the repository, issue/PR number and comment."""
+
     comment_id: int | None
     comment_url: str
     user: str
     is_bot: bool
     body: str
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.repo}"
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Thread:
@@ -60,6 +68,32 @@ def marker(delivery_id: str, index: int) -> str:
     return f"<!-- runners-bot:{digest}:{index} -->"
 
 
+def marked(text: str, marker: str) -> str:
+    """``text`` with ``marker`` hidden at its end, where :func:`publish` looks for it."""
+    return f"{text}\n\n{marker}\n"
+
+
+async def publish(
+    inst: Installation, issue: Issue, bodies: Mapping[str, str], known: Mapping[str, int], *, look: bool = True
+) -> dict[str, int]:
+    """Each of ``bodies`` (keyed by its hidden marker) as a comment of the App's on
+    ``issue``, in order: the comment ``known`` for its marker is edited; else, when
+    ``look``, the App's comment holding the marker (a crash after posting, before the id
+    was recorded, must not post it twice), found for all of them in one listing; else a
+    new one. Returns each marker's comment id."""
+    missing = [m for m in bodies if m not in known]
+    found = await inst.find_comments(issue.owner, issue.repo, issue.number, missing) if look and missing else {}
+    ids: dict[str, int] = {}
+    for marker, body in bodies.items():
+        comment_id = known.get(marker, found.get(marker))
+        if comment_id is None:
+            comment_id = await inst.comment(issue.owner, issue.repo, issue.number, body)
+        else:
+            await inst.edit_comment(issue.owner, issue.repo, comment_id, body)
+        ids[marker] = comment_id
+    return ids
+
+
 async def once(store: Store, delivery_id: str, name: str, action: Callable[[], Awaitable[object]]) -> None:
     """Run ``action`` unless the delivery already recorded step ``name``."""
     if await store.step(delivery_id, name) is not None:
@@ -70,17 +104,14 @@ async def once(store: Store, delivery_id: str, name: str, action: Callable[[], A
 
 async def reply(store: Store, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str) -> int:
     """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
-    name = f"reply:{index}"
-    body = f"{text.rstrip()}\n\n{marker(delivery.id, index)}\n"
+    name, tag = f"reply:{index}", marker(delivery.id, index)
     known = await store.step(delivery.id, name)
-    if known is None and await store.step(delivery.id, name + ":intent") is not None:
-        # A crash may have come between posting and recording: look before posting again.
-        found = await inst.find_comment(thread.owner, thread.repo, thread.number, marker(delivery.id, index))
-        known = str(found) if found is not None else None
-    if known is not None:
-        await inst.edit_comment(thread.owner, thread.repo, int(known), body)
-        return int(known)
-    await store.record(delivery.id, name + ":intent", "1")
-    comment_id = await inst.comment(thread.owner, thread.repo, thread.number, body)
-    await store.record(delivery.id, name, str(comment_id))
+    # A crash may have come between posting and recording: then look before posting again.
+    look = known is None and await store.step(delivery.id, name + ":intent") is not None
+    if known is None and not look:
+        await store.record(delivery.id, name + ":intent", "1")
+    ids = {tag: int(known)} if known is not None else {}
+    comment_id = (await publish(inst, thread, {tag: marked(text.rstrip(), tag)}, ids, look=look))[tag]
+    if known is None:
+        await store.record(delivery.id, name, str(comment_id))
     return comment_id

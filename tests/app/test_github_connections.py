@@ -48,9 +48,9 @@ async def test_the_apps_own_comment_is_found_past_the_first_page(fake: Any, sett
         posted = await inst.comment(owner, repo, 7, "a reply <!-- runners-bot:d1:0 -->")
         for n in range(120):
             fake.add_comment(TEAM_REPO, 7, f"more chatter {n}", "someone")
-        found = await inst.find_comment(owner, repo, 7, "<!-- runners-bot:d1:0 -->")
+        found = await inst.find_comments(owner, repo, 7, ["<!-- runners-bot:d1:0 -->"])
         await app.close()
-    assert found == posted
+    assert found == {"<!-- runners-bot:d1:0 -->": posted}
     pages = [c for c in fake.calls if c.method == "GET" and c.template == COMMENTS]
     assert len(pages) == 3 and all(c.query.get("per_page") == "100" for c in pages)
 

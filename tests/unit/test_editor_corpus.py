@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fleet.yamledit import EditRefused, RemoveEntry, SetFields, apply_edit
+from bot.fleet.yamledit import RemoveEntry, SetFields, UnsafeEdit, apply_edit
 from tests.support.corpus_edits import cases, load_edit, read_bytes_text
 
 CASES = cases()
@@ -23,7 +23,7 @@ def test_case(case: Path, window: bool) -> None:
     edit = load_edit(case)
     refused = case / "refused.txt"
     if refused.exists():
-        with pytest.raises(EditRefused) as info:
+        with pytest.raises(UnsafeEdit) as info:
             apply_edit(text, edit, window=window)
         assert str(info.value) == refused.read_text(encoding="utf-8").strip()
         return
@@ -34,12 +34,12 @@ SEED = (Path(__file__).parent.parent.parent / "values" / "repositories.yaml").re
 
 
 def test_wrong_name_at_index_is_refused() -> None:
-    with pytest.raises(EditRefused, match="not where the command expected"):
+    with pytest.raises(UnsafeEdit, match="not where the command expected"):
         apply_edit(SEED, SetFields(0, "project-beta-api", max_runners=3))
 
 
 def test_index_out_of_range_is_refused() -> None:
-    with pytest.raises(EditRefused):
+    with pytest.raises(UnsafeEdit):
         apply_edit(SEED, RemoveEntry(7, "project-beta"))
 
 
@@ -48,7 +48,7 @@ def test_index_out_of_range_is_refused() -> None:
     ["repositories: [unclosed\n", "a: b: c\n", "- just\n- a list\n", "repositories: 3\n", ""],
 )
 def test_unusable_documents_are_refused(text: str) -> None:
-    with pytest.raises(EditRefused):
+    with pytest.raises(UnsafeEdit):
         apply_edit(text, SetFields(0, "x", max_runners=3))
 
 
@@ -65,7 +65,7 @@ def test_billion_laughs_entry_is_refused_not_expanded() -> None:
         "    labels: *a8",
         "    scaling: {minRunners: 0, maxRunners: 1}",
     ]
-    with pytest.raises(EditRefused, match="too large"):
+    with pytest.raises(UnsafeEdit, match="too large"):
         apply_edit("\n".join(lines) + "\n", SetFields(0, "bomb", max_runners=2))
 
 
@@ -74,6 +74,6 @@ def test_verification_catches_a_block_scalar_it_cannot_extend() -> None:
     # Appending after the literal block would land inside it; the check refuses instead.
     try:
         result = apply_edit(text, SetFields(0, "a", max_runners=3))
-    except EditRefused:
+    except UnsafeEdit:
         return
     assert "maxRunners: 3" in result
