@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import difflib
+import gc
 import json
 import re
 import threading
@@ -200,3 +201,21 @@ def test_a_commits_body_is_the_json_githubs_contents_api_takes(big: str) -> None
         "branch": "runners/x",
         "content": base64.b64encode(text.encode()).decode(),
     }
+
+
+def test_parsing_a_large_fleet_walks_the_new_model_in_one_collection(bundled: ConfigFiles) -> None:
+    # Each collection holds the GIL, the event loop's too: automatic ones while the model
+    # was built walked it again and again (/healthz waited 200 ms at 50,000 sets).
+    text = fleet(3_000, bundled.repositories) + "\n# not parsed before\n"
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        config.parse(text, bundled.base)
+    finally:
+        gc.callbacks.remove(seen)
+    assert generations == [1], "the one collection before the model is frozen"
