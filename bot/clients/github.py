@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -50,7 +52,7 @@ from githubkit.retry import RetryOption
 
 from bot.commands.bodies import fit
 from bot.commands.permissions import PERMISSIONS, Permission
-from bot.runtime import errors
+from bot.runtime import errors, offload
 from bot.runtime.caches import Bounded
 from bot.runtime.metrics import Metrics
 from bot.runtime.settings import Settings, SettingsError
@@ -303,12 +305,33 @@ def _blob(entry: Any) -> FileContent | None:
 
 def git_blob_sha(data: bytes) -> str:
     """The id git gives a blob of ``data``: what GitHub reports as a file's ``sha``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)  # not prefixed by concatenation: that would copy a 15 MB file once more
+    return digest.hexdigest()
+
+
+# base64 goes in slices so that the event loop takes the GIL back between them when it
+# runs on a thread (offload.large).
+_B64_SLICE = 3 * 256 * 1024  # a multiple of 3: slices encode to base64 that joins exactly
+
+
+def _base64(data: bytes) -> bytes:
+    """``base64.b64encode(data)``, a slice at a time."""
+    view = memoryview(data)
+    return b"".join(base64.b64encode(view[i : i + _B64_SLICE]) for i in range(0, len(data), _B64_SLICE))
+
+
+def put_file_body(text: str, *, message: str, sha: str, branch: str) -> bytes:
+    """The JSON body of a contents PUT, built around the base64 (which needs no JSON
+    escaping) instead of escaping a 20 MB string through a JSON encoder in one call."""
+    head = json.dumps({"message": message, "sha": sha, "branch": branch})
+    return head[:-1].encode("utf-8") + b', "content": "' + _base64(text.encode("utf-8")) + b'"}'
 
 
 # Above 1 MB the JSON contents API sends no content (``encoding: "none"``); the raw media
 # type serves files up to 100 MB, GitHub's own limit for a file in a repository.
 RAW = "application/vnd.github.raw"
+REST_API_VERSION = "2026-03-10"  # the version githubkit's generated methods send (its schemas' date)
 MAX_FILE_BYTES = 100 * 1024 * 1024
 PER_PAGE = 100  # GitHub's largest page
 MAX_PAGES = 100  # a thread of 10,000 comments is as far as a search for the App's own goes
@@ -561,7 +584,7 @@ class Installation:
         content = _inline_content(data)
         if content is None:
             content = await self._raw(owner, repo, path, ref if at_commit and ref else sha, by_blob=not at_commit)
-        found = whole_text(path, content, sha, size)
+        found: FileContent = await offload.large(whole_text, path, content, sha, size, size=len(content))
         if at_commit:
             self.caches.files.put(f"{self.scope}:{key}", found, len(content) + len(key) + _ENTRY)
         return found
@@ -667,10 +690,17 @@ class Installation:
         """Commit ``text`` to ``path`` on ``branch``; ``sha`` is the blob being replaced. Returns the commit sha.
 
         Raises :class:`Conflict` when the file changed under us (409/422)."""
-        content = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        body: bytes = await offload.large(
+            functools.partial(put_file_body, text, message=message, sha=sha, branch=branch), size=len(text)
+        )
         try:
-            response = await self.gh.rest.repos.async_create_or_update_file_contents(
-                owner, repo, path, message=message, content=content, sha=sha, branch=branch
+            # The body pre-encoded: the generated method would validate and JSON-encode
+            # the 20 MB base64 string on the event loop.
+            response = await self.gh.arequest(
+                "PUT",
+                f"/repos/{owner}/{repo}/contents/{path}",
+                content=body,
+                headers={"Content-Type": "application/json", "X-GitHub-Api-Version": REST_API_VERSION},
             )
         except RequestFailed as exc:
             if exc.response.status_code in (409, 422):

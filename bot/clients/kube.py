@@ -254,7 +254,22 @@ def _listener_set(name: str) -> str:
 # --- only the fields the report, the dashboard and /runners status read ------------------
 # A whole pod is ~20 KB of Python objects (managedFields, spec, annotations of others'
 # tools); what is read of it is a few hundred bytes. Names and phases repeat across the
-# fleet and are interned.
+# fleet and are interned; so do whole statuses (most runner pods are just "Running"),
+# which readers only read.
+
+SHARED_MAX = 10_000  # distinct statuses kept for sharing; past it the table starts anew
+_SHARED: dict[str, Any] = {}
+
+
+def _shared(value: dict[str, Any]) -> dict[str, Any]:
+    """One object for equal ``value``s across the fleet. Never mutate what it returns."""
+    key = repr(value)
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= SHARED_MAX:
+            _SHARED.clear()  # statuses of a past moment; those held stay shared as they are
+        found = _SHARED.setdefault(key, value)  # atomic: watch threads slim concurrently
+    return found  # type: ignore[no-any-return]
 
 
 def _text(value: Any, keep: int = MESSAGE) -> str:
@@ -281,16 +296,16 @@ def _application(obj: dict[str, Any]) -> dict[str, Any]:
     operation = status.get("operationState")
     if isinstance(operation, dict):
         kept["operationState"] = {"phase": operation.get("phase"), "message": _text(operation.get("message"))}
-    return {"metadata": _meta(obj), "status": kept}
+    return {"metadata": _meta(obj), "status": _shared(kept)}
 
 
 def _runner_set(obj: dict[str, Any]) -> dict[str, Any]:
     meta = _meta(obj)
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     meta["annotations"] = {k: annotations[k] for k in (VALUES_HASH, SCALE_SET_ID) if k in annotations}
-    kept = {"metadata": meta, "spec": _some(obj.get("spec"), ("minRunners", "maxRunners"))}
+    kept = {"metadata": meta, "spec": _shared(_some(obj.get("spec"), ("minRunners", "maxRunners")))}
     if isinstance(obj.get("status"), dict):
-        kept["status"] = obj["status"]  # ARC's counts: a handful of integers
+        kept["status"] = _shared(obj["status"])  # ARC's counts: a handful of integers
     return kept
 
 
@@ -308,17 +323,25 @@ def _terminated(found: Any) -> dict[str, Any]:
     return kept
 
 
+def _waiting(found: dict[str, Any]) -> dict[str, Any]:
+    return {"reason": sys.intern(str(found.get("reason") or "")), "message": _text(found.get("message"))}
+
+
+def _unscheduled(status: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"type": "PodScheduled", "status": "False", "reason": c.get("reason"), "message": _text(c.get("message"))}
+        for c in status.get("conditions") or []
+        if isinstance(c, dict) and c.get("type") == "PodScheduled" and c.get("status") == "False"
+    ]
+
+
 def _container(status: dict[str, Any]) -> dict[str, Any]:
     state = status.get("state") or {}
     kept_state: dict[str, Any] = {}
     if isinstance(state.get("running"), dict):
         kept_state["running"] = _some(state["running"], ("startedAt",))
     if isinstance(state.get("waiting"), dict):
-        waiting = state["waiting"]
-        kept_state["waiting"] = {
-            "reason": sys.intern(str(waiting.get("reason") or "")),
-            "message": _text(waiting.get("message")),
-        }
+        kept_state["waiting"] = _waiting(state["waiting"])
     if isinstance(state.get("terminated"), dict):
         kept_state["terminated"] = _terminated(state["terminated"])
     kept = {
@@ -343,17 +366,38 @@ def _pod(obj: dict[str, Any]) -> dict[str, Any]:
         meta["ownerReferences"] = owners
     status = obj.get("status") or {}
     kept: dict[str, Any] = {"phase": sys.intern(str(status.get("phase") or ""))}
-    unscheduled = [
-        {"type": "PodScheduled", "status": "False", "reason": c.get("reason"), "message": _text(c.get("message"))}
-        for c in status.get("conditions") or []
-        if isinstance(c, dict) and c.get("type") == "PodScheduled" and c.get("status") == "False"
-    ]
+    unscheduled = _unscheduled(status)
     if unscheduled:
         kept["conditions"] = unscheduled
     containers = [_container(c) for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
     if containers:
         kept["containerStatuses"] = containers
-    return {"metadata": meta, "status": kept}
+    return {"metadata": meta, "status": _shared(kept)}
+
+
+def _runner_pod(obj: dict[str, Any]) -> dict[str, Any]:
+    """A runner pod, 5 a set and more: what the runners check, the dashboard and why jobs
+    wait read (rollout._runners, _pending_reason, age): its phase, when a Pending one was
+    created, and why it cannot start (unscheduled, a container waiting). Not its uid,
+    owners or restarts, read only of listener pods."""
+    meta = _meta(obj)
+    status = obj.get("status") or {}
+    phase = sys.intern(str(status.get("phase") or ""))
+    created = (obj.get("metadata") or {}).get("creationTimestamp")
+    if phase == "Pending" and created:
+        meta["creationTimestamp"] = sys.intern(str(created))
+    kept: dict[str, Any] = {"phase": phase}
+    unscheduled = _unscheduled(status)
+    if unscheduled:
+        kept["conditions"] = unscheduled
+    waiting = [
+        {"state": {"waiting": _waiting(c["state"]["waiting"])}}
+        for c in status.get("containerStatuses") or []
+        if isinstance(c, dict) and isinstance((c.get("state") or {}).get("waiting"), dict)
+    ]
+    if waiting:
+        kept["containerStatuses"] = waiting
+    return {"metadata": meta, "status": _shared(kept)}
 
 
 def _event(obj: dict[str, Any]) -> dict[str, Any]:
@@ -372,7 +416,7 @@ SLIM: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "runner_sets": _runner_set,
     "autoscaling_listeners": _autoscaling_listener,
     "listeners": _pod,
-    "runners": _pod,
+    "runners": _runner_pod,
     "events": _event,
 }
 

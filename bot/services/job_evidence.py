@@ -12,13 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from bot.capacity.evidence import HOUR, Observed
+from bot.capacity.evidence import HOUR, Hour, Observed
 from bot.capacity.jobs import SetRef, closest_set, is_unmatched, labels_of
 from bot.commands import evidence_text, why_waiting
 from bot.commands.render import ChangeText
 from bot.commands.rollout import ClusterState
 from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
 from bot.fleet.yamlload import YamlError, load
+from bot.runtime import offload
 from bot.services import Services
 from bot.store import keys
 from bot.store.api import Store
@@ -53,9 +54,24 @@ async def observe(
         return {}
     moment = now if now is not None else time.time()
     first, hours = window(days, moment)
-    refs = {set_ref(e).key: e for e in effectives}
+    # A row per set, 50,000 of them: built on the fleet's worker, off the event loop.
+    refs = await offload.run(_by_key, effectives)
     rows = await store.job_hours(list(refs), first)
     queued = await waiting(store, moment)
+    return await offload.run(_windows, refs, rows, queued, (first, hours, moment))
+
+
+def _by_key(effectives: list[Effective]) -> dict[str, Effective]:
+    return {set_ref(e).key: e for e in effectives}
+
+
+def _windows(
+    refs: dict[str, Effective],
+    rows: dict[str, list[Hour]],
+    queued: dict[str, list[float]],
+    when: tuple[int, int, float],
+) -> dict[str, Observed]:
+    first, hours, moment = when
     return {
         e.scale_set: Observed(
             tuple(rows.get(key, ())),
@@ -129,11 +145,13 @@ async def unmatched_waiting(
 ) -> dict[str, tuple[int, str | None]]:
     """Jobs waiting now for labels no set serves: by their labels, how many and the
     closest set of their organisation."""
-    refs = set_refs(config)
+    refs: list[SetRef] | None = None
     found: dict[str, tuple[int, str | None]] = {}
     for key, queued in (await waiting(store, now)).items():
         if not is_unmatched(key):
             continue
+        if refs is None:  # a row per set: only when some job waits, and off the event loop
+            refs = await offload.run(set_refs, config)
         org_url, labels = labels_of(key)
         same_org = [r for r in refs if r.config_url.lower().startswith(org_url)]
         shown = ", ".join(labels) if len(labels) != 1 else labels[0]

@@ -25,7 +25,7 @@ from bot.clients.github import Conflict, GitHubUnavailable, Installation, Unread
 from bot.commands import pipeline, render
 from bot.fleet import names
 from bot.fleet.config import REPOSITORIES_FILE
-from bot.runtime import errors
+from bot.runtime import errors, offload
 from bot.services import job_evidence
 from bot.store import keys
 from bot.store.api import Store
@@ -74,6 +74,10 @@ class Decided:
 
     text: str
     pull: render.PullRequestText
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _replayed(target: Target, commands: list[Requested]) -> tuple[str, render.ChangeText] | None:
@@ -162,7 +166,7 @@ class PullRequests:
         # Keyed by the content: resumed after a crash, the delivery skips a commit it made
         # only if nothing was added since (another command for the set, perhaps handled by
         # another replica, changes the content and so needs a commit of its own).
-        step = f"commit:{branch}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        step = f"commit:{branch}:{await offload.large(_digest, text, size=len(text))}"
         if await self.store.step(target.delivery_id, step) is not None:
             return
         inst, owner, repo, snapshot = target.inst, target.owner, target.repo, target.snapshot

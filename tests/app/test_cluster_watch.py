@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.clients.kube import ClusterWatch, Kube, api_client
+from bot.clients.kube import ClusterWatch, Fleet, Kube, api_client
 from tests.support.fakekube import FakeKube, application, event, listener, pod, runner, runner_set
 from tests.support.waiting import until
 
@@ -131,6 +131,28 @@ async def test_only_arcs_objects_and_only_the_fields_read_are_kept(kube: FakeKub
         assert warning["reason"] == "FailedScheduling" and len(warning["message"]) <= 500
     finally:
         watch.stop()
+
+
+def test_a_runner_pod_keeps_only_what_is_read_and_equal_statuses_are_held_once() -> None:
+    """Runner pods are most of the view (5 a set and more): of them only the phase, a
+    Pending one's age and why it cannot start are read (rollout._runners, the dashboard,
+    why jobs wait); not the uid, owners or running containers, read of listener pods."""
+    fleet = Fleet("arc-systems")
+    for n in (1, 2):
+        found = _heavy(runner("set-1", "arc-set-1", n))
+        found["metadata"] |= {"uid": f"uid-{n}", "ownerReferences": [{"kind": "EphemeralRunner", "uid": "e"}]}
+        found["status"]["containerStatuses"] = [{"name": "runner", "ready": True, "restartCount": 0,
+                                                 "state": {"running": {"startedAt": "2026-12-03T08:00:00Z"}}}]  # fmt: skip
+        fleet.put("runners", found)
+    fleet.put("runners", runner("set-1", "arc-set-1", 3, phase="Pending", age=600, waiting="ImagePullBackOff"))
+    first, second, pending = sorted(fleet.of("set-1", "arc-set-1").runners, key=lambda p: p["metadata"]["name"])
+    assert first == {"metadata": {"name": "set-1-runner-1", "namespace": "arc-set-1"}, "status": {"phase": "Running"}}
+    assert first["status"] is second["status"], "one status object for equal statuses"
+    assert pending["metadata"]["creationTimestamp"]
+    (waiting,) = pending["status"]["containerStatuses"]
+    assert waiting == {
+        "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image: ImagePullBackOff"}}
+    }
 
 
 async def test_lists_come_in_pages_and_the_view_is_updated_in_place(kube: FakeKube) -> None:

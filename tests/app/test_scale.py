@@ -4,19 +4,24 @@ at most 65,536 characters, no JSON contents above 1 MB, GraphQL text cut, 100 a 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import difflib
+import gc
+import json
 import re
+import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from bot.clients.github import Unreadable, git_blob_sha, whole_text
+from bot.clients.github import Unreadable, git_blob_sha, put_file_body, whole_text
 from bot.commands import pipeline
 from bot.fleet import config, validation
 from bot.fleet.config import BASE_CONFIG_FILE, REPOSITORIES_FILE, ConfigFiles
+from bot.runtime import offload
 from bot.runtime.settings import Settings
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakegithub import JSON_CONTENT_LIMIT, MAX_BODY, Fault
@@ -178,3 +183,39 @@ async def test_dashboard_pages_are_listed_once_and_a_grown_row_edits_its_page_al
     assert await large.app.dashboard.update()
     edits = [c for c in large.fake.calls[first:] if c.method == "PATCH" and "comments" in c.template]
     assert len(edits) == 1, [c.template for c in large.fake.calls[first:]]
+
+
+async def test_work_on_a_large_body_runs_off_the_event_loop() -> None:
+    # Hashing, decoding and base64 of a 15 MB values file held /healthz for tens of ms each.
+    here = threading.get_ident()
+    assert await offload.large(threading.get_ident, size=offload.LARGE_BODY + 1) != here
+    assert await offload.large(threading.get_ident, size=offload.LARGE_BODY) == here  # small: no thread hop
+
+
+def test_a_commits_body_is_the_json_githubs_contents_api_takes(big: str) -> None:
+    text = big + '  - name: "ünïcode \\" quoted"\n'
+    body = json.loads(put_file_body(text, message='runners: "scale"\nwhy', sha="abc", branch="runners/x"))
+    assert body == {
+        "message": 'runners: "scale"\nwhy',
+        "sha": "abc",
+        "branch": "runners/x",
+        "content": base64.b64encode(text.encode()).decode(),
+    }
+
+
+def test_parsing_a_large_fleet_walks_the_new_model_in_one_collection(bundled: ConfigFiles) -> None:
+    # Each collection holds the GIL, the event loop's too: automatic ones while the model
+    # was built walked it again and again (/healthz waited 200 ms at 50,000 sets).
+    text = fleet(3_000, bundled.repositories) + "\n# not parsed before\n"
+    generations: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            generations.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        config.parse(text, bundled.base)
+    finally:
+        gc.callbacks.remove(seen)
+    assert generations == [1], "the one collection before the model is frozen"
