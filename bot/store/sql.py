@@ -110,6 +110,9 @@ Result = tuple[list[tuple[Any, ...]], int]
 Run = Callable[[str, tuple[object, ...]], Result]
 
 
+_KEYS_PER_QUERY = 1000  # keys bound in one statement (SQLite allows 32,766 parameters)
+
+
 class SQLStore:
     """The store's logic over an engine that runs one statement (``_run``) or a few in a
     transaction (``_transaction``); subclasses give the engine and its dialect."""
@@ -314,8 +317,14 @@ class SQLStore:
             hours, _ = await self._query(self.sql("job_hours_all"), (since_hour,))
             waits, _ = await self._query(self.sql("job_waits_all"), (since_hour,))
         else:
-            hours, _ = await self._query(self.sql("job_hours_of", len(wanted)), (since_hour, *wanted))
-            waits, _ = await self._query(self.sql("job_waits_of", len(wanted)), (since_hour, *wanted))
+            hours, waits = [], []
+            # SQLite binds at most 32,766 parameters a statement: a fleet of 50,000 sets is asked in slices.
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                part = wanted[start : start + _KEYS_PER_QUERY]
+                found_hours, _ = await self._query(self.sql("job_hours_of", len(part)), (since_hour, *part))
+                found_waits, _ = await self._query(self.sql("job_waits_of", len(part)), (since_hour, *part))
+                hours += found_hours
+                waits += found_waits
         buckets: dict[tuple[str, int], dict[int, int]] = {}
         for key, hour, bucket, count in waits:
             buckets.setdefault((str(key), int(hour)), {})[int(bucket)] = int(count)
