@@ -128,7 +128,7 @@ class Dashboard:
             effectives = await offload.run(_effectives, config)
             found = await job_evidence.observe(self.services.store, self.services.settings.retention_days, effectives)
             unmatched = why_waiting.unmatched(await job_evidence.unmatched_waiting(self.services.store, config))
-            text = await offload.run(self._text, config, looked, _Evidence(effectives, found, unmatched))
+            text = await offload.run(self._text, looked, _Evidence(effectives, found, unmatched))
             saved = await self._saved()
             if saved and _unchanged(saved, text) and not force:
                 return False  # nothing changed: no GitHub call
@@ -206,20 +206,19 @@ class Dashboard:
         pulls = await records.open_pulls(self.services.store, self._repo())
         return _Looked(bursts, fleet, cluster, rollouts, pulls)
 
-    def _text(self, config: Config, looked: _Looked, evidence: _Evidence) -> fleet_view.Text:
-        views, cluster, waiting = self._views(config, looked)
+    def _text(self, looked: _Looked, evidence: _Evidence) -> fleet_view.Text:
+        views, cluster, waiting = self._views(evidence.effectives, looked)
         views = _with_evidence(views, looked.fleet, evidence)
         return fleet_view.render_text(views, cluster, waiting, evidence.unmatched)
 
     def _views(
-        self, config: Config, looked: _Looked
+        self, effectives: list[Effective], looked: _Looked
     ) -> tuple[list[fleet_view.SetView], str | None, list[fleet_view.Waiting]]:
         """Every set's row, why live state is missing (None: seen), and the sets open pull
         requests would add (an onboarding form's, an ``add``'s) until they merge."""
         bursts, fleet, cluster, rollouts, pulls = looked
         views = []
-        for entry in config.entries:
-            effective = config.effective(entry)
+        for effective in effectives:
             runners = self.limits.target(effective, bursts)
             live = _live(fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             views.append(
