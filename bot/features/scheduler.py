@@ -83,7 +83,9 @@ class Scheduler:
                 await self.limits.announce_end(stored, render.sentence("burst_over_disallowed.md"))
             elif now >= burst.until:
                 await store.delete(key, fence)
-                await self.limits.announce_end(stored, render.sentence("burst_over_at.md", until=render.moment(burst.until)))
+                await self.limits.announce_end(
+                    stored, render.sentence("burst_over_at.md", until=render.moment(burst.until))
+                )
             elif burst != stored.burst:
                 await store.put(key, StoredBurst(burst, stored.reply, stored.text).dump(), fence)
                 log.info("%s: burst cut to its entry's allowance: %s", scale_set, burst)

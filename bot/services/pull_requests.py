@@ -51,7 +51,9 @@ class Result:
     def next_step(self) -> str:
         if self.number is None:
             return self.problem or ""
-        return render.sentence("next_opened.md" if self.created else "next_updated.md", number=self.number, url=self.url)
+        return render.sentence(
+            "next_opened.md" if self.created else "next_updated.md", number=self.number, url=self.url
+        )
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ labels, commit message, the change to values/repositories.yaml), through the rea
 app with a fixed clock.
 
 The comments of tests/support/golden.py are pinned here as posted and in
-tests/golden/simulate/ as ``simulate`` gives them; besides them, the replies only the app
-writes: a burst, the reply budgets' notices, a file GitHub will not serve whole, and an
-onboarding form. Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest``.
+tests/golden/simulate/ as ``simulate`` gives them; besides them, what only the app
+writes: bursts (and a status during one), a second command for a set (its pull request
+updated), the reply budgets' notices, a file GitHub will not serve whole, and an
+onboarding form and its pull request. Regenerate after an intended change with
+``UPDATE_GOLDEN=1 pytest``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ CONTENTS = "/repos/{owner}/{repo}/contents/{path}"
 APP_ONLY = {
     "burst",
     "burst-off",
+    "burst-off-none",
+    "burst-status",
+    "scale-twice",
     "rate-limited",
     "installation-limited",
     "unreadable",
@@ -122,11 +127,17 @@ API_SET, API_NAMESPACE = "arc-api-runners", "arc-project-beta-api-runners"
     [
         ("burst", ["/runners burst min=8 for=2h"]),
         ("burst-off", ["/runners burst min=8 for=2h", "/runners burst off"]),
+        ("burst-off-none", ["/runners burst off"]),
+        # The fake cluster serves the scale set but no Argo CD Application (503): live state unreachable.
+        ("burst-status", ["/runners burst min=8 for=2h", "/runners status"]),
+        ("scale-twice", ["/runners scale max=12", "/runners scale min=2"]),
     ],
 )
-async def test_posted_burst(
+async def test_posted_in_a_team_thread(
     name: str, comments: list[str], settings: Settings, github: GitHub, bundled: ConfigFiles, *, kube: FakeKube
 ) -> None:
+    """Comments in the team's thread, one after another, on a set with a burst allowance
+    that the cluster runs."""
     kube.runner_sets[(API_NAMESPACE, API_SET)] = runner_set(API_SET, API_NAMESPACE, low=1, high=10)
     files = ConfigFiles(bundled.repositories.replace(API_LABELS, API_LABELS + BURST), bundled.base)
     fake = github("write", TEAM_REPO, files)
