@@ -7,7 +7,7 @@ from bot.capacity import cost
 from bot.capacity.cost import Change
 from bot.capacity.evidence import Evidence, Observed
 from bot.capacity.recommend import Recommendation, recommend
-from bot.commands.render import ChangeText, fill
+from bot.commands.render import ChangeText, fill, sentence
 from bot.fleet.config import BaseConfig, Effective
 from bot.fleet.schedules import DAYS
 
@@ -49,7 +49,8 @@ def evidence_table(found: Evidence, cost: str) -> str:
 
 
 def status_evidence(found: Evidence, cost: str, waiting: int) -> str:
-    now = f"\n{waiting} job{'s' if waiting != 1 else ''} waiting for a runner now.\n" if waiting else ""
+    jobs = f"{waiting} job{'s' if waiting != 1 else ''}"
+    now = "\n" + fill("status_waiting.md", jobs=jobs) if waiting else ""
     return evidence_table(found, cost) + now
 
 
@@ -89,10 +90,12 @@ def recommend_reply(
     command: str, scale_set: str, found: Evidence, cost: str, rec: Recommendation, *, min_now: int, max_now: int
 ) -> str:
     reasons = "\n".join(f"- {r}" for r in rec.reasons) or "- the evidence supports what is in force"
-    verdict = (
-        f"Proposed: minRunners {min_now} → {rec.min_runners}, maxRunners {max_now} → {rec.max_runners}."
-        if rec.material
-        else f"No material change: minRunners {min_now}, maxRunners {max_now} fit the evidence."
+    verdict = sentence(
+        "recommend_proposed.md" if rec.material else "recommend_kept.md",
+        min_now=min_now,
+        max_now=max_now,
+        min_new=rec.min_runners,
+        max_new=rec.max_runners,
     )
     return fill(
         "reply_recommend.md",

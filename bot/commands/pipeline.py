@@ -33,7 +33,7 @@ from bot.fleet.yamledit import AddEntry, Edit, RemoveEntry, SetFields, UnsafeEdi
 from bot.fleet.yamlload import LineMap, TooLarge, YamlError, load
 
 TARGET_ACCEPTED = "a repository name, owner/name or scale set name listed in values/repositories.yaml"
-OFFLINE_LIVE = "Live state: not available here (no cluster connection); this is the configuration only."
+OFFLINE_LIVE = render.sentence("live_offline.md")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class Reply:
     def text_with(self, next_step: str | None = None) -> str:
         if self.change is None:
             return self.body
-        planned = f"Next: a pull request on branch `{names.branch(self.change.scale_set)}` for a maintainer to review and merge."
+        planned = render.sentence("next_planned.md", branch=names.branch(self.change.scale_set))
         return render.change_reply(self.command, self.user, self.change, next_step or planned)
 
     @property
@@ -437,24 +437,14 @@ def _burst(command: Command, request: Request, effective: Effective) -> Reply:
     """A burst within the entry's reviewed ``burst`` bounds, or its end."""
     if command.ends_burst:
         active = request.bursts.get(effective.scale_set)
-        detail = (
-            "runners-bot puts the scheduled or declared values back now."
-            if active is not None and request.now < active.until
-            else "No burst was in force; nothing changes."
-        )
+        was_on = active is not None and request.now < active.until
         order = BurstOrder(effective.scale_set, effective.namespace, 0, None, None)
-        text = render.burst_reply(command.text, f"burst of `{effective.scale_set}` ended", detail)
+        text = render.burst_ended_reply(command.text, effective.scale_set, was_on=was_on)
         return Reply(command.text, True, text, burst=order)
     order = _burst_order(command, request, effective)
-    top = f", max {order.max_runners}" if order.max_runners is not None else ""
     assert order.until is not None
-    summary = f"`{effective.scale_set}` bursts to min {order.min_runners}{top} until {render.moment(order.until)}"
-    detail = (
-        "runners-bot sets it on the scale set now, without a pull request (within the bounds reviewed in "
-        f"values/repositories.yaml), and puts the scheduled or declared values back when it ends. "
-        f"End it early with `/runners burst {effective.scale_set} off`."
-    )
-    return Reply(command.text, True, render.burst_reply(command.text, summary, detail), burst=order)
+    text = render.burst_reply(command.text, effective.scale_set, order.min_runners, order.max_runners, order.until)
+    return Reply(command.text, True, text, burst=order)
 
 
 def _burst_order(command: Command, request: Request, effective: Effective) -> BurstOrder:

@@ -35,6 +35,11 @@ def fill(template_name: str, /, **values: object) -> str:
     return template(template_name).substitute({k: str(v) for k, v in values.items()})
 
 
+def sentence(template_name: str, /, **values: object) -> str:
+    """:func:`fill` without the file's final newline: a sentence set into other text."""
+    return fill(template_name, **values).rstrip("\n")
+
+
 def inert(text: str) -> str:
     """User text as an inline code span: no mention, link, image or keyword in it is live."""
     return f"`{code(text)}`"
@@ -148,7 +153,7 @@ def change_table(change: ChangeText) -> str:
 
 def change_notes(change: ChangeText) -> str:
     if change.verb == "add":
-        return f"\nUse it in workflows with `runs-on: {change.scale_set}` (ARC matches on the scale set name only).\n"
+        return "\n" + fill("add_note.md", scale_set=change.scale_set)
     if change.verb == "remove":
         namespace = change.before.namespace if change.before else "?"
         return render_remove_note(change.scale_set, namespace)
@@ -195,9 +200,7 @@ def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool, comm
     )
     scale_sets = _scale_set_list(visible) or ("none yet" if complete else "none here")
     if not complete:
-        scale_sets += (
-            " (this repository's only: people with triage on the configuration repository see the whole fleet)"
-        )
+        scale_sets += " " + sentence("help_partial_note.md")
     return fill(
         "reply_help.md",
         commands=command_rows(commands),
@@ -279,16 +282,24 @@ def clock_text(effective: Effective, runners: Runners) -> str:
     until = f" until {moment(runners.until)}" if runners.until is not None else ""
     if runners.source == "declared":
         change = f"; the next window opens at {moment(runners.until)}" if runners.until is not None else ""
-        return f"By the clock: no schedule or burst in force, so the {declared}{change}."
-    return f"By the clock: {runners.source} in force{until}: {now} ({declared})."
+        return sentence("clock_declared.md", declared=declared, change=change)
+    return sentence("clock_in_force.md", source=runners.source, until=until, now=now, declared=declared)
 
 
 def moment(instant: datetime) -> str:
     return f"{instant:%Y-%m-%d %H:%M} UTC"
 
 
-def burst_reply(command: str, summary: str, detail: str) -> str:
-    return fill("reply_burst.md", command=code(command), summary=summary, detail=detail)
+def burst_reply(command: str, scale_set: str, low: int, high: int | None, until: datetime) -> str:
+    """The reply to a burst that starts (``high``: its max, None for the set's own)."""
+    top = f", max {high}" if high is not None else ""
+    return fill("reply_burst.md", command=code(command), scale_set=scale_set, min=low, max=top, until=moment(until))
+
+
+def burst_ended_reply(command: str, scale_set: str, *, was_on: bool) -> str:
+    """The reply to ``/runners burst SET off``: ``was_on``, whether a burst was in force."""
+    detail = sentence("burst_end_now.md" if was_on else "burst_end_none.md")
+    return fill("reply_burst_ended.md", command=code(command), scale_set=scale_set, detail=detail)
 
 
 def _rows(rows: Iterable[tuple[str, str]]) -> str:
@@ -322,11 +333,11 @@ def pull_request(
     notes = change_notes(change) + (f"\n{cost}" if cost else "")
     if closes is not None:
         # owner/repo#N: a bare #N would close the config repository's issue of that number.
-        notes += f"\nCloses {closes}.\n"
+        notes += "\n" + fill("closes_note.md", issue=closes)
     who = requesters(requests)
     body = fill(
         "pr_body.md",
-        summary_sentence=f"This pull request was asked for on GitHub: **{summary}**.",
+        summary=summary,
         rows=change_table(change).split("\n", 2)[2].rstrip("\n"),
         notes=notes,
         requesters=who,

@@ -80,10 +80,12 @@ class Scheduler:
                 burst = stored.burst.within(config.effective(entry).burst if entry is not None else None)
             if burst is None:
                 await store.delete(key, fence)
-                await self.limits.announce_end(stored, "ended: its entry no longer allows a burst")
+                await self.limits.announce_end(stored, render.sentence("burst_over_disallowed.md"))
             elif now >= burst.until:
                 await store.delete(key, fence)
-                await self.limits.announce_end(stored, f"ended at {render.moment(burst.until)}")
+                await self.limits.announce_end(
+                    stored, render.sentence("burst_over_at.md", until=render.moment(burst.until))
+                )
             elif burst != stored.burst:
                 await store.put(key, StoredBurst(burst, stored.reply, stored.text).dump(), fence)
                 log.info("%s: burst cut to its entry's allowance: %s", scale_set, burst)

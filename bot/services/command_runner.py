@@ -267,7 +267,7 @@ async def _apply_burst(
     step = f"burst:{index}"
     done = await services.store.step(delivery.id, step)
     if done is None:
-        done = await limits.order(order, files) if limits else "runners-bot runs no schedules here."
+        done = await limits.order(order, files) if limits else render.sentence("burst_no_clock.md")
         await services.store.record(delivery.id, step, done)
     return f"{text.rstrip()}\n\n{done}\n"
 
@@ -377,21 +377,16 @@ async def live_states(
     if not targets:
         return {}, {}
     if kube is None:
-        return {
-            t.scale_set: "Live state: not available (runners-bot has no cluster access configured)." for t in targets
-        }, {}
+        return {t.scale_set: render.sentence("live_no_cluster.md") for t in targets}, {}
     found, states = {}, {}
     for target in targets:
         try:
             state = await kube.aread(target.scale_set, target.namespace)
         except NotDeployed:
-            found[target.scale_set] = (
-                f"Live state: not deployed yet: Argo CD has not created `{target.namespace}` (or runners-bot's access "
-                "to it) so far; the configuration is what will be deployed."
-            )
+            found[target.scale_set] = render.sentence("live_not_deployed.md", namespace=target.namespace)
             continue
         except KubeUnavailable as exc:
-            found[target.scale_set] = f"Live state: the cluster cannot be reached right now ({rollout.said(exc)})."
+            found[target.scale_set] = render.sentence("live_unreachable.md", problem=rollout.said(exc))
             continue
         found[target.scale_set] = rollout.live_summary(state)
         states[target.scale_set] = state

@@ -44,15 +44,16 @@ class Result:
     number: int | None
     url: str
     created: bool
-    problem: str | None = None
+    problem: str | None = None  # the reply's next step when there is none (templates/next_*.md)
     needs_label: bool = False
 
     @property
     def next_step(self) -> str:
         if self.number is None:
-            return f"No pull request: {self.problem}"
-        verb = "Opened" if self.created else "Updated"
-        return f"{verb} pull request [#{self.number}]({self.url}) for a maintainer to review and merge."
+            return self.problem or ""
+        return render.sentence(
+            "next_opened.md" if self.created else "next_updated.md", number=self.number, url=self.url
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class PullRequests:
             try:
                 result = await self._write(target, scale_set, current, commands, None if known else decided)
             except Unreadable as exc:
-                problem = f"`{exc.path}` could not be read whole ({exc.reason}), so nothing was changed"
+                problem = render.sentence("next_unreadable.md", path=exc.path, reason=exc.reason)
                 return Result(None, "", False, problem=problem)
             if result.number is not None:
                 await self.store.record(target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}")
@@ -144,9 +145,7 @@ class PullRequests:
             else:
                 replayed = _replayed(target, commands)
                 if replayed is None:
-                    return Result(
-                        None, "", False, problem="the change is already on the default branch, or no longer applies"
-                    )
+                    return Result(None, "", False, problem=render.sentence("next_no_change.md"))
                 new_text, change = replayed
                 cost = await job_evidence.cost_section(self.store, self.evidence_days, target.snapshot.files, change)
                 text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes, cost)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from bot.clients.github import GitHubError
 from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
+from bot.commands import render
 from bot.commands.pipeline import BurstOrder
 from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.schedules import ActiveBurst, Runners, runners_at
@@ -58,17 +59,13 @@ class RunnerLimits:
             stored = await records.stored_burst(store, order.scale_set)
             await store.delete(key)
             if stored is not None:
-                await self.announce_end(stored, "ended early")
+                await self.announce_end(stored, render.sentence("burst_over_early.md"))
         else:
             burst = ActiveBurst(order.min_runners, order.max_runners, order.until, self.clock())
             await store.put(key, StoredBurst(burst, None, "").dump())
         failed = await self.enforce(await offload.run(parse, files.repositories, files.base), only=order.scale_set)
         self.services.poke(SCHEDULES)  # the replica that runs the clock plans this burst's end now
-        return (
-            f"The cluster could not be reached right now ({failed}); runners-bot keeps trying."
-            if failed
-            else "Applied to the scale set."
-        )
+        return render.sentence("burst_unapplied.md", problem=failed) if failed else render.sentence("burst_applied.md")
 
     async def remember_reply(self, scale_set: str, where: tuple[str, str, int], text: str) -> None:
         """The reply that started a burst, to edit when the burst ends."""
@@ -76,13 +73,14 @@ class RunnerLimits:
         if stored is not None:
             await self.services.store.put(keys.burst(scale_set), StoredBurst(stored.burst, where, text).dump())
 
-    async def announce_end(self, stored: StoredBurst, how: str) -> None:
+    async def announce_end(self, stored: StoredBurst, note: str) -> None:
+        """Add ``note`` (how the burst ended, templates/burst_over_*.md) to the reply that started it."""
         installation = await self.services.installation()
         if stored.reply is None or installation is None:
             return
         owner, repo, comment_id = stored.reply
         inst = self.services.github.installation(installation)
-        body = f"{stored.text.rstrip()}\n\n⏹️ The burst {how}: the scheduled or declared values are back.\n"
+        body = f"{stored.text.rstrip()}\n\n{note}\n"
         try:
             await inst.edit_comment(owner, repo, comment_id, body)
         except GitHubError as exc:

@@ -303,6 +303,7 @@ class FakeGitHub:
     # GraphQL truncates large blobs' text (isTruncated); the fake does so above this size,
     # so that the app's REST fallback for large files is exercised too.
     graphql_text_limit = 512 * 1024
+    raw_limit = RAW_LIMIT  # a test lowers it to see a file GitHub will not serve, without 100 MB of text
 
     async def _fault(self, method: str, template: str) -> Response | None:
         """Apply the next injected fault of an operation: a hold, a delay, an error status."""
@@ -575,10 +576,9 @@ class FakeGitHub:
         )
         return JSONResponse(sample, headers={"etag": etag})
 
-    @staticmethod
-    def _raw_blob(text: str) -> Response:
+    def _raw_blob(self, text: str) -> Response:
         data = text.encode()
-        if len(data) > RAW_LIMIT:
+        if len(data) > self.raw_limit:
             problem = {"message": "This API returns blobs up to 100 MB in size.", "errors": [{"code": "too_large"}]}
             return JSONResponse(problem, status_code=403)
         return Response(data, media_type=RAW)
@@ -591,7 +591,7 @@ class FakeGitHub:
         if _wants_raw(headers):
             return self._raw_blob(text)
         data = text.encode()
-        if len(data) > RAW_LIMIT:
+        if len(data) > self.raw_limit:
             return self._raw_blob(text)
         sample = SPEC.sample("GET", "/repos/{owner}/{repo}/git/blobs/{file_sha}", "200")
         sample.update(content=base64.b64encode(data).decode(), encoding="base64", sha=p["file_sha"], size=len(data))

@@ -1,8 +1,11 @@
-"""Golden tests of every user-facing text: replies, PR titles, bodies, commit messages.
+"""Golden tests of ``runners-bot simulate``'s texts: its replies, pull requests and diff.
 
-The texts come from templates/; a change to a template or to what fills it shows up
-here as a diff. Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest``
-and review the diff of tests/golden/ like any other change.
+``simulate`` runs the pipeline on the values files alone, so a change's reply ends with
+its planned next step (a pull request on the set's branch) where the app writes the link
+to the pull request it opened: what the app posts for the same comments is pinned in
+tests/golden/ by tests/app/test_golden_posted.py, and ``diff -r`` shows the difference.
+Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest`` and review the diff
+of tests/golden/ like any other change.
 """
 
 from __future__ import annotations
@@ -12,41 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands.permissions import Permission
 from bot.commands.pipeline import Outcome, Request, run
 from bot.fleet.config import ConfigFiles
-from tests.support.golden import golden
+from tests.support.golden import SCENARIOS, golden
 
-GOLDEN = Path(__file__).parent.parent / "golden"
-
-SCENARIOS: dict[str, tuple[str, Permission, str | None]] = {
-    "help": ("/runners help", "read", None),
-    "help-fleet": ("/runners help", "triage", None),
-    "status": ("/runners status arc-frontend-runners", "none", "Matchpoint-AI/project-beta-frontend"),
-    "status-implicit-target": ("/runners status", "read", "Matchpoint-AI/project-beta-api"),
-    "scale-max": ("/runners scale project-beta-frontend max=20", "write", None),
-    "scale-min-profile": ("/runners scale --min 2 --profile=xlarge", "maintain", "Matchpoint-AI/project-beta-api"),
-    "add": ("/runners add Matchpoint-AI/project-gamma category=backend max=6", "admin", None),
-    "remove": ("/runners remove project-beta", "write", None),
-    "two-commands-one-set": (
-        "/runners scale project-beta max=12\n/runners scale project-beta profile=xlarge",
-        "write",
-        None,
-    ),
-    "refused-permission": ("/runners scale project-beta max=12", "triage", None),
-    "refused-unknown-target": ("/runners scale project-betta max=12", "write", None),
-    "refused-unknown-profile": ("/runners scale project-beta profile=huge", "write", None),
-    "refused-over-limit": ("/runners scale project-beta max=500", "write", None),
-    "refused-nothing-to-change": ("/runners scale project-beta max=8", "write", None),
-    "refused-min-above-max": ("/runners scale project-beta min=9", "write", None),
-    "refused-add-existing": ("/runners add project-beta", "write", None),
-    # Argo CD keys Applications by name in its namespace: github-runners is the fleet's root.
-    "refused-add-root-application-name": ("/runners add github", "write", None),
-    "refused-add-shard-name": ("/runners add tools runnerScaleSetName=github-runners-shard-03", "write", None),
-    "refused-no-target": ("/runners scale max=3", "write", None),
-    "refused-parse": ("/runners scale project-beta max=lots", "write", None),
-    "too-many-commands": ("\n".join(["/runners help"] * 7), "read", None),
-}
+GOLDEN = Path(__file__).parent.parent / "golden" / "simulate"
 
 
 def render_outcome(outcome: Outcome) -> str:
