@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot.commands import fleet_view
 from bot.fleet.config import ConfigFiles
+from bot.reports import fleet_view
 from bot.runtime.settings import Settings
 from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands import evidence_text, render, why_waiting
+from bot.commands import evidence_text, render
+from bot.reports import why_waiting
 
 MARKER = "<!-- runners-bot:dashboard -->"
 REFRESH_OFF = "- [ ] Refresh now"
@@ -40,7 +41,7 @@ class SetView:
     rollout: tuple[str, str] | None  # verdict (live, failed, stuck), where it was reported (owner/repo#N)
     pull: str | None  # open runners-bot pull request
     # The job evidence (docs/capacity.md): the window's p95 queue wait and hours at the
-    # max, and why jobs wait now (bot.commands.why_waiting).
+    # max, and why jobs wait now (bot.reports.why_waiting).
     wait_p95: float | None = None
     hours_at_max: int = 0
     why: str | None = None
@@ -71,7 +72,7 @@ def attention(views: list[SetView], unmatched: list[str] | None = None) -> list[
 
 
 # Room for a body's own text around the table (header, attention, note) and the rows
-# of one page: well inside GitHub's 65,536 characters (bot.commands.bodies).
+# of one page: well inside GitHub's 65,536 characters (bot.reports.bodies).
 BODY_BUDGET = 60_000
 PAGE_BUDGET = 60_000
 # Pages hold a fixed number of rows (about 40,000 characters of usual rows), so that a row
@@ -86,7 +87,7 @@ def page_marker(index: int) -> str:
 
 
 @dataclass(frozen=True)
-class Text:
+class DashboardText:
     """The dashboard: the issue's body, and the pages of the table (comments on the
     issue) when the whole table does not fit in the body."""
 
@@ -105,14 +106,14 @@ class Waiting:
 
 def render_text(
     views: list[SetView], cluster: str | None, waiting: list[Waiting] | None = None, unmatched: list[str] | None = None
-) -> Text:
+) -> DashboardText:
     """The issue body alone for a fleet whose table fits in it; else a summary in the body
     and every set on pages that each fit. ``cluster`` says why live state is missing;
     ``waiting`` lists the sets that open pull requests would add."""
     rows = [_row(v, cluster is None).rstrip("\n") for v in views]
     whole = body(views, cluster, rows, waiting, unmatched)
     if len(whole) <= BODY_BUDGET:
-        return Text(whole)
+        return DashboardText(whole)
     pages = _pages(rows)
     summary = render.fill(
         "dashboard_summary.md", count=f"{len(views):,}", live=_live_counts(views, cluster), pages=len(pages)
@@ -123,7 +124,7 @@ def render_text(
                     last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
         for i, (start, chunk) in enumerate(pages)
     )  # fmt: skip
-    return Text(paged, texts)
+    return DashboardText(paged, texts)
 
 
 def body(
