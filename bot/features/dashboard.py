@@ -34,6 +34,7 @@ from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.schedules import ActiveBurst
 from bot.fleet.yamlload import YamlError
 from bot.reports import fleet_view, rollout, why_waiting
+from bot.reports.markers import DASHBOARD_MARKER, dashboard_page_marker
 from bot.reports.rollout import PENDING_GRACE
 from bot.runtime import offload
 from bot.runtime.background import Background, spawn
@@ -60,7 +61,7 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
         if isinstance(changes, Mapping) and isinstance(changes.get("body"), Mapping)
         else None
     )
-    if not any(isinstance(text, str) and fleet_view.MARKER in text for text in (now, before)):
+    if not any(isinstance(text, str) and DASHBOARD_MARKER in text for text in (now, before)):
         return "not the dashboard"
     if by_bot(payload.get("sender")):
         return "edited by a bot"
@@ -144,7 +145,7 @@ class Dashboard:
     ) -> None:
         owner, repo = self._repo()
         inst = self.services.github.installation(await self._installation())
-        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
+        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, DASHBOARD_MARKER)
         if number is None:
             title = self.services.settings.dashboard or "Runner fleet"
             number = await inst.open_issue(owner, repo, title, text.body, [LABEL])
@@ -164,7 +165,7 @@ class Dashboard:
         owner, repo = self._repo()
         saved: list[list[Any]] = record["pages"]  # [comment id, text]
         wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
-        tags = [fleet_view.page_marker(index + 1) for index in range(len(wanted))]
+        tags = [dashboard_page_marker(index + 1) for index in range(len(wanted))]
         known = {tags[index]: int(page[0]) for index, page in enumerate(saved)}
         changed = {tags[i]: page for i, page in enumerate(wanted) if i >= len(saved) or saved[i][1] != page}
         posted = await publish(inst, Issue(owner, repo, number), changed, known)

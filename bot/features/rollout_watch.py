@@ -32,6 +32,7 @@ from bot.clients.kube import ClusterWatch, Kube
 from bot.fleet import names
 from bot.fleet.config import parse
 from bot.reports import rollout
+from bot.reports.markers import rollout_marker
 from bot.reports.rollout import Expected, Report, RolloutMemory
 from bot.runtime import offload
 from bot.runtime.leadership import run_soon
@@ -117,10 +118,6 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     if isinstance(ref, str) and ref.startswith(names.BRANCH_PREFIX):
         return None
     return "not a runners-bot pull request"
-
-
-def marker(key: str, index: int) -> str:
-    return f"<!-- runners-bot:{key}:{index} -->"
 
 
 class RolloutWatcher:
@@ -331,7 +328,7 @@ class RolloutWatcher:
             return False
         inst = self.services.github.installation(watch.installation)
         for index, thread in enumerate(watch.threads):
-            tag, comment_id = marker(watch.key, index), watch.comments[index]
+            tag, comment_id = rollout_marker(watch.key, index), watch.comments[index]
             try:
                 posted = await publish(
                     inst, thread, {tag: marked(body, tag)}, {} if comment_id is None else {tag: comment_id}

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bot.commands import evidence_text, render
 from bot.reports import why_waiting
+from bot.reports.markers import DASHBOARD_MARKER, dashboard_page_marker
 
-MARKER = "<!-- runners-bot:dashboard -->"
 REFRESH_OFF = "- [ ] Refresh now"
 REFRESH_ON = "- [x] Refresh now"
 
@@ -82,10 +82,6 @@ ROWS_PER_PAGE = 250
 ATTENTION_SHOWN = 100  # lines under "Needs attention" in the issue; the rest are counted
 
 
-def page_marker(index: int) -> str:
-    return f"<!-- runners-bot:dashboard:page:{index} -->"
-
-
 @dataclass(frozen=True)
 class DashboardText:
     """The dashboard: the issue's body, and the pages of the table (comments on the
@@ -121,7 +117,7 @@ def render_text(
     paged = _body(views, cluster, summary, waiting, unmatched)
     texts = tuple(
         render.fill("dashboard_page.md", index=i + 1, first=f"{start + 1:,}",
-                    last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
+                    last=f"{start + len(chunk):,}", table=_table(chunk), marker=dashboard_page_marker(i + 1))
         for i, (start, chunk) in enumerate(pages)
     )  # fmt: skip
     return DashboardText(paged, texts)
@@ -182,7 +178,7 @@ def _body(
         note=note,
         waiting=_waiting(waiting),
         refresh=REFRESH_OFF,
-        marker=MARKER,
+        marker=DASHBOARD_MARKER,
         count=f"{len(views):,}",
     )
 
