@@ -339,7 +339,7 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
         # A pool serves many repositories: write on one of them is not enough, only on the
         # configuration repository (None: its permission alone decides).
         _authorise(command, request, entry.repository)
-    return EXECUTORS[command.verb](Call(command, request, state, live, entry))
+    return command.declared.execute(Call(command, request, state, live, entry))
 
 
 @dataclass(frozen=True)
@@ -364,13 +364,14 @@ class Call:
         return self.resolved
 
 
-def _help(call: Call) -> Reply:
+# The executors the declarations name (bot.commands.registry.Executor), run once authorised.
+def execute_help(call: Call) -> Reply:
     request, config = call.request, call.config
     visible = [e for e in config.entries if request.sees(e)]
     return Reply(call.command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
 
 
-def _status(call: Call) -> Reply:
+def execute_status(call: Call) -> Reply:
     command, request, live = call.command, call.request, call.live
     effective = call.config.effective(call.entry)
     clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
@@ -378,22 +379,22 @@ def _status(call: Call) -> Reply:
     return Reply(command.text, True, text)
 
 
-def _scale(call: Call) -> Reply:
+def execute_scale(call: Call) -> Reply:
     command, config, entry = call.command, call.config, call.entry
     return _change(command, call.request, call.state, _plan_scale(command, config, entry), entry.name or "")
 
 
-def _add(call: Call) -> Reply:
+def execute_add(call: Call) -> Reply:
     edit, name = _plan_add(call.command, call.request, call.config)
     return _change(call.command, call.request, call.state, edit, name)
 
 
-def _remove(call: Call) -> Reply:
+def execute_remove(call: Call) -> Reply:
     entry = call.entry
     return _change(call.command, call.request, call.state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
 
 
-def _recommend(call: Call) -> Reply:
+def execute_recommend(call: Call) -> Reply:
     command, config = call.command, call.config
     effective = config.effective(call.entry)
     evidence = call.request.evidence.get(effective.scale_set)
@@ -402,20 +403,8 @@ def _recommend(call: Call) -> Reply:
     )
 
 
-def _burst_of(call: Call) -> Reply:
+def execute_burst(call: Call) -> Reply:
     return _burst(call.command, call.request, call.config.effective(call.entry))
-
-
-# How each declared command (bot.commands.registry) is executed, once authorised.
-EXECUTORS: Mapping[str, Callable[[Call], Reply]] = {
-    "help": _help,
-    "status": _status,
-    "scale": _scale,
-    "add": _add,
-    "remove": _remove,
-    "recommend": _recommend,
-    "burst": _burst_of,
-}
 
 
 def _runners_now(effective: Effective, request: Request) -> Runners:
