@@ -50,8 +50,8 @@ from githubkit.exception import (
 )
 from githubkit.retry import RetryOption
 
-from bot.commands.bodies import fit
 from bot.commands.permissions import PERMISSIONS, Permission
+from bot.reports.bodies import fit
 from bot.runtime import errors, offload
 from bot.runtime.caches import Bounded
 from bot.runtime.metrics import Metrics

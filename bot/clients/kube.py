@@ -36,7 +36,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from bot.commands.rollout import VALUES_HASH, ClusterState
+from bot.cluster.state import VALUES_HASH, ClusterState
 from bot.runtime import errors
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 (``registry``), the ``/runners`` grammar (``grammar``),
 the plan → authorise → decide pipeline (``pipeline``), permission rules
 (``permissions``), reply budgets (``reply_limits``), reply and pull request text
-(``render``, from ``templates/``), GitHub's body limit (``bodies``), judging a rollout
-(``rollout``) and the dashboard's text (``fleet_view``). Pure: may import ``bot.fleet``,
-nothing that does I/O."""
+(``render``, from ``templates/``), the job evidence's answers (``evidence_text``) and a
+right-sizing proposal, a command line the pipeline replays (``rightsizing``). What the App
+reports of its own accord lives in :mod:`bot.reports`. Pure: may import ``bot.fleet`` and
+``bot.capacity``, nothing that does I/O."""

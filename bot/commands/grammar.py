@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from markdown_it import MarkdownIt
 
@@ -69,11 +69,27 @@ class Command:
 
 @dataclass(frozen=True)
 class Refusal:
-    """A command line that cannot run: why, and what would be accepted."""
+    """A command line that cannot run: why, and what would be accepted. The parser
+    returns one for a line it refuses; a command refused as it runs raises one
+    (:class:`Refused`)."""
 
     text: str
     reason: str
     accepted: str
+
+
+class Refused(Exception):
+    """A :class:`Refusal` raised from deep in running a command (resolving its target,
+    checking its values), where the line is not known: whoever answers the line fills it
+    in (:meth:`of`)."""
+
+    def __init__(self, reason: str, accepted: str) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal("", reason, accepted)
+
+    def of(self, line: str) -> Refusal:
+        """The refusal of ``line``."""
+        return replace(self.refusal, text=line)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bot.capacity.evidence import Observed
 from bot.commands import evidence_text, render
-from bot.commands.grammar import MAX_COMMANDS, Command, ParsedComment, Refusal, parse_comment
+from bot.commands.grammar import MAX_COMMANDS, Command, ParsedComment, Refusal, Refused, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
 from bot.fleet import names
@@ -135,16 +135,6 @@ class Outcome:
         return all(r.ok for r in self.replies)
 
 
-class _Refused(Exception):
-    """A :class:`Refusal` found while running a command (the line parsed): why, and what
-    would be accepted; the line is the command's."""
-
-    def __init__(self, reason: str, accepted: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.accepted = accepted
-
-
 LiveState = Callable[[Effective], str]
 
 
@@ -196,7 +186,7 @@ def plan(comment: str, files: ConfigFiles, repo: str | None, parsed: ParsedComme
                 writes.append(_add_target(item, repo, config))
                 continue
             entry = _resolve(config, item.target, repo, None)
-        except _Refused:
+        except Refused:
             fleet = True  # the refusal may suggest entries
             continue
         observed.setdefault(entry.scale_set, config.effective(entry))  # its evidence: replies, costs
@@ -271,7 +261,7 @@ class _State:
         after = _edited(before, new_text, old, new) or parse(new_text, self.base_text)
         added = validate_change(before, after, old, new, applications)
         if added:
-            raise _Refused(
+            raise Refused(
                 "the result would not be valid: " + "; ".join(added),
                 "a change that keeps values/repositories.yaml valid (see `runners-bot validate`)",
             )
@@ -313,10 +303,10 @@ def _handle(item: Command | Refusal, request: Request, state: _State, live: Live
         if request.is_bot:
             _authorise(item, request, None)
         if state.config is None:
-            raise _Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
+            raise Refused(state.error or "the configuration cannot be read", "a valid values/ directory")
         return _execute(item, request, state, live)
-    except _Refused as refused:
-        return _refusal(Refusal(item.text, refused.reason, refused.accepted))
+    except Refused as refused:
+        return _refusal(refused.of(item.text))
     except UnsafeEdit as unsafe:
         accepted = "an edit runners-bot can make without touching anything else"
         return _refusal(Refusal(item.text, str(unsafe).rstrip("."), accepted))
@@ -331,7 +321,7 @@ def _authorise(command: Command, request: Request, target: str | None) -> None:
     """Refuse unless the commenter may run ``command`` on ``target`` (``owner/name``)."""
     decision = authorise(command.verb, request.user, request.permission_for(target), is_bot=request.is_bot)
     if not decision.allowed:
-        raise _Refused(decision.reason, decision.needed)
+        raise Refused(decision.reason, decision.needed)
 
 
 def _execute(command: Command, request: Request, state: _State, live: LiveState | None) -> Reply:
@@ -349,7 +339,7 @@ def _execute(command: Command, request: Request, state: _State, live: LiveState 
         # A pool serves many repositories: write on one of them is not enough, only on the
         # configuration repository (None: its permission alone decides).
         _authorise(command, request, entry.repository)
-    return EXECUTORS[command.verb](Call(command, request, state, live, entry))
+    return command.declared.execute(Call(command, request, state, live, entry))
 
 
 @dataclass(frozen=True)
@@ -374,13 +364,14 @@ class Call:
         return self.resolved
 
 
-def _help(call: Call) -> Reply:
+# The executors the declarations name (bot.commands.registry.Executor), run once authorised.
+def execute_help(call: Call) -> Reply:
     request, config = call.request, call.config
     visible = [e for e in config.entries if request.sees(e)]
     return Reply(call.command.text, True, render.help_reply(config, visible, complete=request.sees_fleet))
 
 
-def _status(call: Call) -> Reply:
+def execute_status(call: Call) -> Reply:
     command, request, live = call.command, call.request, call.live
     effective = call.config.effective(call.entry)
     clock = _runners_now(effective, request) if effective.runs_by_the_clock else None
@@ -388,22 +379,22 @@ def _status(call: Call) -> Reply:
     return Reply(command.text, True, text)
 
 
-def _scale(call: Call) -> Reply:
+def execute_scale(call: Call) -> Reply:
     command, config, entry = call.command, call.config, call.entry
     return _change(command, call.request, call.state, _plan_scale(command, config, entry), entry.name or "")
 
 
-def _add(call: Call) -> Reply:
+def execute_add(call: Call) -> Reply:
     edit, name = _plan_add(call.command, call.request, call.config)
     return _change(call.command, call.request, call.state, edit, name)
 
 
-def _remove(call: Call) -> Reply:
+def execute_remove(call: Call) -> Reply:
     entry = call.entry
     return _change(call.command, call.request, call.state, RemoveEntry(entry.index, entry.name or ""), entry.name or "")
 
 
-def _recommend(call: Call) -> Reply:
+def execute_recommend(call: Call) -> Reply:
     command, config = call.command, call.config
     effective = config.effective(call.entry)
     evidence = call.request.evidence.get(effective.scale_set)
@@ -412,20 +403,8 @@ def _recommend(call: Call) -> Reply:
     )
 
 
-def _burst_of(call: Call) -> Reply:
+def execute_burst(call: Call) -> Reply:
     return _burst(call.command, call.request, call.config.effective(call.entry))
-
-
-# How each declared command (bot.commands.registry) is executed, once authorised.
-EXECUTORS: Mapping[str, Callable[[Call], Reply]] = {
-    "help": _help,
-    "status": _status,
-    "scale": _scale,
-    "add": _add,
-    "remove": _remove,
-    "recommend": _recommend,
-    "burst": _burst_of,
-}
 
 
 def _runners_now(effective: Effective, request: Request) -> Runners:
@@ -450,7 +429,7 @@ def _burst(command: Command, request: Request, effective: Effective) -> Reply:
 def _burst_order(command: Command, request: Request, effective: Effective) -> BurstOrder:
     allowance = effective.burst
     if allowance is None:
-        raise _Refused(
+        raise Refused(
             f"`{effective.scale_set}` declares no burst allowance",
             "a `burst:` (minRunners, maxRunners, maxDuration) in its entry of values/repositories.yaml, "
             "merged through review once",
@@ -461,17 +440,17 @@ def _burst_order(command: Command, request: Request, effective: Effective) -> Bu
     bounds = render.burst_text(allowance)
     too_many = isinstance(high, int) and allowance.max_runners is not None and high > allowance.max_runners
     if low > allowance.min_runners or too_many:
-        raise _Refused(
+        raise Refused(
             f"the burst asks for more than `{effective.scale_set}` allows ({bounds})", f"values within {bounds}"
         )
     if span > allowance.max_duration:
-        raise _Refused(
+        raise Refused(
             f"for={command.options['for']} is longer than `{effective.scale_set}` allows ({bounds})",
             f"for=DURATION within {bounds}",
         )
     top = high if isinstance(high, int) else allowance.max_runners
     if top is not None and top < low:
-        raise _Refused(f"max ({top}) would be below min ({low})", f"max=M with M ≥ {low}")
+        raise Refused(f"max ({top}) would be below min ({low})", f"max=M with M ≥ {low}")
     _only_raises(effective, request, low, top)
     return BurstOrder(effective.scale_set, effective.namespace, low, top, request.now + span)
 
@@ -481,7 +460,7 @@ def _only_raises(effective: Effective, request: Request, low: int, top: int | No
     needs one (a pull request). So neither bound may fall below what is in force now."""
     now = _runners_now(effective, request)
     if low < now.min_runners or (top is not None and top < now.max_runners):
-        raise _Refused(
+        raise Refused(
             f"a burst only raises capacity, and `{effective.scale_set}` has min {now.min_runners}, "
             f"max {now.max_runners} in force now ({now.source})",
             f"min=N with N ≥ {now.min_runners} and max=M with M ≥ {now.max_runners}; "
@@ -530,23 +509,23 @@ def resolve_target(entries: list[Entry], target: str | None, repo: str | None) -
     entries = [e for e in entries if e.name]
     if target is None:
         if repo is None:
-            raise _Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
+            raise Refused("no target given", f"{TARGET_ACCEPTED}, e.g. {_listed(entries)}")
         here = [e for e in entries if (e.repository or "").lower() == repo.lower()]
         if len(here) == 1:
             return here[0]
         why = f"{repo} has {len(here)} scale sets" if here else f"{repo} has no runner scale set"
-        raise _Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {_listed(here or entries)}")
+        raise Refused(f"{why}, so the command must name one", f"{TARGET_ACCEPTED}, e.g. {_listed(here or entries)}")
     wanted = target.lower()
     found = [e for e in entries if wanted in (e.name.lower() if e.name else "", e.full_name.lower(), e.scale_set)]
     if len(found) == 1:
         return found[0]
     if found:
         options = ", ".join(f"`{e.full_name}`" for e in found)
-        raise _Refused(f"{render.inert(target)} matches {len(found)} entries", f"one of {options}")
+        raise Refused(f"{render.inert(target)} matches {len(found)} entries", f"one of {options}")
     candidates = [e.name or "" for e in entries] + [e.scale_set for e in entries]
     near = closest(target, candidates)
     hint = f"; closest: {', '.join(f'`{n}`' for n in near)}" if near else ""
-    raise _Refused(f"unknown target {render.inert(target)}{hint}", TARGET_ACCEPTED)
+    raise Refused(f"unknown target {render.inert(target)}{hint}", TARGET_ACCEPTED)
 
 
 def _listed(entries: list[Entry]) -> str:
@@ -569,7 +548,7 @@ def _plan_scale(command: Command, config: Config, entry: Entry) -> SetFields:
         profile if isinstance(profile, str) else current.profile,
     )
     if new == (current.min_runners, current.max_runners, current.profile):
-        raise _Refused(
+        raise Refused(
             f"nothing to change: {entry.name} already has min {current.min_runners}, max {current.max_runners}, profile {current.profile}",
             "a value different from the current one",
         )
@@ -589,14 +568,14 @@ def _check_counts(config: Config, low: int | None, high: int | None, current: Ef
         ("max", high, limits.max_runners if limits else None),
     ):
         if value is not None and cap is not None and value > cap:
-            raise _Refused(
+            raise Refused(
                 f"{label}={value} is above the limit of {cap}",
                 f"{label}=N with N ≤ {cap} (scaling.limits in values/base-config.yaml)",
             )
     new_low = low if low is not None else (current.min_runners if current else config.base_config.default_min)
     new_high = high if high is not None else (current.max_runners if current else config.base_config.default_max)
     if new_low > new_high:
-        raise _Refused(
+        raise Refused(
             f"min {new_low} would be above max {new_high}",
             f"min=N with N ≤ {new_high}, or max in the same command (e.g. min={new_low} max={new_low})",
         )
@@ -606,7 +585,7 @@ def _check_known(what: str, value: str, known: Mapping[str, object]) -> None:
     if value not in known:
         near = closest(value, known, n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise _Refused(f"unknown {what} {render.inert(value)}{hint}", f"{what}={'|'.join(sorted(known))}")
+        raise Refused(f"unknown {what} {render.inert(value)}{hint}", f"{what}={'|'.join(sorted(known))}")
 
 
 def _add_target(command: Command, repo: str | None, config: Config) -> str:
@@ -614,7 +593,7 @@ def _add_target(command: Command, repo: str | None, config: Config) -> str:
     owner, _, name = (command.target or "").rpartition("/")
     org = str(command.options.get("org") or owner or _default_org(config, repo) or "")
     if not org:
-        raise _Refused(
+        raise Refused(
             "the owner of the repository is not known", f"{command.declared.usage}, e.g. org=<owner> or <owner>/<name>"
         )
     return f"{org}/{name}"
@@ -627,7 +606,7 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
         e for e in config.entries if e.name and e.name.lower() == name.lower() and (e.org or "").lower() == org.lower()
     ]
     if existing:
-        raise _Refused(f"{org}/{name} already has runners (`{existing[0].scale_set}`)", "`/runners scale` to change it")
+        raise Refused(f"{org}/{name} already has runners (`{existing[0].scale_set}`)", "`/runners scale` to change it")
     category = opts.get("category")
     if isinstance(category, str):
         _check_known("category", category, config.base_config.categories)
@@ -642,7 +621,7 @@ def _plan_add(command: Command, request: Request, config: Config) -> tuple[AddEn
         names.scale_set_problem(str(explicit)) if explicit else names.scale_set_problem(names.default_scale_set(name))
     )
     if problem is not None:
-        raise _Refused(
+        raise Refused(
             f"{render.inert(name)} gives {problem}",
             f"a shorter scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME` "
             f"(at most {names.MAX_SCALE_SET} characters)",
@@ -674,7 +653,7 @@ def _check_application(name: str, scale_set: str, applications: frozenset[str]) 
     Applications by name: the fleet's would overwrite it)."""
     problem = names.application_problem(scale_set, applications)
     if problem is not None:
-        raise _Refused(
+        raise Refused(
             f"{render.inert(name)} gives {problem}",
             f"a scale set name of your choice: `/runners add {name} runnerScaleSetName=NAME`, any valid name but "
             f"{names.reserved_names_text()}",

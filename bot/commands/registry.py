@@ -1,18 +1,21 @@
 """Every ``/runners`` command, declared once (docs/commands.md). Pure, no I/O.
 
-A :class:`Declaration` says all that the rest of the app needs to know about a command
-except how it is executed (its executor in :data:`bot.commands.pipeline.EXECUTORS`,
-keyed by the same verb): its usage and options (the grammar), its row of the help
-reply, who may run it (the permission check), what planning it needs (the permissions,
-live state and bursts gathered before deciding) and its metric label. Adding a command
-is a declaration here, its executor, its template and its tests.
+A :class:`Declaration` says all that the rest of the app needs to know about a command:
+its usage and options (the grammar), its row of the help reply, who may run it (the
+permission check), what planning it needs (the permissions, live state and bursts
+gathered before deciding), how it is executed once authorised (:class:`Executor`) and
+its metric label. Adding a command is a declaration here, its executor, its template and
+its tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.commands.pipeline import Call, Reply
 
 OTHER = "other"  # the metric label of a line that names no declared command
 
@@ -21,6 +24,23 @@ Access = Literal["anyone", "write"]
 # the thread's repository when it has one set); a repository to onboard (required).
 Target = Literal["none", "entry", "new repository"]
 Options = Mapping[str, int | str]
+
+
+@dataclass(frozen=True)
+class Executor:
+    """How a command runs once authorised: the function of :mod:`bot.commands.pipeline`
+    named ``name``, from the authorised :class:`~bot.commands.pipeline.Call` to its reply.
+
+    Named, not imported: the pipeline imports the grammar, which reads these
+    declarations, so it is looked up when a command runs, long after both are loaded."""
+
+    name: str
+
+    def __call__(self, call: Call) -> Reply:
+        from bot.commands import pipeline
+
+        function: Callable[[Call], Reply] = getattr(pipeline, self.name)
+        return function(call)
 
 
 @dataclass(frozen=True)
@@ -34,7 +54,7 @@ class Declaration:
     pull request). ``shows_fleet``: its reply may show entries, so the commenter's
     permission on the configuration repository is asked. ``reads_live``: planning
     fetches its set's live state and job evidence. ``reads_bursts``: the bursts in force
-    are read before deciding."""
+    are read before deciding. ``execute`` runs it once authorised."""
 
     verb: str
     usage: str
@@ -49,6 +69,7 @@ class Declaration:
     shows_fleet: bool = False
     reads_live: bool = False
     reads_bursts: bool = False
+    execute: Executor = field(kw_only=True)
 
     @property
     def accepted(self) -> str:
@@ -125,6 +146,7 @@ COMMANDS = Registry(
             "this message",
             target="none",
             shows_fleet=True,
+            execute=Executor("execute_help"),
         ),
         Declaration(
             "status",
@@ -133,6 +155,7 @@ COMMANDS = Registry(
             shows_fleet=True,
             reads_live=True,
             reads_bursts=True,
+            execute=Executor("execute_status"),
         ),
         Declaration(
             "scale",
@@ -142,6 +165,7 @@ COMMANDS = Registry(
             access="write",
             check=_something_to_change,
             edits_config=True,
+            execute=Executor("execute_scale"),
         ),
         Declaration(
             "add",
@@ -152,6 +176,7 @@ COMMANDS = Registry(
             target="new repository",
             access="write",
             edits_config=True,
+            execute=Executor("execute_add"),
         ),
         Declaration(
             "remove",
@@ -159,6 +184,7 @@ COMMANDS = Registry(
             "offboard a repository",
             access="write",
             edits_config=True,
+            execute=Executor("execute_remove"),
         ),
         Declaration(
             "recommend",
@@ -166,6 +192,7 @@ COMMANDS = Registry(
             "a set's job evidence and proposed `minRunners`, `maxRunners` and warm windows",
             shows_fleet=True,
             reads_live=True,
+            execute=Executor("execute_recommend"),
         ),
         Declaration(
             "burst",
@@ -178,6 +205,7 @@ COMMANDS = Registry(
             check=_a_whole_burst,
             off=True,
             reads_bursts=True,
+            execute=Executor("execute_burst"),
         ),
     )
 )

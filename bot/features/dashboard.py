@@ -2,7 +2,7 @@
 
 The issue ("Runner fleet", ``RUNNERS_BOT_DASHBOARD``; ``off`` turns it off) is found
 again by its marker, in an issue the App itself opened (``performed_via_github_app``),
-or opened when missing. Its body (:mod:`bot.commands.fleet_view`) lists every scale set with its
+or opened when missing. Its body (:mod:`bot.reports.fleet_view`) lists every scale set with its
 live state, last rollout and open pull request, what needs attention, and the sets that
 open pull requests would add. It is updated after a merge, at the end of a rollout, after
 a command or onboarding form that opens or updates a pull request, and every
@@ -29,12 +29,13 @@ from bot.capacity.evidence import Observed
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
 from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
-from bot.commands import fleet_view, rollout, why_waiting
 from bot.commands.permissions import WRITE_LEVELS
-from bot.commands.rollout import PENDING_GRACE
 from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.schedules import ActiveBurst
 from bot.fleet.yamlload import YamlError
+from bot.reports import fleet_view, rollout, why_waiting
+from bot.reports.markers import DASHBOARD_MARKER, dashboard_page_marker
+from bot.reports.rollout import PENDING_GRACE
 from bot.runtime import offload
 from bot.runtime.background import Background, spawn
 from bot.services import CONFIG_CHANGED, DASHBOARD, Services, job_evidence
@@ -60,14 +61,14 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
         if isinstance(changes, Mapping) and isinstance(changes.get("body"), Mapping)
         else None
     )
-    if not any(isinstance(text, str) and fleet_view.MARKER in text for text in (now, before)):
+    if not any(isinstance(text, str) and DASHBOARD_MARKER in text for text in (now, before)):
         return "not the dashboard"
     if by_bot(payload.get("sender")):
         return "edited by a bot"
     return None
 
 
-def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
+def _unchanged(saved: dict[str, Any], text: fleet_view.DashboardText) -> bool:
     pages = [page for _, page in saved.get("pages", [])]
     shown = pages[: len(text.pages)]
     unused = pages[len(text.pages) :]
@@ -139,10 +140,12 @@ class Dashboard:
             await self._publish(saved, text, force=force)
             return True
 
-    async def _publish(self, saved: dict[str, Any] | None, text: fleet_view.Text, *, force: bool = False) -> None:
+    async def _publish(
+        self, saved: dict[str, Any] | None, text: fleet_view.DashboardText, *, force: bool = False
+    ) -> None:
         owner, repo = self._repo()
         inst = self.services.github.installation(await self._installation())
-        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, fleet_view.MARKER)
+        number = saved["number"] if saved else await inst.find_issue(owner, repo, LABEL, DASHBOARD_MARKER)
         if number is None:
             title = self.services.settings.dashboard or "Runner fleet"
             number = await inst.open_issue(owner, repo, title, text.body, [LABEL])
@@ -162,7 +165,7 @@ class Dashboard:
         owner, repo = self._repo()
         saved: list[list[Any]] = record["pages"]  # [comment id, text]
         wanted = list(pages) + [fleet_view.UNUSED_PAGE] * max(0, len(saved) - len(pages))
-        tags = [fleet_view.page_marker(index + 1) for index in range(len(wanted))]
+        tags = [dashboard_page_marker(index + 1) for index in range(len(wanted))]
         known = {tags[index]: int(page[0]) for index, page in enumerate(saved)}
         changed = {tags[i]: page for i, page in enumerate(wanted) if i >= len(saved) or saved[i][1] != page}
         posted = await publish(inst, Issue(owner, repo, number), changed, known)
@@ -206,7 +209,7 @@ class Dashboard:
         pulls = await records.open_pulls(self.services.store, self._repo())
         return _Looked(bursts, fleet, cluster, rollouts, pulls)
 
-    def _text(self, looked: _Looked, evidence: _Evidence) -> fleet_view.Text:
+    def _text(self, looked: _Looked, evidence: _Evidence) -> fleet_view.DashboardText:
         views, cluster, waiting = self._views(evidence.effectives, looked)
         views = _with_evidence(views, looked.fleet, evidence)
         return fleet_view.render_text(views, cluster, waiting, evidence.unmatched)

@@ -8,7 +8,7 @@ restarted server resumes every unfinished watch (and never starts one twice). Ev
 watch in flight reads one shared view of the cluster, :class:`bot.clients.kube.ClusterWatch`
 (one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
 soon as the cluster changes (and at least every ``max_interval`` seconds, for the stages
-judged by time). It judges the stages with :mod:`bot.commands.rollout` and edits its comments in
+judged by time). It judges the stages with :mod:`bot.reports.rollout` and edits its comments in
 place: one on the merged pull request and one on each thread where the change was asked
 for. It ends when the change is live, when a stage fails, or at the time limit with a
 report of what is stuck.
@@ -29,10 +29,11 @@ from typing import Any
 from bot.clients import config_source
 from bot.clients.github import GitHubError
 from bot.clients.kube import ClusterWatch, Kube
-from bot.commands import rollout
-from bot.commands.rollout import Expected, Memory, Report
 from bot.fleet import names
 from bot.fleet.config import parse
+from bot.reports import rollout
+from bot.reports.markers import rollout_marker
+from bot.reports.rollout import Expected, Report, RolloutMemory
 from bot.runtime import offload
 from bot.runtime.leadership import run_soon
 from bot.services import CONFIG_CHANGED, DASHBOARD, SCHEDULES, Services
@@ -62,7 +63,7 @@ class Watch:
     started: float
     title: str
     threads: list[Issue]
-    memory: Memory = field(default_factory=Memory)
+    memory: RolloutMemory = field(default_factory=RolloutMemory)
     last_body: str = ""
     runner_group: list[str] = field(default_factory=list)  # a pool's [org, runnerGroup]: asked when stuck
     comments: list[int | None] = field(default_factory=list)  # the report's comment on each thread, once known
@@ -77,7 +78,7 @@ class Watch:
     def load(cls, text: str) -> Watch:
         data = json.loads(text)
         data["expected"] = Expected(**data["expected"])
-        data["memory"] = Memory(**data["memory"])
+        data["memory"] = RolloutMemory(**data["memory"])
         threads = data["threads"]
         if threads and isinstance(threads[0], list):  # stored as [owner, repo, number, comment id] before
             data["comments"] = [thread[3] for thread in threads]
@@ -117,10 +118,6 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     if isinstance(ref, str) and ref.startswith(names.BRANCH_PREFIX):
         return None
     return "not a runners-bot pull request"
-
-
-def marker(key: str, index: int) -> str:
-    return f"<!-- runners-bot:{key}:{index} -->"
 
 
 class RolloutWatcher:
@@ -331,7 +328,7 @@ class RolloutWatcher:
             return False
         inst = self.services.github.installation(watch.installation)
         for index, thread in enumerate(watch.threads):
-            tag, comment_id = marker(watch.key, index), watch.comments[index]
+            tag, comment_id = rollout_marker(watch.key, index), watch.comments[index]
             try:
                 posted = await publish(
                     inst, thread, {tag: marked(body, tag)}, {} if comment_id is None else {tag: comment_id}

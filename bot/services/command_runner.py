@@ -28,11 +28,13 @@ from datetime import UTC, datetime
 from bot.clients import config_source
 from bot.clients.github import Installation, Reaction, Unreadable
 from bot.clients.kube import Kube, KubeUnavailable, NotDeployed
-from bot.commands import pipeline, render, reply_limits, rollout
+from bot.cluster.state import ClusterState
+from bot.commands import pipeline, render, reply_limits
 from bot.commands.grammar import Command, ParsedComment, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
+from bot.reports import rollout
 from bot.runtime import errors, offload
 from bot.services import DASHBOARD, Services, job_evidence
 from bot.services.pull_requests import Decided, PullRequests, Result, Target
@@ -369,9 +371,7 @@ async def taken_applications(kube: Kube | None, planned: pipeline.Plan) -> froze
     return names.foreign_applications(a for a in found if a is not None)
 
 
-async def live_states(
-    kube: Kube | None, targets: list[Effective]
-) -> tuple[dict[str, str], dict[str, rollout.ClusterState]]:
+async def live_states(kube: Kube | None, targets: list[Effective]) -> tuple[dict[str, str], dict[str, ClusterState]]:
     """The live state of the given scale sets, as reply text, and what the cluster showed
     of each it could be read for (why its jobs wait is judged from that: one read a set)."""
     if not targets:
@@ -386,7 +386,7 @@ async def live_states(
             found[target.scale_set] = render.sentence("live_not_deployed.md", namespace=target.namespace)
             continue
         except KubeUnavailable as exc:
-            found[target.scale_set] = render.sentence("live_unreachable.md", problem=rollout.said(exc))
+            found[target.scale_set] = render.sentence("live_unreachable.md", problem=rollout.inert_quote(exc))
             continue
         found[target.scale_set] = rollout.live_summary(state)
         states[target.scale_set] = state

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 
 from bot.capacity.evidence import HOUR, Hour, Observed
 from bot.capacity.jobs import SetRef, closest_set, is_unmatched, labels_of
-from bot.commands import evidence_text, why_waiting
+from bot.cluster.state import ClusterState
+from bot.commands import evidence_text
 from bot.commands.render import ChangeText
-from bot.commands.rollout import ClusterState
 from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, parse
 from bot.fleet.yamlload import YamlError, load
+from bot.reports import why_waiting
 from bot.runtime import offload
 from bot.services import Services
 from bot.store import keys

@@ -2,7 +2,7 @@
 
 An :class:`Issue` is an issue or pull request; a :class:`Thread` is the one (and the
 comment) a delivery is about. :func:`publish` is the one way the App's comments are
-posted or edited by their hidden markers; :func:`reply` uses it for a delivery's
+posted or edited by their hidden markers (:mod:`bot.reports.markers`); :func:`reply` uses it for a delivery's
 numbered reply, edited in place when it exists already, even across a crash between
 posting and recording; :func:`once` runs a side effect unless the delivery recorded it.
 Features answer only through these.
@@ -10,12 +10,12 @@ Features answer only through these.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.clients.github import Installation
+from bot.reports.markers import reply_marker
 from bot.store.api import Delivery, Store
 
 
@@ -58,16 +58,6 @@ class Thread(Issue):
         )
 
 
-def marker(delivery_id: str, index: int) -> str:
-    """A hidden tag in each reply, so a reply posted just before a crash is found again.
-
-    It holds a hash of the delivery id, never the id: ``X-GitHub-Delivery`` is not covered
-    by the signature, and an id holding ``-->`` would end the comment and render the
-    rest as the App's own Markdown."""
-    digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"<!-- runners-bot:{digest}:{index} -->"
-
-
 def marked(text: str, marker: str) -> str:
     """``text`` with ``marker`` hidden at its end, where :func:`publish` looks for it."""
     return f"{text}\n\n{marker}\n"
@@ -104,7 +94,7 @@ async def once(store: Store, delivery_id: str, name: str, action: Callable[[], A
 
 async def reply(store: Store, inst: Installation, delivery: Delivery, thread: Thread, *, index: int, text: str) -> int:
     """Post reply ``index`` of the delivery, or edit it in place if it exists already."""
-    name, tag = f"reply:{index}", marker(delivery.id, index)
+    name, tag = f"reply:{index}", reply_marker(delivery.id, index)
     known = await store.step(delivery.id, name)
     # A crash may have come between posting and recording: then look before posting again.
     look = known is None and await store.step(delivery.id, name + ":intent") is not None

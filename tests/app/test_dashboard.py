@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.commands import fleet_view
 from bot.fleet.config import ConfigFiles
+from bot.reports import fleet_view
+from bot.reports.markers import DASHBOARD_MARKER
 from bot.runtime.settings import Settings
 from tests.support import golden as support
 from tests.support.app import CONFIG_REPO, TEAM_REPO, Harness, serve
@@ -223,13 +224,11 @@ async def test_the_same_issue_number_in_another_repository_is_not_the_dashboard(
 async def test_the_marker_counts_only_in_the_apps_own_issue(board: Harness, kube: FakeKube) -> None:
     kube.scenario = healthy_fleet
     await shown(board, kube)
-    planted = board.fake.add_issue(
-        CONFIG_REPO, "Runner fleet", f"fake\n{fleet_view.MARKER}", "mallory", ["runners-bot"]
-    )
+    planted = board.fake.add_issue(CONFIG_REPO, "Runner fleet", f"fake\n{DASHBOARD_MARKER}", "mallory", ["runners-bot"])
     await board.app.dashboard.update()
     assert board.fake.issues[planted]["body"].startswith("fake"), "the stranger's issue is left alone"
     assert the_issue(board)["number"] != planted
-    payload = edited(board.fake.issues[planted], f"- [x] Refresh now\n{fleet_view.MARKER}", "maintainer")
+    payload = edited(board.fake.issues[planted], f"- [x] Refresh now\n{DASHBOARD_MARKER}", "maintainer")
     before = len(board.fake.calls)
     await board.send("issues", payload)
     await board.settle()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.webhooks.threads import marker
+from bot.reports.markers import reply_marker
 from tests.support.app import CONFIG_REPO, SECRET, TEAM_REPO
 from tests.support.fakekube import FakeKube, application, listener, runner, runner_set
 from tests.support.servers import BotProcess, ThreadedServer
@@ -38,7 +38,7 @@ def leads(bot: BotProcess) -> bool:
 
 
 def replies(fake: Any, delivery_id: str) -> list[dict[str, Any]]:
-    return [c for c in fake.comments.values() if marker(delivery_id, 0) in c["body"]]
+    return [c for c in fake.comments.values() if reply_marker(delivery_id, 0) in c["body"]]
 
 
 def rollout_reports(fake: Any, repo: str, number: int) -> list[dict[str, Any]]:

@@ -198,8 +198,8 @@ def test_recommend_replies_golden(bundled: ConfigFiles) -> None:
 
 
 def test_why_jobs_wait_names_the_cause_the_bot_can_see(bundled: ConfigFiles) -> None:
-    from bot.commands.rollout import ClusterState
-    from bot.commands.why_waiting import cause
+    from bot.cluster.state import ClusterState
+    from bot.reports.why_waiting import cause
     from tests.support.fakekube import event, listener, runner
 
     config = parse(bundled.repositories, bundled.base)

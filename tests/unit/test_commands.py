@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, has_command, parse_comment, parse_line
+from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, Refused, has_command, parse_comment, parse_line
 
 
 def one(line: str) -> Command | Refusal:
@@ -82,6 +82,13 @@ def test_refusals_say_why_and_what_is_accepted(line: str, reason: str) -> None:
     assert isinstance(result, Refusal), result
     assert reason in result.reason
     assert result.accepted.startswith("/runners") or "N" in result.accepted
+
+
+def test_a_command_refused_as_it_runs_raises_the_refusal_of_its_line() -> None:
+    refused = Refused("unknown target `x`", "a repository name")
+    line = "/runners scale x max=2"
+    assert refused.of(line) == Refusal(line, "unknown target `x`", "a repository name")
+    assert str(refused) == "unknown target `x`"
 
 
 def test_echoed_user_text_cannot_break_markup() -> None:

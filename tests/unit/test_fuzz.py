@@ -21,9 +21,9 @@ from bot.commands.grammar import MAX_COMMANDS, Command, Refusal, command_lines, 
 from bot.features.onboarding import parse_form
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
+from bot.reports.markers import reply_marker
 from bot.runtime.metrics import Metrics
 from bot.webhooks.endpoint import DELIVERY_ID, WebhookEndpoint
-from bot.webhooks.threads import marker
 from tests.support.app import ROOT, ROUTER, SECRET
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form, sign
 
@@ -136,7 +136,7 @@ def test_unsigned_headers_never_reach_a_label_a_stored_id_or_a_marker(
     assert labels <= ROUTER.events | {"ping", "other", "unknown"}, labels
     for delivery in store.added:
         assert DELIVERY_ID.fullmatch(delivery.id) and delivery.event in ROUTER.events
-    assert re.fullmatch(r"<!-- runners-bot:[0-9a-f]{32}:0 -->", marker(delivery_id.decode("latin-1"), 0))
+    assert re.fullmatch(r"<!-- runners-bot:[0-9a-f]{32}:0 -->", reply_marker(delivery_id.decode("latin-1"), 0))
 
 
 FORM_LABELS = ["Repository", "Organisation", "Category", "Resource profile", "Minimum runners", "Maximum runners",

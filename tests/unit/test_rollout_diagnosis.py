@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot.commands.rollout import (
+from bot.cluster.state import ClusterState
+from bot.reports.rollout import (
     CHURN,
     NO_LISTENER_GRACE,
-    ClusterState,
     Expected,
-    Memory,
+    RolloutMemory,
     _listener,
     assess,
     diagnose,
@@ -25,7 +25,7 @@ SET, NS = "arc-api-runners", "arc-project-beta-api-runners"
 
 
 def test_a_listener_recreated_under_the_same_name_is_churn() -> None:
-    memory = Memory()
+    memory = RolloutMemory()
     for generation in range(CHURN):
         state, detail = _listener(
             [listener(SET, generation, "Failed", exit_message="401 Unauthorized")], memory, None, 0
@@ -37,14 +37,14 @@ def test_a_listener_recreated_under_the_same_name_is_churn() -> None:
 def test_restarts_and_crash_loops_count_too() -> None:
     restarting = listener(SET, 0, "Running")
     restarting["status"]["containerStatuses"][0]["restartCount"] = CHURN - 1
-    assert _listener([restarting], Memory(), None, 0)[0] == "fail"
+    assert _listener([restarting], RolloutMemory(), None, 0)[0] == "fail"
     crashing = listener(SET, 0, "Running")
     crashing["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
-    assert _listener([crashing], Memory(), None, 0)[0] == "fail"
+    assert _listener([crashing], RolloutMemory(), None, 0)[0] == "fail"
 
 
 def test_one_recreation_is_not_yet_a_verdict() -> None:
-    memory = Memory()
+    memory = RolloutMemory()
     _listener([listener(SET, 0, "Failed")], memory, None, 0)
     state, _ = _listener([listener(SET, 1, "Pending")], memory, None, 0)
     assert state == "wait"
@@ -84,7 +84,7 @@ def _outside_code(markdown: str) -> str:
 
 
 def test_cluster_text_is_inert_in_every_report_cell_and_verdict() -> None:
-    from bot.commands.rollout import ClusterState, Expected, assess, live_summary, render_report
+    from bot.reports.rollout import Expected, assess, live_summary, render_report
     from tests.support.fakekube import application, pod, runner_set
 
     expected = Expected(SET, NS, "a" * 40, 1, 12)
@@ -100,7 +100,7 @@ def test_cluster_text_is_inert_in_every_report_cell_and_verdict() -> None:
         [stuck],
         [event(NS, "Pod", "x", "FailedScheduling", HOSTILE)],
     )
-    report = assess(expected, state, Memory(), 900.0, 1e10)
+    report = assess(expected, state, RolloutMemory(), 900.0, 1e10)
     body = render_report(report, expected, "title", final=True) + "\n" + live_summary(state)
     assert "s3cr3t" in body, "the cluster's words are shown..."
     live = _outside_code(body)
@@ -135,7 +135,7 @@ def test_only_the_listener_arc_made_for_the_values_in_force_counts_once_settled(
     expected = Expected(SET, NS, "a" * 40, 0, 12)
     new = runner_set(SET, NS, low=0, high=12)
     old = runner_set(SET, NS, low=0, high=10)
-    memory = Memory()
+    memory = RolloutMemory()
 
     def listener_stage(pods: list[dict[str, Any]], elapsed: float) -> Any:
         report = assess(expected, _state(new, pods), memory, elapsed, 0.0, settle=30.0)
@@ -153,12 +153,14 @@ def test_github_is_asked_about_a_runner_group_once_the_listener_is_overdue() -> 
     values in force (the old one, made for the previous values, does not count)."""
     old = runner_set(SET, NS, low=0, high=10)
     new = runner_set(SET, NS, low=0, high=12, registered=False)
-    memory = Memory(ok_at={"merged": 0.0, "synced": 5.0})
+    memory = RolloutMemory(ok_at={"merged": 0.0, "synced": 5.0})
     assert not listener_overdue(_state(new, []), memory, 5.0 + NO_LISTENER_GRACE - 1, time_up=False)
     assert listener_overdue(_state(new, []), memory, 5.0 + NO_LISTENER_GRACE - 1, time_up=True), "the time limit"
     assert listener_overdue(_state(new, [listener(SET, 0, of=old)]), memory, 5.0 + NO_LISTENER_GRACE, time_up=False)
     assert not listener_overdue(_state(new, [listener(SET, 1, of=new)]), memory, 500.0, time_up=True), "it came up"
-    assert not listener_overdue(_state(new, []), Memory(ok_at={"merged": 0.0}), 500.0, time_up=True), "not synced"
+    assert not listener_overdue(_state(new, []), RolloutMemory(ok_at={"merged": 0.0}), 500.0, time_up=True), (
+        "not synced"
+    )
     memory.asked_group = True
     assert not listener_overdue(_state(new, []), memory, 500.0, time_up=True), "asked once"
     memory.missing_group = {"group": "big-builds", "org": "Matchpoint-AI", "said": "runner group 'big-builds' ..."}

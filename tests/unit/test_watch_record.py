@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bot.commands.rollout import Expected
 from bot.features.rollout_watch import Watch
+from bot.reports.rollout import Expected
 from bot.webhooks.threads import Issue
 
 

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.cluster.state import VALUES_HASH, ClusterState
 from bot.commands import render
 
 STAGES = ("merged", "synced", "healthy", "scale_set", "listener", "runners")
-LABELS = {
+STAGE_LABELS = {
     "merged": "Pull request merged",
     "synced": "ArgoCD synced at the merge commit",
     "healthy": "ArgoCD reports healthy",
@@ -38,7 +39,6 @@ LABELS = {
 }
 CHURN = 4  # listener pods seen (uids) plus restarts: ARC recreating it without backoff
 LISTENER_SETTLE = 30.0  # seconds the current listener stays Ready without a restart before it counts
-VALUES_HASH = "actions.github.com/values-hash"  # the chart's; ARC copies it onto the AutoscalingListener
 NO_LISTENER_GRACE = 120.0  # seconds after the scale set is updated before a missing listener is explained
 PENDING_GRACE = 120.0  # seconds a runner may stay Pending before it is a problem
 NEXT_STEP = {
@@ -48,19 +48,6 @@ NEXT_STEP = {
     "listener": "check the scale set's GitHub config secret (`kubectl -n {ns} get secret,externalsecret`), its githubConfigUrl, and node clock drift",
     "runners": "check `kubectl -n {ns} describe pods` for scheduling and image events",
 }
-
-
-@dataclass(frozen=True)
-class ClusterState:
-    """What one look at the cluster saw for a scale set (raw objects as plain dicts)."""
-
-    application: dict[str, Any] | None
-    runner_set: dict[str, Any] | None
-    listeners: list[dict[str, Any]]
-    runners: list[dict[str, Any]]
-    events: list[dict[str, Any]] = field(default_factory=list)
-    # The AutoscalingListener objects of the set (controller namespace): which pod is current.
-    autoscaling_listeners: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,7 +62,7 @@ class Expected:
 
 
 @dataclass
-class Memory:
+class RolloutMemory:
     """What a watch remembers between looks (persisted with the watch)."""
 
     ok_at: dict[str, float] = field(default_factory=dict)
@@ -123,18 +110,21 @@ def synced_revision(app: dict[str, Any] | None) -> str | None:
     return str(revision) if revision and _get(app, "status", "sync", "status") == "Synced" else None
 
 
-def _synced(expected: Expected, app: dict[str, Any] | None, memory: Memory) -> tuple[str, str]:
+def _synced(expected: Expected, app: dict[str, Any] | None, memory: RolloutMemory) -> tuple[str, str]:
     if app is None:
         return "wait", "Application not created yet"
     phase = _get(app, "status", "operationState", "phase")
     if phase in ("Failed", "Error"):
-        return "fail", f"sync {phase.lower()}: {said(_get(app, 'status', 'operationState', 'message') or 'no message')}"
+        return (
+            "fail",
+            f"sync {phase.lower()}: {inert_quote(_get(app, 'status', 'operationState', 'message') or 'no message')}",
+        )
     revision, status = _get(app, "status", "sync", "revision"), _get(app, "status", "sync", "status")
     if status == "Synced" and revision == expected.merge_sha:
         return "ok", f"revision {expected.merge_sha[:7]}"
     if status == "Synced" and memory.contains.get(str(revision)):
-        return "ok", f"revision {said(str(revision)[:7])}, which includes {expected.merge_sha[:7]}"
-    return "wait", f"{said(status or 'Unknown')} at {said(str(revision or '?')[:7])}"
+        return "ok", f"revision {inert_quote(str(revision)[:7])}, which includes {expected.merge_sha[:7]}"
+    return "wait", f"{inert_quote(status or 'Unknown')} at {inert_quote(str(revision or '?')[:7])}"
 
 
 def _healthy(app: dict[str, Any] | None, finding: Finding | None) -> tuple[str, str]:
@@ -143,12 +133,12 @@ def _healthy(app: dict[str, Any] | None, finding: Finding | None) -> tuple[str, 
         return "ok", ""
     if health == "Degraded":
         message = _get(app, "status", "health", "message")
-        return "fail", f"Degraded: {said(message) if message else 'a resource of the scale set is failing'}"
+        return "fail", f"Degraded: {inert_quote(message) if message else 'a resource of the scale set is failing'}"
     if finding is not None and finding.volume:
         # The claim's object cannot tell a missing class from one waiting for a consumer
         # (argocd-cm-health.yaml says Progressing for both); its ProvisioningFailed event can.
-        return "fail", f"{said(health)}: {finding}"
-    return "wait", said(health)
+        return "fail", f"{inert_quote(health)}: {finding}"
+    return "wait", inert_quote(health)
 
 
 def _scale_set(expected: Expected, ars: dict[str, Any] | None) -> tuple[str, str]:
@@ -158,7 +148,10 @@ def _scale_set(expected: Expected, ars: dict[str, Any] | None) -> tuple[str, str
     got = (spec.get("minRunners"), spec.get("maxRunners"))
     if got == (expected.min_runners, expected.max_runners):
         return "ok", f"min {expected.min_runners}, max {expected.max_runners}"
-    return "wait", f"min {said(got[0])}, max {said(got[1])} (want {expected.min_runners}, {expected.max_runners})"
+    return (
+        "wait",
+        f"min {inert_quote(got[0])}, max {inert_quote(got[1])} (want {expected.min_runners}, {expected.max_runners})",
+    )
 
 
 # What a Warning event's text means for a scale set, most specific first: (pattern, diagnosis, permanent).
@@ -205,7 +198,7 @@ class Finding:
         return self.meaning.startswith("a volume")
 
     def __str__(self) -> str:
-        return f"{self.meaning} (Kubernetes: {said(self.said)})"
+        return f"{self.meaning} (Kubernetes: {inert_quote(self.said)})"
 
 
 def diagnose(events: list[dict[str, Any]]) -> Finding | None:
@@ -226,8 +219,8 @@ def _termination(pods: list[dict[str, Any]]) -> str:
             ended = _get(status, "state", "terminated") or _get(status, "lastState", "terminated")
             if ended:
                 message = str(ended.get("message") or "").strip().splitlines()
-                return said(f"{ended.get('reason') or 'exited'} (exit {ended.get('exitCode', '?')})") + (
-                    f": {said(message[-1])}" if message else ""
+                return inert_quote(f"{ended.get('reason') or 'exited'} (exit {ended.get('exitCode', '?')})") + (
+                    f": {inert_quote(message[-1])}" if message else ""
                 )
     return ""
 
@@ -256,7 +249,7 @@ def current_listeners(state: ClusterState) -> tuple[list[dict[str, Any]], bool]:
 
 def _listener(
     pods: list[dict[str, Any]],
-    memory: Memory,
+    memory: RolloutMemory,
     finding: Finding | None,
     waited: float,
     *,
@@ -287,9 +280,9 @@ def _listener(
         uids = "+".join(str(_get(p, "metadata", "uid") or _get(p, "metadata", "name")) for p in pods)
         since = memory.steady.setdefault(f"{uids}/{restarts}", elapsed)
         if elapsed - since >= settle:
-            return "ok", said(_get(pods[0], "metadata", "name"))
+            return "ok", inert_quote(_get(pods[0], "metadata", "name"))
         return "wait", (
-            f"listener {said(_get(pods[0], 'metadata', 'name'))} Ready; "
+            f"listener {inert_quote(_get(pods[0], 'metadata', 'name'))} Ready; "
             f"it counts once Ready without a restart for {settle:g}s"
         )
     if finding is not None and finding.permanent:
@@ -301,14 +294,16 @@ def _listener(
         )
     return (
         "wait",
-        "no listener pod yet" if not pods else f"listener {said(_get(pods[0], 'status', 'phase') or 'starting')}{why}",
+        "no listener pod yet"
+        if not pods
+        else f"listener {inert_quote(_get(pods[0], 'status', 'phase') or 'starting')}{why}",
     )
 
 
 def _pending_reason(pod: dict[str, Any]) -> str | None:
     for condition in _get(pod, "status", "conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
-            return said(f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".strip())
+            return inert_quote(f"{condition.get('reason', 'Unschedulable')}: {condition.get('message', '')}".strip())
     for status in _get(pod, "status", "containerStatuses") or []:
         waiting = _get(status, "state", "waiting")
         if waiting and waiting.get("reason") in (
@@ -317,7 +312,7 @@ def _pending_reason(pod: dict[str, Any]) -> str | None:
             "CrashLoopBackOff",
             "CreateContainerConfigError",
         ):
-            return said(f"{waiting['reason']}: {waiting.get('message', '')}".strip())
+            return inert_quote(f"{waiting['reason']}: {waiting.get('message', '')}".strip())
     return None
 
 
@@ -353,7 +348,7 @@ def _runners(
 def assess(
     expected: Expected,
     state: ClusterState,
-    memory: Memory,
+    memory: RolloutMemory,
     elapsed: float,
     now: float,
     *,
@@ -403,7 +398,7 @@ def assess(
     return Report(stages)
 
 
-def listener_overdue(state: ClusterState, memory: Memory, elapsed: float, *, time_up: bool) -> bool:
+def listener_overdue(state: ClusterState, memory: RolloutMemory, elapsed: float, *, time_up: bool) -> bool:
     """Whether the listener has stayed away long enough to ask GitHub why: Argo CD synced the
     change :data:`NO_LISTENER_GRACE` seconds ago (or the report's time limit has come) and
     ARC has made no listener for the values in force. ARC records nothing when it cannot
@@ -426,20 +421,20 @@ def live_summary(state: ClusterState) -> str:
     """``/runners status``'s live part: ArgoCD, the scale set, the listener, the runners."""
     app, ars = state.application, state.runner_set
     argo = (
-        f"ArgoCD {said(_get(app, 'status', 'sync', 'status') or 'Unknown')} at {said(str(_get(app, 'status', 'sync', 'revision') or '?')[:7])}, "
-        f"{said(_get(app, 'status', 'health', 'status') or 'Unknown')}"
+        f"ArgoCD {inert_quote(_get(app, 'status', 'sync', 'status') or 'Unknown')} at {inert_quote(str(_get(app, 'status', 'sync', 'revision') or '?')[:7])}, "
+        f"{inert_quote(_get(app, 'status', 'health', 'status') or 'Unknown')}"
         if app
         else "no ArgoCD Application"
     )
     spec = (ars or {}).get("spec", {})
     status = (ars or {}).get("status", {})
     scale = (
-        f"scale set min {said(spec.get('minRunners'))}, max {said(spec.get('maxRunners'))}, {said(status.get('currentRunners', 0))} current"
+        f"scale set min {inert_quote(spec.get('minRunners'))}, max {inert_quote(spec.get('maxRunners'))}, {inert_quote(status.get('currentRunners', 0))} current"
         if ars
         else "no AutoscalingRunnerSet"
     )
     listeners = [_get(p, "status", "phase") for p in state.listeners]
-    listener = f"listener {said(listeners[0])}" if listeners else "no listener pod"
+    listener = f"listener {inert_quote(listeners[0])}" if listeners else "no listener pod"
     phases = [_get(p, "status", "phase") for p in state.runners]
     runners = f"runners: {phases.count('Running')} running, {phases.count('Pending')} pending"
     pending = [reason for p in state.runners if (reason := _pending_reason(p))]
@@ -473,7 +468,7 @@ def elapsed_text(seconds: float | None) -> str:
     return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
-def said(value: object) -> str:
+def inert_quote(value: object) -> str:
     """What the cluster said, as an inert code span: Argo CD's, Helm's and Kubernetes'
     messages can carry configuration values, so no mention, link, image or HTML in them
     may come alive in a reply."""
@@ -490,7 +485,7 @@ def render_report(report: Report, expected: Expected, title: str, final: bool) -
     rows = "\n".join(
         render.fill(
             "rollout_row.md",
-            stage=LABELS[s.name],
+            stage=STAGE_LABELS[s.name],
             icon=icons[s.state],
             detail=_cell(s.detail),
             took=elapsed_text(s.seconds),
@@ -500,16 +495,16 @@ def render_report(report: Report, expected: Expected, title: str, final: bool) -
     failed = next((s for s in report.stages if s.state == "fail"), None)
     if failed is not None:
         hint = failed.hint or NEXT_STEP.get(failed.name, "").format(set=expected.scale_set, ns=expected.namespace)
-        verdict = f"❌ **{LABELS[failed.name]}** failed: {failed.detail.rstrip('.')}.\n\nNext: {hint}."
+        verdict = f"❌ **{STAGE_LABELS[failed.name]}** failed: {failed.detail.rstrip('.')}.\n\nNext: {hint}."
     elif report.done:
         verdict = f"✅ Live: `runs-on: {expected.scale_set}` now gets the new settings."
     elif report.unreachable and final:
         verdict = (
-            f"❌ The cluster could not be reached until the time limit ({said(report.unreachable)}).\n\n"
+            f"❌ The cluster could not be reached until the time limit ({inert_quote(report.unreachable)}).\n\n"
             "Next: check runners-bot's access to the Kubernetes API (service account and RBAC in-cluster, or KUBECONFIG)."
         )
     elif report.unreachable:
-        verdict = f"⚠️ The cluster cannot be reached right now ({said(report.unreachable)}); still trying."
+        verdict = f"⚠️ The cluster cannot be reached right now ({inert_quote(report.unreachable)}); still trying."
     else:
         verdict = "⏳ Waiting for the rollout."
     return render.fill("rollout.md", title=title, rows=rows, verdict=verdict)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands import evidence_text, render, why_waiting
+from bot.commands import evidence_text, render
+from bot.reports import why_waiting
+from bot.reports.markers import DASHBOARD_MARKER, dashboard_page_marker
 
-MARKER = "<!-- runners-bot:dashboard -->"
 REFRESH_OFF = "- [ ] Refresh now"
 REFRESH_ON = "- [x] Refresh now"
 
@@ -40,7 +41,7 @@ class SetView:
     rollout: tuple[str, str] | None  # verdict (live, failed, stuck), where it was reported (owner/repo#N)
     pull: str | None  # open runners-bot pull request
     # The job evidence (docs/capacity.md): the window's p95 queue wait and hours at the
-    # max, and why jobs wait now (bot.commands.why_waiting).
+    # max, and why jobs wait now (bot.reports.why_waiting).
     wait_p95: float | None = None
     hours_at_max: int = 0
     why: str | None = None
@@ -71,7 +72,7 @@ def attention(views: list[SetView], unmatched: list[str] | None = None) -> list[
 
 
 # Room for a body's own text around the table (header, attention, note) and the rows
-# of one page: well inside GitHub's 65,536 characters (bot.commands.bodies).
+# of one page: well inside GitHub's 65,536 characters (bot.reports.bodies).
 BODY_BUDGET = 60_000
 PAGE_BUDGET = 60_000
 # Pages hold a fixed number of rows (about 40,000 characters of usual rows), so that a row
@@ -81,12 +82,8 @@ ROWS_PER_PAGE = 250
 ATTENTION_SHOWN = 100  # lines under "Needs attention" in the issue; the rest are counted
 
 
-def page_marker(index: int) -> str:
-    return f"<!-- runners-bot:dashboard:page:{index} -->"
-
-
 @dataclass(frozen=True)
-class Text:
+class DashboardText:
     """The dashboard: the issue's body, and the pages of the table (comments on the
     issue) when the whole table does not fit in the body."""
 
@@ -105,14 +102,14 @@ class Waiting:
 
 def render_text(
     views: list[SetView], cluster: str | None, waiting: list[Waiting] | None = None, unmatched: list[str] | None = None
-) -> Text:
+) -> DashboardText:
     """The issue body alone for a fleet whose table fits in it; else a summary in the body
     and every set on pages that each fit. ``cluster`` says why live state is missing;
     ``waiting`` lists the sets that open pull requests would add."""
     rows = [_row(v, cluster is None).rstrip("\n") for v in views]
     whole = body(views, cluster, rows, waiting, unmatched)
     if len(whole) <= BODY_BUDGET:
-        return Text(whole)
+        return DashboardText(whole)
     pages = _pages(rows)
     summary = render.fill(
         "dashboard_summary.md", count=f"{len(views):,}", live=_live_counts(views, cluster), pages=len(pages)
@@ -120,10 +117,10 @@ def render_text(
     paged = _body(views, cluster, summary, waiting, unmatched)
     texts = tuple(
         render.fill("dashboard_page.md", index=i + 1, first=f"{start + 1:,}",
-                    last=f"{start + len(chunk):,}", table=_table(chunk), marker=page_marker(i + 1))
+                    last=f"{start + len(chunk):,}", table=_table(chunk), marker=dashboard_page_marker(i + 1))
         for i, (start, chunk) in enumerate(pages)
     )  # fmt: skip
-    return Text(paged, texts)
+    return DashboardText(paged, texts)
 
 
 def body(
@@ -181,7 +178,7 @@ def _body(
         note=note,
         waiting=_waiting(waiting),
         refresh=REFRESH_OFF,
-        marker=MARKER,
+        marker=DASHBOARD_MARKER,
         count=f"{len(views):,}",
     )
 

@@ -1,6 +1,6 @@
 """Why jobs wait while everything looks healthy: the cause the bot can see, with the next
 step. Pure: from a set's job evidence (jobs waiting now, the oldest's wait) and one look
-at the cluster (:class:`bot.commands.rollout.ClusterState`), most specific first:
+at the cluster (:class:`bot.cluster.state.ClusterState`), most specific first:
 
 1. the scale set is gone on GitHub's side: ARC's listener fails with 404 until the scale
    set is re-created (FACTS: ARC 0.12 does not re-create it by itself);
@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from bot.capacity.evidence import Observed
-from bot.commands import rollout
+from bot.cluster.state import ClusterState
 from bot.commands.evidence_text import duration
 from bot.fleet.config import Effective
 
@@ -37,7 +37,7 @@ def _restarts(pods: list[dict[str, Any]]) -> int:
     )
 
 
-def cause(effective: Effective, observed: Observed | None, state: rollout.ClusterState | None) -> str | None:
+def cause(effective: Effective, observed: Observed | None, state: ClusterState | None) -> str | None:
     """Why ``effective``'s jobs wait, when one has waited over :data:`WAIT_THRESHOLD`."""
     if observed is None or not observed.waiting or observed.oldest_wait < WAIT_THRESHOLD:
         return None
