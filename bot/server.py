@@ -80,7 +80,7 @@ class App:
 
     settings: Settings
     services: Services
-    limits: RunnerLimits
+    runner_limits: RunnerLimits
     store: Store
     metrics: Metrics
     github: GitHubApp
@@ -104,22 +104,22 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     services = Services(settings, store, github, metrics, leadership)
     pulls = PullRequests(store, evidence_days=settings.retention_days)
     kube = _kube(settings)
-    limits = RunnerLimits(services, kube)
-    scheduler = Scheduler(services, limits, interval=settings.clock_interval)
+    runner_limits = RunnerLimits(services, kube)
+    scheduler = Scheduler(services, runner_limits, interval=settings.clock_interval)
     watcher = RolloutWatcher(
         services,
         kube,
         interval=settings.rollout_interval,
         limit=settings.rollout_timeout,
         settle=settings.rollout_settle,
-        limits=limits,
+        runner_limits=runner_limits,
     )
-    dashboard = Dashboard(services, kube, limits, interval=settings.dashboard_interval)
+    dashboard = Dashboard(services, kube, runner_limits, interval=settings.dashboard_interval)
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
     rightsizing = RightSizing(services, pulls)
     router = Router(
         [
-            *comment_commands.routes(CommandRunner(services, pulls, kube, limits)),
+            *comment_commands.routes(CommandRunner(services, pulls, kube, runner_limits)),
             *onboarding.routes(services, pulls, kube),
             *watcher.routes(pulls),
             *dashboard.routes(),
@@ -175,7 +175,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     return App(
         settings,
         services,
-        limits,
+        runner_limits,
         store,
         metrics,
         github,

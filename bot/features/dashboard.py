@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from bot.capacity.evidence import Observed
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
-from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
+from bot.clients.kube import ClusterView, Fleet, Kube, KubeUnavailable
 from bot.commands import fleet_view, rollout, why_waiting
 from bot.commands.permissions import WRITE_LEVELS
 from bot.commands.rollout import PENDING_GRACE
@@ -79,15 +79,15 @@ class Dashboard:
         self,
         services: Services,
         kube: Kube | None,
-        limits: RunnerLimits,
+        runner_limits: RunnerLimits,
         *,
         interval: float = 600.0,
         min_gap: float = 60.0,
     ) -> None:
         self.services = services
         self.kube = kube
-        self.cluster: ClusterWatch | None = None  # the rollout watches' view, when it runs here
-        self.limits = limits
+        self.cluster: ClusterView | None = None  # the rollout watches' view, when it runs here
+        self.runner_limits = runner_limits
         self.interval = interval
         self.min_gap = min_gap
         self._lock = asyncio.Lock()
@@ -108,7 +108,7 @@ class Dashboard:
         self._loop.poke()
 
     def _config_changed_here(self) -> None:
-        self.services.latest.files = None
+        self.services.latest.forget_files()
         self._loop.poke_here()
 
     # --- one update ----------------------------------------------------------------------
@@ -200,7 +200,7 @@ class Dashboard:
 
     async def _look(self) -> _Looked:
         """What the rows show besides the configuration, read once per update."""
-        bursts = await self.limits.bursts()
+        bursts = await self.runner_limits.bursts()
         fleet, cluster = await self._fleet()
         rollouts = await records.last_rollouts(self.services.store)
         pulls = await records.open_pulls(self.services.store, self._repo())
@@ -219,7 +219,7 @@ class Dashboard:
         bursts, fleet, cluster, rollouts, pulls = looked
         views = []
         for effective in effectives:
-            runners = self.limits.target(effective, bursts)
+            runners = self.runner_limits.target(effective, bursts)
             live = _live(fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             views.append(
                 fleet_view.SetView(
@@ -274,8 +274,7 @@ class Dashboard:
         ours = "/".join(self._repo()).lower()
         if saved is None or where != ours or int(issue["number"]) != saved["number"] or delivery.installation is None:
             return  # not our dashboard: another repository's issue of that number, or the marker alone
-        if self.services.latest.installation is None:
-            self.services.latest.installation = delivery.installation
+        self.services.latest.learn_installation(delivery.installation)
         inst = self.services.github.installation(delivery.installation)
         owner, repo = self._repo()
         permission = await inst.permission(owner, repo, str(sender.get("login", "")))
