@@ -158,7 +158,7 @@ class RolloutWatcher:
         payload = delivery.payload
         pull, repository = payload["pull_request"], payload["repository"]
         owner, repo = repository["owner"]["login"], repository["name"]
-        if config_source.repository(self.services.settings, owner, repo) != (owner, repo):
+        if config_source.repository(self.services.settings) != (owner, repo):
             return  # a branch of the same name in some other repository
         scale_set = str(pull["head"]["ref"]).removeprefix(names.BRANCH_PREFIX)
         state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))

@@ -168,7 +168,7 @@ class CommandRunner:
         """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
         services, runner_limits = self.services, self.runner_limits
         assert delivery.installation is not None  # run checked it
-        config = config_source.repository(services.settings, thread.owner, thread.repo)
+        config = config_source.repository(services.settings)
         parsed = parse_comment(thread.body)
         early = _permission_worth_asking_now(thread, parsed, config)
         # Independent of each other: acknowledge, read the configuration, ask the permission
