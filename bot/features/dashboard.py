@@ -42,7 +42,7 @@ from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery
 from bot.store.records import OpenPull
-from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.routing import Handler, Route, by_bot
 from bot.webhooks.threads import Issue, publish
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ def _unchanged(saved: dict[str, Any], text: fleet_view.Text) -> bool:
     return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
 
 
+ROUTES = (Route("dashboard", "issues", "edited", accepts),)
+
+
 class Dashboard:
     def __init__(
         self,
@@ -100,8 +103,8 @@ class Dashboard:
     def enabled(self) -> bool:
         return self.services.settings.dashboard is not None and self.services.settings.config_owner_repo is not None
 
-    def routes(self) -> list[Route]:
-        return [Route("dashboard", "issues", "edited", accepts, self.edited)]
+    def handlers(self) -> dict[str, Handler]:
+        return {"dashboard": self.edited}
 
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""

@@ -42,7 +42,7 @@ from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery, LeaseLost
 from bot.store.records import OpenPull
-from bot.webhooks.routing import Route
+from bot.webhooks.routing import Handler, Route
 from bot.webhooks.threads import Issue, marked, publish
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,9 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return "not a runners-bot pull request"
 
 
+ROUTES = (Route("bot_pull_closed", "pull_request", "closed", accepts),)
+
+
 def marker(key: str, index: int) -> str:
     return f"<!-- runners-bot:{key}:{index} -->"
 
@@ -150,8 +153,8 @@ class RolloutWatcher:
 
     # --- the route: a bot pull request closed ------------------------------------------------
 
-    def routes(self, pulls: PullRequests) -> list[Route]:
-        return [Route("bot_pull_closed", "pull_request", "closed", accepts, functools.partial(self.closed, pulls))]
+    def handlers(self, pulls: PullRequests) -> dict[str, Handler]:
+        return {"bot_pull_closed": functools.partial(self.closed, pulls)}
 
     async def closed(self, pulls: PullRequests, delivery: Delivery) -> None:
         """Forget the set's open pull request; if it merged, follow the rollout."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.webhooks.routing import Router
-from tests.support.app import ROUTER, TEAM_REPO, Harness
+from tests.support.app import TEAM_REPO, Harness
 from tests.support.webhook_payloads import comment_payload
 
 pytestmark = pytest.mark.anyio
@@ -152,12 +151,3 @@ def test_the_fake_rejects_endpoints_github_does_not_have() -> None:
     assert problems and "no such operation" in problems[0]
     _, problems = spec.check("POST", "/repos/a/b/issues/1/comments", {}, {"text": "hi"})
     assert problems == ["POST /repos/{owner}/{repo}/issues/{issue_number}/comments: required body field 'body' missing"]
-
-
-async def test_the_suites_router_lists_what_the_server_assembles(harness: Harness) -> None:
-    """ROUTER (the features' accept checks without their handlers) must not drift from the app's."""
-
-    def shape(router: Router) -> list[tuple[str, str, str, object]]:
-        return sorted((r.kind, r.event, r.action, r.accepts) for r in router.routes)
-
-    assert shape(ROUTER) == shape(harness.app.router)

@@ -22,9 +22,10 @@ from bot.features.onboarding import parse_form
 from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
 from bot.runtime.metrics import Metrics
+from bot.server import ROUTER
 from bot.webhooks.endpoint import DELIVERY_ID, WebhookEndpoint
 from bot.webhooks.threads import marker
-from tests.support.app import ROOT, ROUTER, SECRET
+from tests.support.app import ROOT, SECRET
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form, sign
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
