@@ -1,10 +1,10 @@
-"""The command pipeline shared by the app and ``simulate``: plan → authorise → validate → edit.
+"""The pure phases of answering a comment, shared by the app and ``simulate``: plan → decide.
 
 Pure. :func:`plan` reads a comment once, against the values files, into a :class:`Plan`
 that says what answering it needs from outside: whose permission on which repositories,
 and the live state of which scale sets. The caller fetches those (the app from GitHub
-and the cluster, concurrently; ``simulate`` has them given) and :func:`decide` answers:
-one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
+and the cluster, concurrently; ``simulate`` has them given) and :func:`decide` answers, each
+command authorised, then executed (checked and edited): one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
 the text of one pull request per touched scale set.
 
 Who sees what (docs/commands.md): commenters with at least triage on the configuration

@@ -1,11 +1,13 @@
 """A comment's ``/runners`` commands, run in five phases, as Atlantis names its runners:
 
-- **admit** (``CommandRunner.run``): the author's and the installation's reply budgets;
+- **admit** (``admit``, first in ``CommandRunner.run``): the author's and the installation's reply budgets;
 - **gather** (``CommandRunner._gather``): a 👀 reaction, the values files from the configuration
-  repository and the permissions and live state the plan needs, concurrently;
-- **decide** (``bot.commands.pipeline.decide``, pure): one answer per command and the
-  edited file;
-- **apply** (``_submit_pull_requests``, ``_apply_burst``): the pull requests and bursts;
+  repository, the plan (``bot.commands.pipeline.plan``, pure) and the permissions and
+  live state it needs, concurrently;
+- **decide** (``bot.commands.pipeline.decide``, pure): each command authorised, then
+  executed: one answer per command and the edited file;
+- **apply** (``_submit_pull_requests``, ``_apply_burst``): the pull requests, and each
+  burst as its reply is written;
 - **report** (``_report``): one reply per command, labels, and a final reaction (👍 all
   accepted, 👎 something refused).
 
