@@ -130,7 +130,7 @@ def objects(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
 
 class WholeView:
     """The baseline: whole objects by kind, and the index rebuilt from all of them after a
-    change (as ClusterWatch.fleet() did before this round)."""
+    change (as ClusterView.fleet() did before this round)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}

@@ -143,7 +143,7 @@ async def handler_path(state: Path, handled: int, files: ConfigFiles, refs: list
     transport = Counting()
     app = build(settings, transport=transport)
     app.services.latest.note(42, files)
-    handlers = app.router.handlers
+    handlers = app.dispatcher.handlers
     started = time.perf_counter()
     for i, (action, body) in enumerate(jobs_of_day(0, handled, refs)):
         delivery = Delivery(f"h{i}", "workflow_job", action, f"job_{action}", 42, body)

@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser(
         "simulate",
-        help="run a comment through the app's pipeline offline and show the diff, PR and reply",
-        description="Run COMMENT through the same parse → authorise → validate → edit pipeline as the app, "
+        help="run a comment through the app's plan and decide phases offline and show the diff, PR and reply",
+        description="Run COMMENT through the same plan → decide phases as the app, "
         "offline, against the values/ of --config-dir. Nothing is written unless --write is given.",
         epilog=SIMULATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -30,7 +30,9 @@ from starlette.types import Receive, Scope, Send
 
 from bot.clients.github import GitHubApp
 from bot.clients.kube import Kube, api_client
-from bot.features import comment_commands, onboarding
+from bot.features import capacity, comment_commands, onboarding, rollout_watch
+from bot.features import dashboard as dashboard_feature
+from bot.features import rightsizing as rightsizing_feature
 from bot.features.capacity import JobEvidence
 from bot.features.dashboard import Dashboard
 from bot.features.rightsizing import RightSizing
@@ -56,6 +58,19 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/api/github/webhooks"
 
+# Which deliveries the app keeps, as the features declare them (data, no running app needed:
+# the tests classify through this very router); build binds each kind to its handler.
+ROUTER = Router(
+    (
+        *comment_commands.ROUTES,
+        *onboarding.ROUTES,
+        *rollout_watch.ROUTES,
+        *dashboard_feature.ROUTES,
+        *capacity.ROUTES,
+        *rightsizing_feature.ROUTES,
+    )
+)
+
 
 class FastPath:
     """The ASGI entry point: webhook deliveries go straight to their endpoint, the rest
@@ -80,7 +95,7 @@ class App:
 
     settings: Settings
     services: Services
-    limits: RunnerLimits
+    runner_limits: RunnerLimits
     store: Store
     metrics: Metrics
     github: GitHubApp
@@ -93,7 +108,6 @@ class App:
     leadership: Leadership
     starlette: Starlette
     asgi: FastPath
-    router: Router
 
 
 def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None, store: Store | None = None) -> App:
@@ -104,37 +118,37 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     services = Services(settings, store, github, metrics, leadership)
     pulls = PullRequests(store, evidence_days=settings.retention_days)
     kube = _kube(settings)
-    limits = RunnerLimits(services, kube)
-    scheduler = Scheduler(services, limits, interval=settings.clock_interval)
+    runner_limits = RunnerLimits(services, kube)
+    scheduler = Scheduler(services, runner_limits, interval=settings.clock_interval)
     watcher = RolloutWatcher(
         services,
         kube,
         interval=settings.rollout_interval,
         limit=settings.rollout_timeout,
         settle=settings.rollout_settle,
-        limits=limits,
+        runner_limits=runner_limits,
     )
-    dashboard = Dashboard(services, kube, limits, interval=settings.dashboard_interval)
+    dashboard = Dashboard(services, kube, runner_limits, interval=settings.dashboard_interval)
     dashboard.cluster = watcher.cluster  # both run on the lead replica: one view of the cluster
     rightsizing = RightSizing(services, pulls)
-    router = Router(
-        [
-            *comment_commands.routes(CommandRunner(services, pulls, kube, limits)),
-            *onboarding.routes(services, pulls, kube),
-            *watcher.routes(pulls),
-            *dashboard.routes(),
-            *JobEvidence(services).routes(),
-            *rightsizing.routes(),
-        ]
+    handlers = ROUTER.bind(
+        {
+            **comment_commands.handlers(CommandRunner(services, pulls, kube, runner_limits)),
+            **onboarding.handlers(services, pulls, kube),
+            **watcher.handlers(pulls),
+            **dashboard.handlers(),
+            **JobEvidence(services).handlers(),
+            **rightsizing.handlers(),
+        }
     )
     lease = settings.lease_seconds
-    dispatcher = Dispatcher(store, router.handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
+    dispatcher = Dispatcher(store, handlers, metrics, settings.workers, lease=lease, poll=min(5.0, lease / 3))
     rightsizing.submit = dispatcher.submit
     recovery = Recovery(github, store, metrics, settings.recovery_interval, fence=leadership.fence)
     housekeeping = Housekeeping(store, metrics, settings.retention_days)
     leadership.jobs = [watcher, scheduler, dashboard, rightsizing, recovery, housekeeping]
     endpoint = WebhookEndpoint(
-        settings.webhook_secret, store, metrics, dispatcher.submit, router, retention=settings.retention_days * 86_400
+        settings.webhook_secret, store, metrics, dispatcher.submit, ROUTER, retention=settings.retention_days * 86_400
     )
 
     async def healthz(_: Request) -> Response:
@@ -175,7 +189,7 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
     return App(
         settings,
         services,
-        limits,
+        runner_limits,
         store,
         metrics,
         github,
@@ -188,7 +202,6 @@ def build(settings: Settings, transport: httpx.AsyncBaseTransport | None = None,
         leadership,
         starlette,
         FastPath(endpoint, starlette),
-        router,
     )
 
 

@@ -20,9 +20,12 @@ class Snapshot:
     base: str
 
 
-def repository(settings: Settings, thread_owner: str, thread_repo: str) -> tuple[str, str]:
-    """``RUNNERS_CONFIG_REPO``, or the repository of the thread when it is not set."""
-    return settings.config_owner_repo or (thread_owner, thread_repo)
+def repository(settings: Settings) -> tuple[str, str]:
+    """``RUNNERS_CONFIG_REPO`` as ``(owner, name)``: required (``Settings.load`` refuses to
+    start without it), so a thread's own repository never stands in for it."""
+    found = settings.config_owner_repo
+    assert found is not None, "Settings.load requires RUNNERS_CONFIG_REPO"
+    return found
 
 
 async def read(inst: Installation, owner: str, repo: str, commit: str, base: str) -> Snapshot:

@@ -9,6 +9,7 @@ looks for what it created, takes over), rate limits (primary and
 secondary) by waiting for ``Retry-After`` or the reset time, but never longer than
 ``max_rate_limit_wait``: past that the call fails with :class:`GitHubUnavailable` and the
 delivery is retried later, so one throttled call never holds up the others for long.
+The waits between tries are the adapter's (:class:`Client`), on an injectable ``sleep``.
 Repeated reads (file contents, branch heads) are conditional (``If-None-Match``): an
 unchanged answer is a 304 and costs no rate limit. A file read at a commit never changes:
 it is kept as text and read again with no call at all.
@@ -381,8 +382,39 @@ class TokenCacheStrategy(MemCacheStrategy):
         return self._cache
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Client(GitHub[Any]):
+    """githubkit's client with its retries made here (githubkit's are turned off): the
+    same decision (:class:`RetryPolicy`), and the wait on ``sleep``, which a test can
+    replace to let time pass without waiting for it."""
+
+    retry: RetryPolicy  # both set by _client, which builds every one
+    sleep: Sleep
+
+    async def arequest(self, *args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await super().arequest(*args, **kwargs)
+            except GitHubException as exc:
+                option = self.retry(exc, attempt)
+                if not option.do_retry:
+                    raise
+                await self.sleep((option.retry_after or timedelta()).total_seconds())
+                attempt += 1
+
+
+def _client(auth: Any, retry: RetryPolicy, sleep: Sleep, **options: Any) -> Client:
+    client = Client(auth, http_cache=False, auto_retry=False, user_agent="runners-bot", **options)
+    client.retry, client.sleep = retry, sleep
+    return client
+
+
 class GitHubApp:
-    """The App: JWT-authenticated routes and a client per installation."""
+    """The App: JWT-authenticated routes and a client per installation; ``sleep`` is what
+    every client waits with between tries (tests replace it)."""
 
     def __init__(self, settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None) -> None:
         if settings.app_id is None or settings.private_key is None:
@@ -394,17 +426,20 @@ class GitHubApp:
         self.app = self._client(self.auth)
         self.caches = Caches()
         self.installations: Bounded[int, Installation] = Bounded(MAX_INSTALLATIONS)
+        self.sleep: Sleep = asyncio.sleep
 
-    def _client(self, auth: Any) -> GitHub[Any]:
-        return GitHub(
+    async def _wait(self, seconds: float) -> None:
+        await self.sleep(seconds)  # the App's sleep as it is then (a test may replace it)
+
+    def _client(self, auth: Any) -> Client:
+        return _client(
             auth,
+            RetryPolicy(self.settings.retry_base_delay, self.settings.max_rate_limit_wait),
+            self._wait,
             base_url=self.settings.api_url + "/",
             async_transport=self.transport,
-            http_cache=False,
             cache_strategy=self.cache,
-            auto_retry=RetryPolicy(self.settings.retry_base_delay, self.settings.max_rate_limit_wait),
             timeout=self.settings.github_timeout,
-            user_agent="runners-bot",
         )
 
     async def close(self) -> None:
@@ -448,14 +483,13 @@ class GitHubApp:
 def token_installation(token: str, api_url: str, transport: httpx.AsyncBaseTransport | None = None) -> Installation:
     """Calls made with a token (a person's or a workflow's) instead of as the App, for the
     command line (``runners-bot validate --runner-groups``)."""
-    client: GitHub[Any] = GitHub(
+    client = _client(
         TokenAuthStrategy(token),
+        RetryPolicy(1.0, 60.0),
+        asyncio.sleep,
         base_url=api_url.rstrip("/") + "/",
         async_transport=transport,
-        http_cache=False,
         cache_strategy=MemCacheStrategy(),
-        auto_retry=RetryPolicy(1.0, 60.0),
-        user_agent="runners-bot",
     )
     return Installation(client, Caches())
 

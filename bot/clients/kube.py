@@ -9,7 +9,7 @@ controller namespace), and across namespaces AutoscalingRunnerSets, ARC's runner
 
 The whole fleet is read in a constant number of requests, whatever its size: one list
 per kind (:meth:`Kube.fleet`), in pages of :data:`PAGE` (``limit``/``continue``) so no
-answer is held whole. :class:`ClusterWatch` keeps those lists current with Kubernetes
+answer is held whole. :class:`ClusterView` keeps those lists current with Kubernetes
 watches (list, then watch from its resourceVersion; reconnect; a 410 Gone lists again),
 one per kind for every reader, and wakes them when something changed. Only the fields
 that are read are kept (:func:`slim`), in an index that each watch event updates in
@@ -516,7 +516,7 @@ class Fleet:
             )
 
 
-class ClusterWatch:
+class ClusterView:
     """The fleet's objects kept current by one Kubernetes watch per kind.
 
     Each kind is listed, then watched from the list's resourceVersion; a watch that ends

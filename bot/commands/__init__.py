@@ -1,6 +1,6 @@
 """What a comment means and what the app answers: each command's declaration
 (``registry``), the ``/runners`` grammar (``grammar``),
-the plan → authorise → decide pipeline (``pipeline``), permission rules
+the pure phases of answering a comment, plan → decide (``pipeline``), permission rules
 (``permissions``), reply budgets (``reply_limits``), reply and pull request text
 (``render``, from ``templates/``), the job evidence's answers (``evidence_text``) and a
 right-sizing proposal, a command line the pipeline replays (``rightsizing``). What the App

@@ -126,7 +126,7 @@ def status_section(effective: Effective, observed: Observed, base: BaseConfig) -
 def proposal(effective: Effective, observed: Observed, base: BaseConfig) -> tuple[Evidence, Recommendation]:
     """The evidence and the recommendation for ``effective`` within the fleet's limits."""
     found = observed.summary(effective)
-    limits = base.limits
+    limits = base.scaling_limits
     rec = recommend(
         observed.rows,
         window_hours=observed.hours,

@@ -28,7 +28,7 @@ def sees_fleet(config_permission: Permission) -> bool:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Authorisation:
     """Whether the command may run; ``reason`` and ``needed`` explain a refusal."""
 
     allowed: bool
@@ -36,17 +36,17 @@ class Decision:
     needed: str = ""
 
 
-def authorise(verb: Verb, user: str, permission: Permission, *, is_bot: bool = False) -> Decision:
+def authorise(verb: Verb, user: str, permission: Permission, *, is_bot: bool = False) -> Authorisation:
     """The rule, for a user whose best permission on the target or config repository is ``permission``."""
     if is_bot:
-        return Decision(
+        return Authorisation(
             False, f"@{user} is a bot; runners-bot only takes commands from people", "a comment by a person"
         )
     if not COMMANDS[verb].needs_write:
-        return Decision(True)
+        return Authorisation(True)
     if permission in WRITE_LEVELS:
-        return Decision(True)
-    return Decision(
+        return Authorisation(True)
+    return Authorisation(
         False,
         f"@{user} has {permission} permission; `{verb}` changes the runner fleet",
         "write, maintain or admin permission on the target repository or on the configuration repository",

@@ -1,10 +1,10 @@
-"""The command pipeline shared by the app and ``simulate``: plan → authorise → validate → edit.
+"""The pure phases of answering a comment, shared by the app and ``simulate``: plan → decide.
 
 Pure. :func:`plan` reads a comment once, against the values files, into a :class:`Plan`
 that says what answering it needs from outside: whose permission on which repositories,
 and the live state of which scale sets. The caller fetches those (the app from GitHub
-and the cluster, concurrently; ``simulate`` has them given) and :func:`decide` answers:
-one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
+and the cluster, concurrently; ``simulate`` has them given) and :func:`decide` answers, each
+command authorised, then executed (checked and edited): one reply per command, the edited ``repositories.yaml`` (commands apply in order) and
 the text of one pull request per touched scale set.
 
 Who sees what (docs/commands.md): commenters with at least triage on the configuration
@@ -226,7 +226,7 @@ def decide(planned: Plan, request: Request, live: LiveState | None = None) -> Ou
         note = render.ignored(MAX_COMMANDS, planned.ignored)
         replies.append(Reply(f"{planned.ignored} more commands", False, note))
     changed = state.text != files.repositories
-    pulls = _pull_requests(replies, request, state.config) if changed else []
+    pulls = _pull_request_texts(replies, request, state.config) if changed else []
     return Outcome(
         replies=replies,
         old_text=files.repositories,
@@ -562,7 +562,7 @@ def _plan_scale(command: Command, config: Config, entry: Entry) -> SetFields:
 
 
 def _check_counts(config: Config, low: int | None, high: int | None, current: Effective | None) -> None:
-    limits = config.base_config.limits
+    limits = config.base_config.scaling_limits
     for label, value, cap in (
         ("min", low, limits.min_runners if limits else None),
         ("max", high, limits.max_runners if limits else None),
@@ -701,7 +701,7 @@ def _combine(first: ChangeText | None, change: ChangeText) -> ChangeText:
     return ChangeText(verb, change.name, change.scale_set, first.before, change.after)
 
 
-def _pull_requests(replies: list[Reply], request: Request, config: Config | None) -> list[PullRequestText]:
+def _pull_request_texts(replies: list[Reply], request: Request, config: Config | None) -> list[PullRequestText]:
     """One pull request per scale set: first state before → last state after, with its cost."""
     merged: dict[str, ChangeText] = {}
     for reply in replies:

@@ -16,7 +16,7 @@ from string import Template
 
 from bot.commands.registry import COMMANDS, Registry
 from bot.fleet import names
-from bot.fleet.config import Config, Effective, Entry, Limits
+from bot.fleet.config import Config, Effective, Entry, ScalingLimits
 from bot.fleet.schedules import DAYS, BurstAllowance, Runners, Window
 
 _PACKAGED = Path(__file__).parent.parent / "_templates"
@@ -206,7 +206,7 @@ def help_reply(config: Config, visible: Sequence[Entry], *, complete: bool, comm
         commands=command_rows(commands),
         write_verbs=_and(f"`{c.verb}`" for c in commands if c.needs_write),
         profiles=profiles,
-        limits=limits_text(base.limits),
+        limits=limits_text(base.scaling_limits),
         scale_sets=scale_sets,
     )
 
@@ -250,7 +250,7 @@ def _counts(keys: Iterable[str], shown: int = 10) -> str:
     return text + (f", and {rest:,} in {len(ranked) - shown:,} more" if rest else "")
 
 
-def limits_text(limits: Limits | None) -> str:
+def limits_text(limits: ScalingLimits | None) -> str:
     if limits is None or (limits.min_runners is None and limits.max_runners is None):
         return "none set"
     parts = [

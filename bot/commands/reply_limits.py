@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-Decision = Literal["answer", "notice", "silent"]
+Admission = Literal["answer", "notice", "silent"]
 WINDOW = 600.0
 
 
@@ -44,7 +44,7 @@ class Budget:
             return None
 
 
-def decide(budget: Budget | None, now: float, limit: int, window: float = WINDOW) -> tuple[Decision, Budget]:
+def admission(budget: Budget | None, now: float, limit: int, window: float = WINDOW) -> tuple[Admission, Budget]:
     """What to do with a new command comment of a user, and their budget afterwards."""
     if budget is None or now - budget.started >= window:
         budget = Budget(now)

@@ -25,7 +25,7 @@ from bot.runtime import offload
 from bot.services import Services, job_evidence
 from bot.store import keys
 from bot.store.api import Delivery
-from bot.webhooks.routing import Route
+from bot.webhooks.routing import Handler, Route
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,17 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
+ROUTES = tuple(Route(f"job_{action}", "workflow_job", action, accepts) for action in ACTIONS)
+
+
 class JobEvidence:
     def __init__(self, services: Services) -> None:
         self.services = services
         self._sets: tuple[ConfigFiles, list[SetRef]] | None = None
         self._failed_at = -RETRY_READ  # a failed read is not retried for every job
 
-    def routes(self) -> list[Route]:
-        return [Route(f"job_{action}", "workflow_job", action, accepts, self.handle) for action in ACTIONS]
+    def handlers(self) -> dict[str, Handler]:
+        return {route.kind: self.handle for route in ROUTES}
 
     async def handle(self, delivery: Delivery) -> None:
         job = job_of(delivery.payload)

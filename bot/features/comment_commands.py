@@ -14,7 +14,7 @@ from typing import Any
 from bot.commands.grammar import has_command
 from bot.services.command_runner import CommandRunner
 from bot.store.api import Delivery
-from bot.webhooks.routing import Route, by_app, by_bot
+from bot.webhooks.routing import Handler, Route, by_app, by_bot
 from bot.webhooks.threads import Thread
 
 
@@ -37,5 +37,8 @@ async def handle(runner: CommandRunner, delivery: Delivery) -> None:
     await runner.run(delivery, Thread.from_payload(delivery.payload))
 
 
-def routes(runner: CommandRunner) -> list[Route]:
-    return [Route("command", "issue_comment", "created", accepts, functools.partial(handle, runner))]
+ROUTES = (Route("command", "issue_comment", "created", accepts),)
+
+
+def handlers(runner: CommandRunner) -> dict[str, Handler]:
+    return {"command": functools.partial(handle, runner)}

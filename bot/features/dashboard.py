@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from bot.capacity.evidence import Observed
 from bot.clients import config_source
 from bot.clients.github import GitHubError, Installation
-from bot.clients.kube import ClusterWatch, Fleet, Kube, KubeUnavailable
+from bot.clients.kube import ClusterView, Fleet, Kube, KubeUnavailable
 from bot.commands.permissions import WRITE_LEVELS
 from bot.fleet.config import Config, ConfigFiles, Effective, parse
 from bot.fleet.schedules import ActiveBurst
@@ -43,7 +43,7 @@ from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery
 from bot.store.records import OpenPull
-from bot.webhooks.routing import Route, by_bot
+from bot.webhooks.routing import Handler, Route, by_bot
 from bot.webhooks.threads import Issue, publish
 
 log = logging.getLogger(__name__)
@@ -75,20 +75,23 @@ def _unchanged(saved: dict[str, Any], text: fleet_view.DashboardText) -> bool:
     return saved["body"] == text.body and shown == list(text.pages) and all(p == fleet_view.UNUSED_PAGE for p in unused)
 
 
+ROUTES = (Route("dashboard", "issues", "edited", accepts),)
+
+
 class Dashboard:
     def __init__(
         self,
         services: Services,
         kube: Kube | None,
-        limits: RunnerLimits,
+        runner_limits: RunnerLimits,
         *,
         interval: float = 600.0,
         min_gap: float = 60.0,
     ) -> None:
         self.services = services
         self.kube = kube
-        self.cluster: ClusterWatch | None = None  # the rollout watches' view, when it runs here
-        self.limits = limits
+        self.cluster: ClusterView | None = None  # the rollout watches' view, when it runs here
+        self.runner_limits = runner_limits
         self.interval = interval
         self.min_gap = min_gap
         self._lock = asyncio.Lock()
@@ -101,15 +104,15 @@ class Dashboard:
     def enabled(self) -> bool:
         return self.services.settings.dashboard is not None and self.services.settings.config_owner_repo is not None
 
-    def routes(self) -> list[Route]:
-        return [Route("dashboard", "issues", "edited", accepts, self.edited)]
+    def handlers(self) -> dict[str, Handler]:
+        return {"dashboard": self.edited}
 
     def poke(self) -> None:
         """Something changed (a merge, a pull request, a rollout's end): update soon."""
         self._loop.poke()
 
     def _config_changed_here(self) -> None:
-        self.services.latest.files = None
+        self.services.latest.forget_files()
         self._loop.poke_here()
 
     # --- one update ----------------------------------------------------------------------
@@ -203,7 +206,7 @@ class Dashboard:
 
     async def _look(self) -> _Looked:
         """What the rows show besides the configuration, read once per update."""
-        bursts = await self.limits.bursts()
+        bursts = await self.runner_limits.bursts()
         fleet, cluster = await self._fleet()
         rollouts = await records.last_rollouts(self.services.store)
         pulls = await records.open_pulls(self.services.store, self._repo())
@@ -222,7 +225,7 @@ class Dashboard:
         bursts, fleet, cluster, rollouts, pulls = looked
         views = []
         for effective in effectives:
-            runners = self.limits.target(effective, bursts)
+            runners = self.runner_limits.target(effective, bursts)
             live = _live(fleet.of(effective.scale_set, effective.namespace)) if fleet else None
             views.append(
                 fleet_view.SetView(
@@ -277,8 +280,7 @@ class Dashboard:
         ours = "/".join(self._repo()).lower()
         if saved is None or where != ours or int(issue["number"]) != saved["number"] or delivery.installation is None:
             return  # not our dashboard: another repository's issue of that number, or the marker alone
-        if self.services.latest.installation is None:
-            self.services.latest.installation = delivery.installation
+        self.services.latest.learn_installation(delivery.installation)
         inst = self.services.github.installation(delivery.installation)
         owner, repo = self._repo()
         permission = await inst.permission(owner, repo, str(sender.get("login", "")))

@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.services.command_runner import CommandRunner, admit, spend_once
 from bot.services.pull_requests import PullRequests
 from bot.store.api import Delivery
-from bot.webhooks.routing import Route, by_app, by_bot
+from bot.webhooks.routing import Handler, Route, by_app, by_bot
 from bot.webhooks.threads import Thread, once, reply
 
 FORM = "onboarding-form.yml"
@@ -186,5 +186,8 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def routes(services: Services, pulls: PullRequests, kube: Kube | None = None) -> list[Route]:
-    return [Route("onboarding", "issues", "opened", accepts, functools.partial(handle, services, pulls, kube=kube))]
+ROUTES = (Route("onboarding", "issues", "opened", accepts),)
+
+
+def handlers(services: Services, pulls: PullRequests, kube: Kube | None = None) -> dict[str, Handler]:
+    return {"onboarding": functools.partial(handle, services, pulls, kube=kube)}

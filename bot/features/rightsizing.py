@@ -39,7 +39,7 @@ from bot.services.pull_requests import Decided, PullRequests, Target
 from bot.store import keys, records
 from bot.store.api import Delivery
 from bot.store.records import Requested
-from bot.webhooks.routing import Route
+from bot.webhooks.routing import Handler, Route
 from bot.webhooks.threads import once
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,9 @@ def web_root(api_url: str) -> str:
     return "https://github.com" if api_url.rstrip("/") == "https://api.github.com" else api_url.split("/api/", 1)[0]
 
 
+ROUTES = (Route(KIND, EVENT, ACTION, accepts),)
+
+
 class RightSizing:
     """The right-sizing loop (on the replica that runs the singletons) and the handler of
     the proposals it stores."""
@@ -75,8 +78,8 @@ class RightSizing:
         self.clock: Callable[[], float] = time.time
         self._loop = Background(LOOP, self._step, first_pause=60.0, after_failure=RETRY, relay=services.leadership)
 
-    def routes(self) -> list[Route]:
-        return [Route(KIND, EVENT, ACTION, accepts, self.handle)]
+    def handlers(self) -> dict[str, Handler]:
+        return {KIND: self.handle}
 
     # --- the loop ------------------------------------------------------------------------
 

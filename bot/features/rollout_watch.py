@@ -5,7 +5,7 @@ not, the scale set has no open pull request any more, so the next command for it
 a new one; the dashboard and the clock are poked (a merge may change what they show and
 do). A merged bot pull request starts a *watch*, stored in the state database so that a
 restarted server resumes every unfinished watch (and never starts one twice). Every
-watch in flight reads one shared view of the cluster, :class:`bot.clients.kube.ClusterWatch`
+watch in flight reads one shared view of the cluster, :class:`bot.clients.kube.ClusterView`
 (one Kubernetes watch per kind, whatever the number of rollouts), and looks again as
 soon as the cluster changes (and at least every ``max_interval`` seconds, for the stages
 judged by time). It judges the stages with :mod:`bot.reports.rollout` and edits its comments in
@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.clients import config_source
 from bot.clients.github import GitHubError
-from bot.clients.kube import ClusterWatch, Kube
+from bot.clients.kube import ClusterView, Kube
 from bot.fleet import names
 from bot.fleet.config import parse
 from bot.reports import rollout
@@ -43,7 +43,7 @@ from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
 from bot.store.api import Delivery, LeaseLost
 from bot.store.records import OpenPull
-from bot.webhooks.routing import Route
+from bot.webhooks.routing import Handler, Route
 from bot.webhooks.threads import Issue, marked, publish
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ _THREAD_URL = re.compile(r"https://[^/]+/([^/]+)/([^/]+)/(?:issues|pull)/(\d+)")
 
 
 @dataclass
-class Watch:
+class RolloutWatch:
     """One rollout being followed (persisted as JSON)."""
 
     key: str
@@ -75,7 +75,7 @@ class Watch:
         return json.dumps(asdict(self))
 
     @classmethod
-    def load(cls, text: str) -> Watch:
+    def load(cls, text: str) -> RolloutWatch:
         data = json.loads(text)
         data["expected"] = Expected(**data["expected"])
         data["memory"] = RolloutMemory(**data["memory"])
@@ -120,8 +120,11 @@ def accepts(payload: Mapping[str, Any]) -> str | None:
     return "not a runners-bot pull request"
 
 
+ROUTES = (Route("bot_pull_closed", "pull_request", "closed", accepts),)
+
+
 class RolloutWatcher:
-    """Runs every watch as a task; the cluster is read through one :class:`ClusterWatch`."""
+    """Runs every watch as a task; the cluster is read through one :class:`ClusterView`."""
 
     def __init__(
         self,
@@ -132,11 +135,11 @@ class RolloutWatcher:
         limit: float,
         max_interval: float = 30.0,
         settle: float = rollout.LISTENER_SETTLE,
-        limits: RunnerLimits | None = None,
+        runner_limits: RunnerLimits | None = None,
     ) -> None:
         self.services = services
-        self.limits = limits
-        self.cluster = ClusterWatch(kube) if kube is not None else None
+        self.runner_limits = runner_limits
+        self.cluster = ClusterView(kube) if kube is not None else None
         self.interval = interval
         self.limit = limit
         self.settle = settle
@@ -147,20 +150,20 @@ class RolloutWatcher:
 
     # --- the route: a bot pull request closed ------------------------------------------------
 
-    def routes(self, pulls: PullRequests) -> list[Route]:
-        return [Route("bot_pull_closed", "pull_request", "closed", accepts, functools.partial(self.closed, pulls))]
+    def handlers(self, pulls: PullRequests) -> dict[str, Handler]:
+        return {"bot_pull_closed": functools.partial(self.closed, pulls)}
 
     async def closed(self, pulls: PullRequests, delivery: Delivery) -> None:
         """Forget the set's open pull request; if it merged, follow the rollout."""
         payload = delivery.payload
         pull, repository = payload["pull_request"], payload["repository"]
         owner, repo = repository["owner"]["login"], repository["name"]
-        if config_source.repository(self.services.settings, owner, repo) != (owner, repo):
+        if config_source.repository(self.services.settings) != (owner, repo):
             return  # a branch of the same name in some other repository
         scale_set = str(pull["head"]["ref"]).removeprefix(names.BRANCH_PREFIX)
         state = await pulls.closed((owner, repo), scale_set, int(pull["number"]))
         if pull.get("merged"):
-            self.services.latest.files = None  # here too: a "Refresh now" may be handled on this replica
+            self.services.latest.forget_files()  # here too: a "Refresh now" may be handled on this replica
         # After a merge the dashboard reads the configuration again; that signal pokes it too.
         self.services.poke(CONFIG_CHANGED if pull.get("merged") else DASHBOARD)
         if pull.get("merged") and pull.get("merge_commit_sha") and delivery.installation is not None:
@@ -216,13 +219,15 @@ class RolloutWatcher:
             return
         effective = parsed.effective(entry)
         low, high = effective.min_runners, effective.max_runners
-        if effective.runs_by_the_clock and self.limits is not None:
+        if effective.runs_by_the_clock and self.runner_limits is not None:
             # Schedules and bursts decide min/max of this set: expect what they say now.
-            now = self.limits.target(effective, await self.limits.bursts())
+            now = self.runner_limits.target(effective, await self.runner_limits.bursts())
             low, high = now.min_runners, now.max_runners
         expected = Expected(scale_set, effective.namespace, merge_sha, low, high)
         title = f"Rollout of `{scale_set}` (pull request #{pull_number}, merged at `{merge_sha[:7]}`)"
-        watch = Watch(key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number))
+        watch = RolloutWatch(
+            key, merged.installation, expected, time.time(), title, threads_of(pull, config, pull_number)
+        )
         if effective.pool and effective.runner_group and effective.org:
             watch.runner_group = [effective.org, effective.runner_group]
         await self.services.store.put(key, watch.dump())
@@ -247,7 +252,7 @@ class RolloutWatcher:
         saved = await self.services.store.get(key)
         if saved is None:
             return
-        watch = Watch.load(saved)
+        watch = RolloutWatch.load(saved)
         wait = self.interval
         report = rollout.initial(watch.expected)
         while True:
@@ -272,7 +277,7 @@ class RolloutWatcher:
                 await self.cluster.changed(seen, min(self.max_interval, left, self.settle or self.max_interval) + 0.01)
                 await asyncio.sleep(min(self.interval, DEBOUNCE))  # changes come in bursts: one look each
 
-    async def _remember_verdict(self, watch: Watch, report: Report) -> None:
+    async def _remember_verdict(self, watch: RolloutWatch, report: Report) -> None:
         """The last rollout of each set, for the fleet dashboard."""
         verdict = "live" if report.done else "failed" if report.failed and not report.unreachable else "stuck"
         pull = watch.threads[0]
@@ -281,7 +286,7 @@ class RolloutWatcher:
             self.services.store, watch.expected.scale_set, last, self.services.leadership.fence()
         )
 
-    async def _look(self, watch: Watch, elapsed: float, previous: Report) -> Report:
+    async def _look(self, watch: RolloutWatch, elapsed: float, previous: Report) -> Report:
         if self.cluster is None:
             return Report(previous.stages, unreachable="runners-bot has no cluster access configured")
         if self.cluster.problem is not None:
@@ -297,7 +302,7 @@ class RolloutWatcher:
                 report = rollout.assess(watch.expected, state, watch.memory, elapsed, time.time(), settle=self.settle)
         return report
 
-    async def _ask_runner_group(self, watch: Watch) -> None:
+    async def _ask_runner_group(self, watch: RolloutWatch) -> None:
         """Once per rollout: does the pool's runner group exist? ARC says it only in its
         controller's logs, so the report asks GitHub (needs the App's organisation
         permission "Self-hosted runners: read"; without it the report says what the cluster shows)."""
@@ -310,7 +315,7 @@ class RolloutWatcher:
             log.info("runner group %r of %s exists, or GitHub could not tell", group, org)
         await self.services.store.put(watch.key, watch.dump(), self.services.leadership.fence())
 
-    async def _learn_revision(self, watch: Watch, revision: str | None) -> None:
+    async def _learn_revision(self, watch: RolloutWatch, revision: str | None) -> None:
         """Argo CD may sync a later commit than the merge (a second merge came after it):
         ask GitHub once per revision whether it includes the merge commit."""
         if revision is None or revision == watch.expected.merge_sha or revision in watch.memory.contains:
@@ -322,7 +327,7 @@ class RolloutWatcher:
         except GitHubError as exc:
             log.warning("could not compare %s with %s: %s", watch.expected.merge_sha[:7], revision[:7], exc)
 
-    async def _publish(self, watch: Watch, report: Report, final: bool) -> bool:
+    async def _publish(self, watch: RolloutWatch, report: Report, final: bool) -> bool:
         body = rollout.render_report(report, watch.expected, watch.title, final)
         if body == watch.last_body:
             return False

@@ -38,22 +38,22 @@ RETRY = 60.0  # seconds before a failed write is tried again
 class Scheduler:
     """The clock's loop, on the replica that runs the singletons."""
 
-    def __init__(self, services: Services, limits: RunnerLimits, *, interval: float = 300.0) -> None:
+    def __init__(self, services: Services, runner_limits: RunnerLimits, *, interval: float = 300.0) -> None:
         self.services = services
-        self.limits = limits
+        self.runner_limits = runner_limits
         self.interval = interval
         self._loop = Background(SCHEDULES, self._step, after_failure=RETRY, relay=services.leadership)
 
     async def reconcile(self) -> datetime | None:
         """One pass over the configuration; returns when the next one is due."""
-        now = self.limits.clock()
+        now = self.runner_limits.clock()
         config = await self._config()
         await self._expire(now, config)
         if config is None:
             return now + timedelta(seconds=RETRY)
-        failed = await self.limits.enforce(config)
+        failed = await self.runner_limits.enforce(config)
         due = now + timedelta(seconds=RETRY if failed else self.interval)
-        bursts = await self.limits.bursts()
+        bursts = await self.runner_limits.bursts()
         edges = [b.until for b in bursts.values() if b.until > now]
         for entry in config.entries:
             effective = config.effective(entry)
@@ -80,10 +80,10 @@ class Scheduler:
                 burst = stored.burst.within(config.effective(entry).burst if entry is not None else None)
             if burst is None:
                 await store.delete(key, fence)
-                await self.limits.announce_end(stored, render.sentence("burst_over_disallowed.md"))
+                await self.runner_limits.announce_end(stored, render.sentence("burst_over_disallowed.md"))
             elif now >= burst.until:
                 await store.delete(key, fence)
-                await self.limits.announce_end(
+                await self.runner_limits.announce_end(
                     stored, render.sentence("burst_over_at.md", until=render.moment(burst.until))
                 )
             elif burst != stored.burst:
@@ -108,7 +108,7 @@ class Scheduler:
     # --- the loop ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.limits.kube is None:
+        if self.runner_limits.kube is None:
             log.info("schedules and bursts are not enforced: runners-bot has no cluster access")
             return
         self._loop.start()
@@ -118,4 +118,4 @@ class Scheduler:
 
     async def _step(self, _poked: bool) -> float:
         due = await self.reconcile()
-        return max((due - self.limits.clock()).total_seconds(), 1.0) if due else RETRY
+        return max((due - self.runner_limits.clock()).total_seconds(), 1.0) if due else RETRY

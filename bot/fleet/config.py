@@ -135,7 +135,7 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class Limits:
+class ScalingLimits:
     """``scaling.limits``: the most one entry may ask for."""
 
     min_runners: int | None
@@ -150,7 +150,7 @@ class BaseConfig:
     default_min: int
     default_max: int
     default_profile: str | None
-    limits: Limits | None
+    scaling_limits: ScalingLimits | None
     profiles: dict[str, Profile]
     categories: dict[str, LineMap]
     dind_profiles: dict[str, LineMap]
@@ -168,8 +168,8 @@ class BaseConfig:
             default_min=_int(defaults.get("minRunners")) or 0,
             default_max=_int(defaults.get("maxRunners")) or 1,
             default_profile=_str(defaults.get("profile")),
-            limits=(
-                Limits(_int(_map(limits).get("minRunners")), _int(_map(limits).get("maxRunners")))
+            scaling_limits=(
+                ScalingLimits(_int(_map(limits).get("minRunners")), _int(_map(limits).get("maxRunners")))
                 if isinstance(limits, LineMap)
                 else None
             ),

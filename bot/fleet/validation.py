@@ -475,7 +475,7 @@ def _check_volumes_and_docker(config: Config, entry: Entry, report: _Report, whe
 
 
 def _check_schedules(config: Config, entry: Entry, report: _Report, where: str) -> None:
-    limits = config.base_config.limits
+    limits = config.base_config.scaling_limits
     caps = (limits.min_runners, limits.max_runners) if limits else (None, None)
     for (key, mapping), message in schedules.problems(entry.raw, caps):
         line = mapping.line_of(key) if isinstance(mapping, LineMap) else entry.line
@@ -495,7 +495,7 @@ def _check_counts(report: _Report, scaling: LineMap, where: str) -> None:
 
 
 def _check_limits(config: Config, scaling: LineMap, report: _Report, where: str) -> None:
-    limits = config.base_config.limits
+    limits = config.base_config.scaling_limits
     if limits is None:
         return
     for key, cap in (("minRunners", limits.min_runners), ("maxRunners", limits.max_runners)):

@@ -29,21 +29,48 @@ DASHBOARD = "dashboard"
 CONFIG_CHANGED = "dashboard-config"  # the configuration was merged: read it again
 
 
-@dataclass
 class LatestConfig:
     """The configuration as this replica last read it (a command's read saves the
-    dashboard another), and the installation it was read through."""
+    dashboard another), and the installation it is read through: the one thing features
+    share that changes, so it changes only through these methods (:class:`Services`
+    itself never does)."""
 
-    installation: int | None = None
-    files: ConfigFiles | None = None
+    def __init__(self) -> None:
+        self._installation: int | None = None
+        self._files: ConfigFiles | None = None
+
+    @property
+    def installation(self) -> int | None:
+        return self._installation
+
+    @property
+    def files(self) -> ConfigFiles | None:
+        """The files as last read, or None when they must be read anew."""
+        return self._files
 
     def note(self, installation: int, files: ConfigFiles) -> None:
-        self.installation, self.files = installation, files
+        """The configuration was just read through ``installation``."""
+        self._installation, self._files = installation, files
+
+    def forget_files(self) -> None:
+        """The configuration changed (a merge): the next reader reads it anew."""
+        self._files = None
+
+    def learn_installation(self, installation: int | None) -> None:
+        """An installation the configuration may be read through, kept unless one is known."""
+        if self._installation is None:
+            self._installation = installation
+
+    def switch_installation(self, installation: int) -> bool:
+        """Read through ``installation`` from now on; whether that changed anything."""
+        changed, self._installation = self._installation != installation, installation
+        return changed
 
 
 @dataclass(frozen=True)
 class Services:
-    """What feature handlers use: settings, state, GitHub, metrics and leadership."""
+    """What feature handlers use: settings, state, GitHub, metrics and leadership; fixed
+    once built (what changes is in :class:`LatestConfig`)."""
 
     settings: Settings
     store: Store
@@ -59,15 +86,13 @@ class Services:
     async def installation(self) -> int | None:
         """The installation the configuration repository is read through, when known."""
         if self.latest.installation is None:
-            remembered = await records.config_installation(self.store)
-            if self.latest.installation is None:  # not learnt from a delivery meanwhile
-                self.latest.installation = remembered
+            # Not learnt from a delivery meanwhile: then the remembered one.
+            self.latest.learn_installation(await records.config_installation(self.store))
         return self.latest.installation
 
     async def read_through(self, installation: int) -> None:
         """A delivery came through ``installation``: the loops read the configuration
         through it from now on (remembered across restarts, and the clock told at once)."""
-        if self.latest.installation != installation:
-            self.latest.installation = installation
+        if self.latest.switch_installation(installation):
             await records.remember_config_installation(self.store, installation)
             self.poke(SCHEDULES)

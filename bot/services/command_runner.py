@@ -1,11 +1,13 @@
 """A comment's ``/runners`` commands, run in five phases, as Atlantis names its runners:
 
-- **admit** (``CommandRunner.run``): the author's and the installation's reply budgets;
+- **admit** (``admit``, first in ``CommandRunner.run``): the author's and the installation's reply budgets;
 - **gather** (``CommandRunner._gather``): a 👀 reaction, the values files from the configuration
-  repository and the permissions and live state the plan needs, concurrently;
-- **decide** (``bot.commands.pipeline.decide``, pure): one answer per command and the
-  edited file;
-- **apply** (``_pull_requests``, ``_apply_burst``): the pull requests and bursts;
+  repository, the plan (``bot.commands.pipeline.plan``, pure) and the permissions and
+  live state it needs, concurrently;
+- **decide** (``bot.commands.pipeline.decide``, pure): each command authorised, then
+  executed: one answer per command and the edited file;
+- **apply** (``_submit_pull_requests``, ``_apply_burst``): the pull requests, and each
+  burst as its reply is written;
 - **report** (``_report``): one reply per command, labels, and a final reaction (👍 all
   accepted, 👎 something refused).
 
@@ -37,7 +39,7 @@ from bot.fleet.config import ConfigFiles, Effective
 from bot.reports import rollout
 from bot.runtime import errors, offload
 from bot.services import DASHBOARD, Services, job_evidence
-from bot.services.pull_requests import Decided, PullRequests, Result, Target
+from bot.services.pull_requests import Decided, PullRequests, Submitted, Target
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys
 from bot.store.api import Delivery
@@ -115,7 +117,7 @@ class CommandRunner:
     services: Services
     pulls: PullRequests
     kube: Kube | None = None
-    limits: RunnerLimits | None = None
+    runner_limits: RunnerLimits | None = None
 
     async def run(self, delivery: Delivery, thread: Thread, *, closes: str | None = None) -> None:
         """Admit the comment (its budgets), then answer it: gather → decide → apply → report."""
@@ -155,22 +157,22 @@ class CommandRunner:
         )
         config, snapshot = gathered.config, gathered.snapshot
         target = Target(inst, delivery.id, config[0], config[1], snapshot, closes)
-        results = await _pull_requests(self.pulls, target, outcome, gathered.request)
+        results = await _submit_pull_requests(self.pulls, target, outcome, gathered.request)
         assert delivery.installation is not None  # run checked it
         services.latest.note(delivery.installation, snapshot.files)
         if results:
             services.poke(DASHBOARD)  # a pull request opened or changed
         await _report(
             services, delivery, thread, inst=inst, pulls=self.pulls, outcome=outcome, target=target, results=results,
-            limits=self.limits,
+            runner_limits=self.runner_limits,
         )  # fmt: skip
         services.metrics.command_latency.observe(time.monotonic() - started)
 
     async def _gather(self, delivery: Delivery, thread: Thread, inst: Installation, closes: str | None) -> Gathered:
         """Acknowledge, read the configuration, plan, and fetch what the plan needs."""
-        services, limits = self.services, self.limits
+        services, runner_limits = self.services, self.runner_limits
         assert delivery.installation is not None  # run checked it
-        config = config_source.repository(services.settings, thread.owner, thread.repo)
+        config = config_source.repository(services.settings)
         parsed = parse_comment(thread.body)
         early = _permission_worth_asking_now(thread, parsed, config)
         # Independent of each other: acknowledge, read the configuration, ask the permission
@@ -183,10 +185,12 @@ class CommandRunner:
         await services.read_through(delivery.installation)
         planned = await offload.run(pipeline.plan, thread.body, snapshot.files, thread.full_name, parsed)
         # Only status and burst show or change bursts: other comments do not read them.
-        clocked = limits is not None and any(isinstance(i, Command) and i.declared.reads_bursts for i in planned.items)
+        clocked = runner_limits is not None and any(
+            isinstance(i, Command) and i.declared.reads_bursts for i in planned.items
+        )
         request = pipeline.Request(
-            bursts=await limits.bursts() if limits is not None and clocked else {},
-            now=limits.clock() if limits else datetime.now(UTC),
+            bursts=await runner_limits.bursts() if runner_limits is not None and clocked else {},
+            now=runner_limits.clock() if runner_limits else datetime.now(UTC),
             comment=thread.body,
             user=thread.user,
             permission="none",
@@ -214,8 +218,8 @@ async def _report(
     pulls: PullRequests,
     outcome: pipeline.Outcome,
     target: Target,
-    results: dict[str, Result],
-    limits: RunnerLimits | None,
+    results: dict[str, Submitted],
+    runner_limits: RunnerLimits | None,
 ) -> None:
     """One reply per command (a burst applied as its reply is written), then the labels,
     the final reaction and, when nothing changed, the reply budget."""
@@ -229,12 +233,12 @@ async def _report(
             text = answer.text_with(result.next_step)
         if answer.burst is not None:
             text = await _apply_burst(
-                services, limits, delivery=delivery, index=index, order=answer.burst,
+                services, runner_limits, delivery=delivery, index=index, order=answer.burst,
                 files=target.snapshot.files, text=text,
             )  # fmt: skip
         comment_id = await reply(services.store, inst, delivery, thread, index=index, text=text)
-        if answer.burst is not None and answer.burst.until is not None and limits is not None:
-            await limits.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
+        if answer.burst is not None and answer.burst.until is not None and runner_limits is not None:
+            await runner_limits.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
         services.metrics.count_command(answer.command, ok=answer.ok)
     for scale_set, result in results.items():
         await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
@@ -257,7 +261,7 @@ async def _refuse_unreadable(
 
 async def _apply_burst(
     services: Services,
-    limits: RunnerLimits | None,
+    runner_limits: RunnerLimits | None,
     *,
     delivery: Delivery,
     index: int,
@@ -269,7 +273,7 @@ async def _apply_burst(
     step = f"burst:{index}"
     done = await services.store.step(delivery.id, step)
     if done is None:
-        done = await limits.order(order, files) if limits else render.sentence("burst_no_clock.md")
+        done = await runner_limits.order(order, files) if runner_limits else render.sentence("burst_no_clock.md")
         await services.store.record(delivery.id, step, done)
     return f"{text.rstrip()}\n\n{done}\n"
 
@@ -288,18 +292,20 @@ async def admit(services: Services, inst: Installation, delivery: Delivery, thre
         budgets.append((key, settings.installation_reply_limit, "reply_installation_limited.md"))
     for key, limit, template in budgets:
 
-        def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-            decision, budget = reply_limits.decide(saved, time.time(), limit)  # noqa: B023 (called at once)
-            return decision, budget if decision == "notice" else None  # only a notice is written now
+        def admission_of(
+            saved: reply_limits.Budget | None,
+        ) -> tuple[reply_limits.Admission, reply_limits.Budget | None]:
+            admitted, budget = reply_limits.admission(saved, time.time(), limit)  # noqa: B023 (called at once)
+            return admitted, budget if admitted == "notice" else None  # only a notice is written now
 
-        decision, budget = await _update_budget(services, key, decide)
-        if decision == "answer":
+        admitted, budget = await _update_budget(services, key, admission_of)
+        if admitted == "answer":
             continue
         if budget is not None:  # the notice
             until = time.strftime("%H:%M", time.gmtime(reply_limits.until(budget)))
             text = render.fill(template, limit=limit, until=until)
             await reply(services.store, inst, delivery, thread, index=0, text=text)
-        services.metrics.rate_limited.labels("notice" if decision == "notice" else "silenced").inc()
+        services.metrics.rate_limited.labels("notice" if admitted == "notice" else "silenced").inc()
         return False
     return True
 
@@ -319,12 +325,12 @@ async def _spend(services: Services, user: str, installation: int | None) -> Non
         await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
 
 
-BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]
+BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Admission, reply_limits.Budget | None]]
 
 
 async def _update_budget(
     services: Services, key: str, change: BudgetChange
-) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
+) -> tuple[reply_limits.Admission, reply_limits.Budget | None]:
     """Read, change and write back (unless the change is None) a budget as one step:
     comments handled at once, by other workers or replicas, each count, and only one of
     them gets the notice."""
@@ -336,9 +342,9 @@ async def _update_budget(
             return decision, budget
 
 
-async def _pull_requests(
+async def _submit_pull_requests(
     pulls: PullRequests, target: Target, outcome: pipeline.Outcome, request: pipeline.Request
-) -> dict[str, Result]:
+) -> dict[str, Submitted]:
     """One pull request per scale set the accepted commands touch."""
     by_set: dict[str, list[Requested]] = {}
     for answer in outcome.replies:

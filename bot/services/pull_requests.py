@@ -33,12 +33,12 @@ from bot.store.records import OpenPull, Requested
 
 log = logging.getLogger(__name__)
 
-LABELS = ["runners-bot"]
+PULL_REQUEST_LABELS = ["runners-bot"]
 MAX_CONFLICTS = 3
 
 
 @dataclass(frozen=True)
-class Result:
+class Submitted:
     """The pull request a set's commands ended up in, or why there is none."""
 
     number: int | None
@@ -98,7 +98,7 @@ class PullRequests:
 
     async def submit(
         self, target: Target, scale_set: str, requested: list[Requested], decided: Decided | None = None
-    ) -> Result:
+    ) -> Submitted:
         """Put ``requested`` into the set's pull request, opening one if needed.
 
         ``target.snapshot`` is the default branch as the caller just read it; it is read
@@ -111,7 +111,7 @@ class PullRequests:
             if done is not None:
                 number, url = done.split(" ", 1)
                 # Resumed: whether it was opened now is not known, and labelling is idempotent.
-                return Result(int(number), url, created=False, needs_label=True)
+                return Submitted(int(number), url, created=False, needs_label=True)
             saved = await self.store.get(key)
             current = OpenPull.load(saved) if saved else None
             known = current.commands if current else []
@@ -122,7 +122,7 @@ class PullRequests:
                 result = await self._write(target, scale_set, current, commands, None if known else decided)
             except Unreadable as exc:
                 problem = render.sentence("next_unreadable.md", path=exc.path, reason=exc.reason)
-                return Result(None, "", False, problem=problem)
+                return Submitted(None, "", False, problem=problem)
             if result.number is not None:
                 await self.store.record(target.delivery_id, f"pull:{scale_set}", f"{result.number} {result.url}")
             return result
@@ -134,7 +134,7 @@ class PullRequests:
         current: OpenPull | None,
         commands: list[Requested],
         decided: Decided | None,
-    ) -> Result:
+    ) -> Submitted:
         branch = names.branch(scale_set)
         for attempt in range(MAX_CONFLICTS):
             if attempt:
@@ -145,7 +145,7 @@ class PullRequests:
             else:
                 replayed = _replayed(target, commands)
                 if replayed is None:
-                    return Result(None, "", False, problem=render.sentence("next_no_change.md"))
+                    return Submitted(None, "", False, problem=render.sentence("next_no_change.md"))
                 new_text, change = replayed
                 cost = await job_evidence.cost_section(self.store, self.evidence_days, target.snapshot.files, change)
                 text = render.pull_request(change, [(c.user, c.source) for c in commands], target.closes, cost)
@@ -158,7 +158,7 @@ class PullRequests:
             state = OpenPull(int(pull["number"]), str(pull["html_url"]), branch, commands, target.closes)
             await self.store.put(keys.pull(target.owner, target.repo, scale_set), state.dump())
             created = current is None or current.number != state.number
-            return Result(state.number, state.url, created=created, needs_label=created)
+            return Submitted(state.number, state.url, created=created, needs_label=created)
         raise errors.TemporaryError(f"{REPOSITORIES_FILE} kept changing under runners-bot; will try again", 30)
 
     async def _commit(self, target: Target, branch: str, text: str, message: str) -> None:
@@ -196,11 +196,11 @@ class PullRequests:
             return await inst.update_pull(owner, repo, int(existing["number"]), title=text.title, body=text.body)
         return created
 
-    async def label(self, target: Target, result: Result) -> None:
+    async def label(self, target: Target, result: Submitted) -> None:
         """Label a pull request this delivery opened (after the reply: the commenter hears
         first; the label is for finding it later)."""
         if result.number is not None and result.needs_label:
-            await target.inst.label(target.owner, target.repo, result.number, LABELS)
+            await target.inst.label(target.owner, target.repo, result.number, PULL_REQUEST_LABELS)
 
     async def closed(self, config: tuple[str, str], scale_set: str, number: int) -> OpenPull | None:
         """A bot pull request was closed (merged or not): the next command starts a new one.

@@ -20,7 +20,7 @@ import psycopg.conninfo
 from psycopg_pool import ConnectionPool
 
 from bot.store.sql import SCHEMA as TABLES
-from bot.store.sql import SUBJECT_INDEX, KeyLocks, Result, Run, SQLStore, T
+from bot.store.sql import SUBJECT_INDEX, KeyLocks, Rows, Run, SQLStore, T
 
 # Byte order for keys ("C"), so that a prefix is a key range whatever the database's collation.
 SCHEMA = TABLES.format(blob="BYTEA", real="DOUBLE PRECISION", int64="BIGINT", key='TEXT COLLATE "C"')
@@ -58,7 +58,7 @@ class PostgresStore(SQLStore):
         self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store-writer")
         self._locks = KeyLocks()
 
-    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Rows:
         with self._pool.connection() as conn:
             try:
                 return _execute(conn, sql, args)
@@ -123,7 +123,7 @@ def _check_reachable(url: str) -> None:
         ) from None
 
 
-def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Result:
+def _execute(conn: psycopg.Connection[Any], sql: str, args: tuple[object, ...]) -> Rows:
     cursor = conn.execute(sql, args, prepare=True)
     rows = cursor.fetchall() if cursor.description is not None else []
     return rows, cursor.rowcount

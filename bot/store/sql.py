@@ -106,8 +106,8 @@ SQL = {
 }
 
 # (rows, rowcount) of one statement
-Result = tuple[list[tuple[Any, ...]], int]
-Run = Callable[[str, tuple[object, ...]], Result]
+Rows = tuple[list[tuple[Any, ...]], int]
+Run = Callable[[str, tuple[object, ...]], Rows]
 
 
 _KEYS_PER_QUERY = 1000  # keys bound in one statement (SQLite allows 32,766 parameters)
@@ -132,7 +132,7 @@ class SQLStore:
         )
         return text.replace("?", self.PARAM)
 
-    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Rows:
         """Run one statement (blocking: on a worker thread)."""
         raise NotImplementedError
 
@@ -140,7 +140,7 @@ class SQLStore:
         """Run ``work``'s statements in one transaction (blocking: on a worker thread)."""
         raise NotImplementedError
 
-    async def _query(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+    async def _query(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Rows:
         """The one place the event loop hands a statement to the engine's blocking driver:
         writes of new deliveries to the engine's writer threads, the rest to the loop's."""
         loop = asyncio.get_running_loop()

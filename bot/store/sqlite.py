@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bot.store.sql import SCHEMA, SUBJECT_INDEX, KeyLocks, Result, Run, SQLStore, T
+from bot.store.sql import SCHEMA, SUBJECT_INDEX, KeyLocks, Rows, Run, SQLStore, T
 
 SQLITE_SCHEMA = SCHEMA.format(blob="BLOB", real="REAL", int64="INTEGER", key="TEXT")
 
@@ -76,7 +76,7 @@ class SQLiteStore(SQLStore):
         db.execute("PRAGMA synchronous=FULL")
         return db
 
-    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Result:
+    def _run(self, sql: str, args: tuple[object, ...] = (), *, writer: bool = False) -> Rows:
         if writer:  # only ever on the writer thread: its own connection, no lock needed
             if self._writer_db is None:
                 self._writer_db = self._connect()
@@ -87,7 +87,7 @@ class SQLiteStore(SQLStore):
             return cursor.fetchall(), cursor.rowcount
 
     def _transaction(self, work: Callable[[Run], T]) -> T:
-        def run(sql: str, args: tuple[object, ...]) -> Result:
+        def run(sql: str, args: tuple[object, ...]) -> Rows:
             cursor = self._db.execute(sql, args)
             return cursor.fetchall(), cursor.rowcount
 

@@ -1,7 +1,9 @@
 """Which webhook deliveries carry work for the app, and which feature handles each.
 
-Each feature declares its routes (event, action, a pure accept check, a handler), as
-bedevere's routers do; :class:`Router` assembles them. Everything no route accepts is
+Each feature declares its routes as data (``ROUTES``: a kind, an event, an action and a
+pure accept check), as bedevere's routers do, independent of a running app; :class:`Router`
+assembles them, and the app binds each kind to its handler once it is built
+(:meth:`Router.bind`). Everything no route accepts is
 acknowledged and dropped at once, before any storage or GitHub call: other events and
 actions, comments with no command, anything written by a bot. Also here: what a
 delivery is about (:func:`subject`) and whether it is too old to be new (:func:`too_old`).
@@ -23,16 +25,15 @@ Handler = Callable[[Delivery], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Route:
-    """One kind of delivery a feature works on: GitHub's event and action, a pure check
-    of the payload (None when it is accepted, else why not), and the handler that works
-    on the stored delivery. ``kind`` names it in the store, so a delivery accepted before
-    a restart finds its handler again."""
+    """One kind of delivery a feature works on: GitHub's event and action, and a pure
+    check of the payload (None when it is accepted, else why not). ``kind`` names it in
+    the store and binds it to its handler, so a delivery accepted before a restart finds
+    its handler again."""
 
     kind: str
     event: str
     action: str
     accepts: Accept
-    handler: Handler
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,16 @@ class Router:
         """Every event some route acts on."""
         return frozenset(self._by_event)
 
-    @property
-    def handlers(self) -> dict[str, Handler]:
-        return {route.kind: route.handler for route in self.routes}
+    def bind(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+        """``handlers`` by kind, checked against the routes: every route has its handler,
+        and no handler is left without a route."""
+        kinds = {route.kind for route in self.routes}
+        if kinds != set(handlers):
+            raise ValueError(
+                f"routes without a handler: {sorted(kinds - set(handlers))}; "
+                f"handlers without a route: {sorted(set(handlers) - kinds)}"
+            )
+        return dict(handlers)
 
     def classify(self, event: str, payload: Mapping[str, Any]) -> Verdict:
         """What to do with a delivery of ``event`` carrying ``payload``."""

@@ -102,14 +102,14 @@ async def test_comments_that_change_something_spend_nothing(harness: Harness) ->
 
 
 def test_budget_rules() -> None:
-    decision, budget = reply_limits.decide(None, 0.0, 2)
+    decision, budget = reply_limits.admission(None, 0.0, 2)
     assert decision == "answer"
     budget = reply_limits.spend(reply_limits.spend(budget, 1.0), 2.0)
-    assert reply_limits.decide(budget, 3.0, 2)[0] == "notice"
-    noticed = reply_limits.decide(budget, 3.0, 2)[1]
-    assert reply_limits.decide(noticed, 4.0, 2)[0] == "silent"
-    assert reply_limits.decide(noticed, reply_limits.WINDOW + 1.0, 2)[0] == "answer", "a new window"
-    assert reply_limits.decide(noticed, 5.0, 0)[0] == "answer", "0 turns the budget off"
+    assert reply_limits.admission(budget, 3.0, 2)[0] == "notice"
+    noticed = reply_limits.admission(budget, 3.0, 2)[1]
+    assert reply_limits.admission(noticed, 4.0, 2)[0] == "silent"
+    assert reply_limits.admission(noticed, reply_limits.WINDOW + 1.0, 2)[0] == "answer", "a new window"
+    assert reply_limits.admission(noticed, 5.0, 0)[0] == "answer", "0 turns the budget off"
 
 
 async def test_old_finished_deliveries_are_forgotten(tmp_path: Path) -> None:

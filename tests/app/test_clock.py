@@ -54,7 +54,7 @@ def clock() -> Clock:
 
 def start(settings: Settings, fake: Any, clock: Clock) -> AsyncIterator[Harness]:
     def with_clock(app: App) -> None:
-        app.limits.clock = clock
+        app.runner_limits.clock = clock
 
     return serve(settings, fake, with_clock)
 
@@ -173,7 +173,7 @@ async def test_a_burst_ends_when_its_allowance_is_removed(clocked: Harness, kube
     text = clocked.fake.file(CONFIG_REPO, REPOSITORIES_FILE)
     clocked.fake.push(CONFIG_REPO, REPOSITORIES_FILE, text.replace(CLOCKED, CLOCKED.partition("    burst:")[0]))
     await clocked.app.scheduler.reconcile()
-    assert spec(kube) == (4, 10) and await clocked.app.limits.bursts() == {}
+    assert spec(kube) == (4, 10) and await clocked.app.runner_limits.bursts() == {}
     (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
     assert "its entry no longer allows a burst" in clocked.fake.comments[reply["id"]]["body"]
 
@@ -209,7 +209,7 @@ async def test_a_restart_resumes_the_burst(settings: Settings, clocked: Harness,
             if spec(kube) == (6, 30):
                 break
             await asyncio.sleep(0.025)
-        assert await again.app.limits.bursts()
+        assert await again.app.runner_limits.bursts()
     assert spec(kube) == (6, 30), "the same state database: the burst goes on after the restart"
 
 

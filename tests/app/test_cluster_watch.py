@@ -1,4 +1,4 @@
-"""The cluster's view shared by every rollout and the dashboard (bot.clients.kube.ClusterWatch),
+"""The cluster's view shared by every rollout and the dashboard (bot.clients.kube.ClusterView),
 through the official client against the fake API server's lists and watches: one list
 and one watch per kind, changes within a moment, a 410 Gone lists again, an outage is
 named and then recovered from."""
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.clients.kube import ClusterWatch, Fleet, Kube, api_client
+from bot.clients.kube import ClusterView, Fleet, Kube, api_client
 from tests.support.fakekube import FakeKube, application, event, listener, pod, runner, runner_set
 from tests.support.waiting import until
 
@@ -34,10 +34,10 @@ def fleet(healthy: Callable[[], bool]) -> Callable[[int], dict[str, Any]]:
 
 
 @pytest.fixture
-def watching(kube: FakeKube) -> Iterator[tuple[ClusterWatch, FakeKube, list[bool]]]:
+def watching(kube: FakeKube) -> Iterator[tuple[ClusterView, FakeKube, list[bool]]]:
     healthy = [False]
     kube.scenario = fleet(lambda: healthy[0])
-    watch = ClusterWatch(
+    watch = ClusterView(
         Kube(api_client(kube.url), "argocd", "arc-systems"),  # type: ignore[attr-defined]
         watch_seconds=1,
         retry_seconds=0.1,
@@ -49,13 +49,13 @@ def watching(kube: FakeKube) -> Iterator[tuple[ClusterWatch, FakeKube, list[bool
         watch.stop()
 
 
-def health(watch: ClusterWatch, name: str) -> str:
+def health(watch: ClusterView, name: str) -> str:
     app = watch.fleet().of(name, SETS[name]).application or {}
     return str(app.get("status", {}).get("health", {}).get("status"))
 
 
 async def test_the_whole_fleet_in_one_list_per_kind_then_watches(
-    watching: tuple[ClusterWatch, FakeKube, list[bool]],
+    watching: tuple[ClusterView, FakeKube, list[bool]],
 ) -> None:
     watch, kube, healthy = watching
     await until(lambda: watch.ready)
@@ -74,7 +74,7 @@ async def test_the_whole_fleet_in_one_list_per_kind_then_watches(
     assert len(kube.requests) - requests <= 10, "the change came through the open watches, not new lists"
 
 
-async def test_a_watch_too_old_to_resume_lists_again(watching: tuple[ClusterWatch, FakeKube, list[bool]]) -> None:
+async def test_a_watch_too_old_to_resume_lists_again(watching: tuple[ClusterView, FakeKube, list[bool]]) -> None:
     watch, kube, healthy = watching
     await until(lambda: watch.ready)
     listed = kube.lists
@@ -84,7 +84,7 @@ async def test_a_watch_too_old_to_resume_lists_again(watching: tuple[ClusterWatc
     await until(lambda: health(watch, "set-3") == "Healthy")
 
 
-async def test_an_outage_is_named_and_recovered_from(watching: tuple[ClusterWatch, FakeKube, list[bool]]) -> None:
+async def test_an_outage_is_named_and_recovered_from(watching: tuple[ClusterView, FakeKube, list[bool]]) -> None:
     watch, kube, healthy = watching
     await until(lambda: watch.ready)
     kube.unavailable = True
@@ -116,7 +116,7 @@ async def test_only_arcs_objects_and_only_the_fields_read_are_kept(kube: FakeKub
         "runners": [_heavy(runner("set-1", "arc-set-1", 1)), *foreign],
         "events": [event("arc-set-1", "Pod", "set-1-runner-1", "FailedScheduling", "0/3 nodes" + "." * 5000)],
     }
-    watch = ClusterWatch(Kube(api_client(kube.url), "argocd", "arc-systems"), watch_seconds=1, retry_seconds=0.1)  # type: ignore[attr-defined]
+    watch = ClusterView(Kube(api_client(kube.url), "argocd", "arc-systems"), watch_seconds=1, retry_seconds=0.1)  # type: ignore[attr-defined]
     watch.start()
     try:
         await until(lambda: watch.ready)
@@ -160,7 +160,7 @@ async def test_lists_come_in_pages_and_the_view_is_updated_in_place(kube: FakeKu
     retrieving large results sets in chunks); each watch event then updates the one view."""
     healthy = [False]
     kube.scenario = fleet(lambda: healthy[0])
-    watch = ClusterWatch(
+    watch = ClusterView(
         Kube(api_client(kube.url), "argocd", "arc-systems", page=7),  # type: ignore[attr-defined]
         watch_seconds=1,
         retry_seconds=0.1,

@@ -246,7 +246,7 @@ async def test_a_merge_makes_the_next_update_read_the_configuration_again(board:
     kube.scenario = healthy_fleet
     await shown(board, kube)
     await board.app.dashboard.update()
-    board.app.services.latest.files = None  # as a merge leaves it
+    board.app.services.latest.forget_files()  # as a merge leaves it
     graphql = [c for c in board.fake.calls if c.template == "/graphql"]
     await board.app.dashboard.update()
     assert len([c for c in board.fake.calls if c.template == "/graphql"]) == len(graphql) + 1

@@ -55,7 +55,7 @@ APP_ONLY = {
 
 
 def fixed_clock(app: App) -> None:
-    app.limits.clock = lambda: NOW
+    app.runner_limits.clock = lambda: NOW
 
 
 GitHub = Callable[[str, str, ConfigFiles | None], FakeGitHub]

@@ -155,11 +155,22 @@ async def test_sha_conflict_is_retried(harness: Harness) -> None:
     ]
 
 
-async def test_secondary_rate_limit_is_waited_out(harness: Harness) -> None:
-    harness.fake.inject("POST", "/repos/{owner}/{repo}/git/refs", Fault(403, {"retry-after": "1"}))
-    await command(harness, "/runners scale max=12")
-    assert len(pulls(harness)) == 1
-    assert [c.status for c in harness.fake.calls if c.template == "/repos/{owner}/{repo}/git/refs"] == [403, 201]
+async def test_secondary_rate_limit_is_waited_out(settings: Settings, fake: Any) -> None:
+    clock = ManualClock()
+
+    def with_clock(app: App) -> None:
+        app.github.sleep = clock.sleep
+
+    refs = "/repos/{owner}/{repo}/git/refs"
+    async for harness in serve(settings, fake, with_clock):
+        harness.fake.inject("POST", refs, Fault(403, {"retry-after": "1"}))
+        await command(harness, "/runners scale max=12", settle=False)
+        await until(lambda: clock.sleeping == [1.0], "the wait Retry-After asks for")
+        assert [c.status for c in harness.fake.calls if c.template == refs] == [403], "not sent again before it"
+        clock.advance(1.0)
+        await harness.settle()
+        assert len(pulls(harness)) == 1
+        assert [c.status for c in harness.fake.calls if c.template == refs] == [403, 201]
 
 
 async def test_a_lost_answer_to_opening_a_pull_request_is_not_sent_again_blindly(settings: Settings, fake: Any) -> None:

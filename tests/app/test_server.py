@@ -4,10 +4,14 @@ REST description)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bot.webhooks.routing import Router
-from tests.support.app import ROUTER, TEAM_REPO, Harness
+from bot.runtime.settings import Settings
+from bot.server import App
+from tests.support.app import TEAM_REPO, Harness, serve
+from tests.support.waiting import ManualClock, until
 from tests.support.webhook_payloads import comment_payload
 
 pytestmark = pytest.mark.anyio
@@ -93,17 +97,24 @@ async def test_server_errors_and_timeouts_are_retried(harness: Harness) -> None:
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == 1
 
 
-async def test_rate_limit_waits_for_retry_after(harness: Harness) -> None:
+async def test_rate_limit_waits_for_retry_after(settings: Settings, fake: Any) -> None:
     from tests.support.fakegithub import Fault
 
-    limited = Fault(403, {"retry-after": "1", "x-ratelimit-remaining": "0", "content-type": "application/json"})
-    harness.fake.inject("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments", limited)
-    await harness.send("issue_comment", comment_payload("/runners help"))
-    await harness.settle()
-    statuses = [
-        c.status for c in harness.fake.calls if c.template == "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-    ]
-    assert statuses == [403, 201]
+    clock = ManualClock()
+
+    def with_clock(app: App) -> None:
+        app.github.sleep = clock.sleep
+
+    comments = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+    async for harness in serve(settings, fake, with_clock):
+        limited = Fault(403, {"retry-after": "1", "x-ratelimit-remaining": "0", "content-type": "application/json"})
+        harness.fake.inject("POST", comments, limited)
+        await harness.send("issue_comment", comment_payload("/runners help"))
+        await until(lambda: clock.sleeping == [1.0], "the wait Retry-After asks for")
+        assert [c.status for c in harness.fake.calls if c.template == comments] == [403], "not sent again before it"
+        clock.advance(1.0)
+        await harness.settle()
+        assert [c.status for c in harness.fake.calls if c.template == comments] == [403, 201]
 
 
 async def test_long_rate_limit_reschedules_instead_of_blocking(harness: Harness) -> None:
@@ -152,12 +163,3 @@ def test_the_fake_rejects_endpoints_github_does_not_have() -> None:
     assert problems and "no such operation" in problems[0]
     _, problems = spec.check("POST", "/repos/a/b/issues/1/comments", {}, {"text": "hi"})
     assert problems == ["POST /repos/{owner}/{repo}/issues/{issue_number}/comments: required body field 'body' missing"]
-
-
-async def test_the_suites_router_lists_what_the_server_assembles(harness: Harness) -> None:
-    """ROUTER (the features' accept checks without their handlers) must not drift from the app's."""
-
-    def shape(router: Router) -> list[tuple[str, str, str, object]]:
-        return sorted((r.kind, r.event, r.action, r.accepts) for r in router.routes)
-
-    assert shape(ROUTER) == shape(harness.app.router)

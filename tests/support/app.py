@@ -12,12 +12,8 @@ from typing import Any
 
 import httpx
 
-from bot.capacity.jobs import ACTIONS
-from bot.features import capacity, comment_commands, dashboard, onboarding, rightsizing, rollout_watch
 from bot.runtime.settings import Settings
 from bot.server import App, build
-from bot.store.api import Delivery
-from bot.webhooks.routing import Route, Router
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -77,20 +73,3 @@ async def serve(settings: Settings, fake: Any, prepare: Callable[[App], None] | 
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.asgi), base_url="http://bot.test")
     async with app.starlette.router.lifespan_context(app.starlette), client:
         yield Harness(app, fake, client)
-
-
-async def _unused(_: Delivery) -> None:
-    raise AssertionError("classification runs no handler")
-
-
-# The features' own accept checks, as the server assembles them.
-ROUTER = Router(
-    [
-        Route("command", "issue_comment", "created", comment_commands.accepts, _unused),
-        Route("onboarding", "issues", "opened", onboarding.accepts, _unused),
-        Route("dashboard", "issues", "edited", dashboard.accepts, _unused),
-        Route("bot_pull_closed", "pull_request", "closed", rollout_watch.accepts, _unused),
-        *(Route(f"job_{action}", "workflow_job", action, capacity.accepts, _unused) for action in ACTIONS),
-        Route(rightsizing.KIND, rightsizing.EVENT, rightsizing.ACTION, rightsizing.accepts, _unused),
-    ]
-)

@@ -23,8 +23,9 @@ from bot.fleet.config import ConfigFiles, parse
 from bot.fleet.validation import validate
 from bot.reports.markers import reply_marker
 from bot.runtime.metrics import Metrics
+from bot.server import ROUTER
 from bot.webhooks.endpoint import DELIVERY_ID, WebhookEndpoint
-from tests.support.app import ROOT, ROUTER, SECRET
+from tests.support.app import ROOT, SECRET
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form, sign
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.server import ROUTER
 from bot.store.api import Delivery
 from bot.webhooks.routing import Route, Router
-from tests.support.app import CONFIG_REPO, ROUTER, TEAM_REPO
+from tests.support.app import CONFIG_REPO, TEAM_REPO
 from tests.support.webhook_payloads import comment_payload, example, issue_opened_payload, pull_closed_payload
 
 
@@ -39,8 +40,17 @@ def test_an_action_no_route_takes_is_named() -> None:
 
 
 def test_two_routes_of_one_kind_are_refused() -> None:
-    async def handler(_: Delivery) -> None: ...
-
-    route = Route("command", "issue_comment", "created", lambda _: None, handler)
+    route = Route("command", "issue_comment", "created", lambda _: None)
     with pytest.raises(ValueError, match="share a kind"):
         Router([route, route])
+
+
+def test_each_route_is_bound_to_exactly_one_handler() -> None:
+    async def handler(_: Delivery) -> None: ...
+
+    router = Router([Route("command", "issue_comment", "created", lambda _: None)])
+    assert router.bind({"command": handler}) == {"command": handler}
+    with pytest.raises(ValueError, match=r"routes without a handler: \['command'\]"):
+        router.bind({})
+    with pytest.raises(ValueError, match=r"handlers without a route: \['other'\]"):
+        router.bind({"command": handler, "other": handler})
