@@ -40,7 +40,7 @@ from bot.services.runner_limits import RunnerLimits
 from bot.store import keys
 from bot.store.api import Delivery
 from bot.store.records import Requested
-from bot.webhooks.threads import Thread, once, reply
+from bot.webhooks.threads import Thread, marker, once, reply
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,8 @@ async def _report(
             )  # fmt: skip
         comment_id = await reply(services.store, inst, delivery, thread, index=index, text=text)
         if answer.burst is not None and answer.burst.until is not None and limits is not None:
-            await limits.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
+            where = (thread.owner, thread.repo, comment_id)
+            await limits.remember_reply(answer.burst.scale_set, where, text, marker(delivery.id, index))
         services.metrics.count_command(answer.command, ok=answer.ok)
     for scale_set, result in results.items():
         await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
