@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from bot.runtime.settings import Settings
 from bot.server import App
 from bot.store import keys
 from tests.support.app import APP_ID, CONFIG_REPO, TEAM_REPO, serve
-from tests.support.fakegithub import FakeGitHub
+from tests.support.fakegithub import FakeGitHub, Fault
 from tests.support.fakekube import FakeKube, runner_set
 from tests.support.golden import SCENARIOS, golden
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
@@ -188,6 +189,34 @@ async def test_posted_unreadable(settings: Settings, github: GitHub, bundled: Co
         settings, fake, [("issue_comment", comment_payload("/runners scale max=12", repo=TEAM_REPO))], fixed_clock
     )
     golden(GOLDEN / "unreadable.md", posted(fake, TEAM_REPO, 7))
+
+
+async def test_unreadable_reply_quotes_github_once_and_inert(
+    settings: Settings, github: GitHub, bundled: ConfigFiles
+) -> None:
+    """The reason read "(GitHub refused to send it (GitHub's words))": brackets nested, and
+    GitHub's words set into the Markdown as they came."""
+    large = bundled.repositories + "# padding\n" * 120_000
+    fake = github("write", TEAM_REPO, ConfigFiles(large, bundled.base))
+    hostile = "Too big (see [docs](https://e.vil/x)) @Matchpoint-AI/admins `x` <!-- y"
+    # The file's metadata is served; its raw bytes are refused with GitHub's words.
+    fake.inject("GET", CONTENTS, Fault(status=0), Fault(status=403, message=hostile))
+    await answer(
+        settings, fake, [("issue_comment", comment_payload("/runners scale max=12", repo=TEAM_REPO))], fixed_clock
+    )
+    (reply,) = fake.thread_comments(TEAM_REPO, 7)
+    first = reply["body"].splitlines()[0]
+    assert first.startswith("❌ Nothing was run: runners-bot could not read `values/repositories.yaml` whole because ")
+    assert (
+        "GitHub refused to send it, saying `Too big (see [docs](https://e.vil/x)) @Matchpoint-AI/admins 'x' <!-- y`"
+        in first
+    )
+    outside = re.sub(r"`[^`]*`", "", reply["body"])
+    assert "@" not in outside and "](" not in outside and outside.count("<!--") == 1  # only the hidden marker
+    depth = 0
+    for char in outside:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth <= 1, outside
 
 
 FORM = {
