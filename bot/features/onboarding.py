@@ -20,6 +20,7 @@ import yaml
 
 from bot.clients.kube import Kube
 from bot.commands import render
+from bot.commands.grammar import MAX_COUNT
 from bot.fleet import names
 from bot.services import Services
 from bot.services.command_runner import CommandRunner, admit, spend_once
@@ -83,6 +84,7 @@ def fields(body: str) -> dict[str, str]:
 
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_LOWEST = {"min": 0, "max": 1}  # a max of 0 is what remove is for
 # The add grammar's placeholder for each field (bot/commands/registry.py's usage): what the
 # suggested command shows where an answer did not pass its check.
 _PLACEHOLDERS = {"repository": "REPO", "org": "org=O", "profile": "profile=P", "category": "category=C",
@@ -99,11 +101,16 @@ def _valid(key: str, value: str) -> bool:
         return names.is_login(value)
     if key in ("category", "profile"):
         return names.is_slug(value)
-    if key in ("min", "max"):
-        return _WHOLE_NUMBER.fullmatch(value) is not None
+    if key in ("min", "max"):  # as the add grammar takes them
+        return _WHOLE_NUMBER.fullmatch(value) is not None and _LOWEST[key] <= int(value) <= MAX_COUNT
     if key == "docker":
         return value in ("Yes", "No")
     return True
+
+
+def _min_above_max(answers: dict[str, str]) -> bool:
+    low, high = answers.get("min", ""), answers.get("max", "")
+    return _valid("min", low) and _valid("max", high) and int(low) > int(high)
 
 
 def _field_problems(answers: dict[str, str]) -> list[str]:
@@ -135,7 +142,11 @@ def _field_problems(answers: dict[str, str]) -> list[str]:
     for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
         value = answers.get(key, "")
         if value and not _valid(key, value):
-            problems.append(f"**{label}** must be a whole number, not `{render.code(value)}`")
+            problems.append(
+                f"**{label}** must be a whole number from {_LOWEST[key]} to {MAX_COUNT:,}, not `{render.code(value)}`"
+            )
+    if _min_above_max(answers):
+        problems.append(f"**Minimum runners** ({answers['min']}) is above **Maximum runners** ({answers['max']})")
     if answers.get("docker") and not _valid("docker", answers["docker"]):
         problems.append(f"**Needs Docker** must be Yes or No, not `{render.code(answers['docker'])}`")
     return problems
@@ -145,6 +156,8 @@ def _command_parts(answers: dict[str, str]) -> list[str]:
     """The ``/runners add`` arguments the form asks for: each answer that passed its check,
     the grammar's placeholder for each missing or invalid one (never the typed text)."""
     good = {key: value for key, value in answers.items() if _valid(key, value)}
+    if _min_above_max(answers):
+        del good["max"]  # the grammar refuses min above max: the max becomes a placeholder
     repo = good.get("repository", _PLACEHOLDERS["repository"])
     parts = [f"{good['org']}/{repo}" if "org" in good else repo]
     if "org" not in good:

@@ -166,7 +166,7 @@ def test_an_onboarding_form_is_one_add_command_or_its_problems(form: dict[str, s
 
 # A value for each placeholder the onboarding reply's suggestion may hold.
 FILLED = {"REPO": "svc", "org=O": "org=acme", "profile=P": "profile=medium", "category=C": "category=backend",
-          "min=N": "min=1", "max=N": "max=2", "dind=true|false": "dind=false", "runnerScaleSetName=NAME": "runnerScaleSetName=svc-runners"}  # fmt: skip
+          "min=N": "min=0", "max=N": "max=100000", "dind=true|false": "dind=false", "runnerScaleSetName=NAME": "runnerScaleSetName=svc-runners"}  # fmt: skip
 
 
 @FUZZ
