@@ -288,7 +288,7 @@ async def admit(services: Services, inst: Installation, delivery: Delivery, thre
     for key, limit, template in budgets:
 
         def decide(saved: reply_limits.Budget | None) -> tuple[reply_limits.Decision, reply_limits.Budget | None]:
-            decision, budget = reply_limits.decide(saved, time.time(), limit)  # noqa: B023 (called at once)
+            decision, budget = reply_limits.decide(saved, services.wall.time(), limit)  # noqa: B023 (called at once)
             return decision, budget if decision == "notice" else None  # only a notice is written now
 
         decision, budget = await _update_budget(services, key, decide)
@@ -315,7 +315,7 @@ async def _spend(services: Services, user: str, installation: int | None) -> Non
         [keys.installation_replies(installation)] if installation is not None else []
     )
     for key in budgets:
-        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
+        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, services.wall.time())))
 
 
 BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Decision, reply_limits.Budget | None]]

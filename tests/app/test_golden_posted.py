@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +56,7 @@ APP_ONLY = {
 
 def fixed_clock(app: App) -> None:
     app.limits.clock = lambda: NOW
+    app.services.wall.time = NOW.timestamp  # the reply budgets' clock
 
 
 GitHub = Callable[[str, str, ConfigFiles | None], FakeGitHub]
@@ -165,18 +165,15 @@ async def test_posted_budget_notice(
     name: str, key: str, limited: Callable[[Settings], Settings], settings: Settings, github: GitHub
 ) -> None:
     fake = github("write", TEAM_REPO, None)
-    # The budget is spent already: this comment gets the notice. It says until when on the
-    # wall clock the budgets run by, shown here as HH:MM.
-    started = time.time() - 60
-    until = time.strftime("%H:%M", time.gmtime(reply_limits.until(reply_limits.Budget(started))))
-
+    # The budget, spent already, started a minute before the fixed clock's 09:00: this
+    # comment gets the notice, which says until when (the budgets' window is 10 minutes).
     async for harness in serve(limited(settings), fake, fixed_clock):
-        await harness.app.store.put(key, reply_limits.Budget(started, 2).dump())
+        await harness.app.store.put(key, reply_limits.Budget(NOW.timestamp() - 60, 2).dump())
         await harness.send("issue_comment", comment_payload("/runners help", repo=TEAM_REPO), "delivery-0")
         await harness.settle()
     text = posted(fake, TEAM_REPO, 7)
-    assert f"until {until} UTC" in text
-    golden(GOLDEN / f"{name}.md", text.replace(f"until {until} UTC", "until HH:MM UTC"))
+    assert "until 09:09 UTC" in text
+    golden(GOLDEN / f"{name}.md", text)
 
 
 async def test_posted_unreadable(settings: Settings, github: GitHub, bundled: ConfigFiles) -> None:
