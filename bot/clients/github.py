@@ -52,6 +52,7 @@ from githubkit.exception import (
 from githubkit.retry import RetryOption
 
 from bot.commands.permissions import PERMISSIONS, Permission
+from bot.commands.render import inert
 from bot.reports.bodies import fit
 from bot.runtime import errors, offload
 from bot.runtime.caches import Bounded
@@ -89,7 +90,8 @@ class GitHubRejected(GitHubError, errors.PermanentError):
 class Unreadable(GitHubRejected):
     """A file could not be read whole (too large for every API GitHub offers, cut, not
     UTF-8, or not matching its blob): the app must not judge or edit it. ``reason`` says
-    what went wrong, for the reply."""
+    what went wrong, for the reply: a clause after "because", without parentheses, any
+    remote text in it inert."""
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"{path} could not be read whole: {reason}", 422)
@@ -637,7 +639,9 @@ class Installation:
         except RequestFailed as exc:
             if exc.response.status_code in (403, 413, 422):
                 message = _message(exc.response.raw_response)
-                raise Unreadable(path, f"GitHub refused to send it ({message or exc.response.status_code})") from exc
+                # GitHub's own words, quoted inert: they go into the reply's Markdown.
+                said = f"saying {inert(message)}" if message else f"with HTTP {exc.response.status_code}"
+                raise Unreadable(path, f"GitHub refused to send it, {said}") from exc
             raise _translate(exc, f"reading {path}") from exc
         except GitHubException as exc:
             raise _translate(exc, f"reading {path}") from exc

@@ -32,10 +32,14 @@ def signed(amount: float | None, currency: str) -> str:
     return NO_PRICE if amount is None else f"{'+' if amount >= 0 else '−'}{abs(amount):,.2f} {currency}"
 
 
+def window(hours: int) -> str:
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours} hours"
+
+
 def evidence_table(found: Evidence, cost: str) -> str:
     return fill(
         "evidence_table.md",
-        window=f"{found.hours / 24:g} days" if found.hours >= 48 else f"{found.hours} hours",
+        window=window(found.hours),
         jobs=found.jobs,
         p50=duration(found.p50),
         p95=duration(found.p95),
@@ -49,9 +53,27 @@ def evidence_table(found: Evidence, cost: str) -> str:
 
 
 def status_evidence(found: Evidence, cost: str, waiting: int) -> str:
+    return evidence_table(found, cost) + waiting_text(waiting)
+
+
+def waiting_text(waiting: int) -> str:
     jobs = f"{waiting} job{'s' if waiting != 1 else ''}"
-    now = "\n" + fill("status_waiting.md", jobs=jobs) if waiting else ""
-    return evidence_table(found, cost) + now
+    return "\n" + fill("status_waiting.md", jobs=jobs) if waiting else ""
+
+
+def no_evidence_text(effective: Effective, found: Evidence, base: BaseConfig, waiting: int) -> str:
+    """``status`` with no job in the window: no table of zeros and no estimate built on
+    nothing. A warm minimum still costs, whatever runs: its runner-hours and price are
+    given as that, not as use."""
+    text = sentence("no_evidence.md")
+    if found.idle_runner_hours:  # with no rows, every hour of the minimum in force was idle
+        text += "\n\n" + sentence(
+            "status_minimum_cost.md",
+            hours=f"{found.idle_runner_hours:g}",
+            window=window(found.hours),
+            cost=window_cost(effective, found, base),
+        )
+    return text + "\n" + waiting_text(waiting) if waiting else text + "\n"
 
 
 def why_text(why: str) -> str:
@@ -120,6 +142,8 @@ def window_cost(effective: Effective, found: Evidence, base: BaseConfig) -> str:
 def status_section(effective: Effective, observed: Observed, base: BaseConfig) -> str:
     """What ``status`` adds: the window's evidence and the jobs waiting now."""
     found = observed.summary(effective)
+    if not observed.rows:
+        return no_evidence_text(effective, found, base, observed.waiting)
     return status_evidence(found, window_cost(effective, found, base), observed.waiting)
 
 
@@ -142,7 +166,9 @@ def proposal(effective: Effective, observed: Observed, base: BaseConfig) -> tupl
 def recommend_text(command: str, effective: Effective, observed: Observed | None, base: BaseConfig) -> str:
     """The reply to ``recommend`` (no evidence yet: says so)."""
     if observed is None or not observed.rows:
-        return fill("reply_recommend_none.md", command=command, scale_set=effective.scale_set)
+        return fill(
+            "reply_recommend_none.md", command=command, scale_set=effective.scale_set, none=sentence("no_evidence.md")
+        )
     found, rec = proposal(effective, observed, base)
     return recommend_reply(
         command,

@@ -20,6 +20,7 @@ import yaml
 
 from bot.clients.kube import Kube
 from bot.commands import render
+from bot.commands.grammar import MAX_COUNT
 from bot.fleet import names
 from bot.services import Services
 from bot.services.command_runner import CommandRunner, admit, spend_once
@@ -36,7 +37,8 @@ _HEADING = re.compile(r"^###\s+(.+?)\s*$")
 
 @dataclass(frozen=True)
 class FormResult:
-    """The ``/runners add`` line the form asks for, or the problems that stop it."""
+    """The ``/runners add`` line the form asks for, or the problems that stop it and the
+    line to comment once they are fixed (placeholders where the answers failed)."""
 
     command: str | None
     problems: list[str]
@@ -81,13 +83,43 @@ def fields(body: str) -> dict[str, str]:
     return found
 
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_LOWEST = {"min": 0, "max": 1}  # a max of 0 is what remove is for
+# The add grammar's placeholder for each field (bot/commands/registry.py's usage): what the
+# suggested command shows where an answer did not pass its check.
+_PLACEHOLDERS = {"repository": "REPO", "org": "org=O", "profile": "profile=P", "category": "category=C",
+                 "min": "min=N", "max": "max=N", "docker": "dind=true|false"}  # fmt: skip
+
+
+def _valid(key: str, value: str) -> bool:
+    """Whether the answer ``value`` of field ``key`` passes the field's own check."""
+    if not value or "\n" in value:
+        return False
+    if key == "repository":
+        return names.is_repo_name(value)
+    if key == "org":
+        return names.is_login(value)
+    if key in ("category", "profile"):
+        return names.is_slug(value)
+    if key in ("min", "max"):  # as the add grammar takes them
+        return _WHOLE_NUMBER.fullmatch(value) is not None and _LOWEST[key] <= int(value) <= MAX_COUNT
+    if key == "docker":
+        return value in ("Yes", "No")
+    return True
+
+
+def _min_above_max(answers: dict[str, str]) -> bool:
+    low, high = answers.get("min", ""), answers.get("max", "")
+    return _valid("min", low) and _valid("max", high) and int(low) > int(high)
+
+
 def _field_problems(answers: dict[str, str]) -> list[str]:
     problems = [f"**{label}** is missing" for label, key in _labels().items() if not answers.get(key)]
     for key, label in _one_line_fields().items():
         if "\n" in answers.get(key, ""):
             problems.append(f"**{label}** must be one line")
     repo, org = answers.get("repository", ""), answers.get("org", "")
-    if repo and not names.is_repo_name(repo):
+    if repo and not _valid("repository", repo):
         problems.append(
             f"**Repository** `{render.code(repo)}` is not a GitHub repository name (letters, digits, '.', '-', '_')"
         )
@@ -101,34 +133,53 @@ def _field_problems(answers: dict[str, str]) -> list[str]:
             f"Application would overwrite (Argo CD keys Applications by name): comment `/runners add {repo} "
             f"runnerScaleSetName=NAME` instead, with any valid name but {names.reserved_names_text()}"
         )
-    if org and not names.is_login(org):
+    if org and not _valid("org", org):
         problems.append(f"**Organisation** `{render.code(org)}` is not a GitHub organisation or user name")
     for key, label in (("category", "Category"), ("profile", "Resource profile")):
         value = answers.get(key, "")
-        if value and not names.is_slug(value):
+        if value and not _valid(key, value):
             problems.append(f"**{label}** `{render.code(value)}` is not one of the form's choices")
     for key, label in (("min", "Minimum runners"), ("max", "Maximum runners")):
         value = answers.get(key, "")
-        if value and not re.fullmatch(r"[0-9]{1,6}", value):
-            problems.append(f"**{label}** must be a whole number, not `{render.code(value)}`")
-    if answers.get("docker") and answers["docker"] not in ("Yes", "No"):
+        if value and not _valid(key, value):
+            problems.append(
+                f"**{label}** must be a whole number from {_LOWEST[key]} to {MAX_COUNT:,}, not `{render.code(value)}`"
+            )
+    if _min_above_max(answers):
+        problems.append(f"**Minimum runners** ({answers['min']}) is above **Maximum runners** ({answers['max']})")
+    if answers.get("docker") and not _valid("docker", answers["docker"]):
         problems.append(f"**Needs Docker** must be Yes or No, not `{render.code(answers['docker'])}`")
     return problems
+
+
+def _command_parts(answers: dict[str, str]) -> list[str]:
+    """The ``/runners add`` arguments the form asks for: each answer that passed its check,
+    the grammar's placeholder for each missing or invalid one (never the typed text)."""
+    good = {key: value for key, value in answers.items() if _valid(key, value)}
+    if _min_above_max(answers):
+        del good["max"]  # the grammar refuses min above max: the max becomes a placeholder
+    repo = good.get("repository", _PLACEHOLDERS["repository"])
+    parts = [f"{good['org']}/{repo}" if "org" in good else repo]
+    if "org" not in good:
+        parts.append(_PLACEHOLDERS["org"])
+    for key in ("profile", "category", "min", "max"):
+        parts.append(f"{key}={good[key]}" if key in good else _PLACEHOLDERS[key])
+    docker = good.get("docker")
+    parts.append(f"dind={'true' if docker == 'Yes' else 'false'}" if docker else _PLACEHOLDERS["docker"])
+    if "repository" in good and (
+        names.scale_set_problem(scale_set := names.default_scale_set(repo)) or names.reserved_application(scale_set)
+    ):
+        parts.append("runnerScaleSetName=NAME")  # the repository's own scale set name cannot be deployed
+    return parts
 
 
 def parse_form(body: str) -> FormResult:
     """Pure: check every field, then build the command from checked fields only."""
     answers = fields(body)
     problems = _field_problems(answers)
-    parts = [f"{answers.get('org', '')}/{answers.get('repository', '')}"]
-    for key in ("profile", "category", "min", "max"):
-        if answers.get(key):
-            parts.append(f"{key}={answers[key]}")
-    if answers.get("docker"):
-        parts.append(f"dind={'true' if answers['docker'] == 'Yes' else 'false'}")
-    suggestion = " ".join(render.code(p) for p in parts)
+    parts = _command_parts(answers)
     command = None if problems else "/runners add " + " ".join(parts)
-    return FormResult(command, problems, suggestion)
+    return FormResult(command, problems, " ".join(parts))
 
 
 async def handle(services: Services, pulls: PullRequests, delivery: Delivery, kube: Kube | None = None) -> None:

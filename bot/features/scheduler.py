@@ -14,6 +14,7 @@ to hand a set back to Argo CD).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -28,7 +29,6 @@ from bot.runtime.background import Background
 from bot.services import SCHEDULES, Services
 from bot.services.runner_limits import RunnerLimits
 from bot.store import keys, records
-from bot.store.records import StoredBurst
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class Scheduler:
                     stored, render.sentence("burst_over_at.md", until=render.moment(burst.until))
                 )
             elif burst != stored.burst:
-                await store.put(key, StoredBurst(burst, stored.reply, stored.text).dump(), fence)
+                await store.put(key, dataclasses.replace(stored, burst=burst).dump(), fence)
                 log.info("%s: burst cut to its entry's allowance: %s", scale_set, burst)
 
     async def _config(self) -> Config | None:

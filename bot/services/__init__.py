@@ -13,6 +13,8 @@ replica that runs that loop it runs soon; elsewhere the poke travels through the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clients.github import GitHubApp
@@ -67,6 +69,14 @@ class LatestConfig:
         return changed
 
 
+@dataclass
+class WallClock:
+    """Seconds since the epoch, by which the reply budgets run; ``time`` is injectable
+    (tests), as the dispatcher's ``sleep`` is."""
+
+    time: Callable[[], float] = time.time
+
+
 @dataclass(frozen=True)
 class Services:
     """What feature handlers use: settings, state, GitHub, metrics and leadership; fixed
@@ -78,6 +88,7 @@ class Services:
     metrics: Metrics
     leadership: Leadership
     latest: LatestConfig = field(default_factory=LatestConfig)
+    wall: WallClock = field(default_factory=WallClock)
 
     def poke(self, loop: str) -> None:
         """Ask the loop registered as ``loop`` (on whichever replica runs it) to run soon."""

@@ -37,6 +37,7 @@ from bot.commands.permissions import WRITE_LEVELS, Permission, best
 from bot.fleet import names
 from bot.fleet.config import ConfigFiles, Effective
 from bot.reports import rollout
+from bot.reports.markers import reply_marker
 from bot.runtime import errors, offload
 from bot.services import DASHBOARD, Services, job_evidence
 from bot.services.pull_requests import Decided, PullRequests, Submitted, Target
@@ -238,7 +239,8 @@ async def _report(
             )  # fmt: skip
         comment_id = await reply(services.store, inst, delivery, thread, index=index, text=text)
         if answer.burst is not None and answer.burst.until is not None and runner_limits is not None:
-            await runner_limits.remember_reply(answer.burst.scale_set, (thread.owner, thread.repo, comment_id), text)
+            where = (thread.owner, thread.repo, comment_id)
+            await runner_limits.remember_reply(answer.burst.scale_set, where, text, reply_marker(delivery.id, index))
         services.metrics.count_command(answer.command, ok=answer.ok)
     for scale_set, result in results.items():
         await once(services.store, delivery.id, f"label:{scale_set}", functools.partial(pulls.label, target, result))
@@ -295,7 +297,7 @@ async def admit(services: Services, inst: Installation, delivery: Delivery, thre
         def admission_of(
             saved: reply_limits.Budget | None,
         ) -> tuple[reply_limits.Admission, reply_limits.Budget | None]:
-            admitted, budget = reply_limits.admission(saved, time.time(), limit)  # noqa: B023 (called at once)
+            admitted, budget = reply_limits.admission(saved, services.wall.time(), limit)  # noqa: B023 (called at once)
             return admitted, budget if admitted == "notice" else None  # only a notice is written now
 
         admitted, budget = await _update_budget(services, key, admission_of)
@@ -322,7 +324,7 @@ async def _spend(services: Services, user: str, installation: int | None) -> Non
         [keys.installation_replies(installation)] if installation is not None else []
     )
     for key in budgets:
-        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, time.time())))
+        await _update_budget(services, key, lambda saved: ("answer", reply_limits.spend(saved, services.wall.time())))
 
 
 BudgetChange = Callable[[reply_limits.Budget | None], tuple[reply_limits.Admission, reply_limits.Budget | None]]

@@ -24,6 +24,7 @@ from bot.runtime import offload
 from bot.services import SCHEDULES, Services
 from bot.store import keys, records
 from bot.store.records import StoredBurst
+from bot.webhooks.threads import marked
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,11 @@ class RunnerLimits:
         self.services.poke(SCHEDULES)  # the replica that runs the clock plans this burst's end now
         return render.sentence("burst_unapplied.md", problem=failed) if failed else render.sentence("burst_applied.md")
 
-    async def remember_reply(self, scale_set: str, where: tuple[str, str, int], text: str) -> None:
-        """The reply that started a burst, to edit when the burst ends."""
+    async def remember_reply(self, scale_set: str, where: tuple[str, str, int], text: str, tag: str) -> None:
+        """The reply that started a burst (its text and hidden marker), to edit when the burst ends."""
         stored = await records.stored_burst(self.services.store, scale_set)
         if stored is not None:
-            await self.services.store.put(keys.burst(scale_set), StoredBurst(stored.burst, where, text).dump())
+            await self.services.store.put(keys.burst(scale_set), StoredBurst(stored.burst, where, text, tag).dump())
 
     async def announce_end(self, stored: StoredBurst, note: str) -> None:
         """Add ``note`` (how the burst ended, templates/burst_over_*.md) to the reply that started it."""
@@ -80,7 +81,9 @@ class RunnerLimits:
             return
         owner, repo, comment_id = stored.reply
         inst = self.services.github.installation(installation)
-        body = f"{stored.text.rstrip()}\n\n{note}\n"
+        body = f"{stored.text.rstrip()}\n\n{note}"
+        # The marker stays: a redelivery or a later report finds the reply by it and edits it.
+        body = marked(body, stored.marker) if stored.marker else body + "\n"
         try:
             await inst.edit_comment(owner, repo, comment_id, body)
         except GitHubError as exc:

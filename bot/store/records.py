@@ -68,6 +68,7 @@ class StoredBurst:
     burst: ActiveBurst
     reply: tuple[str, str, int] | None  # owner, repo, comment id
     text: str
+    marker: str = ""  # the reply's hidden marker, kept on every edit (bot.webhooks.threads.publish finds it)
 
     def dump(self) -> str:
         b = self.burst
@@ -79,6 +80,7 @@ class StoredBurst:
                 "started": b.started.isoformat() if b.started else None,
                 "reply": self.reply,
                 "text": self.text,
+                "marker": self.marker,
             }
         )
 
@@ -88,7 +90,7 @@ class StoredBurst:
         started = datetime.fromisoformat(data["started"]) if data.get("started") else None
         burst = ActiveBurst(int(data["min"]), data["max"], datetime.fromisoformat(data["until"]), started)
         reply = tuple(data["reply"]) if data.get("reply") else None
-        return cls(burst, reply, str(data.get("text", "")))
+        return cls(burst, reply, str(data.get("text", "")), str(data.get("marker", "")))
 
 
 async def stored_bursts(store: Store) -> dict[str, StoredBurst]:

@@ -17,6 +17,7 @@ from bot.runtime.metrics import Metrics
 from bot.store.api import Delivery
 from bot.store.sqlite import SQLiteStore
 from tests.support.app import TEAM_REPO, Harness
+from tests.support.waiting import ManualClock
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
 
 pytestmark = pytest.mark.anyio
@@ -42,6 +43,28 @@ async def test_refusals_and_help_are_budgeted_per_user_then_one_notice_then_sile
     await harness.send("issue_comment", comment_payload("/runners help", user="triager", comment_id=3000))
     await harness.settle()
     assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 2
+
+
+async def test_a_silenced_user_is_answered_again_when_the_window_ends(harness: Harness) -> None:
+    """The budgets ran by the wall clock, which no test could move: their window and the
+    notice's "until" are the services' injected clock's."""
+    clock = ManualClock()
+    clock.now = 1_767_776_400.0  # 2026-01-07 09:00 UTC
+    harness.app.services.wall.time = clock.time
+    limit = harness.app.settings.reply_limit
+    for n in range(limit + 2):
+        await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=1000 + n))
+        await harness.settle()
+    replies = harness.fake.thread_comments(TEAM_REPO, 7)
+    assert len(replies) == limit + 1 and "until 09:10 UTC" in replies[-1]["body"]
+    clock.advance(reply_limits.WINDOW - 1)
+    await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=2000))
+    await harness.settle()
+    assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 1, "still silenced a second before the end"
+    clock.advance(1)
+    await harness.send("issue_comment", comment_payload("/runners help", user="reader", comment_id=2001))
+    await harness.settle()
+    assert len(harness.fake.thread_comments(TEAM_REPO, 7)) == limit + 2, "a new window: answered"
 
 
 async def test_invalid_onboarding_forms_spend_the_same_budget_as_comments(harness: Harness) -> None:

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from bot.fleet.config import REPOSITORIES_FILE
+from bot.reports.markers import reply_marker
 from bot.runtime.settings import Settings
 from bot.server import App
+from bot.webhooks.threads import Issue, marked, publish
 from tests.support.app import APP_ID, CONFIG_REPO, TEAM_REPO, Harness, serve
 from tests.support.fakekube import FakeKube, runner_set
 from tests.support.webhook_payloads import comment_payload
@@ -147,6 +149,27 @@ async def test_a_burst_never_lowers_what_is_in_force(clocked: Harness, kube: Fak
     assert no_burst_written(kube)
 
 
+async def test_the_ended_burst_reply_keeps_its_marker(clocked: Harness, kube: FakeKube, clock: Clock) -> None:
+    """Ending a burst edited its reply without the hidden marker: publishing by that marker
+    (a redelivery, a restart) no longer found the reply and posted a second one."""
+    await clocked.send("issue_comment", comment_payload("/runners burst min=8 for=2h", comment_id=902), "burst-1")
+    await clocked.settle()
+    tag = reply_marker("burst-1", 0)
+    (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert reply["body"].rstrip().endswith(tag)
+    clock.now += timedelta(hours=2)
+    await clocked.app.scheduler.reconcile()
+    (ended,) = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert "⏹️ The burst ended at 2026-01-07 11:00 UTC" in ended["body"]
+    assert ended["body"].rstrip().endswith(tag), "the note goes before the marker, which stays"
+    owner, repo = TEAM_REPO.split("/")
+    inst = clocked.app.services.github.installation(42)
+    ids = await publish(inst, Issue(owner, repo, 7), {tag: marked("edited again", tag)}, {})
+    assert ids == {tag: reply["id"]}
+    (again,) = clocked.fake.thread_comments(TEAM_REPO, 7)
+    assert again["body"].startswith("edited again")
+
+
 async def test_a_burst_is_cut_to_a_tightened_allowance_and_ends_by_it(
     clocked: Harness, kube: FakeKube, clock: Clock
 ) -> None:
@@ -165,6 +188,7 @@ async def test_a_burst_is_cut_to_a_tightened_allowance_and_ends_by_it(
     assert spec(kube) == (4, 10), "ended by the new maxDuration, not the 4h asked"
     (reply,) = clocked.fake.thread_comments(TEAM_REPO, 7)
     assert "⏹️ The burst ended at 2026-01-07 10:00 UTC" in clocked.fake.comments[reply["id"]]["body"]
+    assert reply["body"].rstrip().endswith("-->"), "cut, then ended: the reply keeps its marker"
 
 
 async def test_a_burst_ends_when_its_allowance_is_removed(clocked: Harness, kube: FakeKube) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import time
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from bot.runtime.settings import Settings
 from bot.server import App
 from bot.store import keys
 from tests.support.app import APP_ID, CONFIG_REPO, TEAM_REPO, serve
-from tests.support.fakegithub import FakeGitHub
+from tests.support.fakegithub import FakeGitHub, Fault
 from tests.support.fakekube import FakeKube, runner_set
 from tests.support.golden import SCENARIOS, golden
 from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
@@ -56,6 +56,7 @@ APP_ONLY = {
 
 def fixed_clock(app: App) -> None:
     app.runner_limits.clock = lambda: NOW
+    app.services.wall.time = NOW.timestamp  # the reply budgets' clock
 
 
 GitHub = Callable[[str, str, ConfigFiles | None], FakeGitHub]
@@ -164,18 +165,15 @@ async def test_posted_budget_notice(
     name: str, key: str, limited: Callable[[Settings], Settings], settings: Settings, github: GitHub
 ) -> None:
     fake = github("write", TEAM_REPO, None)
-    # The budget is spent already: this comment gets the notice. It says until when on the
-    # wall clock the budgets run by, shown here as HH:MM.
-    started = time.time() - 60
-    until = time.strftime("%H:%M", time.gmtime(reply_limits.until(reply_limits.Budget(started))))
-
+    # The budget, spent already, started a minute before the fixed clock's 09:00: this
+    # comment gets the notice, which says until when (the budgets' window is 10 minutes).
     async for harness in serve(limited(settings), fake, fixed_clock):
-        await harness.app.store.put(key, reply_limits.Budget(started, 2).dump())
+        await harness.app.store.put(key, reply_limits.Budget(NOW.timestamp() - 60, 2).dump())
         await harness.send("issue_comment", comment_payload("/runners help", repo=TEAM_REPO), "delivery-0")
         await harness.settle()
     text = posted(fake, TEAM_REPO, 7)
-    assert f"until {until} UTC" in text
-    golden(GOLDEN / f"{name}.md", text.replace(f"until {until} UTC", "until HH:MM UTC"))
+    assert "until 09:09 UTC" in text
+    golden(GOLDEN / f"{name}.md", text)
 
 
 async def test_posted_unreadable(settings: Settings, github: GitHub, bundled: ConfigFiles) -> None:
@@ -188,6 +186,34 @@ async def test_posted_unreadable(settings: Settings, github: GitHub, bundled: Co
         settings, fake, [("issue_comment", comment_payload("/runners scale max=12", repo=TEAM_REPO))], fixed_clock
     )
     golden(GOLDEN / "unreadable.md", posted(fake, TEAM_REPO, 7))
+
+
+async def test_unreadable_reply_quotes_github_once_and_inert(
+    settings: Settings, github: GitHub, bundled: ConfigFiles
+) -> None:
+    """The reason read "(GitHub refused to send it (GitHub's words))": brackets nested, and
+    GitHub's words set into the Markdown as they came."""
+    large = bundled.repositories + "# padding\n" * 120_000
+    fake = github("write", TEAM_REPO, ConfigFiles(large, bundled.base))
+    hostile = "Too big (see [docs](https://e.vil/x)) @Matchpoint-AI/admins `x` <!-- y"
+    # The file's metadata is served; its raw bytes are refused with GitHub's words.
+    fake.inject("GET", CONTENTS, Fault(status=0), Fault(status=403, message=hostile))
+    await answer(
+        settings, fake, [("issue_comment", comment_payload("/runners scale max=12", repo=TEAM_REPO))], fixed_clock
+    )
+    (reply,) = fake.thread_comments(TEAM_REPO, 7)
+    first = reply["body"].splitlines()[0]
+    assert first.startswith("❌ Nothing was run: runners-bot could not read `values/repositories.yaml` whole because ")
+    assert (
+        "GitHub refused to send it, saying `Too big (see [docs](https://e.vil/x)) @Matchpoint-AI/admins 'x' <!-- y`"
+        in first
+    )
+    outside = re.sub(r"`[^`]*`", "", reply["body"])
+    assert "@" not in outside and "](" not in outside and outside.count("<!--") == 1  # only the hidden marker
+    depth = 0
+    for char in outside:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth <= 1, outside
 
 
 FORM = {

@@ -69,6 +69,26 @@ COMPLETE = {
 }  # fmt: skip
 
 
+def test_a_form_with_problems_suggests_only_what_passed_its_check() -> None:
+    """The reply suggested `/runners add Matchpoint-AI/bad name! ... max=lots`: the invalid
+    answers as typed, a command the app would refuse, and text of anyone's set into it."""
+    answers = {**COMPLETE, "Repository": "bad name!", "Maximum runners": "lots`@x", "Category": "",
+               "Needs Docker": "Maybe"}  # fmt: skip
+    result = parse_form(rendered_form(answers))
+    assert result.command is None
+    assert result.suggestion == "acme/REPO profile=medium category=C min=0 max=N dind=true|false"
+    assert "bad name" not in result.suggestion and "lots" not in result.suggestion
+    # The typed values are named only in the problems, each inert in a code span.
+    assert "**Maximum runners** must be a whole number from 1 to 100,000, not `lots'@x`" in result.problems
+    result = parse_form(rendered_form({**COMPLETE, "Minimum runners": "6", "Maximum runners": "2"}))
+    assert result.problems == ["**Minimum runners** (6) is above **Maximum runners** (2)"]
+    assert result.suggestion == "acme/svc profile=medium category=frontend min=6 max=N dind=false"
+    result = parse_form(rendered_form({**COMPLETE, "Organisation": "-x-", "Repository": "r" * 38}))
+    assert result.suggestion == f"{'r' * 38} org=O profile=medium category=frontend min=0 max=4 dind=false " + (
+        "runnerScaleSetName=NAME"
+    )
+
+
 def test_a_textarea_cannot_answer_other_fields_or_add_commands() -> None:
     """The justification repeats a heading and adds a command line: both stay its own text."""
     evil = "CI\n\n### Repository\n\nother-repo\n/runners remove project-beta\n### Maximum runners\n\n50"

@@ -89,6 +89,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     hold: threading.Event | None = None
+    message: str | None = None  # the error body's "message" (GitHub's own words, any text)
 
 
 class FakeGitHub:
@@ -319,7 +320,8 @@ class FakeGitHub:
             await asyncio.sleep(fault.delay)
         if not fault.status:
             return None
-        return JSONResponse({"message": f"injected {fault.status}"}, status_code=fault.status, headers=fault.headers)
+        message = fault.message if fault.message is not None else f"injected {fault.status}"
+        return JSONResponse({"message": message}, status_code=fault.status, headers=fault.headers)
 
     async def _graphql(self, authorization: str, body: Any) -> Response:
         auth_problem = self._authenticate("/graphql", authorization)

@@ -56,6 +56,10 @@ class ManualClock:
         finally:
             self._sleepers.remove(entry)
 
+    def time(self) -> float:
+        """The clock's time, for what reads a wall clock (``Services.wall.time``)."""
+        return self.now
+
     def advance(self, seconds: float) -> None:
         self.now += seconds
         for due, future in list(self._sleepers):

@@ -227,3 +227,24 @@ def test_status_says_why_jobs_wait_at_the_max(bundled: ConfigFiles) -> None:
     waiting = Observed((Hour(1, busy_seconds=10 * HOUR, peak=10),), 0, 2, waiting=2, oldest_wait=600.0)
     text = with_evidence({}, {"arc-api-runners": waiting}, [api], bundled, "offline")["arc-api-runners"]
     golden(GOLDEN / "status-why.md", text)
+
+
+def test_status_without_job_evidence_builds_no_estimate_on_nothing(bundled: ConfigFiles) -> None:
+    """Status showed a table of zeros with "336 idle runner-hours" and an estimated cost
+    when no job had been seen: only the warm minimum's cost is known, and it is named as that."""
+    nothing = Observed((), int(MONDAY // HOUR), 336)
+    priced = parse(bundled.repositories, bundled.base)
+    unpriced = parse(bundled.repositories, bundled.base.split("\npricing:")[0] + "\n")
+    effective = {e.scale_set: e for e in map(priced.effective, priced.entries)}
+    idle = status_section(effective["arc-beta-runners"], nothing, priced.base_config)  # min 0
+    assert idle.startswith("No job evidence for this set yet: ") and idle.endswith("\n")
+    assert "runner-hours" not in idle and "USD" not in idle and "| jobs |" not in idle
+    warm = status_section(effective["arc-frontend-runners"], nothing, priced.base_config)  # min 1, 0.05 USD an hour
+    assert "| jobs |" not in warm and "estimated cost" not in warm
+    assert "is 336 runner-hours over the last 14 days, whether or not jobs run" in warm
+    assert "What keeping it warm costs, not what jobs used: 16.80 USD." in warm
+    [frontend] = [e for e in unpriced.entries if e.scale_set == "arc-frontend-runners"]
+    bare = status_section(unpriced.effective(frontend), dataclasses.replace(nothing, waiting=2), unpriced.base_config)
+    assert "not what jobs used: no price is configured" in bare and bare.endswith(
+        "\n\n2 jobs waiting for a runner now.\n"
+    )

@@ -159,6 +159,15 @@ def test_an_onboarding_form_is_one_add_command_or_its_problems(form: dict[str, s
         assert "\n" not in result.command and "\r" not in result.command
         parsed = parse_comment(result.command)
         assert len(parsed.items) == 1 and isinstance(parsed.items[0], Command) and parsed.items[0].verb == "add"
+    # The reply's suggestion: the grammar's placeholders filled in, it is a command the app accepts.
+    filled = " ".join(FILLED.get(part, part) for part in result.suggestion.split(" "))
+    parsed = parse_comment("/runners add " + filled)
+    assert len(parsed.items) == 1 and isinstance(parsed.items[0], Command), (result.suggestion, parsed.items)
+
+
+# A value for each placeholder the onboarding reply's suggestion may hold.
+FILLED = {"REPO": "svc", "org=O": "org=acme", "profile=P": "profile=medium", "category=C": "category=backend",
+          "min=N": "min=0", "max=N": "max=100000", "dind=true|false": "dind=false", "runnerScaleSetName=NAME": "runnerScaleSetName=svc-runners"}  # fmt: skip
 
 
 @FUZZ
