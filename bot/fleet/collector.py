@@ -4,8 +4,8 @@ Every collection holds the GIL, the event loop's too, for as long as it walks it
 generations. A model of 50,000 sets is about 460,000 containers (mappings, lists,
 entries, the indexes) that hold no cycles and live until the next merge: each walk of
 the collector over it stopped ``/healthz`` for 50-200 ms, whether the full passes or one
-collection of the fresh model before freezing it (and a freeze also kept, for good,
-whatever cyclic garbage was waiting then: an HTTP response with a 15 MB body each merge).
+collection of the fresh model before freezing it (and a freeze also keeps, for good,
+whatever cyclic garbage waits then: an HTTP response and its body are a cycle).
 So each container is taken out of the collector's set as soon as it is complete: no pass
 ever walks it, reference counting frees it as before. Only containers that cannot be in
 a cycle may be: one that is would never be freed.
