@@ -249,6 +249,7 @@ def run_server() -> int:
     except Exception as exc:
         print(f"runners-bot serve: {exc}", file=sys.stderr)
         return 2
+    offload.settle()
     uvicorn.run(
         app.asgi,
         host=settings.host,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.fleet import names
+from bot.fleet.collector import untracked
 from bot.fleet.memo import bounded
 from bot.fleet.schedules import BurstAllowance, Window, allowance, windows
 from bot.fleet.yamlload import LineMap, Loaded, TooLarge, YamlError, load
@@ -259,8 +259,11 @@ class Config:
         for entry in self.entries:
             if entry.name is not None:
                 for kind, key in unique_keys(entry).items():
-                    found[kind].setdefault(key, []).append(entry)
-        return found
+                    listed = found[kind].get(key)
+                    if listed is None:  # three lists a set, as long-lived as the model
+                        listed = found[kind][key] = untracked([])
+                    listed.append(entry)
+        return {kind: untracked(by_key) for kind, by_key in found.items()}
 
     @functools.cached_property
     def by_name(self) -> dict[str, list[Entry]]:
@@ -268,8 +271,11 @@ class Config:
         found: dict[str, list[Entry]] = {}
         for entry in self.entries:
             if entry.name:
-                found.setdefault(entry.name.lower(), []).append(entry)
-        return found
+                listed = found.get(entry.name.lower())
+                if listed is None:
+                    listed = found[entry.name.lower()] = untracked([])
+                listed.append(entry)
+        return untracked(found)
 
     def named(self, name: str) -> list[Entry]:
         """The entries a command's ``name`` may mean: by the repository's name, owner/name
@@ -295,12 +301,16 @@ class Config:
             self.entries[index + 1 :]
             if unmoved
             else [
-                dataclasses.replace(e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta)
+                untracked(
+                    dataclasses.replace(
+                        e, index=e.index + (0 if raw is not None else -1), line_shift=e.line_shift + delta
+                    )
+                )
                 for e in self.entries[index + 1 :]
             ]
         )
         changed = [Entry.from_raw(index, raw)] if raw is not None else []
-        entries = [*self.entries[:index], *changed, *below]
+        entries = untracked([*self.entries[:index], *changed, *below])
         top = LineMap(_map(self.repositories.data))
         top.line, top.key_lines = _map(self.repositories.data).line, _map(self.repositories.data).key_lines
         top["repositories"] = [e.raw for e in entries]
@@ -404,34 +414,23 @@ def parse(repositories_text: str, base_text: str) -> Config:
     file costs a second to parse. Bounded by the texts' size (:data:`MODELS_KEPT`): the
     head's model is always kept, older ones only while small. Nobody mutates a Config,
     so sharing it is safe; exceptions are not cached and are raised again."""
-    # No automatic collection while the model is built either: each walked the whole
-    # young model (50, 50 and 110 ms at 50,000 sets, holding the GIL: /healthz waited);
-    # the one collection below walks it once.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
-        top = _map(repositories.data)
-        items = top.get("repositories")
-        entries = [Entry.from_raw(i, raw) for i, raw in enumerate(items if isinstance(items, list) else [])]
-        config = Config(
-            repositories_text=repositories_text,
-            base_text=base_text,
-            repositories=repositories,
-            base=base,
-            entries=entries,
-            base_config=BaseConfig.from_raw(base.data),
-        )
-    finally:
-        if collecting:
-            gc.enable()
-    # The model lives until the next merge and holds no cycles, yet every full pass of the
-    # cyclic collector walked it: 200 ms at 50,000 sets, holding the GIL (so the event loop
-    # too). Frozen out of those passes (reference counting still frees it); the young
-    # generations are collected first so that no fresh cyclic garbage is frozen with it.
-    gc.collect(1)
-    gc.freeze()
-    return config
+    repositories, base = _load(repositories_text, REPOSITORIES_FILE), _load(base_text, BASE_CONFIG_FILE)
+    top = _map(repositories.data)
+    items = top.get("repositories")
+    # Out of the cyclic collector's walks, as the loaded data they stand on
+    # (bot.fleet.collector): each walk of a model of 50,000 sets held the event loop's
+    # GIL for 50-200 ms.
+    entries = untracked(
+        [untracked(Entry.from_raw(i, raw)) for i, raw in enumerate(items if isinstance(items, list) else [])]
+    )
+    return Config(
+        repositories_text=repositories_text,
+        base_text=base_text,
+        repositories=repositories,
+        base=base,
+        entries=entries,
+        base_config=BaseConfig.from_raw(base.data),
+    )
 
 
 def _load(text: str, file: str) -> Loaded:

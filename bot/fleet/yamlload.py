@@ -9,7 +9,6 @@ collapse, are recorded instead of lost.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ import yaml.constructor
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
+from bot.fleet.collector import untracked
 from bot.fleet.memo import bounded
 
 # The most a values file may hold: about 220,000 entries of the usual shape (300 bytes
@@ -122,7 +122,8 @@ class _Builder:
     for what values files hold (its YAML 1.1 scalars, merge keys, aliases), but without
     its node graph: every node and its two marks alive at once were most of a large
     file's load time and four times its data's memory. An alias is the object its
-    anchor built, so alias bombs cost nothing extra."""
+    anchor built, so alias bombs cost nothing extra. Each mapping and list is out of the
+    cyclic collector's walks once complete (:mod:`bot.fleet.collector`)."""
 
     def __init__(self) -> None:
         self.anchors: dict[str, Any] = {}
@@ -132,6 +133,7 @@ class _Builder:
         self.stack: list[_Collection] = []
         self.root: Any = None
         self.documents = 0
+        self.recursive = False
         self._raw_key = ""
 
     def feed(self, event: yaml.Event) -> None:
@@ -143,7 +145,11 @@ class _Builder:
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
                 raise YamlError(line, f"not valid YAML: found undefined alias '{event.anchor}'")
-            self._place(self.anchors[event.anchor], line, None)
+            target = self.anchors[event.anchor]
+            # An alias inside its own anchor makes a cycle: what is completed from here on
+            # stays with the collector, which alone can free a cycle.
+            self.recursive = self.recursive or any(open_.data is target for open_ in self.stack)
+            self._place(target, line, None)
         elif isinstance(event, yaml.SequenceStartEvent):
             items: list[Any] = []
             self._anchor(event, items)
@@ -159,7 +165,7 @@ class _Builder:
                 offsets = tuple(done.offsets)
                 done.data._offsets = self.shapes.setdefault(offsets, offsets)
                 self._merge(done)
-            self._place(done.data, done.line, None)
+            self._place(done.data if self.recursive else untracked(done.data), done.line, None)
         elif isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
             if self.documents > 1:
@@ -245,15 +251,7 @@ def load(text: str) -> Loaded:
     Callers never mutate the result."""
     if len(text) > MAX_BYTES:
         raise TooLarge(len(text.encode()), MAX_BYTES)
-    # Hundreds of thousands of new, acyclic objects: the cyclic collector would traverse
-    # the growing heap again and again (it made a large load grow faster than linearly).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _load(text)
-    finally:
-        if collecting:
-            gc.enable()
+    return _load(text)
 
 
 def _load(text: str) -> Loaded:

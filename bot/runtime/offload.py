@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,17 @@ def start() -> None:
     """Set the switch interval and the allocator (once, at the server's start)."""
     sys.setswitchinterval(SWITCH_INTERVAL)
     _allocator_for_large_texts()
+
+
+def settle() -> None:
+    """Once the app is built, before it serves: what the process holds to run (modules,
+    the app and its clients: tens of thousands of objects) frozen out of the cyclic
+    collector's full passes, each of which walked all of it holding the GIL, and so the
+    event loop (15-58 ms measured at 50,000 sets). Collected first, so nothing waiting to
+    be freed is frozen; never again later, when a freeze would also catch requests in
+    flight (an HTTP response is a cycle: frozen, it and its body would never be freed)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _allocator_for_large_texts() -> None:

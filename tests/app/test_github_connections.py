@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jwt
 import pytest
 
 from bot.clients.github import GitHubApp
@@ -64,4 +65,28 @@ async def test_a_cold_start_asks_for_one_installation_token(fake: Any, settings:
         answers = await asyncio.gather(*(inst.permission(owner, repo, user) for user in ("octocat", "reader", "admin")))
         await app.close()
     assert answers == ["write", "read", "admin"]
+    assert fake.count("POST", "/app/installations/{installation_id}/access_tokens") == 1
+
+
+async def test_the_apps_key_is_read_once_before_any_call(
+    fake: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reading the PEM (and checking the RSA key) for each JWT held the event loop's GIL
+    # for 80-110 ms: /healthz waited. The fake still verifies every signature.
+    reads: list[bytes] = []
+    read = jwt.algorithms.load_pem_private_key  # type: ignore[attr-defined]
+
+    def counted(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        if b"PRIVATE KEY" in data:  # the fake GitHub reads the public key to verify
+            reads.append(data)
+        return read(data, *args, **kwargs)
+
+    monkeypatch.setattr(jwt.algorithms, "load_pem_private_key", counted)
+    owner, repo = TEAM_REPO.split("/")
+    with ThreadedServer(fake.app) as github:
+        app = GitHubApp(Settings(**{**settings.__dict__, "api_url": github.url}), Metrics())
+        assert len(reads) == 1
+        assert await app.installation(42).permission(owner, repo, "octocat") == "write"
+        await app.close()
+    assert len(reads) == 1
     assert fake.count("POST", "/app/installations/{installation_id}/access_tokens") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,13 @@ def test_loads_keep_nothing_beyond_their_bound() -> None:
     # Every scalar the constructor built was once remembered by it for good (a leak).
     assert not yamlload._SCALARS.constructed_objects
     assert load.weight <= yamlload.LOADS_KEPT and len(load.kept) < len(texts)
+
+
+def test_loaded_data_is_out_of_the_collectors_walks_unless_it_holds_a_cycle() -> None:
+    plain = load(MERGES + "# untracked\n").data
+    assert not gc.is_tracked(plain) and not gc.is_tracked(plain["repositories"][1])
+    # An alias inside its own anchor is a cycle: only the collector can free it, so the
+    # loader leaves it (and what is completed after it) tracked.
+    cyclic = load("a: &x [1, *x]\nb: {c: 1}\n").data
+    assert cyclic["a"][1] is cyclic["a"]
+    assert gc.is_tracked(cyclic["a"]) and gc.is_tracked(cyclic)
