@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.clients.kube import ClusterView, Fleet, Kube, api_client
@@ -176,3 +177,27 @@ async def test_lists_come_in_pages_and_the_view_is_updated_in_place(kube: FakeKu
         assert watch.fleet() is view, "the same view, updated per event, not rebuilt"
     finally:
         watch.stop()
+
+
+def test_two_paged_lists_of_one_kind_interleaved_each_see_every_object(kube: FakeKube) -> None:
+    """Continue tokens are the API server's, not a queue: two clients paging the same kind
+    at once each get every object once, and a page asked for again is served again (a
+    client retrying a timed-out page), until compaction expires it (410)."""
+    kube.scenario = fleet(lambda: True)
+    url = f"{kube.url}/api/v1/pods"  # type: ignore[attr-defined]
+    with httpx.Client() as client:
+        first = [client.get(url, params={"limit": 7}).json() for _ in range(2)]
+        tokens = [page["metadata"]["continue"] for page in first]
+        assert tokens[0] != tokens[1], "each list its own token"
+        again = [client.get(url, params={"limit": 7, "continue": tokens[0]}).json() for _ in range(2)]
+        assert again[0]["items"] == again[1]["items"], "a page asked for twice is the same page"
+        names: list[list[str]] = []
+        for start in first:
+            page, seen = start, [p["metadata"]["name"] for p in start["items"]]
+            while token := page["metadata"].get("continue"):
+                page = client.get(url, params={"limit": 7, "continue": token}).json()
+                seen += [p["metadata"]["name"] for p in page["items"]]
+            names.append(seen)
+        assert names[0] == names[1] and len(set(names[0])) == len(names[0]) == len(kube.stored["pods"])
+        kube.compact()
+        assert client.get(url, params={"limit": 7, "continue": tokens[1]}).status_code == 410

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -245,6 +246,9 @@ LIST_KINDS = {"applications": "ApplicationList", "runner_sets": "AutoscalingRunn
               "events": "EventList", "autoscaling_listeners": "AutoscalingListenerList"}  # fmt: skip
 
 
+PAGES_KEPT = 1024  # continue tokens the fake answers (older ones: 410 Expired, as after compaction)
+
+
 @dataclass
 class FakeKube:
     """Serves a scenario; ``requests`` records (time, path) of every request.
@@ -278,7 +282,9 @@ class FakeKube:
         self.watches = 0
         self.lists = 0
         self.forbidden: list[str] = []  # requests RBAC refused (method and path)
-        self._pages: dict[str, tuple[list[dict[str, Any]], int]] = {}  # continue token → rest of a list
+        # continue token → the list's snapshot, where the page starts, its resourceVersion
+        self._pages: dict[str, tuple[list[dict[str, Any]], int, int]] = {}
+        self._tokens = itertools.count(1)
         self._lock = threading.Lock()
         self._ticker: threading.Thread | None = None
         self.closing = False
@@ -372,6 +378,7 @@ class FakeKube:
         """Forget the watch history, as etcd compaction does: older watches get 410 Gone."""
         with self._lock:
             self.history.clear()
+            self._pages.clear()
             self.oldest = self.version + 1
 
     def _advance(self) -> None:
@@ -409,23 +416,28 @@ class FakeKube:
             if watching:
                 return self._watch(kind, request, wanted)
             token = request.query_params.get("continue")
+            limit = int(request.query_params.get("limit") or 0)
             with self._lock:
                 if token:
-                    # A continue token resumes the first page's snapshot, at its resourceVersion.
+                    # A continue token resumes the first page's snapshot at its resourceVersion, and
+                    # stays valid until compaction (it encodes the version and the next key: a
+                    # client may send it again), as the API server's do (apiserver storage/etcd3).
                     if token not in self._pages:
                         gone = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410,
                                 "message": "The provided continue parameter is too old"}  # fmt: skip
                         return JSONResponse(gone, status_code=410)
-                    items, version = self._pages.pop(token)
+                    snapshot, start, version = self._pages[token]
                 else:
-                    items = sorted((o for o in self.stored[kind].values() if wanted(o)), key=_key)
-                    version = self.version
-            limit = int(request.query_params.get("limit") or 0)
-            metadata: dict[str, Any] = {"resourceVersion": str(version)}
-            if limit and len(items) > limit:
-                metadata["continue"] = f"{kind}-{version}-{len(self.requests)}"
-                self._pages[metadata["continue"]] = (items[limit:], version)
-                items = items[:limit]
+                    snapshot = sorted((o for o in self.stored[kind].values() if wanted(o)), key=_key)
+                    start, version = 0, self.version
+                end = start + limit if limit else len(snapshot)
+                items = snapshot[start:end]
+                metadata: dict[str, Any] = {"resourceVersion": str(version)}
+                if end < len(snapshot):
+                    metadata["continue"] = f"{kind}-{version}-{next(self._tokens)}"
+                    self._pages[metadata["continue"]] = (snapshot, end, version)
+                    while len(self._pages) > PAGES_KEPT:  # etcd compacts every 5 minutes; a test runs longer
+                        del self._pages[next(iter(self._pages))]
             body = {"apiVersion": "v1", "kind": LIST_KINDS[kind], "metadata": metadata, "items": items}
             return JSONResponse(body)
 
