@@ -291,9 +291,12 @@ def _some(found: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: found[k] for k in keys if isinstance(found, dict) and found.get(k) is not None}
 
 
-def _meta(**fields: Any) -> dict[str, Any]:
-    """``metadata`` as the API serves it: the fields that have a value."""
-    return {k: v for k, v in fields.items() if v}
+def _meta(name: str, namespace: str) -> dict[str, Any]:
+    """``metadata`` as the API serves it: name and namespace, when they have a value (a
+    dict literal: a look builds ten of these a set, 50,000 sets per dashboard update)."""
+    if name and namespace:
+        return {"name": name, "namespace": namespace}
+    return {k: v for k, v in (("name", name), ("namespace", namespace)) if v}
 
 
 def _named(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
@@ -321,7 +324,7 @@ class _Application(NamedTuple):
         return cls(name, namespace, _shared(kept))
 
     def api(self) -> dict[str, Any]:
-        return {"metadata": _meta(name=self.name, namespace=self.namespace), "status": self.status}
+        return {"metadata": _meta(self.name, self.namespace), "status": self.status}
 
 
 class _RunnerSet(NamedTuple):
@@ -347,8 +350,12 @@ class _RunnerSet(NamedTuple):
         )
 
     def api(self) -> dict[str, Any]:
-        annotations = {k: v for k, v in ((VALUES_HASH, self.values_hash), (SCALE_SET_ID, self.set_id)) if v is not None}
-        meta = _meta(name=self.name, namespace=self.namespace) | {"annotations": annotations}
+        meta = _meta(self.name, self.namespace)
+        meta["annotations"] = annotations = {}
+        if self.values_hash is not None:
+            annotations[VALUES_HASH] = self.values_hash
+        if self.set_id is not None:
+            annotations[SCALE_SET_ID] = self.set_id
         kept = {"metadata": meta, "spec": self.spec}
         if self.status is not None:
             kept["status"] = self.status
@@ -380,12 +387,16 @@ class _AutoscalingListener(NamedTuple):
         return self.set_name or _listener_set(self.name)
 
     def api(self) -> dict[str, Any]:
-        annotations = {VALUES_HASH: self.values_hash} if self.values_hash is not None else {}
-        spec = {"autoscalingRunnerSetName": self.set_name, "autoscalingRunnerSetNamespace": self.set_namespace}
-        return {
-            "metadata": _meta(name=self.name, namespace=self.namespace, uid=self.uid) | {"annotations": annotations},
-            "spec": {k: v for k, v in spec.items() if v is not None},
-        }
+        meta = _meta(self.name, self.namespace)
+        if self.uid:
+            meta["uid"] = self.uid
+        meta["annotations"] = {VALUES_HASH: self.values_hash} if self.values_hash is not None else {}
+        spec = {}
+        if self.set_name is not None:
+            spec["autoscalingRunnerSetName"] = self.set_name
+        if self.set_namespace is not None:
+            spec["autoscalingRunnerSetNamespace"] = self.set_namespace
+        return {"metadata": meta, "spec": spec}
 
 
 def _terminated(found: Any) -> dict[str, Any]:
@@ -468,7 +479,11 @@ class _ListenerPod(NamedTuple):
         return self.set_name or ""
 
     def api(self) -> dict[str, Any]:
-        meta = _meta(name=self.name, namespace=self.namespace, uid=self.uid, creationTimestamp=self.created)
+        meta = _meta(self.name, self.namespace)
+        if self.uid:
+            meta["uid"] = self.uid
+        if self.created:
+            meta["creationTimestamp"] = self.created
         if self.set_name is not None:
             meta["labels"] = {SET_NAME: self.set_name}
         if self.owners:
@@ -516,10 +531,10 @@ class _RunnerPod(NamedTuple):
         return self.namespace
 
     def api(self) -> dict[str, Any]:
-        return {
-            "metadata": _meta(name=self.name, namespace=self.namespace, creationTimestamp=self.created),
-            "status": self.status,
-        }
+        meta = _meta(self.name, self.namespace)
+        if self.created:
+            meta["creationTimestamp"] = self.created
+        return {"metadata": meta, "status": self.status}
 
 
 class _Event(NamedTuple):
@@ -553,7 +568,7 @@ class _Event(NamedTuple):
 
     def api(self) -> dict[str, Any]:
         return {
-            "metadata": _meta(name=self.name, namespace=self.namespace),
+            "metadata": _meta(self.name, self.namespace),
             "involvedObject": {"kind": self.kind, "name": self.about},
             "reason": self.reason,
             "message": self.message,
