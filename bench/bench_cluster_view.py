@@ -7,7 +7,9 @@ the pod spec ARC renders). Three measures, against two baselines from the same r
 view of the last round (what is read of each object kept as the API's dicts, in the same
 index) and the one before it (whole objects by kind, the index rebuilt on every change):
 
-1. Memory held by the view (tracemalloc, after a full collection).
+1. Memory held by the view: tracemalloc after a full collection, and what it adds to a
+   fresh process's RSS (the allocator's overhead included; the objects arrive one at a
+   time as JSON text, as a watch delivers them).
 2. The cost of one watch event: a runner pod turning Running. New: the index updated in
    place (:meth:`Fleet.put`). Baseline: the object stored, then the whole index rebuilt,
    as every reader's first look after a change did.
@@ -26,12 +28,15 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import math
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bot.clients.kube import SET_NAME, Fleet, _key, _listener_set, slim
@@ -245,6 +250,30 @@ def look_all(of: Callable[[str, str], object], n: int) -> float:
     return time.perf_counter() - start
 
 
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def rss_child(view: str, n: int) -> None:
+    """In a fresh process: the MiB the view (``view`` or ``last``) adds to its RSS."""
+    built: Fleet | DictView = Fleet(CONTROLLER) if view == "view" else DictView()
+    gc.collect()
+    before = rss_kib()
+    for kind, obj in objects(n):
+        built.put(kind, json.loads(json.dumps(obj)))
+    gc.collect()
+    print((rss_kib() - before) / 1024)
+
+
+def rss_growth(view: str, n: int) -> float:
+    here = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "bench.bench_cluster_view", "--rss-of", view, str(n)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=here).stdout)
+
+
 def whole_view(n: int) -> WholeView:
     view = WholeView()
     for kind, obj in objects(n):
@@ -285,8 +314,14 @@ def rebuild(view: WholeView, slimmed: bool, obj: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--rss-of", nargs=2, metavar=("VIEW", "SETS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_of:
+        rss_child(args.rss_of[0], int(args.rss_of[1]))
+        return 0
     rows = []
-    for n in parser.parse_args().sizes:
+    for n in args.sizes:
+        rss, last_rss = rss_growth("view", n), rss_growth("last", n)
         fleet, mib = held(functools.partial(new_view, n))
         cost = per_event(functools.partial(update, fleet), n)
         look = look_all(fleet.of, n)
@@ -308,22 +343,24 @@ def main() -> int:
             base_cost = per_event(functools.partial(rebuild, whole, True), n)
             del whole
         gc.collect()
-        rows.append((n, mib, last_mib, base_mib, cost, base_cost, look, last_look))
+        rows.append((n, mib, last_mib, base_mib, cost, base_cost, look, last_look, rss, last_rss))
         print(f"  measured {n:,} sets", file=sys.stderr, flush=True)
     print(f"\nEach set: Application, scale set, AutoscalingListener, listener pod, {RUNNERS} runner pods, 1 event")
     print("Baselines (same run): the last round's view (the API's dicts of what is read, same index);")
     print("whole objects, the index rebuilt on every change\n")
     header = (
         f"{'sets':>7} {'view MiB':>9} {'per 1k':>7} {'last round MiB':>15} {'ratio':>6} {'whole MiB':>10} {'ratio':>6} "
+        f"{'RSS MiB':>8} {'per 1k':>7} {'last round':>11} "
         f"{'event µs':>9} {'rebuild µs':>11} {'ratio':>8} {'look all ms':>12} {'last round ms':>14} {'ratio':>6}"
     )
     print(header)
     print("-" * len(header))
-    for n, mib, last_mib, base_mib, cost, base_cost, look, last_look in rows:
+    for n, mib, last_mib, base_mib, cost, base_cost, look, last_look, rss, last_rss in rows:
         whole = "not run" if math.isnan(base_mib) else f"{base_mib:,.0f}"
         ratio = "—" if math.isnan(base_mib) else f"{base_mib / mib:.1f}×"
         print(
             f"{n:>7,} {mib:>9.1f} {mib * 1000 / n:>7.2f} {last_mib:>15.1f} {last_mib / mib:>5.1f}× {whole:>10} {ratio:>6} "
+            f"{rss:>8.0f} {rss * 1000 / n:>7.2f} {last_rss:>11.0f} "
             f"{cost * 1e6:>9.1f} {base_cost * 1e6:>11,.0f} {base_cost / cost:>7,.0f}× "
             f"{look * 1e3:>12.0f} {last_look * 1e3:>14.0f} {look / last_look:>5.1f}×"
         )
