@@ -306,6 +306,9 @@ def _named(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
 
 
 class _Application(NamedTuple):
+    """An Argo CD Application: its sync, health and last operation, as the synced and
+    healthy checks read them."""
+
     name: str
     namespace: str
     status: dict[str, Any]
@@ -328,6 +331,8 @@ class _Application(NamedTuple):
 
 
 class _RunnerSet(NamedTuple):
+    """An AutoscalingRunnerSet: its min/max, ARC's counts and the annotations read."""
+
     name: str
     namespace: str
     values_hash: str | None  # the chart's annotation, which ARC copies onto the AutoscalingListener
@@ -363,6 +368,9 @@ class _RunnerSet(NamedTuple):
 
 
 class _AutoscalingListener(NamedTuple):
+    """An AutoscalingListener: which scale set and values it was made for, and its uid
+    (its pod names it as owner)."""
+
     name: str
     namespace: str
     uid: str | None
@@ -538,6 +546,8 @@ class _RunnerPod(NamedTuple):
 
 
 class _Event(NamedTuple):
+    """A Warning event: what it is about, its reason and (the end of) its message."""
+
     name: str
     namespace: str
     kind: str  # of the object it is about
@@ -623,6 +633,8 @@ class Fleet:
         # Applications and scale sets: key → object. Other kinds are held in groups, one
         # per scale set or namespace (bucket → object name → object); an object whose
         # bucket is not its namespace has it remembered in _where, by (namespace, name).
+        # Names are unique in a group: each holds one namespace's objects (listeners,
+        # AutoscalingListeners and their events are listed in the controller's only).
         self._single: dict[str, dict[Any, Any]] = {kind: {} for kind in _SINGLE}
         self._groups: dict[str, dict[str, Group]] = {kind: {} for kind in KEPT if kind not in _SINGLE}
         self._where: dict[str, dict[tuple[str, str], str]] = {kind: {} for kind in self._groups}
