@@ -3,17 +3,22 @@
 Each set has what ARC 0.12.1 and Argo CD make for it: an Application, an
 AutoscalingRunnerSet, an AutoscalingListener and its pod, five runner pods and a Warning
 event, each shaped as the API server serves it (managedFields, the chart's annotations,
-the pod spec ARC renders). Two measures, against the view it replaced as baseline in the
-same run (whole objects by kind, the index rebuilt from them on every change):
+the pod spec ARC renders). Three measures, against two baselines from the same run: the
+view of the last round (what is read of each object kept as the API's dicts, in the same
+index) and the one before it (whole objects by kind, the index rebuilt on every change):
 
-1. Memory held by the view (tracemalloc, after a full collection).
+1. Memory held by the view: tracemalloc after a full collection, and what it adds to a
+   fresh process's RSS (the allocator's overhead included; the objects arrive one at a
+   time as JSON text, as a watch delivers them).
 2. The cost of one watch event: a runner pod turning Running. New: the index updated in
    place (:meth:`Fleet.put`). Baseline: the object stored, then the whole index rebuilt,
    as every reader's first look after a change did.
+3. One look at every set (:meth:`Fleet.of`, as a dashboard update takes them): the view
+   builds the API's dicts of a set per look; the last round's handed out the ones it held.
 
-The baseline holds whole objects, ~20 KB of Python each: at 50,000 sets that is over
-8 GB, so it is measured at 1,000 and 10,000 sets only (its rebuild cost grows with the
-object count, and is also timed at 50,000 on the new view's slim objects).
+Whole objects are ~20 KB of Python each: at 50,000 sets that is over 8 GB, so that
+baseline is measured at 1,000 and 10,000 sets only (its rebuild cost grows with the
+object count, and is also timed at 50,000 on the slim objects).
 
 Run: make bench-cluster
 """
@@ -23,12 +28,15 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import math
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from bot.clients.kube import SET_NAME, Fleet, _key, _listener_set, slim
@@ -160,6 +168,54 @@ class WholeView:
         }
 
 
+class DictView:
+    """The last round's view: what is read of each object (:func:`slim`) kept as the API's
+    dicts, filed by kind, bucket (scale set or namespace) and (namespace, name), with each
+    object's bucket remembered; a look handed out the dicts it held."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]] = {}
+        self.where: dict[str, dict[tuple[str, str], str]] = {}
+
+    @staticmethod
+    def _bucket(kind: str, obj: dict[str, Any]) -> str:
+        namespace, name = _key(obj)
+        if kind == "applications":
+            return name
+        if kind == "runner_sets":
+            return f"{namespace}/{name}"
+        if kind == "listeners":
+            return str(obj["metadata"].get("labels", {}).get(SET_NAME, ""))
+        if kind == "autoscaling_listeners":
+            return str(obj["spec"].get("autoscalingRunnerSetName") or _listener_set(name))
+        if kind == "events" and namespace == CONTROLLER:
+            return "@" + _listener_set(str(obj["involvedObject"].get("name", "")))
+        return namespace
+
+    def put(self, kind: str, obj: dict[str, Any]) -> None:
+        kept = slim(kind, obj)
+        key, bucket = _key(kept), self._bucket(kind, kept)
+        old = self.where.setdefault(kind, {}).pop(key, None)
+        if old is not None:
+            self.index[kind][old].pop(key, None)
+        self.index.setdefault(kind, {}).setdefault(bucket, {})[key] = kept
+        self.where[kind][key] = bucket
+
+    def _all(self, kind: str, bucket: str) -> list[dict[str, Any]]:
+        return list(self.index.get(kind, {}).get(bucket, {}).values())
+
+    def of(self, scale_set: str, namespace: str) -> tuple[Any, ...]:
+        """What :meth:`Fleet.of` returns, as a tuple."""
+        return (
+            next(iter(self._all("applications", scale_set)), None),
+            next(iter(self._all("runner_sets", f"{namespace}/{scale_set}")), None),
+            self._all("listeners", scale_set),
+            self._all("runners", namespace),
+            self._all("events", namespace) + self._all("events", "@" + scale_set),
+            self._all("autoscaling_listeners", scale_set),
+        )
+
+
 def held(build: Callable[[], Any]) -> tuple[Any, float]:
     """What ``build`` returns, and the MiB it holds."""
     gc.collect()
@@ -177,6 +233,45 @@ def new_view(n: int) -> Fleet:
     for kind, obj in objects(n):
         fleet.put(kind, obj)
     return fleet
+
+
+def dict_view(n: int) -> DictView:
+    view = DictView()
+    for kind, obj in objects(n):
+        view.put(kind, obj)
+    return view
+
+
+def look_all(of: Callable[[str, str], object], n: int) -> float:
+    """Seconds to look at every set once."""
+    start = time.perf_counter()
+    for i in range(n):
+        of(f"set-{i}", f"arc-set-{i}")
+    return time.perf_counter() - start
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def rss_child(view: str, n: int) -> None:
+    """In a fresh process: the MiB the view (``view`` or ``last``) adds to its RSS."""
+    built: Fleet | DictView = Fleet(CONTROLLER) if view == "view" else DictView()
+    gc.collect()
+    before = rss_kib()
+    for kind, obj in objects(n):
+        built.put(kind, json.loads(json.dumps(obj)))
+    gc.collect()
+    print((rss_kib() - before) / 1024)
+
+
+def rss_growth(view: str, n: int) -> float:
+    here = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "bench.bench_cluster_view", "--rss-of", view, str(n)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=here).stdout)
 
 
 def whole_view(n: int) -> WholeView:
@@ -219,11 +314,22 @@ def rebuild(view: WholeView, slimmed: bool, obj: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--rss-of", nargs=2, metavar=("VIEW", "SETS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_of:
+        rss_child(args.rss_of[0], int(args.rss_of[1]))
+        return 0
     rows = []
-    for n in parser.parse_args().sizes:
+    for n in args.sizes:
+        rss, last_rss = rss_growth("view", n), rss_growth("last", n)
         fleet, mib = held(functools.partial(new_view, n))
         cost = per_event(functools.partial(update, fleet), n)
+        look = look_all(fleet.of, n)
         assert fleet.of("set-1", "arc-set-1").runner_set is not None
+        del fleet
+        last, last_mib = held(functools.partial(dict_view, n))
+        last_look = look_all(last.of, n)
+        del last
         if n <= BASELINE_UP_TO:
             whole, base_mib = held(functools.partial(whole_view, n))
             base_cost = per_event(functools.partial(rebuild, whole, False), n)
@@ -236,24 +342,27 @@ def main() -> int:
             base_mib = float("nan")
             base_cost = per_event(functools.partial(rebuild, whole, True), n)
             del whole
-        del fleet
         gc.collect()
-        rows.append((n, mib, base_mib, cost, base_cost))
+        rows.append((n, mib, last_mib, base_mib, cost, base_cost, look, last_look, rss, last_rss))
         print(f"  measured {n:,} sets", file=sys.stderr, flush=True)
     print(f"\nEach set: Application, scale set, AutoscalingListener, listener pod, {RUNNERS} runner pods, 1 event")
-    print("Baseline (same run): whole objects, the index rebuilt on every change\n")
+    print("Baselines (same run): the last round's view (the API's dicts of what is read, same index);")
+    print("whole objects, the index rebuilt on every change\n")
     header = (
-        f"{'sets':>7} {'view MiB':>9} {'baseline MiB':>13} {'ratio':>7} "
-        f"{'event µs':>9} {'baseline µs':>12} {'ratio':>8}"
+        f"{'sets':>7} {'view MiB':>9} {'per 1k':>7} {'last round MiB':>15} {'ratio':>6} {'whole MiB':>10} {'ratio':>6} "
+        f"{'RSS MiB':>8} {'per 1k':>7} {'last round':>11} "
+        f"{'event µs':>9} {'rebuild µs':>11} {'ratio':>8} {'look all ms':>12} {'last round ms':>14} {'ratio':>6}"
     )
     print(header)
     print("-" * len(header))
-    for n, mib, base_mib, cost, base_cost in rows:
+    for n, mib, last_mib, base_mib, cost, base_cost, look, last_look, rss, last_rss in rows:
+        whole = "not run" if math.isnan(base_mib) else f"{base_mib:,.0f}"
         ratio = "—" if math.isnan(base_mib) else f"{base_mib / mib:.1f}×"
-        shown = "not run" if math.isnan(base_mib) else f"{base_mib:.0f}"
         print(
-            f"{n:>7,} {mib:>9.1f} {shown:>13} {ratio:>7} "
-            f"{cost * 1e6:>9.1f} {base_cost * 1e6:>12,.0f} {base_cost / cost:>7,.0f}×"
+            f"{n:>7,} {mib:>9.1f} {mib * 1000 / n:>7.2f} {last_mib:>15.1f} {last_mib / mib:>5.1f}× {whole:>10} {ratio:>6} "
+            f"{rss:>8.0f} {rss * 1000 / n:>7.2f} {last_rss:>11.0f} "
+            f"{cost * 1e6:>9.1f} {base_cost * 1e6:>11,.0f} {base_cost / cost:>7,.0f}× "
+            f"{look * 1e3:>12.0f} {last_look * 1e3:>14.0f} {look / last_look:>5.1f}×"
         )
     return 0
 

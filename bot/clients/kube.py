@@ -12,8 +12,8 @@ per kind (:meth:`Kube.fleet`), in pages of :data:`PAGE` (``limit``/``continue``)
 answer is held whole. :class:`ClusterView` keeps those lists current with Kubernetes
 watches (list, then watch from its resourceVersion; reconnect; a 410 Gone lists again),
 one per kind for every reader, and wakes them when something changed. Only the fields
-that are read are kept (:func:`slim`), in an index that each watch event updates in
-place (:class:`Fleet`). The client is synchronous, so calls run in threads. A cluster
+that are read are kept, as one small tuple per object (:func:`keep`), in an index that
+each watch event updates in place (:class:`Fleet`). The client is synchronous, so calls run in threads. A cluster
 that cannot be reached raises :class:`KubeUnavailable`.
 """
 
@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 import urllib3
 from kubernetes import client, config
@@ -183,10 +183,10 @@ class Kube:
         """The lists the fleet is read from, by kind: each takes the list/watch parameters."""
         return self._kinds
 
-    def list_kind(self, kind: str) -> tuple[list[dict[str, Any]], str]:
-        """Every object of ``kind``, kept slim (:func:`slim`), and the list's resourceVersion:
-        page by page, so only one page of whole objects is held at a time."""
-        items: list[dict[str, Any]] = []
+    def list_kind(self, kind: str) -> tuple[list[Kept], str]:
+        """What is read of every object of ``kind`` (:func:`keep`), and the list's
+        resourceVersion: page by page, so only one page of whole objects is held at a time."""
+        items: list[Kept] = []
         token: str | None = None
         while True:
             extra = {"_continue": token} if token else {}
@@ -197,7 +197,7 @@ class Kube:
                 ),
             )
             data = json.loads(response.data)
-            items.extend(slim(kind, i) for i in data.get("items") or [])
+            items.extend(keep(kind, i) for i in data.get("items") or [])
             meta = data.get("metadata") or {}
             token = meta.get("continue")
             if not token:  # every page carries the first page's resourceVersion
@@ -253,9 +253,12 @@ def _listener_set(name: str) -> str:
 
 # --- only the fields the report, the dashboard and /runners status read ------------------
 # A whole pod is ~20 KB of Python objects (managedFields, spec, annotations of others'
-# tools); what is read of it is a few hundred bytes. Names and phases repeat across the
-# fleet and are interned; so do whole statuses (most runner pods are just "Running"),
-# which readers only read.
+# tools); what is read of it is a few hundred bytes. The view holds each object as one
+# small tuple (a record per kind below) and hands readers the API's shape, built per look
+# (:meth:`Fleet.of`): a dict costs 184 bytes before its first key, and 50,000 sets with 5
+# runner pods each are 500,000 objects. Strings that repeat across the fleet (namespaces,
+# set names, phases, reasons, values hashes, messages) are interned, and so are whole
+# statuses (most runner pods are just "Running"), which readers only read.
 
 SHARED_MAX = 10_000  # distinct statuses kept for sharing; past it the table starts anew
 _SHARED: dict[str, Any] = {}
@@ -275,46 +278,133 @@ def _shared(value: dict[str, Any]) -> dict[str, Any]:
 def _text(value: Any, keep: int = MESSAGE) -> str:
     """Cluster text cut to what a report shows (the end of it: an exit's last line matters)."""
     text = str(value or "")
-    return text if len(text) <= keep else text[-keep:]
+    return sys.intern(text if len(text) <= keep else text[-keep:])
 
 
-def _meta(obj: dict[str, Any], *extra: str) -> dict[str, Any]:
-    meta = obj.get("metadata") or {}
-    return {k: sys.intern(str(meta[k])) for k in ("name", "namespace", *extra) if meta.get(k)}
+def _word(value: Any) -> str | None:
+    """A value read as text, held once across the fleet (interned strings are freed with
+    their last holder); None when absent."""
+    return None if value is None else sys.intern(str(value))
 
 
 def _some(found: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: found[k] for k in keys if isinstance(found, dict) and found.get(k) is not None}
 
 
-def _application(obj: dict[str, Any]) -> dict[str, Any]:
-    status = obj.get("status") or {}
-    kept = {
-        "sync": _some(status.get("sync"), ("status", "revision")),
-        "health": _some(status.get("health"), ("status", "message")),
-    }
-    operation = status.get("operationState")
-    if isinstance(operation, dict):
-        kept["operationState"] = {"phase": operation.get("phase"), "message": _text(operation.get("message"))}
-    return {"metadata": _meta(obj), "status": _shared(kept)}
+def _meta(name: str, namespace: str) -> dict[str, Any]:
+    """``metadata`` as the API serves it: name and namespace, when they have a value (a
+    dict literal: a look builds ten of these a set, 50,000 sets per dashboard update)."""
+    if name and namespace:
+        return {"name": name, "namespace": namespace}
+    return {k: v for k, v in (("name", name), ("namespace", namespace)) if v}
 
 
-def _runner_set(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = _meta(obj)
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    meta["annotations"] = {k: annotations[k] for k in (VALUES_HASH, SCALE_SET_ID) if k in annotations}
-    kept = {"metadata": meta, "spec": _shared(_some(obj.get("spec"), ("minRunners", "maxRunners")))}
-    if isinstance(obj.get("status"), dict):
-        kept["status"] = _shared(obj["status"])  # ARC's counts: a handful of integers
-    return kept
+def _named(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """Name, namespace (interned) and the whole metadata of ``obj``."""
+    meta = obj.get("metadata") or {}
+    return sys.intern(str(meta.get("name") or "")), sys.intern(str(meta.get("namespace") or "")), meta
 
 
-def _autoscaling_listener(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = _meta(obj, "uid")
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    meta["annotations"] = {k: annotations[k] for k in (VALUES_HASH,) if k in annotations}
-    spec = _some(obj.get("spec"), ("autoscalingRunnerSetName", "autoscalingRunnerSetNamespace"))
-    return {"metadata": meta, "spec": spec}
+class _Application(NamedTuple):
+    """An Argo CD Application: its sync, health and last operation, as the synced and
+    healthy checks read them."""
+
+    name: str
+    namespace: str
+    status: dict[str, Any]
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _Application:
+        status = obj.get("status") or {}
+        kept = {
+            "sync": _some(status.get("sync"), ("status", "revision")),
+            "health": _some(status.get("health"), ("status", "message")),
+        }
+        operation = status.get("operationState")
+        if isinstance(operation, dict):
+            kept["operationState"] = {"phase": operation.get("phase"), "message": _text(operation.get("message"))}
+        name, namespace, _ = _named(obj)
+        return cls(name, namespace, _shared(kept))
+
+    def api(self) -> dict[str, Any]:
+        return {"metadata": _meta(self.name, self.namespace), "status": self.status}
+
+
+class _RunnerSet(NamedTuple):
+    """An AutoscalingRunnerSet: its min/max, ARC's counts and the annotations read."""
+
+    name: str
+    namespace: str
+    values_hash: str | None  # the chart's annotation, which ARC copies onto the AutoscalingListener
+    set_id: str | None  # ARC's, once GitHub registered the set
+    spec: dict[str, Any]
+    status: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _RunnerSet:
+        name, namespace, meta = _named(obj)
+        annotations = meta.get("annotations") or {}
+        status = obj.get("status")
+        return cls(
+            name,
+            namespace,
+            _word(annotations.get(VALUES_HASH)),
+            _word(annotations.get(SCALE_SET_ID)),
+            _shared(_some(obj.get("spec"), ("minRunners", "maxRunners"))),
+            _shared(status) if isinstance(status, dict) else None,  # ARC's counts: a handful of integers
+        )
+
+    def api(self) -> dict[str, Any]:
+        meta = _meta(self.name, self.namespace)
+        meta["annotations"] = annotations = {}
+        if self.values_hash is not None:
+            annotations[VALUES_HASH] = self.values_hash
+        if self.set_id is not None:
+            annotations[SCALE_SET_ID] = self.set_id
+        kept = {"metadata": meta, "spec": self.spec}
+        if self.status is not None:
+            kept["status"] = self.status
+        return kept
+
+
+class _AutoscalingListener(NamedTuple):
+    """An AutoscalingListener: which scale set and values it was made for, and its uid
+    (its pod names it as owner)."""
+
+    name: str
+    namespace: str
+    uid: str | None
+    values_hash: str | None
+    set_name: str | None
+    set_namespace: str | None
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _AutoscalingListener:
+        name, namespace, meta = _named(obj)
+        spec = obj.get("spec") or {}
+        return cls(
+            name,
+            namespace,
+            _word(meta.get("uid")),
+            _word((meta.get("annotations") or {}).get(VALUES_HASH)),
+            _word(spec.get("autoscalingRunnerSetName")),
+            _word(spec.get("autoscalingRunnerSetNamespace")),
+        )
+
+    def bucket(self, controller_namespace: str) -> str:
+        return self.set_name or _listener_set(self.name)
+
+    def api(self) -> dict[str, Any]:
+        meta = _meta(self.name, self.namespace)
+        if self.uid:
+            meta["uid"] = self.uid
+        meta["annotations"] = {VALUES_HASH: self.values_hash} if self.values_hash is not None else {}
+        spec = {}
+        if self.set_name is not None:
+            spec["autoscalingRunnerSetName"] = self.set_name
+        if self.set_namespace is not None:
+            spec["autoscalingRunnerSetNamespace"] = self.set_namespace
+        return {"metadata": meta, "spec": spec}
 
 
 def _terminated(found: Any) -> dict[str, Any]:
@@ -355,165 +445,277 @@ def _container(status: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _pod(obj: dict[str, Any]) -> dict[str, Any]:
-    meta = _meta(obj, "uid", "creationTimestamp")
-    source = obj.get("metadata") or {}
-    labels = source.get("labels") or {}
-    if SET_NAME in labels:
-        meta["labels"] = {SET_NAME: sys.intern(str(labels[SET_NAME]))}
-    owners = [{"uid": str(ref.get("uid"))} for ref in source.get("ownerReferences") or [] if isinstance(ref, dict)]
-    if owners:
-        meta["ownerReferences"] = owners
-    status = obj.get("status") or {}
-    kept: dict[str, Any] = {"phase": sys.intern(str(status.get("phase") or ""))}
-    unscheduled = _unscheduled(status)
-    if unscheduled:
-        kept["conditions"] = unscheduled
-    containers = [_container(c) for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
-    if containers:
-        kept["containerStatuses"] = containers
-    return {"metadata": meta, "status": _shared(kept)}
+class _ListenerPod(NamedTuple):
+    """A listener pod: its phase, containers (restarts, how they ended), uid and owners
+    (which AutoscalingListener made it), as the listener check reads them."""
+
+    name: str
+    namespace: str
+    uid: str | None
+    created: str | None
+    set_name: str | None  # ARC's label: the scale set it listens for
+    owners: tuple[str, ...]  # the uids of its ownerReferences
+    status: dict[str, Any]
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _ListenerPod:
+        name, namespace, meta = _named(obj)
+        # Interned: the owner's uid is its AutoscalingListener's, held once for both.
+        owners = tuple(
+            sys.intern(str(ref.get("uid"))) for ref in meta.get("ownerReferences") or [] if isinstance(ref, dict)
+        )
+        status = obj.get("status") or {}
+        kept: dict[str, Any] = {"phase": sys.intern(str(status.get("phase") or ""))}
+        unscheduled = _unscheduled(status)
+        if unscheduled:
+            kept["conditions"] = unscheduled
+        containers = [_container(c) for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+        if containers:
+            kept["containerStatuses"] = containers
+        created = meta.get("creationTimestamp")
+        return cls(
+            name,
+            namespace,
+            _word(meta.get("uid")),
+            _word(created) if created else None,
+            _word((meta.get("labels") or {}).get(SET_NAME)),
+            owners,
+            _shared(kept),
+        )
+
+    def bucket(self, controller_namespace: str) -> str:
+        return self.set_name or ""
+
+    def api(self) -> dict[str, Any]:
+        meta = _meta(self.name, self.namespace)
+        if self.uid:
+            meta["uid"] = self.uid
+        if self.created:
+            meta["creationTimestamp"] = self.created
+        if self.set_name is not None:
+            meta["labels"] = {SET_NAME: self.set_name}
+        if self.owners:
+            meta["ownerReferences"] = [{"uid": uid} for uid in self.owners]
+        return {"metadata": meta, "status": self.status}
 
 
-def _runner_pod(obj: dict[str, Any]) -> dict[str, Any]:
+class _RunnerPod(NamedTuple):
     """A runner pod, 5 a set and more: what the runners check, the dashboard and why jobs
     wait read (rollout._runners, _pending_reason, age): its phase, when a Pending one was
     created, and why it cannot start (unscheduled, a container waiting). Not its uid,
     owners or restarts, read only of listener pods."""
-    meta = _meta(obj)
-    status = obj.get("status") or {}
-    phase = sys.intern(str(status.get("phase") or ""))
-    created = (obj.get("metadata") or {}).get("creationTimestamp")
-    if phase == "Pending" and created:
-        meta["creationTimestamp"] = sys.intern(str(created))
-    kept: dict[str, Any] = {"phase": phase}
-    unscheduled = _unscheduled(status)
-    if unscheduled:
-        kept["conditions"] = unscheduled
-    waiting = [
-        {"state": {"waiting": _waiting(c["state"]["waiting"])}}
-        for c in status.get("containerStatuses") or []
-        if isinstance(c, dict) and isinstance((c.get("state") or {}).get("waiting"), dict)
-    ]
-    if waiting:
-        kept["containerStatuses"] = waiting
-    return {"metadata": meta, "status": _shared(kept)}
+
+    name: str
+    namespace: str
+    created: str | None  # of a Pending pod only
+    status: dict[str, Any]
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _RunnerPod:
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        phase = sys.intern(str(status.get("phase") or ""))
+        created = meta.get("creationTimestamp") if phase == "Pending" else None
+        kept: dict[str, Any] = {"phase": phase}
+        unscheduled = _unscheduled(status)
+        if unscheduled:
+            kept["conditions"] = unscheduled
+        waiting = [
+            {"state": {"waiting": _waiting(c["state"]["waiting"])}}
+            for c in status.get("containerStatuses") or []
+            if isinstance(c, dict) and isinstance((c.get("state") or {}).get("waiting"), dict)
+        ]
+        if waiting:
+            kept["containerStatuses"] = waiting
+        # The name is the pod's own (not interned: one holder, and an interned string costs a table entry).
+        return cls(
+            str(meta.get("name") or ""),
+            sys.intern(str(meta.get("namespace") or "")),
+            _word(created) if created else None,
+            _shared(kept),
+        )
+
+    def bucket(self, controller_namespace: str) -> str:
+        return self.namespace
+
+    def api(self) -> dict[str, Any]:
+        meta = _meta(self.name, self.namespace)
+        if self.created:
+            meta["creationTimestamp"] = self.created
+        return {"metadata": meta, "status": self.status}
 
 
-def _event(obj: dict[str, Any]) -> dict[str, Any]:
-    involved = obj.get("involvedObject") or {}
-    return {
-        "metadata": _meta(obj),
-        "involvedObject": {k: sys.intern(str(involved.get(k) or "")) for k in ("kind", "name")},
-        "reason": sys.intern(str(obj.get("reason") or "")),
-        "message": _text(obj.get("message")),
-        "lastTimestamp": obj.get("lastTimestamp") or (obj.get("metadata") or {}).get("creationTimestamp"),
-    }
+class _Event(NamedTuple):
+    """A Warning event: what it is about, its reason and (the end of) its message."""
+
+    name: str
+    namespace: str
+    kind: str  # of the object it is about
+    about: str  # that object's name
+    reason: str
+    message: str
+    last: str | None
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> _Event:
+        meta = obj.get("metadata") or {}
+        involved = obj.get("involvedObject") or {}
+        return cls(
+            str(meta.get("name") or ""),  # its own (interning a unique name costs a table entry)
+            sys.intern(str(meta.get("namespace") or "")),
+            sys.intern(str(involved.get("kind") or "")),
+            sys.intern(str(involved.get("name") or "")),
+            sys.intern(str(obj.get("reason") or "")),
+            _text(obj.get("message")),
+            _word(obj.get("lastTimestamp") or meta.get("creationTimestamp")),
+        )
+
+    def bucket(self, controller_namespace: str) -> str:
+        """By namespace; an event of the controller's namespace by its listener's scale set."""
+        if self.namespace == controller_namespace:
+            return sys.intern("@" + _listener_set(self.about))
+        return self.namespace
+
+    def api(self) -> dict[str, Any]:
+        return {
+            "metadata": _meta(self.name, self.namespace),
+            "involvedObject": {"kind": self.kind, "name": self.about},
+            "reason": self.reason,
+            "message": self.message,
+            "lastTimestamp": self.last,
+        }
 
 
-SLIM: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "applications": _application,
-    "runner_sets": _runner_set,
-    "autoscaling_listeners": _autoscaling_listener,
-    "listeners": _pod,
-    "runners": _runner_pod,
-    "events": _event,
+# One object as the view holds it.
+Kept: TypeAlias = _Application | _RunnerSet | _AutoscalingListener | _ListenerPod | _RunnerPod | _Event
+
+KEPT: dict[str, Callable[[dict[str, Any]], Kept]] = {
+    "applications": _Application.of,
+    "runner_sets": _RunnerSet.of,
+    "autoscaling_listeners": _AutoscalingListener.of,
+    "listeners": _ListenerPod.of,
+    "runners": _RunnerPod.of,
+    "events": _Event.of,
 }
+
+
+def keep(kind: str, obj: dict[str, Any]) -> Kept:
+    """What the view holds of ``obj``: the fields that are read."""
+    return KEPT[kind](obj)
 
 
 def slim(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """The fields of ``obj`` that are read, shaped as the API serves them."""
-    return SLIM[kind](obj)
+    return keep(kind, obj).api()
 
 
-Bucket = dict[tuple[str, str], dict[str, Any]]
+# One object of the kind per scale set, found by its key: an Application by name (listed
+# in one namespace), an AutoscalingRunnerSet by namespace and name.
+_SINGLE: dict[str, Callable[[str, str], Any]] = {
+    "applications": lambda namespace, name: name,
+    "runner_sets": lambda namespace, name: (namespace, name),
+}
+Group = dict[str, Any]  # object name → what is kept of it
 
 
 class Fleet:
-    """One view of the fleet's objects (kept slim, :func:`slim`), indexed so that a scale
-    set's :class:`ClusterState` costs no request and no scan of the whole fleet, and one
-    watch event costs one index update (:meth:`put`, :meth:`drop`), not a rebuild.
-    Thread-safe: the watch threads update it while the event loop reads it."""
+    """One view of the fleet's objects (what is read of them, :func:`keep`), indexed so
+    that a scale set's :class:`ClusterState` costs no request and no scan of the whole
+    fleet, and one watch event costs one index update (:meth:`put`, :meth:`drop`), not a
+    rebuild. Thread-safe: the watch threads update it while the event loop reads it."""
 
     def __init__(
-        self, controller_namespace: str, objects: dict[str, list[dict[str, Any]]] | None = None, *, kept: bool = True
+        self, controller_namespace: str, objects: dict[str, list[Any]] | None = None, *, kept: bool = True
     ) -> None:
-        """``objects`` by kind; ``kept``: already slim (as :meth:`Kube.list_kind` returns them)."""
+        """``objects`` by kind; ``kept``: already kept (as :meth:`Kube.list_kind` returns them)."""
         self.controller_namespace = controller_namespace
         self._lock = threading.Lock()
-        # kind → bucket (scale set or namespace) → object key → object
-        self._index: dict[str, dict[str, Bucket]] = {kind: {} for kind in SLIM}
-        self._where: dict[str, dict[tuple[str, str], str]] = {kind: {} for kind in SLIM}
+        # Applications and scale sets: key → object. Other kinds are held in groups, one
+        # per scale set or namespace (bucket → object name → object); an object whose
+        # bucket is not its namespace has it remembered in _where, by (namespace, name).
+        # Names are unique in a group: each holds one namespace's objects (listeners,
+        # AutoscalingListeners and their events are listed in the controller's only).
+        self._single: dict[str, dict[Any, Any]] = {kind: {} for kind in _SINGLE}
+        self._groups: dict[str, dict[str, Group]] = {kind: {} for kind in KEPT if kind not in _SINGLE}
+        self._where: dict[str, dict[tuple[str, str], str]] = {kind: {} for kind in self._groups}
         for kind, items in (objects or {}).items():
             self.replace(kind, items, kept=kept)
 
-    def _bucket(self, kind: str, obj: dict[str, Any]) -> str:
-        namespace, name = _key(obj)
-        if kind in ("applications", "runner_sets"):
-            return f"{namespace}/{name}" if kind == "runner_sets" else name
-        if kind == "listeners":
-            return str(((obj.get("metadata") or {}).get("labels") or {}).get(SET_NAME, ""))
-        if kind == "autoscaling_listeners":
-            return str((obj.get("spec") or {}).get("autoscalingRunnerSetName") or _listener_set(name))
-        if kind == "events" and namespace == self.controller_namespace:
-            return "@" + _listener_set(str((obj.get("involvedObject") or {}).get("name", "")))
-        return namespace  # runner pods, events: by namespace
+    def _put(self, kind: str, obj: Any) -> None:
+        if kind in _SINGLE:
+            self._single[kind][_SINGLE[kind](obj.namespace, obj.name)] = obj
+            return
+        self._drop(kind, obj.namespace, obj.name)
+        bucket = obj.bucket(self.controller_namespace)
+        self._groups[kind].setdefault(bucket, {})[obj.name] = obj
+        if bucket != obj.namespace:
+            self._where[kind][obj.namespace, obj.name] = bucket
 
-    def _put(self, kind: str, obj: dict[str, Any]) -> None:
-        key = _key(obj)
-        self._drop(kind, key)
-        bucket = self._bucket(kind, obj)
-        self._index[kind].setdefault(bucket, {})[key] = obj
-        self._where[kind][key] = bucket
-
-    def _drop(self, kind: str, key: tuple[str, str]) -> None:
-        bucket = self._where[kind].pop(key, None)
-        if bucket is not None:
-            found = self._index[kind].get(bucket, {})
-            found.pop(key, None)
+    def _drop(self, kind: str, namespace: str, name: str) -> None:
+        if kind in _SINGLE:
+            self._single[kind].pop(_SINGLE[kind](namespace, name), None)
+            return
+        bucket = self._where[kind].pop((namespace, name), namespace)
+        found = self._groups[kind].get(bucket)
+        if found is not None:
+            found.pop(name, None)
             if not found:
-                self._index[kind].pop(bucket, None)
+                del self._groups[kind][bucket]
 
     def put(self, kind: str, obj: dict[str, Any]) -> None:
-        """Add or update one object (as the API serves it; kept slim)."""
-        kept = slim(kind, obj)
+        """Add or update one object (as the API serves it; what is read of it is kept)."""
+        found = keep(kind, obj)
         with self._lock:
-            self._put(kind, kept)
+            self._put(kind, found)
 
     def drop(self, kind: str, obj: dict[str, Any]) -> None:
         with self._lock:
-            self._drop(kind, _key(obj))
+            self._drop(kind, *_key(obj))
 
-    def replace(self, kind: str, items: list[dict[str, Any]], *, kept: bool = True) -> None:
+    def replace(self, kind: str, items: list[Any], *, kept: bool = True) -> None:
         """Every object of ``kind`` anew (a list after a watch could not resume)."""
-        objects = items if kept else [slim(kind, i) for i in items]
+        objects = items if kept else [KEPT[kind](i) for i in items]
         with self._lock:
-            self._index[kind], self._where[kind] = {}, {}
+            if kind in _SINGLE:
+                self._single[kind] = {}
+            else:
+                self._groups[kind], self._where[kind] = {}, {}
             for obj in objects:
                 self._put(kind, obj)
 
     def objects(self, kind: str) -> list[dict[str, Any]]:
-        """Every object of ``kind`` in the view, slim."""
+        """Every object of ``kind`` in the view, shaped as the API serves what is kept."""
         with self._lock:
-            return [obj for bucket in self._index[kind].values() for obj in bucket.values()]
+            if kind in _SINGLE:
+                found = list(self._single[kind].values())
+            else:
+                found = [obj for group in self._groups[kind].values() for obj in group.values()]
+        return [obj.api() for obj in found]
 
-    def _one(self, kind: str, bucket: str) -> dict[str, Any] | None:
-        return next(iter(self._index[kind].get(bucket, {}).values()), None)
-
-    def _all(self, kind: str, bucket: str) -> list[dict[str, Any]]:
-        return list(self._index[kind].get(bucket, {}).values())
+    def _all(self, kind: str, bucket: str) -> list[Any]:
+        return list(self._groups[kind].get(bucket, {}).values())
 
     def of(self, scale_set: str, namespace: str) -> ClusterState:
         """What this view shows of one scale set (as :meth:`Kube.read` would)."""
         with self._lock:
-            return ClusterState(
-                self._one("applications", scale_set),
-                self._one("runner_sets", f"{namespace}/{scale_set}"),
+            application = self._single["applications"].get(scale_set)
+            runner_set = self._single["runner_sets"].get((namespace, scale_set))
+            found = [
                 self._all("listeners", scale_set),
                 self._all("runners", namespace),
                 self._all("events", namespace) + self._all("events", "@" + scale_set),
                 self._all("autoscaling_listeners", scale_set),
-            )
+            ]
+        # The records never change (an update replaces them): built into dicts outside the lock.
+        listeners, runners, events, autoscaling = ([obj.api() for obj in objects] for objects in found)
+        return ClusterState(
+            application.api() if application else None,
+            runner_set.api() if runner_set else None,
+            listeners,
+            runners,
+            events,
+            autoscaling,
+        )
 
 
 class ClusterView:

@@ -5,7 +5,9 @@ named and then recovered from."""
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +15,7 @@ import httpx
 import pytest
 
 from bot.clients.kube import ClusterView, Fleet, Kube, api_client
-from tests.support.fakekube import FakeKube, application, event, listener, pod, runner, runner_set
+from tests.support.fakekube import OWNER, FakeKube, application, event, listener, pod, runner, runner_set
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
@@ -154,6 +156,68 @@ def test_a_runner_pod_keeps_only_what_is_read_and_equal_statuses_are_held_once()
     assert waiting == {
         "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image: ImagePullBackOff"}}
     }
+
+
+def _one_set(n: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, object) of one scale set as the API serves them: fresh strings, as a JSON
+    answer's are (json.loads shares none of them)."""
+    scale_set, namespace = f"set-{n}", f"arc-set-{n}"
+    found = runner_set(scale_set, namespace, low=1, high=5, current=5)
+    owned = listener(scale_set, of=found)
+    objects = [
+        ("applications", application(scale_set, sync="Synced", revision="a" * 40, health="Healthy")),
+        ("runner_sets", found),
+        ("autoscaling_listeners", owned.pop(OWNER)),
+        ("listeners", owned),
+        *(("runners", runner(scale_set, namespace, r, phase="Pending" if r == 4 else "Running")) for r in range(5)),
+        ("events", event(namespace, "Pod", f"{scale_set}-runner-4", "FailedScheduling", "0/3 nodes are available")),
+        ("events", event("arc-systems", "Pod", owned["metadata"]["name"], "BackOff", "Back-off restarting")),
+    ]
+    return ((kind, json.loads(json.dumps(obj))) for kind, obj in objects)
+
+
+def test_the_view_holds_a_set_with_five_runner_pods_in_a_few_kilobytes() -> None:
+    """50,000 sets with 5 runner pods each must fit the chart's 512Mi with the model: each
+    object is held as one small tuple and given to readers as the API shapes it (a dict
+    per object and field held 8 KB a set)."""
+    sets = 300
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        view = Fleet("arc-systems")
+        for n in range(sets):
+            for kind, obj in _one_set(n):
+                view.put(kind, obj)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    state = view.of("set-7", "arc-set-7")
+    assert state.application is not None and state.runner_set is not None
+    assert len(state.runners) == 5 and len(state.listeners) == len(state.autoscaling_listeners) == 1
+    assert len(state.events) == 2
+    assert held / sets < 4096, f"{held / sets:,.0f} bytes a set"
+
+
+def test_every_object_can_be_dropped_and_a_look_gets_its_own_copy() -> None:
+    """A DELETED event removes the object wherever the view filed it (a listener's objects
+    in the controller's namespace are filed by scale set), and a reader changing what a
+    look returned changes nothing in the view."""
+    view = Fleet("arc-systems")
+    objects = list(_one_set(1))
+    for kind, obj in objects:
+        view.put(kind, obj)
+    first = view.of("set-1", "arc-set-1")
+    assert first.events[1]["involvedObject"]["name"] == "set-1-6cd58d58-listener"
+    first.listeners[0]["metadata"]["name"] = "vandalised"
+    assert view.of("set-1", "arc-set-1").listeners[0]["metadata"]["name"] == "set-1-6cd58d58-listener"
+    for kind, obj in objects:
+        view.drop(kind, obj)
+    gone = view.of("set-1", "arc-set-1")
+    assert (gone.application, gone.runner_set) == (None, None)
+    assert gone.listeners == gone.runners == gone.events == gone.autoscaling_listeners == []
+    assert all(view.objects(kind) == [] for kind, _ in objects)
 
 
 async def test_lists_come_in_pages_and_the_view_is_updated_in_place(kube: FakeKube) -> None:

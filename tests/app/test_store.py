@@ -319,3 +319,24 @@ async def test_a_job_delivery_is_counted_once_across_replicas_and_redeliveries(r
     assert (hour.jobs, hour.waits, hour.wait_max, hour.busy_seconds, hour.peak) == (1, {3: 1}, 18.0, 60.0, 2)
     assert await b.job_hours(["other"], 0) == {} and set(await b.job_hours(None, 0)) == {"k"}
     assert await a.forget_jobs(101) == 2 and await a.job_hours(None, 0) == {}
+
+
+async def test_job_evidence_of_thousands_of_sets_comes_back_whole_across_slices(replicas: Opener) -> None:
+    """The dashboard asks the evidence of every set at once; the keys go to the database in
+    slices (SQLite binds at most 32,766 parameters a statement). Sets with evidence on both
+    sides of every slice's edge, and in the last, short slice, each come back with their own
+    hours and wait buckets; sets without any are absent."""
+    from bot.capacity.evidence import Tally
+
+    store = replicas("a")
+    keys = [f"arc-set-{n:05d}" for n in range(2600)]
+    counted = {keys[n]: n for n in (0, 1, 999, 1000, 1001, 1999, 2000, 2001, 2599)}
+    for key, n in counted.items():
+        tally = Tally(100 + n % 3, jobs=1, wait_bucket=n % 7, wait=float(n), run_seconds=60.0)
+        assert await store.add(Delivery(f"job-{n}", "workflow_job", "completed", "job_completed", 1, b"{}"))
+        assert await store.count_job(f"job-{n}", key, tally)
+    found = await store.job_hours(keys, 100)
+    assert set(found) == set(counted)
+    for key, n in counted.items():
+        [hour] = found[key]
+        assert (hour.hour, hour.jobs, hour.waits, hour.wait_max) == (100 + n % 3, 1, {n % 7: 1}, float(n)), key
