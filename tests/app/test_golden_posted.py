@@ -32,7 +32,7 @@ from tests.support.app import APP_ID, CONFIG_REPO, TEAM_REPO, serve
 from tests.support.fakegithub import FakeGitHub, Fault
 from tests.support.fakekube import FakeKube, runner_set
 from tests.support.golden import SCENARIOS, golden
-from tests.support.webhook_payloads import comment_payload, issue_opened_payload, rendered_form
+from tests.support.webhook_payloads import ONBOARDING_FORM, comment_payload, issue_opened_payload, rendered_form
 
 pytestmark = pytest.mark.anyio
 
@@ -216,23 +216,14 @@ async def test_unreadable_reply_quotes_github_once_and_inert(
         assert depth <= 1, outside
 
 
-FORM = {
-    "Repository": "payments-service",
-    "Organisation": "Matchpoint-AI",
-    "Category": "backend",
-    "Resource profile": "large",
-    "Minimum runners": "1",
-    "Maximum runners": "6",
-    "Needs Docker": "Yes",
-    "Justification": "Integration tests use testcontainers.",
-}
-
-
 @pytest.mark.parametrize(
     ("name", "answers"),
     [
-        ("onboarding", FORM),
-        ("onboarding-invalid", {**FORM, "Repository": "bad name!", "Maximum runners": "lots", "Justification": ""}),
+        ("onboarding", ONBOARDING_FORM),
+        (
+            "onboarding-invalid",
+            {**ONBOARDING_FORM, "Repository": "bad name!", "Maximum runners": "lots", "Justification": ""},
+        ),
     ],
 )
 async def test_posted_onboarding(name: str, answers: dict[str, str], settings: Settings, github: GitHub) -> None:

@@ -15,10 +15,16 @@ from bot.runtime.settings import Settings
 from bot.server import App
 from bot.store.records import OpenPull
 from bot.webhooks import dispatch
-from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, serve
+from tests.support.app import CONFIG_REPO, ROOT, TEAM_REPO, Harness, github_sleeps_on, serve
 from tests.support.fakegithub import Fault
 from tests.support.waiting import ManualClock, until
-from tests.support.webhook_payloads import comment_payload, issue_opened_payload, pull_closed_payload, rendered_form
+from tests.support.webhook_payloads import (
+    ONBOARDING_FORM,
+    comment_payload,
+    issue_opened_payload,
+    pull_closed_payload,
+    rendered_form,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -158,11 +164,8 @@ async def test_sha_conflict_is_retried(harness: Harness) -> None:
 async def test_secondary_rate_limit_is_waited_out(settings: Settings, fake: Any) -> None:
     clock = ManualClock()
 
-    def with_clock(app: App) -> None:
-        app.github.sleep = clock.sleep
-
     refs = "/repos/{owner}/{repo}/git/refs"
-    async for harness in serve(settings, fake, with_clock):
+    async for harness in serve(settings, fake, github_sleeps_on(clock)):
         harness.fake.inject("POST", refs, Fault(403, {"retry-after": "1"}))
         await command(harness, "/runners scale max=12", settle=False)
         await until(lambda: clock.sleeping == [1.0], "the wait Retry-After asks for")
@@ -226,22 +229,10 @@ async def test_remove_opens_offboarding_pull_request(harness: Harness) -> None:
     assert all(line.startswith("-") for line in removed) and "-  - name: project-beta-api" in removed
 
 
-FORM = {
-    "Repository": "payments-service",
-    "Organisation": "Matchpoint-AI",
-    "Category": "backend",
-    "Resource profile": "large",
-    "Minimum runners": "1",
-    "Maximum runners": "6",
-    "Needs Docker": "Yes",
-    "Justification": "Integration tests use testcontainers.",
-}
-
-
 async def test_onboarding_form_opens_add_pull_request_that_closes_the_issue(harness: Harness) -> None:
     # The requester maintains the repository to onboard; that is the permission that counts.
     harness.fake.add_repo("Matchpoint-AI/payments-service", {"README.md": "# payments\n"}, {"octocat": "maintain"})
-    await harness.send("issues", issue_opened_payload(TEAM_REPO, 31, rendered_form(FORM)))
+    await harness.send("issues", issue_opened_payload(TEAM_REPO, 31, rendered_form(ONBOARDING_FORM)))
     await harness.settle()
     (pull,) = pulls(harness)
     assert pull["title"] == "runners: add payments-service (payments-service-runners, min 1, max 6, profile large)"
@@ -256,7 +247,7 @@ async def test_onboarding_form_opens_add_pull_request_that_closes_the_issue(harn
 
 
 async def test_onboarding_form_with_problems_names_each(harness: Harness) -> None:
-    answers = {**FORM, "Repository": "bad name!", "Maximum runners": "lots", "Justification": ""}
+    answers = {**ONBOARDING_FORM, "Repository": "bad name!", "Maximum runners": "lots", "Justification": ""}
     await harness.send("issues", issue_opened_payload(TEAM_REPO, 32, rendered_form(answers)))
     await harness.settle()
     assert pulls(harness) == []

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from bot.runtime.settings import Settings
-from bot.server import App
-from tests.support.app import TEAM_REPO, Harness, serve
+from tests.support.app import TEAM_REPO, Harness, github_sleeps_on, serve
 from tests.support.waiting import ManualClock, until
 from tests.support.webhook_payloads import comment_payload
 
@@ -102,11 +101,8 @@ async def test_rate_limit_waits_for_retry_after(settings: Settings, fake: Any) -
 
     clock = ManualClock()
 
-    def with_clock(app: App) -> None:
-        app.github.sleep = clock.sleep
-
     comments = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
-    async for harness in serve(settings, fake, with_clock):
+    async for harness in serve(settings, fake, github_sleeps_on(clock)):
         limited = Fault(403, {"retry-after": "1", "x-ratelimit-remaining": "0", "content-type": "application/json"})
         harness.fake.inject("POST", comments, limited)
         await harness.send("issue_comment", comment_payload("/runners help"))

@@ -14,6 +14,7 @@ import httpx
 
 from bot.runtime.settings import Settings
 from bot.server import App, build
+from tests.support.waiting import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -62,6 +63,16 @@ class _Network(httpx.AsyncBaseTransport):
             return await asyncio.wait_for(self.inner.handle_async_request(request), timeout)
         except TimeoutError:
             raise httpx.ReadTimeout("read timed out", request=request) from None
+
+
+def github_sleeps_on(clock: ManualClock) -> Callable[[App], None]:
+    """For :func:`serve`: the GitHub client's retries wait on ``clock`` (Retry-After
+    passes when the test advances it, not on the wall clock)."""
+
+    def prepare(app: App) -> None:
+        app.github.sleep = clock.sleep
+
+    return prepare
 
 
 async def serve(settings: Settings, fake: Any, prepare: Callable[[App], None] | None = None) -> AsyncIterator[Harness]:

@@ -129,6 +129,19 @@ def issue_opened_payload(
     return payload
 
 
+# A complete onboarding form's answers, as a developer fills it in (templates/onboarding-form.yml)
+ONBOARDING_FORM = {
+    "Repository": "payments-service",
+    "Organisation": "Matchpoint-AI",
+    "Category": "backend",
+    "Resource profile": "large",
+    "Minimum runners": "1",
+    "Maximum runners": "6",
+    "Needs Docker": "Yes",
+    "Justification": "Integration tests use testcontainers.",
+}
+
+
 def rendered_form(answers: dict[str, str]) -> str:
     """An issue body as GitHub renders an issue form (``### Label`` then the answer)."""
     order = [
