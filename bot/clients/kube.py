@@ -61,6 +61,10 @@ class KubeUnavailable(errors.TemporaryError):
     chart's RBAC), which a sync restores; a delivery that needs the cluster waits."""
 
 
+class ListingStopped(Exception):
+    """A list given up between two pages because its reader is stopping."""
+
+
 class NotDeployed(KubeUnavailable):
     """403 in a runner namespace: kube-apiserver answers it (not 404) until Argo CD has
     created the namespace and the RoleBinding that lets runners-bot read it. The set is
@@ -183,12 +187,16 @@ class Kube:
         """The lists the fleet is read from, by kind: each takes the list/watch parameters."""
         return self._kinds
 
-    def list_kind(self, kind: str) -> tuple[list[Kept], str]:
+    def list_kind(self, kind: str, stopping: Callable[[], bool] = lambda: False) -> tuple[list[Kept], str]:
         """What is read of every object of ``kind`` (:func:`keep`), and the list's
-        resourceVersion: page by page, so only one page of whole objects is held at a time."""
+        resourceVersion: page by page, so only one page of whole objects is held at a time.
+        ``stopping`` is asked before each page: a fleet of 50,000 sets is hundreds of pages,
+        which a stopping server must not wait for (:class:`ListingStopped`)."""
         items: list[Kept] = []
         token: str | None = None
         while True:
+            if stopping():
+                raise ListingStopped(kind)
             extra = {"_continue": token} if token else {}
             response = self._call(
                 f"listing {kind}",
@@ -808,7 +816,7 @@ class ClusterView:
     def _run(self, kind: str) -> None:
         while not self._stopped.is_set():
             try:
-                items, version = self.kube.list_kind(kind)
+                items, version = self.kube.list_kind(kind, self._stopped.is_set)
                 self._fleet.replace(kind, items)
                 with self._lock:
                     self._listed.add(kind)
@@ -816,6 +824,8 @@ class ClusterView:
                 self._bump()
                 while version and not self._stopped.is_set():
                     version = self._watch(kind, version)
+            except ListingStopped:
+                return
             except KubeUnavailable as exc:
                 self._problems[kind] = str(exc)
                 log.warning("watching %s: %s", kind, exc)

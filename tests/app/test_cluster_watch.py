@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -265,3 +266,20 @@ def test_two_paged_lists_of_one_kind_interleaved_each_see_every_object(kube: Fak
         assert names[0] == names[1] and len(set(names[0])) == len(names[0]) == len(kube.stored["pods"])
         kube.compact()
         assert client.get(url, params={"limit": 7, "continue": tokens[1]}).status_code == 410
+
+
+async def test_stopping_gives_up_a_list_between_pages(kube: FakeKube) -> None:
+    """A fleet of 50,000 sets is hundreds of pages: stopping the view (a server shutting
+    down, within its grace period) ends each list at the page in flight, not at the last."""
+    kube.scenario = fleet(lambda: True)
+    kube.delay = 1.0  # 20 to 40 objects a kind in pages of 1: 20 to 40 s a kind, more than stop waits
+    watch = ClusterView(Kube(api_client(kube.url), "argocd", "arc-systems", page=1), retry_seconds=0.1)  # type: ignore[attr-defined]
+    watch.start()
+    await until(lambda: kube.lists >= 5, "the first pages")
+    before = kube.lists
+    watch.stop()
+    kinds = len(watch.kube.kinds())
+    assert kube.lists <= before + kinds, "at most the page each kind had in flight, then nothing"
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("watch-") and t.is_alive()]
+    assert not alive, f"still listing after stop: {alive}"
+    assert not watch.ready
