@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ _KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
+SCAN = 256 * 1024  # characters one regular-expression call walks at most (about)
 REGIONS_KEPT = 2 * 1024 * 1024  # characters of values files whose entry offsets are kept (and texts)
 CANONICAL_ORDER = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
@@ -156,13 +158,10 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
 
     Memoised (callers only read the result): one edit asks for the text before and after
     it twice each, and each is a scan of the whole file."""
-    # Patterns start with a literal newline so the regex engine can skip ahead quickly;
-    # in ``padded`` a match at offset p is a line starting at offset p of ``text``.
-    padded = "\n" + text
-    keys = list(_KEY_LINE.finditer(padded))
+    keys = list(_lines_matching(_KEY_LINE, text, 0))
     if len(keys) != 1:
         raise _NoWindow
-    body = text.find("\n", keys[0].end() - 1) + 1
+    body = text.find("\n", keys[0][1]) + 1
     if body <= 0:
         raise _NoWindow
     first = _CONTENT_LINE.search(text, body)
@@ -173,14 +172,35 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
     structural = re.compile(rf"\n {{0,{indent}}}[^ \t#\r\n]")
     starts: list[int] = []
     end = len(text)
-    for match in structural.finditer(padded, body):
-        line = match.start()
+    for line, _ in _lines_matching(structural, text, body):
         if text.startswith(dash, line) and text[line + indent + 1 : line + indent + 2] in ("", " ", "\r", "\n"):
             starts.append(line)
         else:
             end = line
             break
     return starts, body, end
+
+
+def _lines_matching(pattern: re.Pattern[str], text: str, pos: int) -> Iterator[tuple[int, int]]:
+    """``(line start, match end)`` for each line of ``text`` from offset ``pos`` (a line
+    start) where ``pattern`` matches; the pattern starts with a literal newline, standing
+    for the line break before the line (for the first line too).
+
+    A window of about :data:`SCAN` characters at a time, each ending just after a line
+    break: Python's ``re`` holds the GIL for all of one call, and one scan of a 15 MB
+    file held it, and so the event loop, for 6-20 ms."""
+    if pos == 0:
+        first = pattern.match("\n" + text[: text.find("\n") + 1 or len(text)])
+        if first is not None:
+            yield 0, first.end() - 1
+    start = max(pos - 1, 0)  # the break before line ``pos``, which the pattern begins with
+    while start < len(text):
+        stop = text.find("\n", start + SCAN) + 1 or len(text)
+        for match in pattern.finditer(text, start, stop):
+            yield match.start() + 1, match.end()
+        # A match needs the break and a character after it: none begins at stop - 1 in
+        # this window, so the next one starts there.
+        start = stop - 1 if stop < len(text) else stop
 
 
 def item_span(text: str, index: int) -> tuple[int, int] | None:
