@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from bot.fleet import names
+from bot.fleet import names, scan
 from bot.fleet.memo import bounded
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -39,7 +38,6 @@ _KEY_LINE = re.compile(r"\nrepositories:[ \t]*(?:#[^\r\n]*)?(?=\r?\n|$)")
 _CONTENT_LINE = re.compile(r"^( *)([^ \t#\r\n])(.?)", re.M)
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
 _MAX_COPY_NODES = 100_000
-SCAN = 256 * 1024  # characters one regular-expression call walks at most (about)
 REGIONS_KEPT = 2 * 1024 * 1024  # characters of values files whose entry offsets are kept (and texts)
 CANONICAL_ORDER = (
     "name", "org", "category", "runnerScaleSetName", "scaling", "profile",
@@ -92,7 +90,7 @@ def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
 
     ``window=False`` forces the full parse (tests and benchmarks compare both paths).
     """
-    nl = "\r\n" if "\r\n" in text else "\n"
+    nl = "\r\n" if scan.contains(text, "\r\n") else "\n"
     try:
         if not window:
             raise _NoWindow
@@ -128,7 +126,11 @@ def _only_its_entry(text: str, new_text: str, edit: Edit) -> None:
     # The line break before the entry may go with it (a file without a final newline).
     low -= 2 if text.endswith("\r\n", 0, low) else 1 if text.endswith("\n", 0, low) else 0
     tail = len(text) - high
-    if not (new_text.startswith(text[:low]) and new_text.endswith(text[high:]) and len(new_text) >= low + tail):
+    if not (
+        len(new_text) >= low + tail
+        and scan.same(new_text, 0, text, 0, low)
+        and scan.same(new_text, len(new_text) - tail, text, high, tail)
+    ):
         raise UnsafeEdit("the edit would change text outside its own entry; nothing was changed")
 
 
@@ -158,7 +160,7 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
 
     Memoised (callers only read the result): one edit asks for the text before and after
     it twice each, and each is a scan of the whole file."""
-    keys = list(_lines_matching(_KEY_LINE, text, 0))
+    keys = list(scan.lines_matching(_KEY_LINE, text, 0))
     if len(keys) != 1:
         raise _NoWindow
     body = text.find("\n", keys[0][1]) + 1
@@ -172,35 +174,13 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
     structural = re.compile(rf"\n {{0,{indent}}}[^ \t#\r\n]")
     starts: list[int] = []
     end = len(text)
-    for line, _ in _lines_matching(structural, text, body):
+    for line, _ in scan.lines_matching(structural, text, body):
         if text.startswith(dash, line) and text[line + indent + 1 : line + indent + 2] in ("", " ", "\r", "\n"):
             starts.append(line)
         else:
             end = line
             break
     return starts, body, end
-
-
-def _lines_matching(pattern: re.Pattern[str], text: str, pos: int) -> Iterator[tuple[int, int]]:
-    """``(line start, match end)`` for each line of ``text`` from offset ``pos`` (a line
-    start) where ``pattern`` matches; the pattern starts with a literal newline, standing
-    for the line break before the line (for the first line too).
-
-    A window of about :data:`SCAN` characters at a time, each ending just after a line
-    break: Python's ``re`` holds the GIL for all of one call, and one scan of a 15 MB
-    file held it, and so the event loop, for 6-20 ms."""
-    if pos == 0:
-        first = pattern.match("\n" + text[: text.find("\n") + 1 or len(text)])
-        if first is not None:
-            yield 0, first.end() - 1
-    start = max(pos - 1, 0)  # the break before line ``pos``, which the pattern begins with
-    while start < len(text):
-        stop = text.find("\n", start + SCAN) + 1 or len(text)
-        for match in pattern.finditer(text, start, stop):
-            yield match.start() + 1, match.end()
-        # A match needs the break and a character after it: none begins at stop - 1 in
-        # this window, so the next one starts there.
-        start = stop - 1 if stop < len(text) else stop
 
 
 def item_span(text: str, index: int) -> tuple[int, int] | None:
@@ -247,7 +227,7 @@ def _apply_in_window(text: str, edit: Edit, nl: str) -> str:
     if len(doc.items) != high - low + 1:
         raise _NoWindow
     local = _shift(edit, -low)
-    return text[:region_start] + _apply(doc, local) + text[region_end:]
+    return scan.spliced(text, region_start, region_end, _apply(doc, local))
 
 
 def _shift(edit: Edit, by: int) -> Edit:
