@@ -59,10 +59,10 @@ def _parts(obj: object) -> list[Any]:
     elif isinstance(obj, list | tuple):
         found = list(obj)
     elif dataclasses.is_dataclass(obj):
-        found = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
-        found += [
-            v for k, v in getattr(obj, "__dict__", {}).items() if k not in {f.name for f in dataclasses.fields(obj)}
-        ]
+        # Fields, and what cached properties stored beside them (a Config's indexes).
+        fields = {f.name for f in dataclasses.fields(obj)}
+        found = [getattr(obj, name) for name in fields]
+        found += [value for name, value in getattr(obj, "__dict__", {}).items() if name not in fields]
     else:
         return []
     return [part for part in found if isinstance(part, list | tuple | dict) or dataclasses.is_dataclass(part)]
