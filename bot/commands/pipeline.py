@@ -24,7 +24,7 @@ from bot.commands import evidence_text, render
 from bot.commands.grammar import MAX_COMMANDS, Command, ParsedComment, Refusal, Refused, parse_comment
 from bot.commands.permissions import WRITE_LEVELS, Permission, authorise, best, sees_fleet
 from bot.commands.render import ChangeText, PullRequestText
-from bot.fleet import names
+from bot.fleet import names, scan
 from bot.fleet.config import BaseConfig, Config, ConfigFiles, Effective, Entry, parse
 from bot.fleet.schedules import ActiveBurst, Runners, parse_duration, runners_at
 from bot.fleet.suggest import closest
@@ -288,7 +288,7 @@ def _edited(before: Config, new_text: str, old: int | None, new: int | None) -> 
     start, end = span
     try:
         # Leading newlines give the entry its real line numbers.
-        items = load("\n" * new_text.count("\n", 0, start) + new_text[start:end]).data
+        items = load("\n" * scan.count(new_text, "\n", 0, start) + new_text[start:end]).data
     except YamlError:
         return None
     if not (isinstance(items, list) and len(items) == 1 and isinstance(items[0], LineMap)):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.fleet import names
+from bot.fleet import names, scan
 from bot.fleet.collector import untracked
 from bot.fleet.memo import bounded
 from bot.fleet.schedules import BurstAllowance, Window, allowance, windows
@@ -293,7 +293,7 @@ class Config:
         entry ``index``: replaced by ``raw`` (parsed alone, with its real line numbers),
         added (``index`` one past the end), or removed (``raw`` None). Nothing else is
         parsed again; entries below the change keep their data and move their lines."""
-        delta = new_text.count("\n") - self.repositories_text.count("\n")
+        delta = scan.count(new_text, "\n") - scan.count(self.repositories_text, "\n")
         # An entry edited in place without a line more or less (a scale) moves nothing:
         # the entries below are the same objects, and the edit costs the entry, not the fleet.
         unmoved = raw is not None and delta == 0

@@ -24,7 +24,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from bot.fleet import names
+from bot.fleet import names, scan
 from bot.fleet.memo import bounded
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -90,7 +90,7 @@ def apply_edit(text: str, edit: Edit, *, window: bool = True) -> str:
 
     ``window=False`` forces the full parse (tests and benchmarks compare both paths).
     """
-    nl = "\r\n" if "\r\n" in text else "\n"
+    nl = "\r\n" if scan.contains(text, "\r\n") else "\n"
     try:
         if not window:
             raise _NoWindow
@@ -126,7 +126,11 @@ def _only_its_entry(text: str, new_text: str, edit: Edit) -> None:
     # The line break before the entry may go with it (a file without a final newline).
     low -= 2 if text.endswith("\r\n", 0, low) else 1 if text.endswith("\n", 0, low) else 0
     tail = len(text) - high
-    if not (new_text.startswith(text[:low]) and new_text.endswith(text[high:]) and len(new_text) >= low + tail):
+    if not (
+        len(new_text) >= low + tail
+        and scan.same(new_text, 0, text, 0, low)
+        and scan.same(new_text, len(new_text) - tail, text, high, tail)
+    ):
         raise UnsafeEdit("the edit would change text outside its own entry; nothing was changed")
 
 
@@ -156,13 +160,10 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
 
     Memoised (callers only read the result): one edit asks for the text before and after
     it twice each, and each is a scan of the whole file."""
-    # Patterns start with a literal newline so the regex engine can skip ahead quickly;
-    # in ``padded`` a match at offset p is a line starting at offset p of ``text``.
-    padded = "\n" + text
-    keys = list(_KEY_LINE.finditer(padded))
+    keys = list(scan.lines_matching(_KEY_LINE, text, 0))
     if len(keys) != 1:
         raise _NoWindow
-    body = text.find("\n", keys[0].end() - 1) + 1
+    body = text.find("\n", keys[0][1]) + 1
     if body <= 0:
         raise _NoWindow
     first = _CONTENT_LINE.search(text, body)
@@ -173,8 +174,7 @@ def _item_regions(text: str) -> tuple[list[int], int, int]:
     structural = re.compile(rf"\n {{0,{indent}}}[^ \t#\r\n]")
     starts: list[int] = []
     end = len(text)
-    for match in structural.finditer(padded, body):
-        line = match.start()
+    for line, _ in scan.lines_matching(structural, text, body):
         if text.startswith(dash, line) and text[line + indent + 1 : line + indent + 2] in ("", " ", "\r", "\n"):
             starts.append(line)
         else:
@@ -227,7 +227,7 @@ def _apply_in_window(text: str, edit: Edit, nl: str) -> str:
     if len(doc.items) != high - low + 1:
         raise _NoWindow
     local = _shift(edit, -low)
-    return text[:region_start] + _apply(doc, local) + text[region_end:]
+    return scan.spliced(text, region_start, region_end, _apply(doc, local))
 
 
 def _shift(edit: Edit, by: int) -> Edit:
