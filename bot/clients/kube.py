@@ -61,8 +61,9 @@ class KubeUnavailable(errors.TemporaryError):
     chart's RBAC), which a sync restores; a delivery that needs the cluster waits."""
 
 
-class ListingStopped(Exception):
-    """A list given up between two pages because its reader is stopping."""
+class ListingStopped(errors.TemporaryError):
+    """A list given up between two pages because its reader is stopping: nothing failed,
+    and the list is made again whenever the reader starts again."""
 
 
 class NotDeployed(KubeUnavailable):
