@@ -39,13 +39,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.clients.kube import SET_NAME, Fleet, _key, _listener_set, slim
+from bot.clients.kube import SET_NAME, Fleet, _key, _listener_set, keep
 
 SIZES = (1_000, 10_000, 50_000)
 BASELINE_UP_TO = 10_000
 RUNNERS = 5
 EVENTS = 200  # watch events timed per size
 CONTROLLER = "arc-systems"
+
+
+def slim(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The last round's view of ``obj``: the fields that are read, as the API's dicts."""
+    return keep(kind, obj).api()
 
 
 def _managed(manager: str, fields: int) -> list[dict[str, Any]]:

@@ -613,11 +613,6 @@ def keep(kind: str, obj: dict[str, Any]) -> Kept:
     return KEPT[kind](obj)
 
 
-def slim(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The fields of ``obj`` that are read, shaped as the API serves them."""
-    return keep(kind, obj).api()
-
-
 # One object of the kind per scale set, found by its key: an Application by name (listed
 # in one namespace), an AutoscalingRunnerSet by namespace and name.
 _SINGLE: dict[str, Callable[[str, str], Any]] = {

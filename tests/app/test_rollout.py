@@ -44,6 +44,15 @@ async def merge(harness: Harness, kube: FakeKube, builder: Builder) -> str:
     return sha
 
 
+async def report_after_merge(harness: Harness, pull: dict[str, Any], sha: str) -> str:
+    """Deliver ``pull``'s merge at ``sha``, follow the rollout to its end: the report's text."""
+    payload = pull_closed_payload(CONFIG_REPO, pull["number"], pull["head"]["ref"], merged=True, merge_sha=sha)
+    assert (await harness.send("pull_request", payload)).status_code == 202
+    await harness.settle()
+    await harness.app.watcher.idle()
+    return str(report_on(harness, CONFIG_REPO, pull["number"])["body"])
+
+
 def report_on(harness: Harness, repo: str, number: int) -> dict[str, Any]:
     (comment,) = [c for c in harness.fake.thread_comments(repo, number) if c["body"].startswith("🚀")]
     found: dict[str, Any] = comment
@@ -457,11 +466,7 @@ async def test_a_merged_add_with_min_0_ends_live(rollout: Harness, kube: FakeKub
         }
 
     kube.scenario = idle
-    payload = pull_closed_payload(CONFIG_REPO, pull["number"], pull["head"]["ref"], merged=True, merge_sha=sha)
-    assert (await rollout.send("pull_request", payload)).status_code == 202
-    await rollout.settle()
-    await rollout.app.watcher.idle()
-    body = report_on(rollout, CONFIG_REPO, pull["number"])["body"]
+    body = await report_after_merge(rollout, pull, sha)
     assert "✅ Live" in body and "min 0: runners start with jobs" in body, body
 
 
@@ -545,11 +550,7 @@ async def test_a_pool_whose_runner_group_is_missing_ends_failed_naming_it(
         }
 
     kube.scenario = unregistered
-    payload = pull_closed_payload(CONFIG_REPO, pull["number"], pull["head"]["ref"], merged=True, merge_sha=sha)
-    assert (await rollout.send("pull_request", payload)).status_code == 202
-    await rollout.settle()
-    await rollout.app.watcher.idle()
-    body = report_on(rollout, CONFIG_REPO, pull["number"])["body"]
+    body = await report_after_merge(rollout, pull, sha)
     assert fake.count("GET", "/orgs/{org}/actions/runner-groups") == 1, "asked once, when the listener was overdue"
     if "Big-Builds" in groups:
         assert "runner group" not in body and "still waiting at the time limit" in body, body
